@@ -1,0 +1,11 @@
+#pragma once
+// Row-major C = alpha * op(A) * op(B) + beta * C, a thin, named wrapper of cblas_sgemm so
+// the rest of the code never spells out CBLAS enums. op(A) is [M, K], op(B) is [K, N].
+#include <cstdint>
+
+namespace bcqnmt {
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+}  // namespace bcqnmt

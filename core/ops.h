@@ -1,0 +1,68 @@
+#pragma once
+// The differentiable op set. Each op's forward and backward live side by side in one file
+// under core/ops/. Primitive ops are kept few; the ops a Transformer spends its time in are
+// fused (softmax with mask, layer-norm, log-softmax + cross-entropy, attention) because
+// speed needs it — see core/README.md.
+//
+// Shape letters used across the project: B batch, S source length, T target length,
+// D d_model, H heads, K key_dim, F dff, V vocab, Q bits.
+#include <vector>
+
+#include "core/random.h"
+#include "core/variable.h"
+
+namespace bcqnmt {
+
+// ---- element-wise (ops/elementwise.cpp) ------------------------------------------------
+// Binary ops broadcast over leading dimensions: the shapes are equal, or one shape is a
+// suffix of the other (a [B, T, D] + b [D] adds b to every row).
+Variable add(const Variable& a, const Variable& b);
+Variable sub(const Variable& a, const Variable& b);
+Variable mul(const Variable& a, const Variable& b);
+Variable div(const Variable& a, const Variable& b);
+Variable add_scalar(const Variable& a, float s);
+Variable mul_scalar(const Variable& a, float s);
+Variable relu(const Variable& x);
+Variable gelu(const Variable& x);  // exact, x * Phi(x) (Keras' default approximate=False)
+
+inline Variable operator+(const Variable& a, const Variable& b) { return add(a, b); }
+inline Variable operator-(const Variable& a, const Variable& b) { return sub(a, b); }
+inline Variable operator*(const Variable& a, const Variable& b) { return mul(a, b); }
+inline Variable operator/(const Variable& a, const Variable& b) { return div(a, b); }
+inline Variable operator*(const Variable& a, float s) { return mul_scalar(a, s); }
+inline Variable operator+(const Variable& a, float s) { return add_scalar(a, s); }
+
+// ---- matmul (ops/matmul.cpp) ---------------------------------------------------------
+// a [..., M, K] x b [K, N] -> [..., M, N] (one GEMM over all leading rows), or batched
+// a [..., M, K] x b [..., K, N] with equal leading dimensions. trans_a / trans_b read the
+// last two dimensions transposed; they are passed to cblas_sgemm, never copied.
+Variable matmul(const Variable& a, const Variable& b, bool trans_a = false, bool trans_b = false);
+
+// ---- shape (ops/shape.cpp) -------------------------------------------------------------
+Variable reshape(const Variable& x, Shape shape);
+Variable permute(const Variable& x, const std::vector<int>& perm);
+Variable transpose(const Variable& x, int d0, int d1);
+Variable slice(const Variable& x, int dim, int64_t begin, int64_t end);
+Variable concat(const std::vector<Variable>& xs, int dim);
+
+// ---- normalisation and probabilities ------------------------------------------------------
+// softmax over the last dimension after adding `mask` (additive: 0 keep, -1e9 drop), whose
+// shape has x's rank and either x's size or 1 in every dimension (broadcast). (ops/softmax.cpp)
+Variable softmax(const Variable& x, const Tensor& mask = Tensor());
+Variable log_softmax(const Variable& x);
+// Layer normalisation over the last dimension, fused forward and backward. (ops/layer_norm.cpp)
+Variable layer_norm(const Variable& x, const Variable& gamma, const Variable& beta, float eps);
+
+// ---- lookup, noise, loss, reductions ----------------------------------------------------------
+// Rows of table [V, D] picked by ids -> ids.shape + [D]; backward scatter-adds. (ops/embedding.cpp)
+Variable embedding(const Variable& table, const IndexTensor& ids);
+// Inverted dropout: keeps with probability 1 - rate and scales by 1 / (1 - rate); the mask
+// is a hash of one key drawn from rng, so it does not depend on threading. (ops/dropout.cpp)
+Variable dropout(const Variable& x, float rate, Rng& rng, bool training);
+// Mean cross-entropy of logits [..., V] against labels (same leading shape), skipping
+// labels equal to ignore_index; fused with log-softmax. (ops/cross_entropy.cpp)
+Variable cross_entropy(const Variable& logits, const IndexTensor& labels, int ignore_index = 0);
+Variable sum(const Variable& x);  // (ops/reduce.cpp)
+Variable mean(const Variable& x);
+
+}  // namespace bcqnmt

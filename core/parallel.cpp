@@ -1,0 +1,30 @@
+#include "core/parallel.h"
+
+#include <cblas.h>
+
+#include <memory>
+#include <thread>
+
+#include <tbb/global_control.h>
+
+namespace bcqnmt {
+
+namespace {
+std::unique_ptr<tbb::global_control> g_tbb_limit;
+int g_threads = 0;
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  g_threads = n;
+  openblas_set_num_threads(n);
+  g_tbb_limit.reset();
+  g_tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
+}
+
+int num_threads() {
+  if (g_threads == 0) set_num_threads(0);
+  return g_threads;
+}
+
+}  // namespace bcqnmt

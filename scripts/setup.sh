@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs bcqnmt's build dependencies from Debian 12 packages (run as root, or with sudo).
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-dev      # GEMM/GEMV (CBLAS)
+  libtbb-dev           # oneTBB: element-wise and row-wise parallelism
+  libicu-dev           # Unicode normalisation for the tokenizer
+  libcereal-dev        # checkpoint and model serialisation
+  doctest-dev          # tests
+  libbenchmark-dev     # bench/
+  libcli11-dev         # command-line parsing of the bcqnmt binary
+  nlohmann-json3-dev   # JSON configs and metrics
+  librsvg2-bin         # rsvg-convert: tests check that plotted SVGs render
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
