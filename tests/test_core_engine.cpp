@@ -1,0 +1,79 @@
+// The autograd engine's contract: views, no-grad, graph freeing, determinism, errors.
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "gradcheck.h"
+
+using namespace bcqnmt;
+
+TEST_CASE("tensor storage is 64-byte aligned and reshape is a view") {
+  Tensor t = Tensor::zeros({3, 5});
+  CHECK(reinterpret_cast<uintptr_t>(t.data()) % 64 == 0);
+  Tensor v = t.reshape({5, -1});
+  CHECK(v.shape() == Shape{5, 3});
+  v.data()[4] = 7.0f;
+  CHECK(t.data()[4] == 7.0f);
+  CHECK(t.rows(1, 3).data()[0] == t.data()[5]);
+  CHECK_THROWS_AS(t.reshape({4, 4}), CoreError);
+}
+
+TEST_CASE("no-grad guard records nothing; the graph is freed after backward") {
+  Variable w(Tensor::full({2, 2}, 1.0f), true);
+  {
+    NoGradGuard guard;
+    Variable y = matmul(w, w);
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.node()->inputs.empty());
+  }
+  Variable h = relu(matmul(w, w));
+  Variable loss = sum(h);
+  std::weak_ptr<Node> hidden = h.node();
+  h = Variable();
+  CHECK_FALSE(hidden.expired());  // still held by the graph
+  loss.backward();
+  CHECK(hidden.expired());  // freed by the walk
+  CHECK(loss.node()->inputs.empty());
+  // d sum(W W) / dW = 1 W^T + W^T 1 = 4 everywhere for W = ones(2, 2).
+  CHECK(w.grad().data()[0] == doctest::Approx(4.0f));
+}
+
+TEST_CASE("shape errors are clear exceptions, not crashes") {
+  Variable a(Tensor::zeros({2, 3})), b(Tensor::zeros({4, 5}));
+  CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("inner dimensions differ"), CoreError);
+  CHECK_THROWS_AS(add(a, b), CoreError);
+  CHECK_THROWS_AS(embedding(b, IndexTensor{{1}, {9}}), CoreError);
+  CHECK_THROWS_AS(cross_entropy(a, IndexTensor{{2}, {0, 3}}, -1), CoreError);
+}
+
+TEST_CASE("same seed and thread count give bit-identical results") {
+  auto run = [] {
+    Rng rng(5);
+    Variable x(testing::random_tensor({64, 300}, rng), true);
+    Variable g(Tensor::full({300}, 1.0f), true), b(Tensor::zeros({300}), true);
+    Variable y = dropout(layer_norm(x, g, b, 1e-3f), 0.1f, rng, true);
+    Variable loss = cross_entropy(y, IndexTensor{{64}, std::vector<int32_t>(64, 3)}, -1);
+    loss.backward();
+    return std::make_pair(loss.value().item(), g.grad().to_vector());
+  };
+  auto first = run();
+  auto second = run();
+  CHECK(first.first == second.first);
+  CHECK(first.second == second.second);
+}
+
+TEST_CASE("dropout keeps 1 - rate of the values, scaled, and is the identity in eval") {
+  Rng rng(3);
+  Variable x(Tensor::full({100000}, 1.0f));
+  Variable y = dropout(x, 0.25f, rng, true);
+  int64_t kept = 0;
+  for (float v : y.value().to_vector()) {
+    if (v != 0.0f) {
+      CHECK(v == doctest::Approx(1.0f / 0.75f));
+      ++kept;
+    }
+  }
+  CHECK(kept == doctest::Approx(75000).epsilon(0.01));
+  CHECK(dropout(x, 0.25f, rng, false).node() == x.node());
+}

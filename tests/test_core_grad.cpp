@@ -1,0 +1,110 @@
+// A finite-difference gradient check for every differentiable op in core/ops.h.
+#include <doctest/doctest.h>
+
+#include "core/ops.h"
+#include "gradcheck.h"
+
+using namespace bcqnmt;
+using bcqnmt::testing::check_gradients;
+using bcqnmt::testing::random_tensor;
+
+namespace {
+Rng g_rng(42);
+Variable param(const Shape& shape, float lo = -1.0f, float hi = 1.0f) {
+  return Variable(random_tensor(shape, g_rng, lo, hi), true);
+}
+using Xs = std::vector<Variable>;
+}  // namespace
+
+TEST_CASE("element-wise ops with broadcasting over leading dimensions") {
+  check_gradients("add", [](Xs& x) { return add(x[0], x[1]); }, {param({3, 4}), param({3, 4})});
+  check_gradients("add broadcast", [](Xs& x) { return add(x[0], x[1]); }, {param({2, 3, 4}), param({4})});
+  check_gradients("add broadcast left", [](Xs& x) { return add(x[0], x[1]); }, {param({3, 4}), param({2, 3, 4})});
+  check_gradients("sub broadcast", [](Xs& x) { return sub(x[0], x[1]); }, {param({2, 3, 4}), param({3, 4})});
+  check_gradients("mul broadcast", [](Xs& x) { return mul(x[0], x[1]); }, {param({2, 3, 4}), param({4})});
+  check_gradients("div broadcast", [](Xs& x) { return div(x[0], x[1]); }, {param({2, 3, 4}), param({4}, 0.5f, 2.0f)});
+  check_gradients("add_scalar", [](Xs& x) { return add_scalar(x[0], 3.0f); }, {param({5})});
+  check_gradients("mul_scalar", [](Xs& x) { return mul_scalar(x[0], -1.5f); }, {param({5})});
+  // relu away from its kink: finite differences straddling 0 are meaningless.
+  Variable r = param({4, 6});
+  for (int64_t i = 0; i < r.numel(); ++i) r.value().data()[i] += r.value().data()[i] > 0 ? 0.1f : -0.1f;
+  check_gradients("relu", [](Xs& x) { return relu(x[0]); }, {r});
+  check_gradients("gelu", [](Xs& x) { return gelu(x[0]); }, {param({4, 6}, -3.0f, 3.0f)});
+}
+
+TEST_CASE("matmul: 2-D, batched, broadcast weight, and every transpose") {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Shape sa = ta ? Shape{5, 3} : Shape{3, 5};
+      Shape sb = tb ? Shape{4, 5} : Shape{5, 4};
+      check_gradients("matmul 2-D", [=](Xs& x) { return matmul(x[0], x[1], ta, tb); }, {param(sa), param(sb)});
+      Shape ba = ta ? Shape{2, 3, 5, 3} : Shape{2, 3, 3, 5};
+      Shape bb = tb ? Shape{2, 3, 4, 5} : Shape{2, 3, 5, 4};
+      check_gradients("matmul batched", [=](Xs& x) { return matmul(x[0], x[1], ta, tb); }, {param(ba), param(bb)});
+    }
+  check_gradients("matmul [B, T, D] x [D, N]", [](Xs& x) { return matmul(x[0], x[1]); }, {param({2, 3, 5}), param({5, 4})});
+  check_gradients("matmul [B, T, D] x [N, D]^T", [](Xs& x) { return matmul(x[0], x[1], false, true); },
+                  {param({2, 3, 5}), param({4, 5})});
+}
+
+TEST_CASE("shape ops") {
+  check_gradients("reshape", [](Xs& x) { return reshape(x[0], {6, -1}); }, {param({2, 3, 4})});
+  check_gradients("permute", [](Xs& x) { return permute(x[0], {2, 0, 3, 1}); }, {param({2, 3, 4, 5})});
+  check_gradients("transpose", [](Xs& x) { return transpose(x[0], 0, 2); }, {param({2, 3, 4})});
+  check_gradients("slice middle dim", [](Xs& x) { return slice(x[0], 1, 1, 3); }, {param({2, 4, 3})});
+  check_gradients("slice last dim", [](Xs& x) { return slice(x[0], -1, 2, 5); }, {param({3, 6})});
+  check_gradients("concat", [](Xs& x) { return concat({x[0], x[1], x[2]}, 1); },
+                  {param({2, 1, 3}), param({2, 4, 3}), param({2, 2, 3})});
+  check_gradients("concat last", [](Xs& x) { return concat({x[0], x[1]}, -1); }, {param({2, 3}), param({2, 5})});
+}
+
+TEST_CASE("softmax with an additive broadcast mask, log-softmax, layer-norm") {
+  check_gradients("softmax", [](Xs& x) { return softmax(x[0]); }, {param({3, 7}, -2.0f, 2.0f)});
+  // A [B, 1, T, T] causal mask broadcast over heads, and a [B, 1, 1, T] padding mask.
+  Tensor causal = Tensor::zeros({2, 1, 4, 4});
+  for (int b = 0; b < 2; ++b)
+    for (int i = 0; i < 4; ++i)
+      for (int j = i + 1; j < 4; ++j) causal.data()[(b * 4 + i) * 4 + j] = -1e9f;
+  check_gradients("softmax causal mask", [&](Xs& x) { return softmax(x[0], causal); }, {param({2, 3, 4, 4}, -2.0f, 2.0f)});
+  Tensor padding = Tensor::zeros({2, 1, 1, 4});
+  padding.data()[3] = padding.data()[6] = padding.data()[7] = -1e9f;
+  check_gradients("softmax padding mask", [&](Xs& x) { return softmax(x[0], padding); }, {param({2, 3, 4, 4}, -2.0f, 2.0f)});
+  check_gradients("log_softmax", [](Xs& x) { return log_softmax(x[0]); }, {param({3, 7}, -2.0f, 2.0f)});
+  check_gradients("layer_norm", [](Xs& x) { return layer_norm(x[0], x[1], x[2], 1e-3f); },
+                  {param({2, 3, 8}, -2.0f, 2.0f), param({8}, 0.5f, 1.5f), param({8})});
+}
+
+TEST_CASE("softmax mask really removes masked positions") {
+  Tensor mask = Tensor::from({1, 3}, {0.0f, -1e9f, 0.0f});
+  Variable y = softmax(Variable(Tensor::from({2, 3}, {1, 5, 1, 2, 9, 2})), mask);
+  CHECK(y.value().data()[1] == 0.0f);
+  CHECK(y.value().data()[0] == doctest::Approx(0.5f));
+  CHECK(y.value().data()[5] == doctest::Approx(0.5f));
+}
+
+TEST_CASE("embedding, dropout, cross-entropy, reductions") {
+  IndexTensor ids{{2, 3}, {0, 4, 4, 1, 0, 2}};  // repeated ids accumulate
+  check_gradients("embedding", [&](Xs& x) { return embedding(x[0], ids); }, {param({5, 3})});
+  check_gradients("dropout", [](Xs& x) {
+    Rng rng(7);  // the same mask on every evaluation
+    return dropout(x[0], 0.3f, rng, true);
+  }, {param({4, 16})});
+  IndexTensor labels{{2, 3}, {1, 0, 4, 2, 3, 0}};  // 0 is the ignored pad label
+  check_gradients("cross_entropy", [&](Xs& x) { return cross_entropy(x[0], labels, 0); }, {param({2, 3, 5}, -2.0f, 2.0f)});
+  check_gradients("sum", [](Xs& x) { return sum(x[0]); }, {param({3, 4})});
+  check_gradients("mean", [](Xs& x) { return mean(x[0]); }, {param({3, 4})});
+}
+
+TEST_CASE("a value used twice accumulates both gradients") {
+  // y = x*x + 3x -> dy/dx = 2x + 3
+  Variable x(Tensor::from({3}, {1.0f, -2.0f, 0.5f}), true);
+  Variable y = sum(add(mul(x, x), mul_scalar(x, 3.0f)));
+  y.backward();
+  CHECK(x.grad().data()[0] == doctest::Approx(5.0f));
+  CHECK(x.grad().data()[1] == doctest::Approx(-1.0f));
+  CHECK(x.grad().data()[2] == doctest::Approx(4.0f));
+  check_gradients("diamond", [](Xs& v) {
+    Variable h = gelu(v[0]);
+    return add(mul(h, v[0]), softmax(h));
+  }, {param({3, 4})});
+}
