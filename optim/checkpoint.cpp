@@ -1,0 +1,213 @@
+#include "optim/checkpoint.h"
+
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace bcqnmt {
+
+// cereal finds these by argument-dependent lookup, so they live in Tensor's namespace.
+template <class Archive>
+void save(Archive& ar, const Tensor& t) {
+  ar(t.defined());
+  if (!t.defined()) return;
+  ar(t.shape());
+  ar(cereal::binary_data(t.data(), sizeof(float) * static_cast<size_t>(t.numel())));
+}
+
+template <class Archive>
+void load(Archive& ar, Tensor& t) {
+  bool defined = false;
+  ar(defined);
+  if (!defined) {
+    t = Tensor();
+    return;
+  }
+  Shape shape;
+  ar(shape);
+  t = Tensor(shape);
+  ar(cereal::binary_data(t.data(), sizeof(float) * static_cast<size_t>(t.numel())));
+}
+
+template <class Archive>
+void serialize(Archive& ar, NamedTensor& t) {
+  ar(t.name, t.value);
+}
+
+template <class Archive>
+void serialize(Archive& ar, AdamState& s) {
+  ar(s.step, s.first_moment, s.second_moment);
+}
+
+template <class Archive>
+void serialize(Archive& ar, Checkpoint& c) {
+  ar(c.parameters, c.optimizer, c.step, c.epoch, c.rng_state, c.data_order_state, c.config_json,
+     c.source_vocab_fingerprint, c.target_vocab_fingerprint, c.metrics);
+}
+
+namespace {
+
+constexpr std::array<char, 8> kMagic = {'B', 'C', 'Q', 'N', 'M', 'T', 'C', 'K'};
+constexpr size_t kHeaderBytes = 8 + 4 + 8;  // magic, version, payload length
+constexpr size_t kChecksumBytes = 8;
+
+// FNV-1a, 64-bit (Fowler, Noll, Vo): offset basis 14695981039346656037, prime 2^40 + 435.
+uint64_t fnv1a_64(std::string_view bytes) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+template <class T>
+void append_le(std::string& out, T value) {
+  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+}
+
+template <class T>
+T read_le(const char* p) {
+  T value = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return value;
+}
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
+  throw CheckpointError(path.string() + ": " + problem);
+}
+
+void check_optimizer_matches_parameters(const Checkpoint& c, const std::filesystem::path& path) {
+  const size_t n = c.parameters.size();
+  const size_t m = c.optimizer.first_moment.size();
+  if (m == 0 && c.optimizer.second_moment.empty()) return;
+  if (m != n || c.optimizer.second_moment.size() != n)
+    fail(path, "optimizer state has " + std::to_string(m) + " moments for " + std::to_string(n) + " parameters");
+  for (size_t k = 0; k < n; ++k)
+    if (c.optimizer.first_moment[k].shape() != c.parameters[k].value.shape() ||
+        c.optimizer.second_moment[k].shape() != c.parameters[k].value.shape())
+      fail(path, "optimizer moments of '" + c.parameters[k].name + "' do not have the parameter's shape " +
+                     shape_str(c.parameters[k].value.shape()));
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
+  check_optimizer_matches_parameters(checkpoint, path);
+  std::ostringstream payload_stream(std::ios::binary);
+  {
+    cereal::PortableBinaryOutputArchive archive(payload_stream);
+    archive(checkpoint);
+  }
+  const std::string payload = std::move(payload_stream).str();
+  std::string header(kMagic.begin(), kMagic.end());
+  append_le<uint32_t>(header, kCheckpointFormatVersion);
+  append_le<uint64_t>(header, payload.size());
+  std::string trailer;
+  append_le<uint64_t>(trailer, fnv1a_64(payload));
+  try {
+    write_file_atomically(path, [&](std::ostream& out) {
+      out.write(header.data(), static_cast<std::streamsize>(header.size()));
+      out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+      out.write(trailer.data(), static_cast<std::streamsize>(trailer.size()));
+    });
+  } catch (const CoreError& e) {
+    throw CheckpointError(e.what());
+  }
+}
+
+Checkpoint load_checkpoint(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open checkpoint: ") + std::strerror(errno));
+  std::error_code ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) fail(path, "cannot read the file size: " + ec.message());
+  if (file_bytes < kHeaderBytes)
+    fail(path, "truncated: expected at least " + std::to_string(kHeaderBytes) + " bytes of header, got " +
+                   std::to_string(file_bytes));
+
+  char header[kHeaderBytes];
+  in.read(header, kHeaderBytes);
+  if (std::memcmp(header, kMagic.data(), kMagic.size()) != 0) fail(path, "not a bcqnmt checkpoint (bad magic)");
+  const uint32_t version = read_le<uint32_t>(header + 8);
+  if (version != kCheckpointFormatVersion)
+    fail(path, "checkpoint format version " + std::to_string(version) + ", this build reads version " +
+                   std::to_string(kCheckpointFormatVersion));
+  const uint64_t payload_bytes = read_le<uint64_t>(header + 12);
+  const uint64_t expected = kHeaderBytes + payload_bytes + kChecksumBytes;
+  if (payload_bytes > file_bytes || file_bytes < expected)
+    fail(path, "truncated: expected " + std::to_string(expected) + " bytes, got " + std::to_string(file_bytes));
+  if (file_bytes > expected)
+    fail(path, "has " + std::to_string(file_bytes) + " bytes, expected " + std::to_string(expected) +
+                   " (trailing data; file corrupted?)");
+
+  std::string payload(payload_bytes, '\0');
+  char trailer[kChecksumBytes];
+  in.read(payload.data(), static_cast<std::streamsize>(payload_bytes));
+  in.read(trailer, kChecksumBytes);
+  if (!in) fail(path, "read error");
+  if (fnv1a_64(payload) != read_le<uint64_t>(trailer)) fail(path, "checksum mismatch (file corrupted?)");
+
+  Checkpoint checkpoint;
+  try {
+    std::istringstream payload_stream(std::move(payload), std::ios::binary);
+    cereal::PortableBinaryInputArchive archive(payload_stream);
+    archive(checkpoint);
+  } catch (const std::exception& e) {
+    fail(path, std::string("unreadable payload despite a valid checksum (written by another build?): ") + e.what());
+  }
+  check_optimizer_matches_parameters(checkpoint, path);
+  return checkpoint;
+}
+
+void check_checkpoint_compatible(const Checkpoint& checkpoint, const std::filesystem::path& path,
+                                 const std::string& expected_config_json, uint64_t source_vocab_fingerprint,
+                                 uint64_t target_vocab_fingerprint) {
+  nlohmann::json stored, expected;
+  try {
+    stored = nlohmann::json::parse(checkpoint.config_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, std::string("the model config stored in the checkpoint is not valid JSON: ") + e.what());
+  }
+  try {
+    expected = nlohmann::json::parse(expected_config_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(std::string("the expected model config is not valid JSON: ") + e.what());
+  }
+  if (stored != expected) {
+    const nlohmann::json a = stored.flatten(), b = expected.flatten();
+    std::string differences;
+    auto note = [&](const std::string& key, const std::string& in_checkpoint, const std::string& wanted) {
+      differences += (differences.empty() ? "" : ", ") + key + ": checkpoint " + in_checkpoint + ", expected " + wanted;
+    };
+    for (const auto& [key, value] : a.items()) {
+      if (!b.contains(key)) note(key, value.dump(), "absent");
+      else if (b.at(key) != value) note(key, value.dump(), b.at(key).dump());
+    }
+    for (const auto& [key, value] : b.items())
+      if (!a.contains(key)) note(key, "absent", value.dump());
+    fail(path, "written for another model config (" + differences +
+                   "); resume with the config the run was started with, or use a new run directory");
+  }
+  auto check_vocab = [&](const char* side, uint64_t stored_fp, uint64_t expected_fp) {
+    if (stored_fp == expected_fp) return;
+    std::ostringstream msg;
+    msg << "written with another " << side << " vocabulary (fingerprint " << std::hex << stored_fp << ", expected "
+        << expected_fp << "); resume with the vocabulary the run was trained with, or use a new run directory";
+    fail(path, msg.str());
+  };
+  check_vocab("source", checkpoint.source_vocab_fingerprint, source_vocab_fingerprint);
+  check_vocab("target", checkpoint.target_vocab_fingerprint, target_vocab_fingerprint);
+}
+
+}  // namespace bcqnmt

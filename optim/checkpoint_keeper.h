@@ -1,0 +1,45 @@
+#pragma once
+// The checkpoints of one run directory: latest.ckpt after every save (what a resume reads),
+// and best.ckpt whenever a named metric improves (what evaluation and quantization read).
+//
+// The best value so far is recorded in every saved checkpoint's metrics under
+// "best_<metric>", so after a restart resume_from(latest) knows what to beat. best.ckpt is
+// written before latest.ckpt: a crash between the two leaves a best.ckpt at least as good
+// as the value latest.ckpt remembers.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "optim/checkpoint.h"
+
+namespace bcqnmt {
+
+enum class MetricGoal { maximize, minimize };
+
+class CheckpointKeeper {
+ public:
+  // Creates run_dir if needed.
+  CheckpointKeeper(std::filesystem::path run_dir, std::string metric, MetricGoal goal);
+
+  std::filesystem::path latest_path() const { return run_dir_ / "latest.ckpt"; }
+  std::filesystem::path best_path() const { return run_dir_ / "best.ckpt"; }
+  std::string best_metric_key() const { return "best_" + metric_; }
+  std::optional<double> best_value() const { return best_; }
+
+  // Takes over the best value recorded in a checkpoint being resumed from.
+  void resume_from(const Checkpoint& latest);
+  // Writes best.ckpt if checkpoint.metrics[metric] beats the best so far, then latest.ckpt;
+  // both carry the updated "best_<metric>". Returns true when best.ckpt was written.
+  // A checkpoint without the metric only updates latest.ckpt.
+  bool save(const Checkpoint& checkpoint);
+
+ private:
+  bool improves(double value) const;
+
+  std::filesystem::path run_dir_;
+  std::string metric_;
+  MetricGoal goal_;
+  std::optional<double> best_;
+};
+
+}  // namespace bcqnmt
