@@ -53,6 +53,25 @@ Variable log_softmax(const Variable& x);
 // Layer normalisation over the last dimension, fused forward and backward. (ops/layer_norm.cpp)
 Variable layer_norm(const Variable& x, const Variable& gamma, const Variable& beta, float eps);
 
+// ---- attention (ops/attention.cpp) ----------------------------------------------------
+// Which keys each query may see. Sequences are right-padded, so padding is a length.
+struct AttentionMask {
+  std::vector<int32_t> key_lengths;  // [B]; keys at positions >= length are padding
+  bool causal = false;  // query i (absolute position i + Tk - Tq) sees keys j <= its position
+  // The same mask as an additive tensor [B, 1, Tq, Tk] (0 keep, -1e9 drop) for softmax().
+  Tensor additive(int64_t tq, int64_t tk) const;
+};
+// Scaled dot-product attention over H heads, fused: scores, mask, softmax, dropout on the
+// probabilities and the weighted sum of values, forward and backward, parallel over
+// batch x heads. q [B, Tq, H*K], k and v [B, Tk, H*K] (heads side by side, as a Linear
+// projection writes them) -> [B, Tq, H*K]. No permutes, no per-head BLAS calls.
+Variable attention(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask, int heads,
+                   float dropout_rate, Rng& rng, bool training);
+// The same computation composed of primitive ops (reshape, permute, matmul, softmax,
+// dropout): the plain reference path the fused kernel is tested against.
+Variable attention_reference(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
+                             int heads, float dropout_rate, Rng& rng, bool training);
+
 // ---- lookup, noise, loss, reductions ----------------------------------------------------------
 // Rows of table [V, D] picked by ids -> ids.shape + [D]; backward scatter-adds. (ops/embedding.cpp)
 Variable embedding(const Variable& table, const IndexTensor& ids);
