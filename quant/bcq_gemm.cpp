@@ -1,0 +1,160 @@
+#include "quant/bcq_gemm.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/parallel.h"
+#include "quant/bcq_gemm_tiles.h"
+#include "quant/quant_error.h"
+
+namespace bcqnmt {
+
+namespace {
+
+constexpr int64_t kTile = BcqKernelMatrix::kTileRows;
+
+// Nibble tables of one activation vector: for every 4 padded columns k, entry i is
+// sum_j (bit j of i ? +x[4k+j] : -x[4k+j]). Groups are padded to whole chunks with zeros.
+void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables) {
+  std::vector<float> xp(static_cast<size_t>(w.padded_cols()), 0.0f);
+  const int64_t group_stride = w.chunks_per_group * BcqKernelMatrix::kChunkCols;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const int64_t g_cols = std::min(w.group_width, w.cols - g * w.group_width);
+    std::copy(x + g * w.group_width, x + g * w.group_width + g_cols, xp.begin() + g * group_stride);
+  }
+  const int64_t nibbles = w.padded_cols() / 4;
+  for (int64_t k = 0; k < nibbles; ++k) {
+    const float* v = xp.data() + 4 * k;
+    float* t = tables + 16 * k;
+    for (int i = 0; i < 16; ++i)
+      t[i] = ((i & 1) ? v[0] : -v[0]) + ((i & 2) ? v[1] : -v[1]) + ((i & 4) ? v[2] : -v[2]) + ((i & 8) ? v[3] : -v[3]);
+  }
+}
+
+// Portable path: 256-entry byte tables, table[b] = nibble_lo[b & 15] + nibble_hi[b >> 4].
+void expand_byte_tables(int64_t chunks, const float* nibble, float* bytes) {
+  for (int64_t c = 0; c < chunks; ++c) {
+    const float* lo = nibble + 32 * c;
+    const float* hi = lo + 16;
+    float* t = bytes + 256 * c;
+    for (int b = 0; b < 256; ++b) t[b] = lo[b & 15] + hi[b >> 4];
+  }
+}
+
+void tile_portable(const BcqTileArgs& a) {
+  const int q_bits = a.bits;
+  std::fill(a.out, a.out + kTile, 0.0f);
+  float acc[8][kTile];
+  for (int64_t g = 0; g < a.groups; ++g) {
+    for (int q = 0; q < q_bits; ++q) std::fill(acc[q], acc[q] + kTile, 0.0f);
+    for (int64_t k = 0; k < a.chunks_per_group; ++k) {
+      const int64_t c = g * a.chunks_per_group + k;
+      const float* table = a.tables + 256 * c;
+      const uint8_t* s = a.signs + c * q_bits * kTile;
+      for (int q = 0; q < q_bits; ++q)
+        for (int64_t i = 0; i < kTile; ++i) acc[q][i] += table[s[q * kTile + i]];
+    }
+    const float* alpha = a.alphas + g * q_bits * kTile;
+    for (int q = 0; q < q_bits; ++q)
+      for (int64_t i = 0; i < kTile; ++i) a.out[i] += alpha[q * kTile + i] * acc[q][i];
+  }
+}
+
+}  // namespace
+
+bool bcq_isa_supported(BcqIsa isa) {
+  switch (isa) {
+    case BcqIsa::portable: return true;
+    case BcqIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case BcqIsa::avx512: return __builtin_cpu_supports("avx512f");
+  }
+  return false;
+}
+
+BcqIsa bcq_best_isa() {
+  static const BcqIsa best = bcq_isa_supported(BcqIsa::avx512) ? BcqIsa::avx512
+                             : bcq_isa_supported(BcqIsa::avx2) ? BcqIsa::avx2
+                                                               : BcqIsa::portable;
+  return best;
+}
+
+std::string bcq_isa_name(BcqIsa isa) {
+  switch (isa) {
+    case BcqIsa::portable: return "portable";
+    case BcqIsa::avx2: return "avx2";
+    case BcqIsa::avx512: return "avx512";
+  }
+  return "?";
+}
+
+void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* bias) {
+  bcq_gemm(w, 1, x, y, bias, bcq_best_isa());
+}
+
+void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias) {
+  bcq_gemm(w, n, x, y, bias, bcq_best_isa());
+}
+
+void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias, BcqIsa isa) {
+  if (!bcq_isa_supported(isa)) throw QuantError("bcq_gemm: this CPU does not support " + bcq_isa_name(isa));
+  if (n <= 0 || w.rows == 0) return;
+  const int64_t chunks = w.chunks();
+  const int64_t nibble_floats = chunks * 32;
+  const int64_t table_floats = isa == BcqIsa::portable ? chunks * 256 : nibble_floats;
+  // Tables cost 4 * padded_cols adds per activation row, shared by every row and bit plane.
+  std::vector<float> tables(static_cast<size_t>(n * table_floats));
+  std::vector<float> nibble(isa == BcqIsa::portable ? static_cast<size_t>(nibble_floats) : 0);
+  for (int64_t b = 0; b < n; ++b) {
+    if (isa == BcqIsa::portable) {
+      build_nibble_tables(w, x + b * w.cols, nibble.data());
+      expand_byte_tables(chunks, nibble.data(), tables.data() + b * table_floats);
+    } else {
+      build_nibble_tables(w, x + b * w.cols, tables.data() + b * table_floats);
+    }
+  }
+  void (*kernel)(const BcqTileArgs&) = isa == BcqIsa::avx512 ? bcq_tile_avx512
+                                       : isa == BcqIsa::avx2 ? bcq_tile_avx2
+                                                             : tile_portable;
+  // A task gets at least ~32K byte-lookups (tens of microseconds): decoder-sized matrices
+  // run on the calling thread, 4096 x 4096 splits into a dozen tasks.
+  const int64_t lookups_per_tile = std::max<int64_t>(1, chunks * w.bits * n);
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / lookups_per_tile);
+  parallel_for(w.tiles, grain, [&](int64_t t0, int64_t t1) {
+    float out[kTile];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kTile;
+      const int64_t valid = std::min(kTile, w.rows - r0);
+      for (int64_t b = 0; b < n; ++b) {
+        const BcqTileArgs args{w.tile_signs(t), w.tile_alphas(t), tables.data() + b * table_floats,
+                               w.groups,        w.chunks_per_group, w.bits, out};
+        kernel(args);
+        float* yb = y + b * w.rows + r0;
+        for (int64_t i = 0; i < valid; ++i) yb[i] = bias ? out[i] + bias[r0 + i] : out[i];
+      }
+    }
+  });
+}
+
+void bcq_gemv_reference(const BcqMatrix& w, const float* x, float* y, const float* bias) {
+  bcq_gemm_reference(w, 1, x, y, bias);
+}
+
+void bcq_gemm_reference(const BcqMatrix& w, int64_t n, const float* x, float* y, const float* bias) {
+  const int64_t gw = w.group_width();
+  for (int64_t b = 0; b < n; ++b) {
+    const float* xb = x + b * w.cols;
+    for (int64_t r = 0; r < w.rows; ++r) {
+      float acc = bias ? bias[r] : 0.0f;
+      for (int q = 0; q < w.bits; ++q) {
+        for (int64_t g = 0; g < w.groups(); ++g) {
+          float s = 0.0f;
+          for (int64_t c = g * gw; c < std::min(w.cols, (g + 1) * gw); ++c) s += w.sign_bit(q, r, c) ? xb[c] : -xb[c];
+          acc += w.alpha(q, r, g) * s;
+        }
+      }
+      y[b * w.rows + r] = acc;
+    }
+  }
+}
+
+}  // namespace bcqnmt

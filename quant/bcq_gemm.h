@@ -1,0 +1,41 @@
+#pragma once
+// Quantized matrix products that never dequantize (BiQGEMM, Jeon et al. SC 2020; LUT-GEMM,
+// Park et al. 2022):
+//   y = W x = sum_q alphas_q (.) (B_q x),  W [rows, cols] in BCQ form.
+// x is cut into chunks of 4 activations; for each chunk the 16 signed sums
+// +-x0 +-x1 +-x2 +-x3 are tabulated once per call (shared by every row and bit plane), and
+// each nibble of a packed sign row then replaces 4 multiply-adds by one table lookup-add.
+// AVX-512 looks up 16 rows at once with one vpermps (a 16-entry table is one register);
+// AVX2 uses two 8-entry permutes and a blend; the portable path merges two nibble tables
+// into a 256-entry table per byte (one scalar lookup per byte).
+//
+// The ISA is picked at run time (__builtin_cpu_supports), so the default build runs on any
+// x86-64. Rows are split over TBB threads in whole tiles for large shapes; every output is
+// computed by one thread in a fixed order, so results do not depend on the thread count.
+#include <cstdint>
+#include <string>
+
+#include "quant/bcq_kernel_matrix.h"
+#include "quant/bcq_matrix.h"
+
+namespace bcqnmt {
+
+enum class BcqIsa { portable, avx2, avx512 };
+
+bool bcq_isa_supported(BcqIsa isa);  // by this CPU
+BcqIsa bcq_best_isa();
+std::string bcq_isa_name(BcqIsa isa);
+
+// y [rows] = W x (+ bias [rows] when not null); x [cols].
+void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* bias = nullptr);
+// Y [n, rows] = X [n, cols] W^T (+ bias), for small n (decoding batches, n <= ~16): the
+// sign stream is read from memory once and reused from cache for every row of X.
+void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias = nullptr);
+// The same with a chosen ISA (tests compare every supported one); QuantError if unsupported.
+void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias, BcqIsa isa);
+
+// Plain references on the canonical layout: a loop over bits, rows and columns.
+void bcq_gemv_reference(const BcqMatrix& w, const float* x, float* y, const float* bias = nullptr);
+void bcq_gemm_reference(const BcqMatrix& w, int64_t n, const float* x, float* y, const float* bias = nullptr);
+
+}  // namespace bcqnmt

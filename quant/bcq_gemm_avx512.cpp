@@ -1,0 +1,71 @@
+// AVX-512 tile kernel: 16 rows per register. A nibble table (16 signed sums of 4 activations)
+// fills one zmm, so _mm512_permutexvar_ps looks up 16 rows' nibbles in one instruction; the
+// index vector is the 16 sign bytes zero-extended (vpermps reads only the low 4 bits, so
+// the low nibble needs no masking; the high nibble is a shift away).
+// GCC 12 warns inside its own avx512fintrin.h (_mm512_undefined_*; GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "quant/bcq_gemm_tiles.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+
+namespace bcqnmt {
+
+namespace {
+
+template <int Q>
+inline void add_chunk(const uint8_t* s, const float* table, __m512* acc) {
+  const __m512 t_lo = _mm512_loadu_ps(table);       // columns 8c .. 8c+3
+  const __m512 t_hi = _mm512_loadu_ps(table + 16);  // columns 8c+4 .. 8c+7
+  for (int q = 0; q < Q; ++q) {
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + q * 16)));
+    const __m512 sum = _mm512_add_ps(_mm512_permutexvar_ps(b, t_lo),
+                                     _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), t_hi));
+    acc[q] = _mm512_add_ps(acc[q], sum);
+  }
+}
+
+template <int Q>
+void tile(const BcqTileArgs& a) {
+  __m512 y = _mm512_setzero_ps();
+  const int64_t cpg = a.chunks_per_group;
+  for (int64_t g = 0; g < a.groups; ++g) {
+    // Two accumulator sets (even / odd chunks) halve the add dependency chain for small Q.
+    __m512 acc0[Q], acc1[Q];
+    for (int q = 0; q < Q; ++q) acc0[q] = acc1[q] = _mm512_setzero_ps();
+    const int64_t c0 = g * cpg;
+    int64_t k = 0;
+    for (; k + 1 < cpg; k += 2) {
+      add_chunk<Q>(a.signs + (c0 + k) * Q * 16, a.tables + (c0 + k) * 32, acc0);
+      add_chunk<Q>(a.signs + (c0 + k + 1) * Q * 16, a.tables + (c0 + k + 1) * 32, acc1);
+    }
+    if (k < cpg) add_chunk<Q>(a.signs + (c0 + k) * Q * 16, a.tables + (c0 + k) * 32, acc0);
+    const float* alpha = a.alphas + g * Q * 16;
+    for (int q = 0; q < Q; ++q)
+      y = _mm512_fmadd_ps(_mm512_loadu_ps(alpha + q * 16), _mm512_add_ps(acc0[q], acc1[q]), y);
+  }
+  _mm512_storeu_ps(a.out, y);
+}
+
+}  // namespace
+
+void bcq_tile_avx512(const BcqTileArgs& a) {
+  switch (a.bits) {
+    case 1: tile<1>(a); break;
+    case 2: tile<2>(a); break;
+    case 3: tile<3>(a); break;
+    case 4: tile<4>(a); break;
+    case 5: tile<5>(a); break;
+    case 6: tile<6>(a); break;
+    case 7: tile<7>(a); break;
+    default: tile<8>(a); break;
+  }
+}
+
+}  // namespace bcqnmt
+
+#pragma GCC pop_options
