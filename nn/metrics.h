@@ -1,0 +1,21 @@
+#pragma once
+// The reference's training metrics: cross-entropy averaged over non-pad target tokens
+// (core's cross_entropy with ignore index 0) and masked token accuracy.
+#include "core/ops.h"
+
+namespace bcqnmt {
+
+struct TokenCounts {
+  int64_t correct = 0;
+  int64_t total = 0;
+  double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
+};
+
+// Argmax of logits [B, T, V] against labels [B, T], skipping pad (0) labels.
+TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels);
+
+inline Variable masked_loss(const Variable& logits, const IndexTensor& labels) {
+  return cross_entropy(logits, labels, /*ignore_index=*/0);
+}
+
+}  // namespace bcqnmt

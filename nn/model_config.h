@@ -1,0 +1,27 @@
+#pragma once
+// The model's hyper-parameters, read from the "model" object of a JSON config
+// (configs/small.json is the reference model of DESIGN.md section 1).
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace bcqnmt {
+
+struct ModelConfig {
+  int num_layers = 4;
+  int d_model = 128;
+  int dff = 512;
+  int num_heads = 8;
+  int key_dim = 128;  // per head; Keras MultiHeadAttention(key_dim=d_model) in the reference
+  float dropout_rate = 0.1f;
+  float layer_norm_epsilon = 1e-3f;  // the Keras default
+  int max_positions = 2048;          // length of the sinusoidal table, as the reference
+  int src_vocab_size = 0;            // set from the vocabulary files, not the config
+  int tgt_vocab_size = 0;
+
+  // Unknown keys, wrong types and out-of-range values throw NnError naming the key.
+  static ModelConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;  // includes the vocabulary sizes
+};
+
+}  // namespace bcqnmt

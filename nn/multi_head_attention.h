@@ -1,0 +1,40 @@
+#pragma once
+// Multi-head attention as Keras' MultiHeadAttention(num_heads=H, key_dim=K): Q, K, V
+// project D -> H*K (with bias), the fused attention op mixes values per head, and
+// "attention_output" projects H*K -> D. Dropout acts on the attention probabilities.
+#include "core/ops.h"
+#include "nn/linear.h"
+#include "nn/model_config.h"
+
+namespace bcqnmt {
+
+// Keys and values of one attention layer, kept across decoding steps. [B, t, H*K]
+struct KvCache {
+  Tensor keys, values;
+  bool empty() const { return !keys.defined(); }
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(const ModelConfig& config, Rng& rng);
+  // query [B, Tq, D] attends to context [B, Tk, D] -> [B, Tq, D]
+  Variable forward(const Variable& query, const Variable& context, const AttentionMask& mask) const;
+  // Incremental decoding (no gradients). Self-attention (grow = true) appends this step's
+  // keys/values to the cache; cross-attention (grow = false) fills it once from context
+  // and reuses it.
+  Variable forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask, KvCache& cache,
+                          bool grow) const;
+
+  Linear& query() { return query_; }
+  Linear& key() { return key_; }
+  Linear& value() { return value_; }
+  Linear& output() { return output_; }
+
+ private:
+  Linear query_, key_, value_, output_;
+  int heads_;
+  float dropout_rate_;
+  Rng* rng_;
+};
+
+}  // namespace bcqnmt
