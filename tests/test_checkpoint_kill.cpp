@@ -1,7 +1,10 @@
 // SIGKILL during checkpoint writes never leaves an unreadable latest.ckpt.
 //
 // A child process writes large checkpoints through CheckpointKeeper in a loop; the parent
-// kills it (SIGKILL: no handler, no cleanup) after a random delay, 20 times. After every
+// kills it (SIGKILL: no handler, no cleanup) 20 times: in odd rounds after a random delay
+// (anywhere: building, serializing, writing, renaming), in even rounds at a random moment
+// after a temporary file has appeared (inside the write or fsync, which random delays
+// alone hit only about a third of the time). After every
 // kill latest.ckpt and best.ckpt must load, and hold one whole checkpoint: every value in
 // it equals the value the child derived from that checkpoint's step, so a file mixing two
 // writes would be caught too.
@@ -58,6 +61,12 @@ int64_t check_whole(const fs::path& path) {
   return c.step;
 }
 
+bool has_temporary_file(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos) return true;
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("SIGKILL at random moments during checkpoint writes never leaves an unreadable latest") {
@@ -82,20 +91,23 @@ TEST_CASE("SIGKILL at random moments during checkpoint writes never leaves an un
       for (int64_t i = 0; i < 100000; ++i) keeper.save(checkpoint_for_step(round * 100000 + i));
       ::_exit(0);
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(rng.below(static_cast<uint64_t>(2 * save_us + 1))));
+    if (round % 2 == 1) {
+      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(static_cast<uint64_t>(2 * save_us + 1))));
+    } else {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!has_temporary_file(run) && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(5000)));
+    }
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
     CHECK(WIFSIGNALED(status));
 
     // A leftover temporary file means the kill landed inside a write.
-    bool interrupted = false;
+    kills_mid_write += has_temporary_file(run);
     for (const auto& entry : fs::directory_iterator(run))
-      if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
-        interrupted = true;
-        fs::remove(entry.path());
-      }
-    kills_mid_write += interrupted;
+      if (entry.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(entry.path());
 
     int64_t step = -1;
     CHECK_NOTHROW(step = check_whole(keeper.latest_path()));
@@ -104,6 +116,6 @@ TEST_CASE("SIGKILL at random moments during checkpoint writes never leaves an un
     last_step = step;
   }
   MESSAGE(kills_mid_write << " of 20 kills interrupted a write (a temporary file was left)");
-  CHECK(kills_mid_write >= 1);  // about a third land inside a write; none would test nothing
+  CHECK(kills_mid_write >= 3);  // the even rounds aim inside writes; none would test nothing
   fs::remove_all(dir);
 }
