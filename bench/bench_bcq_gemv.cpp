@@ -1,0 +1,132 @@
+// bcq_gemv / bcq_gemm (LUT kernels, quant/bcq_gemm.h) against cblas_sgemv / cblas_sgemm on the
+// model's decoding shapes, measured in the same run.
+//
+// Weights are streamed, as in decoding where every layer's weights evict the previous ones:
+// each benchmark rotates through enough copies of its matrix to touch >= 512 MiB (this VM
+// reports a 480 MiB L3), so neither side is timed cache-resident. The fp32 baseline of each
+// (shape, threads, batch) runs first and its time per call is remembered; the BCQ entries
+// report `speedup` = baseline time / own time. Thread count is set for both OpenBLAS and TBB.
+//
+//   OPENBLAS_NUM_THREADS is overridden by bcqnmt::set_num_threads; run as is:
+//   build-quant/bench/bench_bcq_gemv --benchmark_min_time=0.3
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/parallel.h"
+#include "core/random.h"
+#include "quant/bcq_gemm.h"
+#include "quant/bcq_kernel_matrix.h"
+#include "quant/bcq_solvers.h"
+
+using namespace bcqnmt;
+
+namespace {
+
+constexpr int64_t kStreamBytes = int64_t{512} << 20;
+
+struct Shape2 {
+  int64_t rows, cols;
+};
+
+std::vector<float> gaussian(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = rng.normal();
+  return v;
+}
+
+int64_t copies_for(int64_t bytes) { return std::max<int64_t>(1, (kStreamBytes + bytes - 1) / bytes); }
+
+// (rows, cols, threads, batch) -> fp32 seconds per call.
+std::map<std::tuple<int64_t, int64_t, int, int64_t>, double>& baselines() {
+  static std::map<std::tuple<int64_t, int64_t, int, int64_t>, double> m;
+  return m;
+}
+
+// Runs `call(i)` over rotating copies; returns seconds per call.
+template <class F>
+double timed_loop(benchmark::State& state, int64_t copies, F&& call) {
+  int64_t i = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    call(i);
+    i = i + 1 == copies ? 0 : i + 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds / static_cast<double>(state.iterations());
+}
+
+void bench_fp32(benchmark::State& state, Shape2 s, int threads, int64_t batch) {
+  set_num_threads(threads);
+  const int64_t bytes = s.rows * s.cols * 4;
+  const int64_t copies = copies_for(bytes);
+  std::vector<float> w(static_cast<size_t>(copies * s.rows * s.cols));
+  const auto one = gaussian(s.rows * s.cols, 1);
+  for (int64_t c = 0; c < copies; ++c) std::copy(one.begin(), one.end(), w.begin() + c * s.rows * s.cols);
+  const auto x = gaussian(batch * s.cols, 2);
+  std::vector<float> y(static_cast<size_t>(batch * s.rows));
+  const int m = static_cast<int>(s.rows), k = static_cast<int>(s.cols), n = static_cast<int>(batch);
+  const double per_call = timed_loop(state, copies, [&](int64_t i) {
+    const float* wi = w.data() + i * s.rows * s.cols;
+    if (batch == 1)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0f, wi, k, x.data(), 1, 0.0f, y.data(), 1);
+    else  // Y [n, rows] = X [n, cols] W^T
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0f, x.data(), k, wi, k, 0.0f, y.data(), m);
+    benchmark::DoNotOptimize(y.data());
+  });
+  baselines()[{s.rows, s.cols, threads, batch}] = per_call;
+  state.counters["weight_GB/s"] = static_cast<double>(bytes) / per_call * 1e-9;
+  state.counters["copies"] = static_cast<double>(copies);
+}
+
+void bench_bcq(benchmark::State& state, Shape2 s, int bits, int threads, int64_t batch) {
+  set_num_threads(threads);
+  const auto one = gaussian(s.rows * s.cols, 1);
+  const BcqKernelMatrix km(bcq_quantize(one.data(), s.rows, s.cols, {bits, 0, BcqMethod::greedy, 0}));
+  const int64_t copies = copies_for(km.storage_bytes());
+  const std::vector<BcqKernelMatrix> w(static_cast<size_t>(copies), km);
+  const auto x = gaussian(batch * s.cols, 2);
+  std::vector<float> y(static_cast<size_t>(batch * s.rows));
+  const double per_call = timed_loop(state, copies, [&](int64_t i) {
+    bcq_gemm(w[static_cast<size_t>(i)], batch, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  });
+  const auto base = baselines().find({s.rows, s.cols, threads, batch});
+  if (base != baselines().end()) state.counters["speedup"] = base->second / per_call;
+  state.counters["weight_GB/s"] = static_cast<double>(km.storage_bytes()) / per_call * 1e-9;
+  state.counters["copies"] = static_cast<double>(copies);
+}
+
+int register_all() {
+  const std::vector<Shape2> shapes{{4096, 4096}, {7010, 128}, {1024, 128}, {128, 1024}, {512, 128}};
+  for (int threads : {1, 2}) {
+    for (const Shape2& s : shapes) {
+      const std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/threads:" +
+                                std::to_string(threads);
+      benchmark::RegisterBenchmark(("sgemv/" + shape).c_str(), bench_fp32, s, threads, int64_t{1})->UseRealTime();
+      for (int bits = 1; bits <= 4; ++bits)
+        benchmark::RegisterBenchmark(("bcq_gemv/" + shape + "/bits:" + std::to_string(bits)).c_str(), bench_bcq, s,
+                                     bits, threads, int64_t{1})
+            ->UseRealTime();
+      for (int64_t batch : {4, 8}) {
+        const std::string tag = shape + "/batch:" + std::to_string(batch);
+        benchmark::RegisterBenchmark(("sgemm/" + tag).c_str(), bench_fp32, s, threads, batch)->UseRealTime();
+        benchmark::RegisterBenchmark(("bcq_gemm/" + tag + "/bits:3").c_str(), bench_bcq, s, 3, threads, batch)
+            ->UseRealTime();
+      }
+    }
+  }
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();

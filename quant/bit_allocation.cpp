@@ -1,0 +1,83 @@
+#include "quant/bit_allocation.h"
+
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "quant/quant_error.h"
+
+namespace bcqnmt {
+
+namespace {
+
+// The integer fields, by their JSON key; one table serves reading, writing and checking.
+std::vector<std::pair<const char*, int BitAllocation::*>> bit_fields() {
+  return {{"embedding", &BitAllocation::embedding},
+          {"encoder_self_attention", &BitAllocation::encoder_self_attention},
+          {"encoder_ffn", &BitAllocation::encoder_ffn},
+          {"decoder_self_attention", &BitAllocation::decoder_self_attention},
+          {"cross_attention", &BitAllocation::cross_attention},
+          {"decoder_ffn", &BitAllocation::decoder_ffn},
+          {"final_layer", &BitAllocation::final_layer}};
+}
+
+constexpr const char* kRatioKey = "embedding_cluster_ratio";
+
+}  // namespace
+
+BitAllocation BitAllocation::uniform(int bits) {
+  BitAllocation a;
+  for (const auto& [key, field] : bit_fields()) a.*field = bits;
+  return a;
+}
+
+BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw QuantError(source + ": bit allocation must be a JSON object");
+  BitAllocation a;
+  const auto fields = bit_fields();
+  for (const auto& [key, value] : j.items()) {
+    if (key == kRatioKey) {
+      if (!value.is_number() || value.get<double>() < 0.0)
+        throw QuantError(source + ": '" + key + "' must be a number >= 0 (0 = no frequency clusters)");
+      a.embedding_cluster_ratio = value.get<double>();
+      continue;
+    }
+    bool known = false;
+    for (const auto& [name, field] : fields) {
+      if (key != name) continue;
+      known = true;
+      if (!value.is_number_integer() || value.get<int>() < 1 || value.get<int>() > 8)
+        throw QuantError(source + ": '" + key + "' must be an integer number of bits in 1..8, got " + value.dump());
+      a.*field = value.get<int>();
+    }
+    if (!known) {
+      std::string expected = kRatioKey;
+      for (const auto& [name, field] : fields) expected += std::string(", ") + name;
+      throw QuantError(source + ": unknown key '" + key + "' (expected " + expected + ")");
+    }
+  }
+  return a;
+}
+
+BitAllocation load_bit_allocation(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw QuantError(path + ": cannot open bit allocation file");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    throw QuantError(path + ": not valid JSON (" + e.what() + ")");
+  }
+  return bit_allocation_from_json(j, path);
+}
+
+nlohmann::json bit_allocation_to_json(const BitAllocation& a) {
+  nlohmann::json j;
+  for (const auto& [key, field] : bit_fields()) j[key] = a.*field;
+  j[kRatioKey] = a.embedding_cluster_ratio;
+  return j;
+}
+
+}  // namespace bcqnmt
