@@ -1,0 +1,36 @@
+#pragma once
+// Keras-style epoch progress, as the reference prints it:
+//   810/810 [==============================] - 96s 118ms/step - loss: 1.0415 - masked_accuracy: 0.7475
+// On a terminal the line redraws in place; otherwise (logs, pipes, CI) a plain line is
+// printed every 10% so the output stays readable.
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bcqnmt {
+
+using MetricList = std::vector<std::pair<std::string, double>>;
+
+class ProgressBar {
+ public:
+  ProgressBar(int64_t total_steps, std::ostream& out, bool interactive);
+  void update(int64_t done, const MetricList& metrics);
+  // The final line of the epoch, with extra metrics (val_loss, ...) appended.
+  void finish(const MetricList& metrics);
+  double elapsed_seconds() const;
+
+ private:
+  std::string line(int64_t done, const MetricList& metrics) const;
+  int64_t total_;
+  std::ostream& out_;
+  bool interactive_;
+  int64_t last_reported_decile_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+bool stdout_is_terminal();
+
+}  // namespace bcqnmt

@@ -1,0 +1,58 @@
+#include "apps/training_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "apps/app_error.h"
+
+namespace bcqnmt {
+
+TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw AppError("training config: expected a JSON object");
+  TrainingConfig c;
+  const nlohmann::json defaults = c.to_json();
+  for (const auto& [key, value] : j.items()) {
+    if (!defaults.contains(key)) throw AppError("training config: unknown key \"" + key + "\"");
+    const auto& expected = defaults.at(key);
+    const bool ok = expected.is_number_integer() ? value.is_number_integer()
+                    : expected.is_number()       ? value.is_number()
+                                                 : value.type() == expected.type();
+    if (!ok) throw AppError("training config: \"" + key + "\" has the wrong type (expected like " + expected.dump() + ")");
+  }
+  auto get = [&](const char* key, auto& out) {
+    if (j.contains(key)) j.at(key).get_to(out);
+  };
+  get("epochs", c.epochs);
+  get("batch_size", c.batch_size);
+  get("max_tokens", c.max_tokens);
+  get("shuffle_buffer", c.shuffle_buffer);
+  get("warmup_steps", c.warmup_steps);
+  get("seed", c.seed);
+  get("batcher", c.batcher);
+  get("token_budget", c.token_budget);
+  get("clip_norm", c.clip_norm);
+  get("train_limit", c.train_limit);
+  get("validation_limit", c.validation_limit);
+  if (c.epochs < 1 || c.batch_size < 1 || c.max_tokens < 2 || c.warmup_steps < 1 || c.token_budget < 1 ||
+      c.shuffle_buffer < 1 || c.train_limit < 0 || c.validation_limit < 0)
+    throw AppError("training config: epochs, batch_size, warmup_steps, token_budget, shuffle_buffer must be >= 1, "
+                   "max_tokens >= 2, limits >= 0");
+  if (c.batcher != "reference" && c.batcher != "bucketed")
+    throw AppError("training config: \"batcher\" must be \"reference\" or \"bucketed\", got \"" + c.batcher + "\"");
+  return c;
+}
+
+nlohmann::json TrainingConfig::to_json() const {
+  return {{"epochs", epochs},
+          {"batch_size", batch_size},
+          {"max_tokens", max_tokens},
+          {"shuffle_buffer", shuffle_buffer},
+          {"warmup_steps", warmup_steps},
+          {"seed", seed},
+          {"batcher", batcher},
+          {"token_budget", token_budget},
+          {"clip_norm", clip_norm},
+          {"train_limit", train_limit},
+          {"validation_limit", validation_limit}};
+}
+
+}  // namespace bcqnmt

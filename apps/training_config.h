@@ -1,0 +1,28 @@
+#pragma once
+// The "training" object of a config file: how pretraining (and the training half of
+// quantization-aware training) runs. Defaults are the reference protocol (DESIGN.md §2).
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace bcqnmt {
+
+struct TrainingConfig {
+  int epochs = 30;
+  int batch_size = 64;          // sentence pairs per batch (reference batcher)
+  int max_tokens = 128;         // source cut; the target keeps max_tokens + 1 with [START]/[END]
+  int shuffle_buffer = 20000;
+  int warmup_steps = 4000;
+  uint64_t seed = 1;
+  std::string batcher = "reference";  // "reference" (random, padded) or "bucketed" (by length)
+  int token_budget = 6000;            // bucketed: padded target+source slots per batch
+  double clip_norm = 0.0;             // 0: off
+  int64_t train_limit = 0;            // use only the first N training pairs (0: all)
+  int64_t validation_limit = 0;       // and the first N validation pairs (0: all)
+
+  static TrainingConfig from_json(const nlohmann::json& j);  // unknown keys are errors
+  nlohmann::json to_json() const;
+};
+
+}  // namespace bcqnmt

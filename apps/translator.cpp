@@ -1,0 +1,41 @@
+#include "apps/translator.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace bcqnmt {
+
+Translator::Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens)
+    : model_(model), source_(source), target_(target), max_tokens_(max_tokens) {}
+
+std::vector<int32_t> Translator::encode_source(const std::string& sentence) const {
+  std::vector<int32_t> ids{kStartId};
+  for (int32_t id : source_.encode(sentence)) ids.push_back(id);
+  if (static_cast<int>(ids.size()) > max_tokens_ - 1) ids.resize(max_tokens_ - 1);
+  ids.push_back(kEndId);
+  return ids;
+}
+
+std::vector<std::string> Translator::translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
+                                               int batch_size) const {
+  std::vector<std::vector<int32_t>> encoded;
+  for (const auto& s : sentences) encoded.push_back(encode_source(s));
+  std::vector<size_t> order(sentences.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return encoded[a].size() < encoded[b].size(); });
+  std::vector<std::string> out(sentences.size());
+  for (size_t begin = 0; begin < order.size(); begin += batch_size) {
+    const size_t end = std::min(order.size(), begin + batch_size);
+    size_t width = 0;
+    for (size_t i = begin; i < end; ++i) width = std::max(width, encoded[order[i]].size());
+    IndexTensor source{{static_cast<int64_t>(end - begin), static_cast<int64_t>(width)},
+                       std::vector<int32_t>((end - begin) * width, kPadId)};
+    for (size_t i = begin; i < end; ++i)
+      std::copy(encoded[order[i]].begin(), encoded[order[i]].end(), source.data.begin() + (i - begin) * width);
+    const auto outputs = translate_batch(model_, source, options);
+    for (size_t i = begin; i < end; ++i) out[order[i]] = target_.decode(outputs[i - begin]);
+  }
+  return out;
+}
+
+}  // namespace bcqnmt

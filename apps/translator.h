@@ -1,0 +1,28 @@
+#pragma once
+// Text in, text out: normalise and encode Portuguese with the source vocabulary, decode
+// with the model (batched, cached), detokenize English in the corpus's conventions.
+#include <string>
+#include <vector>
+
+#include "data/vocabulary.h"
+#include "nn/decoding.h"
+
+namespace bcqnmt {
+
+class Translator {
+ public:
+  Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens);
+  // Sentences are decoded in length-sorted batches (less padding), answers in input order.
+  std::vector<std::string> translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
+                                     int batch_size = 64) const;
+  // [START] ids [END], cut to max_tokens as in training.
+  std::vector<int32_t> encode_source(const std::string& sentence) const;
+
+ private:
+  const Transformer& model_;
+  const Vocabulary& source_;
+  const Vocabulary& target_;
+  int max_tokens_;
+};
+
+}  // namespace bcqnmt
