@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -49,6 +50,22 @@ std::map<std::tuple<int64_t, int64_t, int, int64_t>, double>& baselines() {
   return m;
 }
 
+// Google Benchmark calls a benchmark function several times while it settles the iteration
+// count; the rotating copies (hundreds of MB) are built once per configuration and kept
+// until the next configuration asks for different ones.
+template <class T>
+const std::vector<T>& cached_copies(const std::string& key, const std::function<std::vector<T>()>& make) {
+  static std::string cached_key;
+  static std::vector<T> cached;
+  if (key != cached_key) {
+    cached.clear();
+    cached.shrink_to_fit();
+    cached = make();
+    cached_key = key;
+  }
+  return cached;
+}
+
 // Runs `call(i)` over rotating copies; returns seconds per call.
 template <class F>
 double timed_loop(benchmark::State& state, int64_t copies, F&& call) {
@@ -66,9 +83,12 @@ void bench_fp32(benchmark::State& state, Shape2 s, int threads, int64_t batch) {
   set_num_threads(threads);
   const int64_t bytes = s.rows * s.cols * 4;
   const int64_t copies = copies_for(bytes);
-  std::vector<float> w(static_cast<size_t>(copies * s.rows * s.cols));
-  const auto one = gaussian(s.rows * s.cols, 1);
-  for (int64_t c = 0; c < copies; ++c) std::copy(one.begin(), one.end(), w.begin() + c * s.rows * s.cols);
+  const std::vector<float>& w = cached_copies<float>(std::to_string(s.rows) + "x" + std::to_string(s.cols), [&] {
+    std::vector<float> all(static_cast<size_t>(copies * s.rows * s.cols));
+    const auto one = gaussian(s.rows * s.cols, 1);
+    for (int64_t c = 0; c < copies; ++c) std::copy(one.begin(), one.end(), all.begin() + c * s.rows * s.cols);
+    return all;
+  });
   const auto x = gaussian(batch * s.cols, 2);
   std::vector<float> y(static_cast<size_t>(batch * s.rows));
   const int m = static_cast<int>(s.rows), k = static_cast<int>(s.cols), n = static_cast<int>(batch);
@@ -87,10 +107,14 @@ void bench_fp32(benchmark::State& state, Shape2 s, int threads, int64_t batch) {
 
 void bench_bcq(benchmark::State& state, Shape2 s, int bits, int threads, int64_t batch) {
   set_num_threads(threads);
-  const auto one = gaussian(s.rows * s.cols, 1);
-  const BcqKernelMatrix km(bcq_quantize(one.data(), s.rows, s.cols, {bits, 0, BcqMethod::greedy, 0}));
-  const int64_t copies = copies_for(km.storage_bytes());
-  const std::vector<BcqKernelMatrix> w(static_cast<size_t>(copies), km);
+  const auto& w = cached_copies<BcqKernelMatrix>(
+      std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/" + std::to_string(bits), [&] {
+        const auto one = gaussian(s.rows * s.cols, 1);
+        const BcqKernelMatrix km(bcq_quantize(one.data(), s.rows, s.cols, {bits, 0, BcqMethod::greedy, 0}));
+        return std::vector<BcqKernelMatrix>(static_cast<size_t>(copies_for(km.storage_bytes())), km);
+      });
+  const BcqKernelMatrix& km = w.front();
+  const auto copies = static_cast<int64_t>(w.size());
   const auto x = gaussian(batch * s.cols, 2);
   std::vector<float> y(static_cast<size_t>(batch * s.rows));
   const double per_call = timed_loop(state, copies, [&](int64_t i) {

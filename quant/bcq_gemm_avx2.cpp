@@ -38,18 +38,20 @@ inline void add_chunk(const uint8_t* s, const float* table, __m256* acc) {
 
 template <int Q>
 void tile(const BcqTileArgs& a) {
-  __m256 y0 = _mm256_setzero_ps(), y1 = _mm256_setzero_ps();
-  for (int64_t g = 0; g < a.groups; ++g) {
+  __m256 y0 = _mm256_loadu_ps(a.out), y1 = _mm256_loadu_ps(a.out + 8);
+  for (int64_t c0 = a.chunk_begin; c0 < a.chunk_end;) {
+    const int64_t g = c0 / a.chunks_per_group;
+    const int64_t group_end = (g + 1) * a.chunks_per_group;
+    const int64_t c1 = group_end < a.chunk_end ? group_end : a.chunk_end;
     __m256 acc[2 * Q];
     for (int i = 0; i < 2 * Q; ++i) acc[i] = _mm256_setzero_ps();
-    const int64_t c0 = g * a.chunks_per_group;
-    for (int64_t k = 0; k < a.chunks_per_group; ++k)
-      add_chunk<Q>(a.signs + (c0 + k) * Q * 16, a.tables + (c0 + k) * 32, acc);
+    for (int64_t c = c0; c < c1; ++c) add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc);
     const float* alpha = a.alphas + g * Q * 16;
     for (int q = 0; q < Q; ++q) {
       y0 = _mm256_fmadd_ps(_mm256_loadu_ps(alpha + q * 16), acc[2 * q], y0);
       y1 = _mm256_fmadd_ps(_mm256_loadu_ps(alpha + q * 16 + 8), acc[2 * q + 1], y1);
     }
+    c0 = c1;
   }
   _mm256_storeu_ps(a.out, y0);
   _mm256_storeu_ps(a.out + 8, y1);

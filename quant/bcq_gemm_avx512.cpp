@@ -31,22 +31,24 @@ inline void add_chunk(const uint8_t* s, const float* table, __m512* acc) {
 
 template <int Q>
 void tile(const BcqTileArgs& a) {
-  __m512 y = _mm512_setzero_ps();
-  const int64_t cpg = a.chunks_per_group;
-  for (int64_t g = 0; g < a.groups; ++g) {
+  __m512 y = _mm512_loadu_ps(a.out);
+  for (int64_t c0 = a.chunk_begin; c0 < a.chunk_end;) {
+    const int64_t g = c0 / a.chunks_per_group;
+    const int64_t group_end = (g + 1) * a.chunks_per_group;
+    const int64_t c1 = group_end < a.chunk_end ? group_end : a.chunk_end;
     // Two accumulator sets (even / odd chunks) halve the add dependency chain for small Q.
     __m512 acc0[Q], acc1[Q];
     for (int q = 0; q < Q; ++q) acc0[q] = acc1[q] = _mm512_setzero_ps();
-    const int64_t c0 = g * cpg;
-    int64_t k = 0;
-    for (; k + 1 < cpg; k += 2) {
-      add_chunk<Q>(a.signs + (c0 + k) * Q * 16, a.tables + (c0 + k) * 32, acc0);
-      add_chunk<Q>(a.signs + (c0 + k + 1) * Q * 16, a.tables + (c0 + k + 1) * 32, acc1);
+    int64_t c = c0;
+    for (; c + 1 < c1; c += 2) {
+      add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc0);
+      add_chunk<Q>(a.signs + (c + 1) * Q * 16, a.tables + (c + 1) * 32, acc1);
     }
-    if (k < cpg) add_chunk<Q>(a.signs + (c0 + k) * Q * 16, a.tables + (c0 + k) * 32, acc0);
+    if (c < c1) add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc0);
     const float* alpha = a.alphas + g * Q * 16;
     for (int q = 0; q < Q; ++q)
       y = _mm512_fmadd_ps(_mm512_loadu_ps(alpha + q * 16), _mm512_add_ps(acc0[q], acc1[q]), y);
+    c0 = c1;
   }
   _mm512_storeu_ps(a.out, y);
 }

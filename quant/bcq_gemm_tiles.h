@@ -1,6 +1,7 @@
 #pragma once
-// Internal to quant/: the per-ISA tile kernels behind bcq_gemm. Each adds W_tile x for one
-// 16-row tile into out [16]. The AVX translation units are compiled for their ISA, so they
+// Internal to quant/: the per-ISA tile kernels behind bcq_gemm. Each adds the part of W_tile x
+// that falls in chunks [chunk_begin, chunk_end) to out [16]; a group cut by the range
+// boundary is scaled by its alpha in two parts (alpha * (s1 + s2) = alpha * s1 + alpha * s2). The AVX translation units are compiled for their ISA, so they
 // use only raw pointers and intrinsics (no inline library code that the linker could pick
 // for callers on older CPUs).
 #include <cstdint>
@@ -11,10 +12,11 @@ struct BcqTileArgs {
   const uint8_t* signs;     // the tile's block [chunks][Q][16]
   const float* alphas;      // [groups][Q][16]
   const float* tables;      // nibble tables [chunks * 2][16] (portable: byte tables [chunks][256])
-  int64_t groups;
   int64_t chunks_per_group;
+  int64_t chunk_begin;
+  int64_t chunk_end;
   int bits;
-  float* out;               // [16], overwritten
+  float* out;               // [16], accumulated into
 };
 
 void bcq_tile_avx512(const BcqTileArgs& a);

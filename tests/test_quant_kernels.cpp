@@ -55,7 +55,9 @@ TEST_CASE("bcq_gemv equals dequantize + cblas_sgemv on every supported ISA, odd 
   const std::vector<Case> cases{
       {1, 1, 1, 0},     {1, 7, 2, 0},      {3, 65, 3, 0},    {17, 130, 4, 0},   {16, 64, 3, 0},
       {33, 200, 3, 64}, {40, 300, 2, 100}, {64, 512, 4, 128}, {100, 1000, 8, 0}, {129, 257, 5, 36},
-      {5, 24, 3, 5},    {512, 128, 1, 0}};
+      {5, 24, 3, 5},    {512, 128, 1, 0},
+      // > 128 chunks: several column blocks, and blocks that cut a group in two.
+      {20, 2100, 3, 0}, {9, 1500, 2, 700}, {31, 3000, 1, 1000}};
   for (const Case& k : cases) {
     const auto w = gaussian(k.rows * k.cols, 100 + k.rows);
     const auto x = gaussian(k.cols, 200 + k.cols);
