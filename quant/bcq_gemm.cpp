@@ -131,10 +131,15 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
     std::vector<float> out(static_cast<size_t>((t1 - t0) * n * kTile), 0.0f);  // [tiles, n, 16]
     for (int64_t k0 = 0; k0 < chunks; k0 += block) {
       const int64_t k1 = std::min(chunks, k0 + block);
-      for (int64_t t = t0; t < t1; ++t)
+      for (int64_t t = t0; t < t1; ++t) {
+        // Next in line: this block of the next tile, or the next block of the first tile.
+        const uint8_t* next = t + 1 < t1 ? w.tile_signs(t + 1)
+                              : k1 < chunks ? w.tile_signs(t0) + block * w.bits * kTile
+                                            : nullptr;
         for (int64_t b = 0; b < n; ++b)
           kernel({w.tile_signs(t), w.tile_alphas(t), tables.data() + b * table_floats, w.chunks_per_group, k0, k1,
-                  w.bits, out.data() + ((t - t0) * n + b) * kTile});
+                  w.bits, out.data() + ((t - t0) * n + b) * kTile, b == 0 ? next : nullptr});
+      }
     }
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * kTile;

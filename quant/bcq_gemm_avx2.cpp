@@ -23,7 +23,11 @@ inline __m256 lookup16(__m256i idx, __m256 lo8, __m256 hi8) {
 }
 
 template <int Q>
-inline void add_chunk(const uint8_t* s, const float* table, __m256* acc) {
+inline void add_chunk(const uint8_t* s, const float* table, __m256* acc, const uint8_t* prefetch) {
+  if (prefetch) {  // first and last byte of the chunk's Q * 16 bytes: every line it touches
+    _mm_prefetch(reinterpret_cast<const char*>(prefetch), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(prefetch + Q * 16 - 1), _MM_HINT_T0);
+  }
   const __m256 lo_a = _mm256_loadu_ps(table), lo_b = _mm256_loadu_ps(table + 8);
   const __m256 hi_a = _mm256_loadu_ps(table + 16), hi_b = _mm256_loadu_ps(table + 24);
   for (int q = 0; q < Q; ++q) {
@@ -45,7 +49,8 @@ void tile(const BcqTileArgs& a) {
     const int64_t c1 = group_end < a.chunk_end ? group_end : a.chunk_end;
     __m256 acc[2 * Q];
     for (int i = 0; i < 2 * Q; ++i) acc[i] = _mm256_setzero_ps();
-    for (int64_t c = c0; c < c1; ++c) add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc);
+    for (int64_t c = c0; c < c1; ++c)
+      add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc, a.prefetch ? a.prefetch + c * Q * 16 : nullptr);
     const float* alpha = a.alphas + g * Q * 16;
     for (int q = 0; q < Q; ++q) {
       y0 = _mm256_fmadd_ps(_mm256_loadu_ps(alpha + q * 16), acc[2 * q], y0);

@@ -18,7 +18,11 @@ namespace bcqnmt {
 namespace {
 
 template <int Q>
-inline void add_chunk(const uint8_t* s, const float* table, __m512* acc) {
+inline void add_chunk(const uint8_t* s, const float* table, __m512* acc, const uint8_t* prefetch) {
+  if (prefetch) {  // first and last byte of the chunk's Q * 16 bytes: every line it touches
+    _mm_prefetch(reinterpret_cast<const char*>(prefetch), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(prefetch + Q * 16 - 1), _MM_HINT_T0);
+  }
   const __m512 t_lo = _mm512_loadu_ps(table);       // columns 8c .. 8c+3
   const __m512 t_hi = _mm512_loadu_ps(table + 16);  // columns 8c+4 .. 8c+7
   for (int q = 0; q < Q; ++q) {
@@ -40,11 +44,12 @@ void tile(const BcqTileArgs& a) {
     __m512 acc0[Q], acc1[Q];
     for (int q = 0; q < Q; ++q) acc0[q] = acc1[q] = _mm512_setzero_ps();
     int64_t c = c0;
+    auto ahead = [&](int64_t chunk) { return a.prefetch ? a.prefetch + chunk * Q * 16 : nullptr; };
     for (; c + 1 < c1; c += 2) {
-      add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc0);
-      add_chunk<Q>(a.signs + (c + 1) * Q * 16, a.tables + (c + 1) * 32, acc1);
+      add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc0, ahead(c));
+      add_chunk<Q>(a.signs + (c + 1) * Q * 16, a.tables + (c + 1) * 32, acc1, ahead(c + 1));
     }
-    if (c < c1) add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc0);
+    if (c < c1) add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc0, ahead(c));
     const float* alpha = a.alphas + g * Q * 16;
     for (int q = 0; q < Q; ++q)
       y = _mm512_fmadd_ps(_mm512_loadu_ps(alpha + q * 16), _mm512_add_ps(acc0[q], acc1[q]), y);

@@ -17,6 +17,10 @@ struct BcqTileArgs {
   int64_t chunk_end;
   int bits;
   float* out;               // [16], accumulated into
+  // Signs that will be read next, addressed like `signs` (null: none): prefetched while
+  // this tile computes, because one core's hardware prefetch alone does not keep the
+  // kernel fed from DRAM.
+  const uint8_t* prefetch;
 };
 
 void bcq_tile_avx512(const BcqTileArgs& a);
