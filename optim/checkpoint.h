@@ -1,9 +1,9 @@
 #pragma once
 // Training checkpoints: everything needed to resume a run exactly, in one file.
 //
-// File layout (integers little-endian):
-//   magic "BCQNMTCK" (8 bytes) | format version u32 | payload length u64 |
-//   payload (cereal portable binary archive of Checkpoint) | FNV-1a 64 checksum of the payload u64
+// File layout: the checksummed envelope of core/checksummed_file.h with magic "BCQNMTCK"
+// around a cereal portable binary archive of Checkpoint:
+//   magic (8 bytes) | format version u32 | payload length u64 | payload | FNV-1a 64 of the payload u64
 // The length and the checksum let load_checkpoint tell a truncated file from a corrupted
 // one and say so, instead of failing somewhere inside the parser. Files are written with
 // write_file_atomically (core/atomic_file.h): a crash leaves the previous file intact.
