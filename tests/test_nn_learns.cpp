@@ -5,40 +5,12 @@
 #include "nn/metrics.h"
 #include "nn/transformer.h"
 #include "optim/adam.h"
+#include "reverse_task.h"
 
 using namespace bcqnmt;
 
-namespace {
-
-struct ReverseBatch {
-  IndexTensor source, target_in, target_out;
-};
-
-// Source [START] x1..xn [END]; target [START] xn..x1 [END]; symbols 4..vocab-1; right-padded.
-ReverseBatch reverse_batch(int64_t b, int vocab, Rng& rng) {
-  const int64_t width = 10;
-  ReverseBatch batch{{{b, width}, std::vector<int32_t>(b * width, 0)},
-                     {{b, width - 1}, std::vector<int32_t>(b * (width - 1), 0)},
-                     {{b, width - 1}, std::vector<int32_t>(b * (width - 1), 0)}};
-  for (int64_t n = 0; n < b; ++n) {
-    const int len = 3 + static_cast<int>(rng.below(6));  // 3..8 symbols
-    std::vector<int32_t> xs(len);
-    for (auto& x : xs) x = 4 + static_cast<int32_t>(rng.below(vocab - 4));
-    std::vector<int32_t> src{kStartId}, tgt{kStartId};
-    src.insert(src.end(), xs.begin(), xs.end());
-    tgt.insert(tgt.end(), xs.rbegin(), xs.rend());
-    src.push_back(kEndId);
-    tgt.push_back(kEndId);
-    for (size_t j = 0; j < src.size(); ++j) batch.source.data[n * width + j] = src[j];
-    for (size_t j = 0; j + 1 < tgt.size(); ++j) {
-      batch.target_in.data[n * (width - 1) + j] = tgt[j];
-      batch.target_out.data[n * (width - 1) + j] = tgt[j + 1];
-    }
-  }
-  return batch;
-}
-
-}  // namespace
+using test::reverse_batch;
+using test::ReverseBatch;
 
 TEST_CASE("a tiny Transformer learns to reverse random token sequences") {
   ModelConfig c;

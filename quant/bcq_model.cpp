@@ -1,0 +1,134 @@
+#include "quant/bcq_model.h"
+
+#include "core/ops.h"
+#include "quant/frequency_clusters.h"
+#include "quant/quant_error.h"
+
+namespace bcqnmt {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+bool is_linear_kernel(const std::string& name) { return ends_with(name, "/kernel"); }
+
+Tensor transposed(const Tensor& t) { return transpose(Variable(t), 0, 1).value(); }  // [a, b] -> [b, a]
+
+std::vector<int> row_bits(const std::string& name, int64_t rows, const QuantizeSettings& settings) {
+  bool quantized = false;
+  const int bits = bits_for_parameter(name, settings.bits, &quantized);
+  if (!quantized) throw QuantError("'" + name + "' is not a quantized parameter (biases and LayerNorm stay fp32)");
+  if (!ends_with(name, "/embeddings") || !settings.bits.embedding_uses_clusters())
+    return std::vector<int>(static_cast<size_t>(rows), bits);
+  const bool source = starts_with(name, "encoder/");
+  const std::vector<int64_t>& counts = source ? settings.source_token_counts : settings.target_token_counts;
+  if (static_cast<int64_t>(counts.size()) != rows)
+    throw QuantError("frequency-clustered '" + name + "' needs " + std::to_string(rows) + " " +
+                     (source ? "source" : "target") + " token counts (one per vocabulary id), got " +
+                     std::to_string(counts.size()));
+  return frequency_cluster_bits(counts, settings.bits.embedding_cluster_ratio);
+}
+
+// Which part of the model a parameter belongs to, for the size report.
+std::string part_of(const std::string& name) {
+  if (ends_with(name, "/embeddings")) return "embeddings";
+  return name.substr(0, name.find('/'));  // encoder, decoder, final_layer
+}
+
+}  // namespace
+
+int bits_for_parameter(const std::string& name, const BitAllocation& bits, bool* quantized) {
+  *quantized = false;
+  if (ends_with(name, "/bias") || ends_with(name, "/gamma") || ends_with(name, "/beta")) return 0;
+  *quantized = true;
+  if (ends_with(name, "/embeddings")) return bits.embedding;
+  if (is_linear_kernel(name)) {
+    if (starts_with(name, "final_layer/")) return bits.final_layer;
+    if (starts_with(name, "encoder/")) {
+      if (contains(name, "/self_attention/")) return bits.encoder_self_attention;
+      if (contains(name, "/ffn/")) return bits.encoder_ffn;
+    }
+    if (starts_with(name, "decoder/")) {
+      if (contains(name, "/causal_self_attention/")) return bits.decoder_self_attention;
+      if (contains(name, "/cross_attention/")) return bits.cross_attention;
+      if (contains(name, "/ffn/")) return bits.decoder_ffn;
+    }
+  }
+  throw QuantError("no bit group for the weight '" + name + "' (give its layer a group in quant/bcq_model.cpp)");
+}
+
+BcqMixedMatrix bcq_quantize_parameter(const std::string& name, const Tensor& value, const QuantizeSettings& settings) {
+  if (value.dim() != 2) throw QuantError("'" + name + "' has shape " + shape_str(value.shape()) + ", expected a matrix");
+  const Tensor rows_first = is_linear_kernel(name) ? transposed(value) : value;  // [out, in] or [V, D]
+  const int64_t rows = rows_first.size(0), cols = rows_first.size(1);
+  return bcq_quantize_mixed(rows_first.data(), rows, cols, row_bits(name, rows, settings), settings.solver);
+}
+
+std::pair<int64_t, int64_t> bcq_quantized_shape(const std::string& name, const Shape& shape) {
+  if (shape.size() != 2) return {-1, -1};
+  return is_linear_kernel(name) ? std::pair{shape[1], shape[0]} : std::pair{shape[0], shape[1]};
+}
+
+Tensor bcq_dequantize_parameter(const std::string& name, const BcqMixedMatrix& m) {
+  const Tensor w = m.dequantize();
+  return is_linear_kernel(name) ? transposed(w) : w;
+}
+
+BcqModel BcqModel::quantize(const Transformer& model, const QuantizeSettings& settings) {
+  std::map<std::string, BcqMixedMatrix> matrices;
+  for (const auto& [name, p] : model.named_parameters()) {
+    bool quantized = false;
+    bits_for_parameter(name, settings.bits, &quantized);
+    if (quantized) matrices.emplace(name, bcq_quantize_parameter(name, p.value(), settings));
+  }
+  return BcqModel(std::move(matrices));
+}
+
+void BcqModel::write_dequantized(Transformer& model) const {
+  for (auto& [name, p] : model.named_parameters()) {
+    const auto it = matrices_.find(name);
+    if (it == matrices_.end()) continue;
+    if (bcq_quantized_shape(name, p.value().shape()) != std::pair{it->second.rows, it->second.cols})
+      throw QuantError("'" + name + "' is quantized as [" + std::to_string(it->second.rows) + ", " +
+                       std::to_string(it->second.cols) + "] but the model's is " + shape_str(p.value().shape()));
+    p.value().copy_from(bcq_dequantize_parameter(name, it->second));
+  }
+}
+
+BcqSizeReport bcq_size_report(const BcqModel& bcq, const Transformer& model) {
+  BcqSizeReport report;
+  std::map<std::string, BcqSizeReport::Part> parts;
+  std::map<std::string, double> bit_sums;
+  for (const auto& [name, p] : model.named_parameters()) {
+    BcqSizeReport::Part& part = parts[part_of(name)];
+    const auto it = bcq.matrices().find(name);
+    if (it == bcq.matrices().end()) {
+      part.parameters += p.numel();
+      part.packed_bytes += p.numel() * static_cast<int64_t>(sizeof(float));
+      continue;
+    }
+    const BcqMixedMatrix& m = it->second;
+    const int64_t n = m.rows * m.cols;  // the dense weight may be released (kernels attached)
+    part.parameters += n;
+    part.quantized_parameters += n;
+    part.packed_bytes += m.storage_bytes();
+    bit_sums[part_of(name)] += m.average_bits() * static_cast<double>(n);
+  }
+  for (const char* name : {"embeddings", "encoder", "decoder", "final_layer"}) {
+    if (!parts.count(name)) continue;
+    BcqSizeReport::Part part = parts[name];
+    part.name = name;
+    part.fp32_bytes = part.parameters * static_cast<int64_t>(sizeof(float));
+    if (part.quantized_parameters > 0)
+      part.average_bits = bit_sums[name] / static_cast<double>(part.quantized_parameters);
+    report.parts.push_back(part);
+  }
+  report.file_bytes = bcq_file_bytes(bcq, model);
+  return report;
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,36 @@
+#pragma once
+// The quantized inference hooks nn/ calls when gradients are off: a Linear whose product
+// runs on the lookup-table kernels (quant/bcq_gemm.h) without ever forming W, and an
+// Embedding that dequantizes only the rows it is asked for.
+#include "core/variable.h"
+#include "nn/embedding.h"
+#include "nn/linear.h"
+#include "quant/bcq_mixed_kernel.h"
+#include "quant/bcq_mixed_matrix.h"
+
+namespace bcqnmt {
+
+class BcqLinearKernel : public LinearKernel {
+ public:
+  // w: the kernel's transpose [out, in] in BCQ form; bias [out] (may be undefined) is read
+  // at every call, so it follows the module's parameter.
+  BcqLinearKernel(const BcqMixedMatrix& w, Variable bias);
+  void apply(const float* x, int64_t n, float* y) const override;  // y [N, out] = x [N, in] W + b
+  int64_t storage_bytes() const;
+
+ private:
+  BcqMixedKernelMatrix w_;
+  Variable bias_;
+};
+
+class BcqEmbeddingLookup : public EmbeddingLookup {
+ public:
+  explicit BcqEmbeddingLookup(BcqMixedMatrix table) : table_(std::move(table)) {}  // [V, D]
+  void gather(const int32_t* ids, int64_t n, float* out) const override;          // out [n, D]
+  int64_t storage_bytes() const { return table_.storage_bytes(); }
+
+ private:
+  BcqMixedMatrix table_;
+};
+
+}  // namespace bcqnmt
