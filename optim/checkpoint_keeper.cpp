@@ -7,6 +7,11 @@ CheckpointKeeper::CheckpointKeeper(std::filesystem::path run_dir, std::string me
   std::error_code ec;
   std::filesystem::create_directories(run_dir_, ec);
   if (ec) throw CheckpointError(run_dir_.string() + ": cannot create the run directory: " + ec.message());
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("latest.ckpt.tmp.") || name.starts_with("best.ckpt.tmp."))
+      std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 void CheckpointKeeper::resume_from(const Checkpoint& latest) {

@@ -18,7 +18,8 @@ enum class MetricGoal { maximize, minimize };
 
 class CheckpointKeeper {
  public:
-  // Creates run_dir if needed.
+  // Creates run_dir if needed, and removes the temporary files a killed save left there
+  // (latest.ckpt.tmp.* and best.ckpt.tmp.*; one run directory has one writer).
   CheckpointKeeper(std::filesystem::path run_dir, std::string metric, MetricGoal goal);
 
   std::filesystem::path latest_path() const { return run_dir_ / "latest.ckpt"; }

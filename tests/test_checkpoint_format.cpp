@@ -226,6 +226,12 @@ TEST_CASE("CheckpointKeeper keeps latest and the best by a metric, across restar
     keeper.resume_from(latest);
     CHECK(*keeper.best_value() == 0.60);
     CHECK_FALSE(keeper.save(with_accuracy(0.55, 4)));
+    // What a save killed half-way leaves behind is cleared by the next keeper.
+    write_bytes(run / "latest.ckpt.tmp.4242.0", "half a checkpoint");
+    write_bytes(run / "notes.txt", "kept");
+    CheckpointKeeper next(run, "val_masked_accuracy", MetricGoal::maximize);
+    CHECK_FALSE(fs::exists(run / "latest.ckpt.tmp.4242.0"));
+    CHECK(fs::exists(run / "notes.txt"));
     CHECK(load_checkpoint(keeper.best_path()).step == 3);
     CHECK(load_checkpoint(keeper.latest_path()).metrics.at("best_val_masked_accuracy") == 0.60);
   }
