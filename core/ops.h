@@ -38,6 +38,11 @@ inline Variable operator+(const Variable& a, float s) { return add_scalar(a, s);
 // last two dimensions transposed; they are passed to cblas_sgemm, never copied.
 Variable matmul(const Variable& a, const Variable& b, bool trans_a = false, bool trans_b = false);
 
+// Dense layer y = x w + b, fused: the bias is the GEMM's initial C (beta = 1) and its
+// gradient a column sum. x [..., in], w [in, out], b [out] or undefined -> [..., out].
+// (ops/linear.cpp)
+Variable linear(const Variable& x, const Variable& w, const Variable& b);
+
 // ---- shape (ops/shape.cpp) -------------------------------------------------------------
 Variable reshape(const Variable& x, Shape shape);
 Variable permute(const Variable& x, const std::vector<int>& perm);

@@ -18,8 +18,7 @@ Variable Linear::forward(const Variable& x) const {
     inference_kernel_->apply(x.value().data(), x.numel() / in_, y.data());
     return Variable(y);
   }
-  Variable y = matmul(x, transform_ ? transform_(kernel_) : kernel_);
-  return bias_.defined() ? add(y, bias_) : y;
+  return linear(x, transform_ ? transform_(kernel_) : kernel_, bias_);
 }
 
 }  // namespace bcqnmt

@@ -47,6 +47,14 @@ TEST_CASE("matmul: 2-D, batched, broadcast weight, and every transpose") {
                   {param({2, 3, 5}), param({4, 5})});
 }
 
+TEST_CASE("fused linear, with and without bias, equals matmul + add") {
+  check_gradients("linear", [](Xs& x) { return linear(x[0], x[1], x[2]); }, {param({2, 3, 5}), param({5, 4}), param({4})});
+  check_gradients("linear no bias", [](Xs& x) { return linear(x[0], x[1], Variable()); }, {param({3, 5}), param({5, 4})});
+  Variable x = param({6, 5}), w = param({5, 4}), b = param({4});
+  Tensor fused = linear(x, w, b).value(), composed = add(matmul(x, w), b).value();
+  for (int64_t i = 0; i < fused.numel(); ++i) CHECK(fused.data()[i] == doctest::Approx(composed.data()[i]).epsilon(1e-6));
+}
+
 TEST_CASE("shape ops") {
   check_gradients("reshape", [](Xs& x) { return reshape(x[0], {6, -1}); }, {param({2, 3, 4})});
   check_gradients("permute", [](Xs& x) { return permute(x[0], {2, 0, 3, 1}); }, {param({2, 3, 4, 5})});

@@ -1,6 +1,7 @@
 // Element-wise ops with broadcasting over leading dimensions, and their gradients.
 #include <cmath>
 
+#include "core/column_sums.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -14,19 +15,33 @@ bool is_suffix(const Shape& small, const Shape& big) {
   return std::equal(small.begin(), small.end(), big.end() - small.size());
 }
 
-// Sums a full-size gradient over the leading repeats of a broadcast operand:
-// out[j] = sum_r g[r * n + j]. Each j is reduced in order, so the result is deterministic.
+// Sums a full-size gradient over the leading repeats of a broadcast operand.
 Tensor reduce_to(const Tensor& g, const Shape& shape) {
   Tensor out = Tensor::zeros(shape);
-  const int64_t n = out.numel();
-  const int64_t repeats = g.numel() / n;
-  const float* src = g.data();
-  float* dst = out.data();
-  parallel_for(n, 256, [&](int64_t b, int64_t e) {
-    for (int64_t r = 0; r < repeats; ++r)
-      for (int64_t j = b; j < e; ++j) dst[j] += src[r * n + j];
-  });
+  add_column_sums(g.data(), g.numel() / std::max<int64_t>(out.numel(), 1), out.numel(), out.data());
   return out;
+}
+
+// Visits every output index i with the indices of a and b it reads (one of them repeats
+// with period `na` or `nb`), row by row: no integer division per element.
+template <class F>
+void for_each_pair(int64_t n, int64_t na, int64_t nb, F&& f) {
+  if (na == nb) {
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) f(i, i, i);
+    });
+    return;
+  }
+  const int64_t period = std::min(na, nb);  // the broadcast operand's size
+  if (period == 0) return;
+  const bool a_small = na < nb;
+  parallel_for(n / period, std::max<int64_t>(1, kElementwiseGrain / period), [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r)
+      for (int64_t j = 0; j < period; ++j) {
+        const int64_t i = r * period + j;
+        f(i, a_small ? j : i, a_small ? i : j);
+      }
+  });
 }
 
 // out[i] = f(a[i % na], b[i % nb]); da/db give the local derivatives for backward.
@@ -43,9 +58,7 @@ Variable binary(const char* name, const Variable& a, const Variable& b, F f, DA 
   const float* pa = av.data();
   const float* pb = bv.data();
   float* po = out.data();
-  parallel_for(n, kElementwiseGrain, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) po[i] = f(pa[i % na], pb[i % nb]);
-  });
+  for_each_pair(n, na, nb, [&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]); });
   return Variable::make_result(out, {a, b}, [av, bv, da, db, n, na, nb](Node& self) {
     const float* g = self.grad.data();
     const float* pa = av.data();
@@ -53,9 +66,7 @@ Variable binary(const char* name, const Variable& a, const Variable& b, F f, DA 
     auto grad_for = [&](auto&& d, const Tensor& operand) {
       Tensor full(self.grad.shape());
       float* pf = full.data();
-      parallel_for(n, kElementwiseGrain, [&](int64_t s, int64_t e) {
-        for (int64_t i = s; i < e; ++i) pf[i] = g[i] * d(pa[i % na], pb[i % nb]);
-      });
+      for_each_pair(n, na, nb, [&](int64_t i, int64_t ia, int64_t ib) { pf[i] = g[i] * d(pa[ia], pb[ib]); });
       return operand.numel() == n ? full : reduce_to(full, operand.shape());
     };
     if (self.inputs[0]->requires_grad) self.inputs[0]->accumulate_grad(grad_for(da, av));

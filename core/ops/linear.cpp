@@ -1,0 +1,43 @@
+// Fused dense layer. With X [N, in], W [in, out], dY [N, out]:
+//   Y = X W + 1 b^T        dX = dY W^T        dW = X^T dY        db = sum_rows dY
+#include "core/column_sums.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "core/ops.h"
+
+namespace bcqnmt {
+
+Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  const Tensor& xv = x.value();
+  const Tensor& wv = w.value();
+  BCQNMT_CHECK(wv.dim() == 2 && xv.dim() >= 1 && xv.size(-1) == wv.size(0),
+               "linear: input " + shape_str(xv.shape()) + " does not fit weight " + shape_str(wv.shape()));
+  const int64_t in = wv.size(0), out_features = wv.size(1), n = xv.numel() / std::max<int64_t>(in, 1);
+  BCQNMT_CHECK(!b.defined() || b.numel() == out_features,
+               "linear: bias of " + std::to_string(b.numel()) + " for " + std::to_string(out_features) + " outputs");
+  Shape shape = xv.shape();
+  shape.back() = out_features;
+  Tensor y(shape);  // [N, out]
+  if (b.defined()) {
+    for (int64_t r = 0; r < n; ++r) std::copy(b.value().data(), b.value().data() + out_features, y.data() + r * out_features);
+  }
+  gemm(false, false, n, out_features, in, 1.0f, xv.data(), in, wv.data(), out_features, b.defined() ? 1.0f : 0.0f,
+       y.data(), out_features);
+  std::vector<Variable> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  return Variable::make_result(y, inputs, [xv, wv, n, in, out_features](Node& self) {
+    const float* dy = self.grad.data();
+    Node& nx = *self.inputs[0];
+    Node& nw = *self.inputs[1];
+    if (nx.requires_grad)
+      gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, 1.0f,
+           nx.grad_buffer().data(), in);
+    if (nw.requires_grad)
+      gemm(true, false, in, out_features, n, 1.0f, xv.data(), in, dy, out_features, 1.0f, nw.grad_buffer().data(),
+           out_features);
+    if (self.inputs.size() > 2 && self.inputs[2]->requires_grad)
+      add_column_sums(dy, n, out_features, self.inputs[2]->grad_buffer().data());
+  });
+}
+
+}  // namespace bcqnmt
