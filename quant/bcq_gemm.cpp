@@ -17,7 +17,7 @@ constexpr int64_t kTableBlockChunks = 128;
 
 // Nibble tables of one activation vector: for every 4 padded columns k, entry i is
 // sum_j (bit j of i ? +x[4k+j] : -x[4k+j]). Groups are padded to whole chunks with zeros.
-void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables) {
+void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables, BcqIsa isa) {
   std::vector<float> xp(static_cast<size_t>(w.padded_cols()), 0.0f);
   const int64_t group_stride = w.chunks_per_group * BcqKernelMatrix::kChunkCols;
   for (int64_t g = 0; g < w.groups; ++g) {
@@ -25,11 +25,14 @@ void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables
     std::copy(x + g * w.group_width, x + g * w.group_width + g_cols, xp.begin() + g * group_stride);
   }
   const int64_t nibbles = w.padded_cols() / 4;
+  if (isa == BcqIsa::avx512) return bcq_nibble_tables_avx512(xp.data(), nibbles, tables);
+  if (isa == BcqIsa::avx2) return bcq_nibble_tables_avx2(xp.data(), nibbles, tables);
   for (int64_t k = 0; k < nibbles; ++k) {
     const float* v = xp.data() + 4 * k;
     float* t = tables + 16 * k;
-    for (int i = 0; i < 16; ++i)
-      t[i] = ((i & 1) ? v[0] : -v[0]) + ((i & 2) ? v[1] : -v[1]) + ((i & 4) ? v[2] : -v[2]) + ((i & 8) ? v[3] : -v[3]);
+    // Entry i differs from entry i & (i - 1) (its lowest set bit cleared) by 2 x[lowest bit].
+    t[0] = -(v[0] + v[1] + v[2] + v[3]);
+    for (int i = 1; i < 16; ++i) t[i] = t[i & (i - 1)] + 2.0f * v[__builtin_ctz(static_cast<unsigned>(i))];
   }
 }
 
@@ -109,10 +112,10 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   std::vector<float> nibble(isa == BcqIsa::portable ? static_cast<size_t>(nibble_floats) : 0);
   for (int64_t b = 0; b < n; ++b) {
     if (isa == BcqIsa::portable) {
-      build_nibble_tables(w, x + b * w.cols, nibble.data());
+      build_nibble_tables(w, x + b * w.cols, nibble.data(), isa);
       expand_byte_tables(chunks, nibble.data(), tables.data() + b * table_floats);
     } else {
-      build_nibble_tables(w, x + b * w.cols, tables.data() + b * table_floats);
+      build_nibble_tables(w, x + b * w.cols, tables.data() + b * table_floats, isa);
     }
   }
   void (*kernel)(const BcqTileArgs&) = isa == BcqIsa::avx512 ? bcq_tile_avx512

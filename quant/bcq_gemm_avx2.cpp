@@ -64,6 +64,24 @@ void tile(const BcqTileArgs& a) {
 
 }  // namespace
 
+void bcq_nibble_tables_avx2(const float* x, int64_t nibbles, float* tables) {
+  __m256 sign[4][2];  // [bit j][entries 0-7, 8-15]
+  for (int j = 0; j < 4; ++j)
+    for (int h = 0; h < 2; ++h) {
+      alignas(32) float s[8];
+      for (int i = 0; i < 8; ++i) s[i] = (((8 * h + i) >> j) & 1) ? 1.0f : -1.0f;
+      sign[j][h] = _mm256_load_ps(s);
+    }
+  for (int64_t k = 0; k < nibbles; ++k) {
+    const float* v = x + 4 * k;
+    for (int h = 0; h < 2; ++h) {
+      __m256 t = _mm256_mul_ps(_mm256_set1_ps(v[0]), sign[0][h]);
+      for (int j = 1; j < 4; ++j) t = _mm256_fmadd_ps(_mm256_set1_ps(v[j]), sign[j][h], t);
+      _mm256_storeu_ps(tables + 16 * k + 8 * h, t);
+    }
+  }
+}
+
 void bcq_tile_avx2(const BcqTileArgs& a) {
   switch (a.bits) {
     case 1: tile<1>(a); break;

@@ -60,6 +60,21 @@ void tile(const BcqTileArgs& a) {
 
 }  // namespace
 
+void bcq_nibble_tables_avx512(const float* x, int64_t nibbles, float* tables) {
+  __m512 sign[4];
+  for (int j = 0; j < 4; ++j) {
+    alignas(64) float s[16];
+    for (int i = 0; i < 16; ++i) s[i] = ((i >> j) & 1) ? 1.0f : -1.0f;
+    sign[j] = _mm512_load_ps(s);
+  }
+  for (int64_t k = 0; k < nibbles; ++k) {
+    const float* v = x + 4 * k;
+    __m512 t = _mm512_mul_ps(_mm512_set1_ps(v[0]), sign[0]);
+    for (int j = 1; j < 4; ++j) t = _mm512_fmadd_ps(_mm512_set1_ps(v[j]), sign[j], t);
+    _mm512_storeu_ps(tables + 16 * k, t);
+  }
+}
+
 void bcq_tile_avx512(const BcqTileArgs& a) {
   switch (a.bits) {
     case 1: tile<1>(a); break;

@@ -26,4 +26,10 @@ struct BcqTileArgs {
 void bcq_tile_avx512(const BcqTileArgs& a);
 void bcq_tile_avx2(const BcqTileArgs& a);
 
+// tables [nibbles][16]: entry i of nibble k is sum_j (bit j of i ? +1 : -1) * x[4k + j],
+// computed as 4 multiply-adds with constant sign vectors. For matrices with few rows the
+// tables are a sizeable part of a call (128 x 1024: 4096 entries against 3072 lookups).
+void bcq_nibble_tables_avx512(const float* x, int64_t nibbles, float* tables);
+void bcq_nibble_tables_avx2(const float* x, int64_t nibbles, float* tables);
+
 }  // namespace bcqnmt
