@@ -1,5 +1,7 @@
 // The .bcq file: the checksummed envelope of core/checksummed_file.h (magic "BCQNMTBQ")
 // around a cereal portable binary archive of BcqFile below.
+#include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 

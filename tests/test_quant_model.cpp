@@ -7,6 +7,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "core/checksummed_file.h"
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
 #include "quant/quant_error.h"
@@ -203,6 +204,16 @@ TEST_CASE(".bcq round trip is exact; damaged files name themselves; a failed sav
   std::string magic = good;
   magic[0] = 'X';
   check_error(magic, "bad magic");
+  // A whole, checksummed file whose config disagrees with its matrices: the target
+  // vocabulary edited from 24 to 25 inside the payload, checksum recomputed.
+  const size_t header = 8 + 4 + 8, trailer = 8;
+  std::string payload = good.substr(header, good.size() - header - trailer);
+  const size_t at = payload.find("\"tgt_vocab_size\":24");
+  REQUIRE(at != std::string::npos);
+  payload[at + 18] = '5';
+  std::string edited = good.substr(0, header) + payload;
+  for (int i = 0; i < 8; ++i) edited.push_back(static_cast<char>((fnv1a_64(payload) >> (8 * i)) & 0xFF));
+  check_error(edited, "'decoder/pos_embedding/embedding/embeddings' is stored as [24, 16] but the model config gives [25, 16]");
 
   // A save that fails (the BCQ form belongs to another model) leaves the old file intact.
   ModelConfig other_config = tiny_config();
