@@ -3,24 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app_error.h"
+#include "apps/json_fields.h"
 
 namespace bcqnmt {
 
 TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) throw AppError("training config: expected a JSON object");
   TrainingConfig c;
-  const nlohmann::json defaults = c.to_json();
-  for (const auto& [key, value] : j.items()) {
-    if (!defaults.contains(key)) throw AppError("training config: unknown key \"" + key + "\"");
-    const auto& expected = defaults.at(key);
-    const bool ok = expected.is_number_integer() ? value.is_number_integer()
-                    : expected.is_number()       ? value.is_number()
-                                                 : value.type() == expected.type();
-    if (!ok) throw AppError("training config: \"" + key + "\" has the wrong type (expected like " + expected.dump() + ")");
-  }
-  auto get = [&](const char* key, auto& out) {
-    if (j.contains(key)) j.at(key).get_to(out);
-  };
+  const JsonFields fields(j, c.to_json(), "training config");
+  auto get = [&](const char* key, auto& out) { fields.get(key, out); };
   get("epochs", c.epochs);
   get("batch_size", c.batch_size);
   get("max_tokens", c.max_tokens);

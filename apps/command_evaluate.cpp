@@ -1,0 +1,68 @@
+// bcqnmt evaluate: translate a split, write output/ref files, report BLEU.
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+
+#include "apps/commands.h"
+#include "apps/model_loading.h"
+#include "apps/translator.h"
+#include "core/atomic_file.h"
+#include "data/bleu.h"
+
+namespace bcqnmt {
+
+EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
+  Experiment e = open_experiment(o.run, "");
+  auto model = load_run_model(e, o.model);
+  ParallelText text = load_split(resolve_data_dir(o.data), split_from_name(o.split));
+  if (o.limit > 0 && text.size() > o.limit) {
+    text.source.resize(o.limit);
+    text.target.resize(o.limit);
+  }
+  const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
+  DecodeOptions decode;
+  decode.beam_size = o.beam;
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<std::string> outputs = translator.translate(text.source, decode);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  for (int i = 0; i < std::min<int64_t>(o.samples, text.size()); ++i)
+    out << "PT: " << text.source[i] << "\nEN: " << text.target[i] << "\nOUT: " << outputs[i] << "\n";
+  auto join = [](const std::vector<std::string>& lines) {
+    std::string s;
+    for (const auto& l : lines) s += l + "\n";
+    return s;
+  };
+  const auto output_path = e.run.root / ("output." + o.model + ".txt");
+  const auto ref_path = e.run.root / "ref.txt";
+  write_file_atomically(output_path, join(outputs));
+  write_file_atomically(ref_path, join(text.target));
+  out << "Testing, results and references are written to " << output_path.string() << " and " << ref_path.string()
+      << "\n";
+  const double bleu = nltk_corpus_bleu(text.target, outputs);
+  const SacreBleuScore sacre = sacrebleu_corpus_bleu(text.target, outputs);
+  out << std::setprecision(16) << "Test BLEU: " << bleu << "\n" << std::setprecision(4) << std::fixed
+      << "BLEU (nltk corpus_bleu, " << o.split << ", " << text.size() << " pairs, "
+      << (o.beam == 1 ? std::string("greedy") : "beam " + std::to_string(o.beam)) << ", model " << o.model
+      << "): " << bleu << "\n"
+      << "sacreBLEU-style: " << sacre.score << " (" << sacre.signature << ")\n"
+      << "decoding: " << seconds << " s, " << 1000.0 * seconds / std::max<int64_t>(1, text.size()) << " ms/sentence\n";
+  out.unsetf(std::ios::fixed);
+  e.run.append_metrics({{"phase", "evaluate"},
+                        {"model", o.model},
+                        {"split", o.split},
+                        {"pairs", text.size()},
+                        {"beam", o.beam},
+                        {"bleu_nltk", bleu},
+                        {"sacrebleu", sacre.score},
+                        {"decode_seconds", seconds}});
+  return {bleu, sacre.score, seconds, text.size()};
+}
+
+int run_evaluate(const EvaluateOptions& o, std::ostream& out) {
+  evaluate_run(o, out);
+  return 0;
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,60 @@
+// bcqnmt info: what the run holds, how big each part is, how many bits per weight.
+#include <iomanip>
+#include <ostream>
+
+#include "apps/commands.h"
+#include "apps/experiment.h"
+#include "quant/bcq_model.h"
+
+namespace bcqnmt {
+
+int run_info(const InfoOptions& o, std::ostream& out) {
+  Experiment e = open_experiment(o.run, "");
+  Transformer model(e.model, e.training.seed);
+  out << "run " << e.run.root.string() << "\n"
+      << "model: " << e.model.num_layers << " layers, d_model " << e.model.d_model << ", dff " << e.model.dff << ", "
+      << e.model.num_heads << " heads x key_dim " << e.model.key_dim << ", vocab pt " << e.model.src_vocab_size
+      << " / en " << e.model.tgt_vocab_size << "\n"
+      << "parameters: " << model.num_parameters() << " (" << std::fixed << std::setprecision(1)
+      << 4.0 * static_cast<double>(model.num_parameters()) / 1e6 << " MB in fp32)\n";
+  for (const char* phase : {"pretrain", "quantize"})
+    for (const char* file : {"latest.ckpt", "best.ckpt"}) {
+      const auto path = e.run.root / phase / file;
+      if (!std::filesystem::exists(path)) continue;
+      const Checkpoint c = load_checkpoint(path);
+      out << std::string(phase) + "/" + file << ": step " << c.step << ", epoch " << c.epoch;
+      if (c.metrics.count("val_masked_accuracy"))
+        out << std::setprecision(4) << ", val_masked_accuracy " << c.metrics.at("val_masked_accuracy");
+      out << "\n";
+    }
+  if (!std::filesystem::exists(e.run.bcq_model())) {
+    out << "model.bcq: not yet (run `bcqnmt quantize --run " << e.run.root.string() << "`)\n";
+    return 0;
+  }
+  const LoadedBcqModel loaded = load_bcq_model(e.run.bcq_model(), /*kernels=*/false);
+  const BcqSizeReport report = bcq_size_report(loaded.bcq, *loaded.model);
+  out << "model.bcq: " << report.file_bytes << " bytes (" << std::setprecision(2)
+      << static_cast<double>(report.file_bytes) / 1e6 << " MB)\n"
+      << std::left << std::setw(16) << "part" << std::right << std::setw(12) << "parameters" << std::setw(12)
+      << "quantized" << std::setw(14) << "fp32 bytes" << std::setw(14) << "packed bytes" << std::setw(8) << "bits"
+      << "\n";
+  int64_t fp32 = 0, packed = 0, quantized = 0;
+  double bit_sum = 0.0;
+  for (const auto& p : report.parts) {
+    out << std::left << std::setw(16) << p.name << std::right << std::setw(12) << p.parameters << std::setw(12)
+        << p.quantized_parameters << std::setw(14) << p.fp32_bytes << std::setw(14) << p.packed_bytes << std::setw(8)
+        << std::setprecision(2) << p.average_bits << "\n";
+    fp32 += p.fp32_bytes;
+    packed += p.packed_bytes;
+    quantized += p.quantized_parameters;
+    bit_sum += p.average_bits * static_cast<double>(p.quantized_parameters);
+  }
+  out << std::left << std::setw(16) << "total" << std::right << std::setw(12) << "" << std::setw(12) << quantized
+      << std::setw(14) << fp32 << std::setw(14) << packed << std::setw(8)
+      << (quantized ? bit_sum / static_cast<double>(quantized) : 0.0) << "\n"
+      << "compression: " << std::setprecision(1) << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1))
+      << "x\n";
+  return 0;
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,64 @@
+#pragma once
+// The subcommands of `bcqnmt`. Each takes its parsed options and returns the exit status;
+// errors are thrown (module error types) and turned into one line on stderr by main().
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace bcqnmt {
+
+struct VocabOptions {
+  std::string data, run;
+  int64_t size = 8000;
+  int64_t limit = 0;  // learn from the first N training pairs (0: all)
+};
+int run_vocab(const VocabOptions& o, std::ostream& out);
+
+struct PretrainOptions {
+  std::string config, data, run;
+  int epochs = 0;  // 0: the config's
+};
+int run_pretrain(const PretrainOptions& o, std::ostream& out);
+
+struct QuantizeOptions {
+  std::string run, data, bits_config, solver, mode;
+  int bits = 3;
+  bool bits_set = false, solver_set = false, mode_set = false;  // given on the command line
+  int epochs = 0;  // 0: the config's quantization epochs
+  int64_t project_every = 0;  // projection mode: steps between projections (0: every epoch)
+};
+int run_quantize(const QuantizeOptions& o, std::ostream& out);
+
+struct EvaluateOptions {
+  std::string run, data, model = "fp", split = "test";
+  int64_t limit = 0;
+  int beam = 1;
+  int samples = 2;  // PT/EN/OUT examples printed
+};
+struct EvaluationSummary {
+  double bleu_nltk = 0.0, sacrebleu = 0.0;
+  double decode_seconds = 0.0;
+  int64_t pairs = 0;
+};
+EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out);
+int run_evaluate(const EvaluateOptions& o, std::ostream& out);
+
+struct TranslateOptions {
+  std::string run, model = "fp";
+  int beam = 1;
+};
+int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out);
+
+struct InfoOptions {
+  std::string run;
+};
+int run_info(const InfoOptions& o, std::ostream& out);
+
+struct PipelineOptions {
+  std::string config, data, run;
+  int epochs = 0, quantize_epochs = 0;
+  int64_t vocab_limit = 0;
+};
+int run_pipeline(const PipelineOptions& o, std::ostream& out);
+
+}  // namespace bcqnmt

@@ -1,0 +1,79 @@
+#include "apps/experiment.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "apps/app_error.h"
+#include "core/atomic_file.h"
+
+namespace bcqnmt {
+
+nlohmann::json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw AppError("cannot read config file " + path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw AppError(path + ": malformed JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object()) throw AppError(path + ": expected a JSON object with \"model\", \"training\", \"quantization\"");
+  for (const auto& [key, value] : j.items())
+    if (key != "model" && key != "training" && key != "quantization")
+      throw AppError(path + ": unknown key \"" + key + "\" (expected \"model\", \"training\", \"quantization\")");
+  return j;
+}
+
+void check_run_config(const RunDirectory& run, const nlohmann::json& config) {
+  if (std::filesystem::exists(run.config()) && read_config_file(run.config().string()) != config)
+    throw AppError("run " + run.root.string() + " was started with another config (" + run.config().string() +
+                   "); use a new --run directory, or omit --config to continue this one");
+}
+
+CheckpointIdentity Experiment::identity() const {
+  return {model_json(), source_vocab.fingerprint(), target_vocab.fingerprint()};
+}
+
+std::string Experiment::model_json() const { return model.to_json().dump(); }
+
+Experiment open_experiment(const std::string& run_dir, const std::string& config_path) {
+  Experiment e;
+  e.run.root = run_dir;
+  const bool has_run_config = std::filesystem::exists(e.run.config());
+  if (config_path.empty() && !has_run_config)
+    throw AppError("run directory " + run_dir + " has no config.json: pass --config FILE (e.g. configs/small.json)");
+  const std::string source = config_path.empty() ? e.run.config().string() : config_path;
+  e.config = read_config_file(source);
+  try {
+    e.model = ModelConfig::from_json(e.config.value("model", nlohmann::json::object()));
+    e.training = TrainingConfig::from_json(e.config.value("training", nlohmann::json::object()));
+    e.quantization = QuantizationConfig::from_json(e.config.value("quantization", nlohmann::json::object()));
+  } catch (const std::exception& err) {
+    throw AppError(source + ": " + err.what());
+  }
+  if (!config_path.empty()) {
+    check_run_config(e.run, e.config);
+    if (!has_run_config) {
+      std::filesystem::create_directories(e.run.root);
+      write_file_atomically(e.run.config(), e.config.dump(2) + "\n");
+    }
+  }
+  e.run.require(e.run.source_vocab(), "vocab");
+  e.run.require(e.run.target_vocab(), "vocab");
+  e.source_vocab = Vocabulary::load(e.run.source_vocab().string());
+  e.target_vocab = Vocabulary::load(e.run.target_vocab().string());
+  e.model.src_vocab_size = static_cast<int>(e.source_vocab.size());
+  e.model.tgt_vocab_size = static_cast<int>(e.target_vocab.size());
+  return e;
+}
+
+EncodedCorpus load_encoded_split(const Experiment& e, const std::string& data_dir, Split split, int64_t limit) {
+  ParallelText text = load_split(data_dir, split);
+  if (limit > 0 && text.size() > limit) {
+    text.source.resize(limit);
+    text.target.resize(limit);
+  }
+  return encode_corpus(text, e.source_vocab, e.target_vocab);
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,36 @@
+#include "apps/quantization_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "apps/app_error.h"
+#include "apps/json_fields.h"
+
+namespace bcqnmt {
+
+QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
+  QuantizationConfig c;
+  const JsonFields fields(j, c.to_json(), "quantization config");
+  fields.get("bits", c.bits);
+  fields.get("bits_config", c.bits_config);
+  fields.get("solver", c.solver);
+  fields.get("mode", c.mode);
+  fields.get("epochs", c.epochs);
+  fields.get("project_every", c.project_every);
+  fields.get("cycles", c.cycles);
+  fields.get("group_size", c.group_size);
+  if (c.bits < 1 || c.bits > 8) throw AppError("quantization config: \"bits\" must be in 1..8");
+  if (c.epochs < 1 || c.cycles < 1 || c.project_every < 0 || c.group_size < 0)
+    throw AppError("quantization config: epochs and cycles must be >= 1, project_every and group_size >= 0");
+  if (c.solver != "greedy" && c.solver != "refined_greedy" && c.solver != "alternating")
+    throw AppError("quantization config: \"solver\" must be greedy, refined_greedy or alternating");
+  if (c.mode != "projection" && c.mode != "ste")
+    throw AppError("quantization config: \"mode\" must be projection or ste");
+  return c;
+}
+
+nlohmann::json QuantizationConfig::to_json() const {
+  return {{"bits", bits},     {"bits_config", bits_config},     {"solver", solver}, {"mode", mode},
+          {"epochs", epochs}, {"project_every", project_every}, {"cycles", cycles}, {"group_size", group_size}};
+}
+
+}  // namespace bcqnmt

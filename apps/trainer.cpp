@@ -1,0 +1,210 @@
+#include "apps/trainer.h"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <ostream>
+#include <sstream>
+
+#include "apps/interrupt.h"
+#include "apps/progress_bar.h"
+#include "apps/training_batches.h"
+#include "nn/metrics.h"
+#include "optim/adam.h"
+#include "optim/checkpoint_keeper.h"
+#include "optim/clip_grad_norm.h"
+#include "optim/noam_schedule.h"
+
+namespace bcqnmt {
+
+namespace {
+
+// Where training stands inside the run; stored in every checkpoint's data-order blob.
+struct Progress {
+  int64_t epoch = 0;     // epochs completed
+  int64_t position = 0;  // batches done in the current epoch
+  double loss_sum = 0.0;  // running sums of the current epoch, for the progress line
+  int64_t correct = 0, tokens = 0, batches_seen = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(epoch, position, loss_sum, correct, tokens, batches_seen);
+  }
+};
+
+std::string to_blob(const Progress& p) {
+  std::ostringstream s;
+  {
+    cereal::PortableBinaryOutputArchive ar(s);
+    ar(p);
+  }
+  return s.str();
+}
+
+Progress from_blob(const std::string& blob) {
+  Progress p;
+  std::istringstream s(blob);
+  cereal::PortableBinaryInputArchive ar(s);
+  ar(p);
+  return p;
+}
+
+Checkpoint snapshot(const Transformer& model, const Adam& adam, int64_t step, const Progress& progress,
+                    const CheckpointIdentity& id, Rng& rng) {
+  Checkpoint c;
+  for (const auto& [name, p] : model.named_parameters()) c.parameters.push_back({name, p.value()});
+  c.optimizer = adam.state();
+  c.step = step;
+  c.epoch = progress.epoch;
+  c.rng_state = rng.state();
+  c.data_order_state = to_blob(progress);
+  c.config_json = id.config_json;
+  c.source_vocab_fingerprint = id.source_vocab_fingerprint;
+  c.target_vocab_fingerprint = id.target_vocab_fingerprint;
+  return c;
+}
+
+MetricList running_metrics(const Progress& p) {
+  return {{"loss", p.batches_seen ? p.loss_sum / static_cast<double>(p.batches_seen) : 0.0},
+          {"masked_accuracy", p.tokens ? static_cast<double>(p.correct) / static_cast<double>(p.tokens) : 0.0}};
+}
+
+}  // namespace
+
+void load_model_parameters(Transformer& model, const Checkpoint& c, const std::filesystem::path& path) {
+  auto params = model.named_parameters();
+  if (params.size() != c.parameters.size())
+    throw CheckpointError(path.string() + ": holds " + std::to_string(c.parameters.size()) + " tensors, the model has " +
+                          std::to_string(params.size()));
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].first != c.parameters[i].name || params[i].second.shape() != c.parameters[i].value.shape())
+      throw CheckpointError(path.string() + ": parameter " + c.parameters[i].name + " " +
+                            shape_str(c.parameters[i].value.shape()) + " does not fit the model's " + params[i].first +
+                            " " + shape_str(params[i].second.shape()));
+    params[i].second.value().copy_from(c.parameters[i].value);
+  }
+}
+
+
+Trainer::Trainer(Transformer& model, const TrainingConfig& config, const EncodedCorpus& train,
+                 const EncodedCorpus& validation, CheckpointIdentity identity, RunDirectory run)
+    : model_(model), config_(config), train_(train), validation_(validation), identity_(std::move(identity)), run_(std::move(run)) {}
+
+EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
+  NoGradGuard no_grad;
+  const bool was_training = model_.training();
+  model_.eval();
+  EvalResult r;
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  const BatchLimits limits = batch_limits(config_);
+  for (int64_t begin = 0; begin < split.size(); begin += config_.batch_size) {
+    std::vector<int64_t> pairs(std::min<int64_t>(config_.batch_size, split.size() - begin));
+    std::iota(pairs.begin(), pairs.end(), begin);
+    const Batch batch = make_batch(split, pairs, limits);
+    const Variable logits = model_.forward(batch.source, batch.target_in);
+    const TokenCounts counts = masked_accuracy(logits.value(), batch.target_out);
+    loss_sum += masked_loss(logits, batch.target_out).value().item() * static_cast<double>(counts.total);
+    correct += counts.correct;
+    r.tokens += counts.total;
+  }
+  model_.train(was_training);
+  if (r.tokens) {
+    r.loss = loss_sum / static_cast<double>(r.tokens);
+    r.masked_accuracy = static_cast<double>(correct) / static_cast<double>(r.tokens);
+  }
+  return r;
+}
+
+void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
+  Adam adam(model_.parameters());
+  CheckpointKeeper keeper(phase.checkpoint_dir, "val_masked_accuracy", MetricGoal::maximize);
+  Progress progress;
+  int64_t step = 0;
+  if (std::filesystem::exists(keeper.latest_path())) {
+    const Checkpoint c = load_checkpoint(keeper.latest_path());
+    check_checkpoint_compatible(c, keeper.latest_path(), identity_.config_json, identity_.source_vocab_fingerprint,
+                                identity_.target_vocab_fingerprint);
+    load_model_parameters(model_, c, keeper.latest_path());
+    adam.load_state(c.optimizer);
+    model_.rng().set_state(c.rng_state);
+    progress = from_blob(c.data_order_state);
+    step = c.step;
+    keeper.resume_from(c);
+    out << phase.name << ": resuming from " << keeper.latest_path().string() << " (epoch " << progress.epoch + 1
+        << ", step " << step << ")\n";
+  }
+  const bool interactive = stdout_is_terminal();
+  const std::unique_ptr<Batcher> batcher = make_batcher(config_, train_);
+  model_.train();
+  while (progress.epoch < phase.epochs) {
+    batcher->restore({config_.seed, progress.epoch, progress.position});
+    out << "Epoch " << progress.epoch + 1 << "/" << phase.epochs << "\n";
+    ProgressBar bar(batcher->batches_in_epoch(), out, interactive);
+    auto running = [&]() { return running_metrics(progress); };
+    // Projection hook, validation, metrics line, latest/best checkpoints. `at` is where a
+    // resume from this checkpoint continues.
+    auto validate_and_save = [&](ProgressBar& bar, const Progress& at, bool epoch_end) {
+      if (phase.before_validation) phase.before_validation(model_);
+      const EvalResult val = evaluate(validation_);
+      MetricList line = running();
+      line.emplace_back("val_loss", val.loss);
+      line.emplace_back("val_masked_accuracy", val.masked_accuracy);
+      if (epoch_end) {
+        bar.finish(line);
+      } else {
+        out << (interactive ? "\n" : "") << "step " << step << " (mid-epoch validation)";
+        for (const auto& [name, value] : line) out << " - " << name << ": " << value;
+        out << "\n";
+      }
+      nlohmann::json record{{"phase", phase.name}, {"epoch", progress.epoch + 1}, {"step", step},
+                            {"seconds", bar.elapsed_seconds()}};
+      for (const auto& [name, value] : line) record[name] = value;
+      run_.append_metrics(record);
+      Checkpoint c = snapshot(model_, adam, step, at, identity_, model_.rng());
+      c.metrics["val_loss"] = val.loss;
+      c.metrics["val_masked_accuracy"] = val.masked_accuracy;
+      const std::optional<double> previous = keeper.best_value();
+      if (keeper.save(c)) {
+        out << phase.name << " step " << step << ": val_masked_accuracy improved from "
+            << (previous ? std::to_string(*previous) : std::string("-inf")) << " to " << val.masked_accuracy
+            << ", saving model to " << keeper.best_path().string() << "\n";
+        if (phase.on_improved) phase.on_improved(model_);
+      }
+    };
+    Batch batch;
+    for (; batcher->next(batch); ++progress.position) {
+      adam.zero_grad();
+      const Variable logits = model_.forward(batch.source, batch.target_in);  // [B, T, V]
+      Variable loss = masked_loss(logits, batch.target_out);
+      const TokenCounts counts = masked_accuracy(logits.value(), batch.target_out);
+      loss.backward();
+      if (config_.clip_norm > 0.0) clip_grad_norm(adam.parameters(), config_.clip_norm);
+      ++step;
+      adam.step(noam_learning_rate(step, model_.config().d_model, config_.warmup_steps));
+      progress.loss_sum += loss.value().item();
+      progress.correct += counts.correct;
+      progress.tokens += counts.total;
+      ++progress.batches_seen;
+      bar.update(progress.position + 1, running());
+      if (phase.validate_every > 0 && step % phase.validate_every == 0 &&
+          progress.position + 1 < batcher->batches_in_epoch()) {
+        Progress after = progress;
+        ++after.position;
+        validate_and_save(bar, after, false);
+      }
+      if (interrupt_requested()) {
+        ++progress.position;
+        keeper.save(snapshot(model_, adam, step, progress, identity_, model_.rng()));
+        out << "\n" << phase.name << ": interrupted; saved " << keeper.latest_path().string()
+            << " (the next run resumes from here)\n";
+        throw TrainingInterrupted{};
+      }
+    }
+    Progress next;
+    next.epoch = progress.epoch + 1;
+    validate_and_save(bar, next, true);
+    progress = next;
+  }
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,68 @@
+#pragma once
+// The training loop shared by pretraining and quantization-aware training: Keras-style
+// epochs, validation after each, latest/best checkpoints, exact resume, and a clean stop
+// on SIGINT/SIGTERM. A phase plugs in what differs (BCQ projection before validation,
+// writing the packed model when validation improves).
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include "apps/run_directory.h"
+#include "apps/training_config.h"
+#include "data/encoded_corpus.h"
+#include "nn/transformer.h"
+#include "optim/checkpoint.h"
+
+namespace bcqnmt {
+
+// What a checkpoint must match to be resumed into this model.
+struct CheckpointIdentity {
+  std::string config_json;
+  uint64_t source_vocab_fingerprint = 0;
+  uint64_t target_vocab_fingerprint = 0;
+};
+
+struct EvalResult {
+  double loss = 0.0;             // mean over non-pad target tokens
+  double masked_accuracy = 0.0;
+  int64_t tokens = 0;
+};
+
+struct TrainerPhase {
+  std::string name;  // "pretrain" or "quantize"
+  std::filesystem::path checkpoint_dir;
+  int epochs = 1;
+  // Validate (and checkpoint) every N steps as well as at the end of each epoch; 0: only at
+  // epoch ends. The reference advises projecting every 500-2,000 steps.
+  int64_t validate_every = 0;
+  // Called before every validation (e.g. project weights onto BCQ).
+  std::function<void(Transformer&)> before_validation;
+  // Called when validation accuracy improved and best.ckpt was written.
+  std::function<void(Transformer&)> on_improved;
+};
+
+class Trainer {
+ public:
+  Trainer(Transformer& model, const TrainingConfig& config, const EncodedCorpus& train, const EncodedCorpus& validation,
+          CheckpointIdentity identity, RunDirectory run);
+  // Trains until phase.epochs are done. Resumes from checkpoint_dir/latest.ckpt when it
+  // exists; otherwise starts from the model's current weights with a fresh optimizer and
+  // warm-up. On SIGINT/SIGTERM it checkpoints and throws TrainingInterrupted.
+  void run(const TrainerPhase& phase, std::ostream& out);
+  EvalResult evaluate(const EncodedCorpus& split) const;
+
+ private:
+  Transformer& model_;
+  TrainingConfig config_;
+  const EncodedCorpus& train_;
+  const EncodedCorpus& validation_;
+  CheckpointIdentity identity_;
+  RunDirectory run_;
+};
+
+// Copies named parameters from a checkpoint (read from `path`) into the model; names and
+// shapes must match, else CheckpointError naming the file.
+void load_model_parameters(Transformer& model, const Checkpoint& checkpoint, const std::filesystem::path& path);
+
+}  // namespace bcqnmt

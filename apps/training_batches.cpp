@@ -1,0 +1,21 @@
+#include "apps/training_batches.h"
+
+namespace bcqnmt {
+
+BatchLimits batch_limits(const TrainingConfig& config) {
+  return {config.max_tokens, config.max_tokens + 1};
+}
+
+std::unique_ptr<Batcher> make_batcher(const TrainingConfig& config, const EncodedCorpus& train) {
+  if (config.batcher == "bucketed") {
+    BucketOptions options;
+    options.max_tokens = config.token_budget;
+    return std::make_unique<BucketBatcher>(train, config.seed, options, batch_limits(config));
+  }
+  ShuffleBufferOptions options;
+  options.batch_size = config.batch_size;
+  options.buffer_size = config.shuffle_buffer;
+  return std::make_unique<ShuffleBufferBatcher>(train, config.seed, options, batch_limits(config));
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,94 @@
+// Bad input to the bcqnmt binary: one line on stderr, exit status 2, nothing overwritten.
+#include <doctest/doctest.h>
+
+#include "run_binary.h"
+
+using namespace bcqnmt::test;
+
+namespace {
+
+// A run directory with vocabularies and a config, made without any corpus.
+void make_run(const std::filesystem::path& run) {
+  std::string vocab = "[PAD]\n[UNK]\n[START]\n[END]\n";
+  for (char c = 'a'; c <= 'z'; ++c) vocab += std::string(1, c) + "\n##" + std::string(1, c) + "\n";
+  write_text(run / "vocab.pt.txt", vocab);
+  write_text(run / "vocab.en.txt", vocab);
+  write_text(run / "config.json", R"({"model": {"num_layers": 1, "d_model": 8, "dff": 8, "num_heads": 2, "key_dim": 4}})");
+}
+
+void expect_usage_error(const CommandResult& r, const std::string& needle) {
+  CHECK(r.status == 2);
+  CHECK(count_lines(r.err) == 1);
+  CHECK_MESSAGE(r.err.find(needle) != std::string::npos, "stderr was: " << r.err);
+}
+
+}  // namespace
+
+TEST_CASE("--help tells the subcommands; no subcommand is a usage error") {
+  const CommandResult help = run_bcqnmt("--help");
+  CHECK(help.status == 0);
+  for (const char* sub : {"vocab", "pretrain", "quantize", "evaluate", "translate", "info", "pipeline"})
+    CHECK(help.out.find(sub) != std::string::npos);
+  CHECK(run_bcqnmt("").status == 2);
+  CHECK(run_bcqnmt("pretrain --help").out.find("--epochs") != std::string::npos);
+}
+
+TEST_CASE("missing data directory") {
+  ScratchDir dir;
+  const CommandResult r = run_bcqnmt("vocab --data " + (dir.path / "nowhere").string() + " --run " + (dir.path / "run").string());
+  expect_usage_error(r, "nowhere");
+  CHECK_FALSE(std::filesystem::exists(dir.path / "run" / "vocab.pt.txt"));
+}
+
+TEST_CASE("mismatched corpus files") {
+  ScratchDir dir;
+  for (const char* split : {"train", "validation", "test"}) {
+    write_text(dir.path / "data" / (std::string(split) + ".pt"), "um\ndois\n");
+    write_text(dir.path / "data" / (std::string(split) + ".en"), "one\n");
+  }
+  const CommandResult r = run_bcqnmt("vocab --data " + (dir.path / "data").string() + " --run " + (dir.path / "run").string());
+  expect_usage_error(r, "lines");
+}
+
+TEST_CASE("malformed config, unknown keys, a config that differs from the run's") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  const std::string before = slurp(dir.path / "run" / "config.json");
+  write_text(dir.path / "bad.json", "{\"model\": {\"num_layers\": 2,}");
+  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "bad.json").string() + " --run " + (dir.path / "run").string()),
+                     "malformed JSON");
+  write_text(dir.path / "unknown.json", R"({"model": {"num_layrs": 2}})");
+  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "unknown.json").string() + " --run " +
+                                (dir.path / "run").string()),
+                     "unknown key \"num_layrs\"");
+  write_text(dir.path / "other.json", R"({"model": {"num_layers": 3}})");
+  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "other.json").string() + " --run " +
+                                (dir.path / "run").string()),
+                     "another config");
+  CHECK(slurp(dir.path / "run" / "config.json") == before);
+}
+
+TEST_CASE("a run directory without the checkpoint a command needs") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  const std::string run = (dir.path / "run").string();
+  expect_usage_error(run_bcqnmt("evaluate --run " + run), "pretrain/best.ckpt");
+  expect_usage_error(run_bcqnmt("translate --run " + run, "olá\n"), "pretrain");
+  expect_usage_error(run_bcqnmt("quantize --run " + run), "pretrain/best.ckpt");
+  expect_usage_error(run_bcqnmt("evaluate --run " + run + " --model bcq"), "model.bcq");
+  expect_usage_error(run_bcqnmt("evaluate --run " + (dir.path / "empty").string()), "config.json");
+}
+
+TEST_CASE("an unreadable .bcq file") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  write_text(dir.path / "run" / "model.bcq", "this is not a bcq file");
+  const CommandResult r = run_bcqnmt("translate --run " + (dir.path / "run").string() + " --model bcq", "olá\n");
+  expect_usage_error(r, "model.bcq");
+  CHECK(slurp(dir.path / "run" / "model.bcq") == "this is not a bcq file");
+}
+
+TEST_CASE("bad flag values are usage errors") {
+  expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
+  expect_usage_error(run_bcqnmt("evaluate --run x --model int8"), "model");
+}

@@ -1,0 +1,64 @@
+// End to end, as a user runs it: `bcqnmt pipeline` on a slice of the real corpus through
+// every stage, then translate and info on the trained run.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "run_binary.h"
+
+using namespace bcqnmt::test;
+
+TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
+  const std::string data = real_corpus_dir();
+  if (data.empty()) {
+    MESSAGE("SKIPPED: the TED corpus is not present (set BCQNMT_DATA or put it at ../shared/data)");
+    return;
+  }
+  ScratchDir dir;
+  const auto run = dir.path / "run";
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 2, "d_model": 64, "dff": 128, "num_heads": 4, "key_dim": 16, "dropout_rate": 0.1},
+    "training": {"epochs": 3, "batcher": "bucketed", "token_budget": 2000, "warmup_steps": 100,
+                 "train_limit": 2000, "validation_limit": 200},
+    "quantization": {"bits": 3, "epochs": 1}
+  })");
+  const CommandResult r = run_bcqnmt("pipeline --config " + (dir.path / "config.json").string() + " --data " + data +
+                                     " --run " + run.string() + " --vocab-limit 2000");
+  INFO("stdout tail: " << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0));
+  INFO("stderr: " << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("Epoch 3/3") != std::string::npos);
+  CHECK(r.out.find("PT: ") != std::string::npos);
+  CHECK(r.out.find("OUT: ") != std::string::npos);
+  CHECK(r.out.find("sacreBLEU-style") != std::string::npos);
+
+  // Training loss fell from the first epoch to the last.
+  std::istringstream metrics(slurp(run / "metrics.jsonl"));
+  std::vector<double> losses;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("phase") == "pretrain") losses.push_back(j.at("loss").get<double>());
+  }
+  REQUIRE(losses.size() == 3);
+  MESSAGE("pretrain loss per epoch: " << losses[0] << " " << losses[1] << " " << losses[2]);
+  CHECK(losses.back() < losses.front());
+
+  // Both models translate the whole test set into non-empty lines.
+  for (const char* model : {"fp", "bcq"}) {
+    std::istringstream out(slurp(run / (std::string("output.") + model + ".txt")));
+    int lines = 0, non_empty = 0;
+    for (std::string line; std::getline(out, line); ++lines) non_empty += !line.empty();
+    CHECK(lines == 1803);
+    CHECK(non_empty > 1700);
+  }
+  for (const char* model : {"fp", "bcq"}) {
+    const CommandResult t = run_bcqnmt("translate --run " + run.string() + " --model " + model, "obrigado .\n");
+    CHECK(t.status == 0);
+    CHECK(count_lines(t.out) == 1);
+    CHECK(t.out.size() > 1);
+  }
+  const CommandResult info = run_bcqnmt("info --run " + run.string());
+  CHECK(info.status == 0);
+  CHECK(info.out.find("model.bcq") != std::string::npos);
+}

@@ -1,0 +1,103 @@
+// Exact resume: training N steps in one go, or stopping (by a finished phase or by SIGINT
+// in the middle of an epoch) and resuming, gives bit-identical parameters (one thread).
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/random.h"
+#include "optim/checkpoint.h"
+#include "run_binary.h"
+
+using namespace bcqnmt;
+using namespace bcqnmt::test;
+
+namespace {
+
+// A made-up parallel corpus: "sentences" of random syllables, the target a fixed
+// word-by-word mapping, so there is something to learn.
+void make_corpus(const std::filesystem::path& dir, int train_pairs) {
+  const char* syllables[] = {"ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "de", "va", "zu", "fe"};
+  Rng rng(99);
+  auto write_split = [&](const std::string& name, int pairs) {
+    std::string pt, en;
+    for (int i = 0; i < pairs; ++i) {
+      const int words = 4 + static_cast<int>(rng.below(10));
+      for (int w = 0; w < words; ++w) {
+        const uint64_t a = rng.below(12), b = rng.below(12);
+        pt += std::string(w ? " " : "") + syllables[a] + syllables[b];
+        en += std::string(w ? " " : "") + syllables[b] + syllables[(a + 3) % 12] + "x";
+      }
+      pt += " .\n";
+      en += " .\n";
+    }
+    write_text(dir / (name + ".pt"), pt);
+    write_text(dir / (name + ".en"), en);
+  };
+  write_split("train", train_pairs);
+  write_split("validation", 100);
+  write_split("test", 50);
+}
+
+std::vector<std::vector<float>> parameters_of(const std::filesystem::path& checkpoint) {
+  std::vector<std::vector<float>> out;
+  for (const auto& p : load_checkpoint(checkpoint).parameters) out.push_back(p.value.to_vector());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("resume after a finished epoch and after SIGINT mid-epoch is bit-identical") {
+  ScratchDir dir;
+  const auto data = dir.path / "data";
+  make_corpus(data, 3000);
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 2, "d_model": 48, "dff": 128, "num_heads": 4, "key_dim": 12, "dropout_rate": 0.1},
+    "training": {"epochs": 2, "batch_size": 16, "shuffle_buffer": 500, "warmup_steps": 50, "seed": 5}
+  })");
+  const std::string common = " --threads 1 --data " + data.string() + " --config " + (dir.path / "config.json").string();
+  REQUIRE(run_bcqnmt("vocab --data " + data.string() + " --run " + (dir.path / "a").string()).status == 0);
+  for (const char* run : {"b", "c"}) {  // the same vocabularies, so the runs are comparable
+    std::filesystem::create_directories(dir.path / run);
+    for (const char* file : {"vocab.pt.txt", "vocab.en.txt"})
+      std::filesystem::copy_file(dir.path / "a" / file, dir.path / run / file);
+  }
+
+  // a: two epochs in one go.
+  const CommandResult a = run_bcqnmt("pretrain --run " + (dir.path / "a").string() + common);
+  INFO(a.err);
+  REQUIRE(a.status == 0);
+  const auto reference = parameters_of(dir.path / "a" / "pretrain" / "latest.ckpt");
+
+  // b: one epoch, stop, resume for the second.
+  REQUIRE(run_bcqnmt("pretrain --epochs 1 --run " + (dir.path / "b").string() + common).status == 0);
+  const CommandResult b = run_bcqnmt("pretrain --run " + (dir.path / "b").string() + common);
+  CHECK(b.out.find("resuming") != std::string::npos);
+  CHECK(parameters_of(dir.path / "b" / "pretrain" / "latest.ckpt") == reference);
+
+  // c: SIGINT as soon as the first progress line of epoch 1 appears, then resume.
+  const auto log = dir.path / "c.log";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cmd = std::string(BCQNMT_BINARY) + " pretrain --run " + (dir.path / "c").string() + common +
+                            " > " + log.string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (slurp(log).find("ETA") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill(pid, SIGINT);
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  INFO(slurp(log));
+  CHECK(WIFEXITED(raw));
+  CHECK(WEXITSTATUS(raw) == 130);
+  CHECK(slurp(log).find("interrupted; saved") != std::string::npos);
+  const CommandResult c = run_bcqnmt("pretrain --run " + (dir.path / "c").string() + common);
+  REQUIRE(c.status == 0);
+  CHECK(c.out.find("resuming") != std::string::npos);
+  CHECK(parameters_of(dir.path / "c" / "pretrain" / "latest.ckpt") == reference);
+}
