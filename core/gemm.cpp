@@ -2,14 +2,57 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
+#include "core/parallel.h"
+
 namespace bcqnmt {
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
+namespace {
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
               static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
+
+void (*g_observer)(const GemmShape&) = nullptr;
+
+// Below this many multiply-adds one thread is faster than splitting.
+constexpr int64_t kParallelWork = int64_t{1} << 18;
+
+}  // namespace
+
+// OpenBLAS runs single-threaded (see set_num_threads); parallelism comes from splitting C
+// into panels, one per TBB worker, along its larger dimension. One thread pool for the
+// whole program means BLAS threads never spin while TBB works, or the other way round.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (g_observer) g_observer({trans_a, trans_b, m, n, k});
+  const int64_t threads = num_threads();
+  if (threads <= 1 || m * n * k < kParallelWork) {
+    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const bool split_rows = m >= n;
+  const int64_t extent = split_rows ? m : n;
+  // Panels are multiples of 16 rows/columns so the BLAS micro-kernels stay on full tiles.
+  const int64_t panel = std::max<int64_t>(16, (extent + threads - 1) / threads + 15) / 16 * 16;
+  const int64_t panels = (extent + panel - 1) / panel;
+  parallel_for(panels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t lo = p * panel, len = std::min(extent, lo + panel) - lo;
+      if (split_rows)
+        sgemm(trans_a, trans_b, len, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc,
+              ldc);
+      else
+        sgemm(trans_a, trans_b, m, len, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+    }
+  });
+}
+
+void set_gemm_observer(void (*observer)(const GemmShape&)) { g_observer = observer; }
 
 }  // namespace bcqnmt

@@ -1,10 +1,11 @@
 #pragma once
 // The threading policy of bcqnmt, in one place.
 //
-// Two thread pools exist: OpenBLAS's (GEMM) and oneTBB's (element-wise and row-wise
-// kernels). They never run at the same time — BLAS is only called from the thread that
-// drives the graph, never from inside a TBB task — so both may use all cores without
-// oversubscribing them. set_num_threads(n) sets both (default: all cores).
+// One thread pool: oneTBB's. Element-wise and row-wise kernels are TBB loops, and GEMMs
+// are split into panels that TBB workers hand to a single-threaded OpenBLAS
+// (core/gemm.cpp). With OpenBLAS's own threads, its workers spin-wait between calls and
+// fight the TBB workers for the cores; with one pool nothing oversubscribes.
+// set_num_threads(n) sets the pool size (default: all cores).
 //
 // Determinism: every kernel splits work into fixed blocks and reduces each row or block
 // sequentially, so the same seed and the same thread count give bit-identical results.

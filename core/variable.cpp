@@ -20,10 +20,20 @@ Tensor& Node::grad_buffer() {
   return grad;
 }
 
+Tensor& Node::grad_output(float& beta) {
+  beta = grad.defined() ? 1.0f : 0.0f;
+  if (!grad.defined()) grad = Tensor(value.shape());
+  return grad;
+}
+
 void Node::accumulate_grad(const Tensor& g) {
-  Tensor& buf = grad_buffer();
-  BCQNMT_CHECK(g.numel() == buf.numel(), "gradient of shape " + shape_str(g.shape()) +
-                                             " for a value of shape " + shape_str(buf.shape()));
+  BCQNMT_CHECK(g.numel() == value.numel(), "gradient of shape " + shape_str(g.shape()) +
+                                               " for a value of shape " + shape_str(value.shape()));
+  if (!grad.defined()) {
+    grad = g.reshape(value.shape());
+    return;
+  }
+  Tensor& buf = grad;
   float* dst = buf.data();
   const float* src = g.data();
   parallel_for(buf.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
@@ -76,7 +86,10 @@ void Variable::backward(const Tensor& seed) {
   }
   node_->accumulate_grad(seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* node = it->get();
+    // Taking the node out of order[] lets it (and its value) be freed as soon as nothing
+    // outside the graph holds it.
+    const std::shared_ptr<Node> held = std::move(*it);
+    Node* node = held.get();
     if (node->backward && node->grad.defined()) node->backward(*node);
     // Free the graph as we go: an intermediate's gradient and closure are no longer needed.
     if (!node->inputs.empty()) {

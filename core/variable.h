@@ -27,8 +27,12 @@ struct Node {
 
   // The gradient buffer of this node, zero-initialised on first use.
   Tensor& grad_buffer();
-  // Adds g into grad_buffer() (same numel).
+  // Adds g (same numel) into the gradient. The first contribution is adopted, not copied:
+  // pass a tensor that nothing else will write to.
   void accumulate_grad(const Tensor& g);
+  // For kernels that can either overwrite or add (GEMM's beta): the gradient buffer,
+  // left uninitialised when it is new, with beta = 0 then and 1 otherwise.
+  Tensor& grad_output(float& beta);
 };
 
 class Variable {

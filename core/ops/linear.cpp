@@ -29,12 +29,15 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
     const float* dy = self.grad.data();
     Node& nx = *self.inputs[0];
     Node& nw = *self.inputs[1];
-    if (nx.requires_grad)
-      gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, 1.0f,
-           nx.grad_buffer().data(), in);
-    if (nw.requires_grad)
-      gemm(true, false, in, out_features, n, 1.0f, xv.data(), in, dy, out_features, 1.0f, nw.grad_buffer().data(),
-           out_features);
+    float beta = 0.0f;
+    if (nx.requires_grad) {
+      float* dx = nx.grad_output(beta).data();
+      gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, beta, dx, in);
+    }
+    if (nw.requires_grad) {
+      float* dw = nw.grad_output(beta).data();
+      gemm(true, false, in, out_features, n, 1.0f, xv.data(), in, dy, out_features, beta, dw, out_features);
+    }
     if (self.inputs.size() > 2 && self.inputs[2]->requires_grad)
       add_column_sums(dy, n, out_features, self.inputs[2]->grad_buffer().data());
   });

@@ -3,7 +3,7 @@
 // For C = op(A) op(B) with op(A) [M, K], op(B) [K, N] and upstream gradient dC [M, N]:
 //   d op(A) = dC op(B)^T      d op(B) = op(A)^T dC
 // and when A (or B) is stored transposed, its gradient is the transpose of that, which is
-// again one GEMM with the operands swapped. Gradients accumulate (beta = 1) straight into
+// again one GEMM with the operands swapped. Gradients go straight into
 // the inputs' gradient buffers.
 #include "core/error.h"
 #include "core/gemm.h"
@@ -13,14 +13,15 @@ namespace bcqnmt {
 
 namespace {
 
-struct GemmShape {
+struct BatchedGemm {
   int64_t batch, m, n, k;
   int64_t a_stride, b_stride;  // elements between consecutive batch matrices (0: shared)
 };
 
-// dA, dB for one matrix product; either pointer may be null (no gradient wanted).
-void matmul_backward(const GemmShape& s, bool ta, bool tb, const float* a, const float* b, const float* dc, float* da,
-                     float* db) {
+// dA, dB for one matrix product; either pointer may be null (no gradient wanted). beta_a
+// and beta_b are 0 for a fresh gradient buffer, 1 to accumulate.
+void matmul_backward(const BatchedGemm& s, bool ta, bool tb, const float* a, const float* b, const float* dc, float* da,
+                     float beta_a, float* db, float beta_b) {
   const int64_t lda = ta ? s.m : s.k;
   const int64_t ldb = tb ? s.k : s.n;
   for (int64_t i = 0; i < s.batch; ++i) {
@@ -30,16 +31,16 @@ void matmul_backward(const GemmShape& s, bool ta, bool tb, const float* a, const
     if (da) {
       float* dai = da + i * s.a_stride;
       if (!ta)
-        gemm(false, !tb, s.m, s.k, s.n, 1.0f, dci, s.n, bi, ldb, 1.0f, dai, s.k);  // dC op(B)^T
+        gemm(false, !tb, s.m, s.k, s.n, 1.0f, dci, s.n, bi, ldb, beta_a, dai, s.k);  // dC op(B)^T
       else
-        gemm(tb, true, s.k, s.m, s.n, 1.0f, bi, ldb, dci, s.n, 1.0f, dai, s.m);  // op(B) dC^T
+        gemm(tb, true, s.k, s.m, s.n, 1.0f, bi, ldb, dci, s.n, beta_a, dai, s.m);  // op(B) dC^T
     }
     if (db) {
       float* dbi = db + i * s.b_stride;
       if (!tb)
-        gemm(!ta, false, s.k, s.n, s.m, 1.0f, ai, lda, dci, s.n, 1.0f, dbi, s.n);  // op(A)^T dC
+        gemm(!ta, false, s.k, s.n, s.m, 1.0f, ai, lda, dci, s.n, beta_b, dbi, s.n);  // op(A)^T dC
       else
-        gemm(true, ta, s.n, s.k, s.m, 1.0f, dci, s.n, ai, lda, 1.0f, dbi, s.k);  // dC^T op(A)
+        gemm(true, ta, s.n, s.k, s.m, 1.0f, dci, s.n, ai, lda, beta_b, dbi, s.k);  // dC^T op(A)
     }
   }
 }
@@ -54,7 +55,7 @@ Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b
                      shape_str(bv.shape()) + (trans_b ? "^T" : ""));
   };
   if (av.dim() < 2 || bv.dim() < 2) throw fail("both operands need at least 2 dimensions");
-  GemmShape s{};
+  BatchedGemm s{};
   Shape out_shape;
   const int64_t b_rows = bv.size(-2), b_cols = bv.size(-1);
   const int64_t kb = trans_b ? b_cols : b_rows;
@@ -93,9 +94,10 @@ Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b
   return Variable::make_result(out, {a, b}, [av, bv, s, trans_a, trans_b](Node& self) {
     Node& na = *self.inputs[0];
     Node& nb = *self.inputs[1];
-    matmul_backward(s, trans_a, trans_b, av.data(), bv.data(), self.grad.data(),
-                    na.requires_grad ? na.grad_buffer().data() : nullptr,
-                    nb.requires_grad ? nb.grad_buffer().data() : nullptr);
+    float beta_a = 1.0f, beta_b = 1.0f;
+    float* da = na.requires_grad ? na.grad_output(beta_a).data() : nullptr;
+    float* db = nb.requires_grad ? nb.grad_output(beta_b).data() : nullptr;
+    matmul_backward(s, trans_a, trans_b, av.data(), bv.data(), self.grad.data(), da, beta_a, db, beta_b);
   });
 }
 
