@@ -1,17 +1,26 @@
 #include "nn/metrics.h"
 
 #include <algorithm>
+#include <vector>
+
+#include "core/parallel.h"
 
 namespace bcqnmt {
 
 TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels) {
-  const int64_t v = logits.size(-1);
+  const int64_t v = logits.size(-1), rows = labels.numel();
+  std::vector<uint8_t> hit(rows, 0);  // per row, so the parallel loop needs no reduction
+  parallel_for(rows, 16, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      if (labels.data[r] == 0) continue;
+      const float* row = logits.data() + r * v;
+      hit[r] = std::max_element(row, row + v) - row == labels.data[r];
+    }
+  });
   TokenCounts counts;
-  for (int64_t r = 0; r < labels.numel(); ++r) {
-    if (labels.data[r] == 0) continue;
-    const float* row = logits.data() + r * v;
-    counts.correct += std::max_element(row, row + v) - row == labels.data[r];
-    ++counts.total;
+  for (int64_t r = 0; r < rows; ++r) {
+    counts.correct += hit[r];
+    counts.total += labels.data[r] != 0;
   }
   return counts;
 }

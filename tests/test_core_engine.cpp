@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "core/vector_math.h"
 #include "gradcheck.h"
 
 using namespace bcqnmt;
@@ -76,4 +77,23 @@ TEST_CASE("dropout keeps 1 - rate of the values, scaled, and is the identity in 
   }
   CHECK(kept == doctest::Approx(75000).epsilon(0.01));
   CHECK(dropout(x, 0.25f, rng, false).node() == x.node());
+}
+
+TEST_CASE("vectorised exp matches std::exp and underflows to exact zero") {
+  float worst = 0.0f;
+  for (float x = -80.0f; x < 80.0f; x += 0.0137f)
+    worst = std::max(worst, std::abs(vector_math_exp(x) - std::exp(x)) / std::exp(x));
+  MESSAGE("max relative error of vector_math_exp over [-80, 80]: " << worst);
+  CHECK(worst < 1e-6f);
+  CHECK(vector_math_exp(-1e9f) == 0.0f);
+  std::vector<float> xs{1.0f, 2.0f, -1e9f, 0.5f, 3.0f, -2.0f, 0.0f, 1.5f, 2.5f, -0.5f, 1.0f, 2.0f, 0.1f, 0.2f, 0.3f, 0.4f, 0.7f};
+  std::vector<float> out(xs.size());
+  const float total = exp_shifted(xs.data(), static_cast<int64_t>(xs.size()), max_of(xs.data(), static_cast<int64_t>(xs.size())), out.data());
+  double expected = 0.0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    CHECK(out[i] == doctest::Approx(std::exp(static_cast<double>(xs[i]) - 3.0)).epsilon(1e-6));
+    expected += std::exp(static_cast<double>(xs[i]) - 3.0);
+  }
+  CHECK(total == doctest::Approx(expected).epsilon(1e-6));
+  CHECK(out[2] == 0.0f);
 }

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "core/vector_math.h"
 
 namespace bcqnmt {
 
@@ -77,11 +78,8 @@ void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t 
     std::fill(pi, pi + s.tk, 0.0f);
     std::fill(oi, oi + s.k, 0.0f);
     if (n == 0) continue;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) mx = std::max(mx, pi[j] = scale * dot(qi, k + kv_base + j * s.row(), s.k));
-    float total = 0.0f;
-    for (int64_t j = 0; j < n; ++j) total += (pi[j] = std::exp(pi[j] - mx));
-    const float inv = 1.0f / total;
+    for (int64_t j = 0; j < n; ++j) pi[j] = scale * dot(qi, k + kv_base + j * s.row(), s.k);
+    const float inv = 1.0f / exp_shifted(pi, n, max_of(pi, n), pi);
     const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
     for (int64_t j = 0; j < n; ++j) {
       pi[j] *= inv;

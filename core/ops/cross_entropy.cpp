@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "core/vector_math.h"
 
 namespace bcqnmt {
 
@@ -28,11 +29,8 @@ Variable cross_entropy(const Variable& logits, const IndexTensor& labels, int ig
     for (int64_t r = b; r < e; ++r) {
       if (labels.data[r] == ignore_index) continue;
       const float* x = px + r * v;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < v; ++j) mx = std::max(mx, x[j]);
-      float total = 0.0f;
-      for (int64_t j = 0; j < v; ++j) total += std::exp(x[j] - mx);
-      lse.data()[r] = mx + std::log(total);
+      const float mx = max_of(x, v);
+      lse.data()[r] = mx + std::log(exp_shifted(x, v, mx, nullptr));
       row_loss[r] = lse.data()[r] - x[labels.data[r]];
     }
   });
@@ -52,8 +50,8 @@ Variable cross_entropy(const Variable& logits, const IndexTensor& labels, int ig
           std::fill(g, g + v, 0.0f);
           continue;
         }
-        const float l = lse.data()[r];
-        for (int64_t j = 0; j < v; ++j) g[j] = std::exp(px[r * v + j] - l) * scale;
+        exp_shifted(px + r * v, v, lse.data()[r], g);  // softmax
+        for (int64_t j = 0; j < v; ++j) g[j] *= scale;
         g[y[r]] -= scale;
       }
     });

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "core/vector_math.h"
 
 namespace bcqnmt {
 
@@ -57,14 +58,8 @@ Variable softmax(const Variable& x, const Tensor& mask) {
       const float* xr = px + r * n;
       float* yr = py + r * n;
       const float* mr = masked ? pm + mi.row_offset(r) : nullptr;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) {
-        yr[j] = xr[j] + (mr ? mr[j * mi.last_stride] : 0.0f);
-        mx = std::max(mx, yr[j]);
-      }
-      float total = 0.0f;
-      for (int64_t j = 0; j < n; ++j) total += (yr[j] = std::exp(yr[j] - mx));
-      const float inv = 1.0f / total;
+      for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] + (mr ? mr[j * mi.last_stride] : 0.0f);
+      const float inv = 1.0f / exp_shifted(yr, n, max_of(yr, n), yr);
       for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
     }
   });
@@ -96,11 +91,8 @@ Variable log_softmax(const Variable& x) {
   parallel_for(rows, 64, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* xr = px + r * n;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, xr[j]);
-      float total = 0.0f;
-      for (int64_t j = 0; j < n; ++j) total += std::exp(xr[j] - mx);
-      const float lse = mx + std::log(total);
+      const float mx = max_of(xr, n);
+      const float lse = mx + std::log(exp_shifted(xr, n, mx, nullptr));
       for (int64_t j = 0; j < n; ++j) py[r * n + j] = xr[j] - lse;
     }
   });
@@ -113,7 +105,8 @@ Variable log_softmax(const Variable& x) {
       for (int64_t r = b; r < e; ++r) {
         float total = 0.0f;
         for (int64_t j = 0; j < n; ++j) total += pg[r * n + j];
-        for (int64_t j = 0; j < n; ++j) pd[r * n + j] = pg[r * n + j] - std::exp(py[r * n + j]) * total;
+        exp_shifted(py + r * n, n, 0.0f, pd + r * n);  // softmax = exp(log-softmax)
+        for (int64_t j = 0; j < n; ++j) pd[r * n + j] = pg[r * n + j] - pd[r * n + j] * total;
       }
     });
     self.inputs[0]->accumulate_grad(gx);
