@@ -5,8 +5,9 @@
 //                         observer), plus the per-(batch, head) GEMMs a plain attention
 //                         would run on the padded shapes (QK^T, PV; 4 more backward), all
 //                         replayed on raw cblas_sgemm with OpenBLAS's own 2 threads.
-//   BM_TrainStep/...      forward + backward + Adam on the same batches; counter
-//                         `x_gemm_bound` = step time / GEMM-only time (target <= 1.33).
+//   BM_TrainStep/...      forward + backward + Adam on the same batches: target tokens/s,
+//                         padding share, the share of the step spent in GEMM, peak RSS;
+//                         the closing line gives step time / GEMM-only time (target <= 1.33).
 //   BM_TrainStep/bucketed the fast path: length-bucketed batches; `epoch_minutes`
 //                         estimates one epoch of the real train split.
 // Batches come from the real corpus with the reference's batcher when it is present
@@ -15,6 +16,7 @@
 #include <cblas.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -196,6 +198,17 @@ void BM_TrainStep(benchmark::State& state) {
   }
   state.counters["target_tokens/s"] = benchmark::Counter(static_cast<double>(target_tokens), benchmark::Counter::kIsRate);
   state.counters["padding"] = static_cast<double>(pad) / static_cast<double>(std::max<int64_t>(slots, 1));
+  // One more step, observed: the share of its wall time spent inside GEMMs.
+  std::vector<GemmShape> shapes;
+  g_recorded = &shapes;
+  set_gemm_observer(record);
+  const auto start = std::chrono::steady_clock::now();
+  t.train_step(batches[0]);
+  const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  set_gemm_observer(nullptr);
+  double gemm_seconds = 0.0;
+  for (const auto& g : shapes) gemm_seconds += g.seconds;
+  state.counters["gemm_share"] = gemm_seconds / step_seconds;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   state.counters["peak_rss_MB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/parallel.h"
 
@@ -22,15 +23,11 @@ void (*g_observer)(const GemmShape&) = nullptr;
 // Below this many multiply-adds one thread is faster than splitting.
 constexpr int64_t kParallelWork = int64_t{1} << 18;
 
-}  // namespace
-
 // OpenBLAS runs single-threaded (see set_num_threads); parallelism comes from splitting C
 // into panels, one per TBB worker, along its larger dimension. One thread pool for the
 // whole program means BLAS threads never spin while TBB works, or the other way round.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (g_observer) g_observer({trans_a, trans_b, m, n, k});
+void gemm_panels(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const int64_t threads = num_threads();
   if (threads <= 1 || m * n * k < kParallelWork) {
     sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -51,6 +48,17 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
         sgemm(trans_a, trans_b, m, len, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
     }
   });
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (!g_observer) return gemm_panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const auto start = std::chrono::steady_clock::now();
+  gemm_panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  g_observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
 }
 
 void set_gemm_observer(void (*observer)(const GemmShape&)) { g_observer = observer; }

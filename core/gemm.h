@@ -8,11 +8,13 @@ namespace bcqnmt {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// Profiling: while an observer is set, every gemm() call reports its shape to it (the
-// training-step benchmark replays them on raw cblas_sgemm for the GEMM-only bound).
+// Profiling: while an observer is set, every gemm() call reports its shape and its wall
+// time to it (the training-step benchmark replays the shapes on raw cblas_sgemm for the
+// GEMM-only bound, and sums the times for the step's share of time in GEMM).
 struct GemmShape {
   bool trans_a, trans_b;
   int64_t m, n, k;
+  double seconds = 0.0;
 };
 void set_gemm_observer(void (*observer)(const GemmShape&));
 

@@ -22,10 +22,13 @@ class Embedding : public Module {
   Variable forward(const IndexTensor& ids) const;  // ids [...] -> [..., D]
 
   const Variable& table() const { return table_; }  // [V, D]
+  int64_t vocab_size() const { return vocab_size_; }
+  int64_t dim() const { return dim_; }
   void set_weight_transform(WeightTransform t) { transform_ = std::move(t); }
   void set_inference_lookup(std::shared_ptr<const EmbeddingLookup> l) { lookup_ = std::move(l); }
 
  private:
+  int64_t vocab_size_, dim_;  // kept apart from table_: a lookup may release the table
   Variable table_;
   WeightTransform transform_;
   std::shared_ptr<const EmbeddingLookup> lookup_;
