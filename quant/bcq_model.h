@@ -82,11 +82,9 @@ struct LoadedBcqModel {
 
 // Reads a .bcq file (QuantError naming the file on a bad magic, truncation, checksum or
 // inconsistency). `kernels`: attach the lookup-table kernels to every quantized Linear
-// and Embedding and release the dense weights of the Linear kernels (the quantized inference
-// path; runtime memory ~ the file's size). Embedding tables keep a dense copy holding the
-// dequantized values, because nn's Embedding reads the table's shape before calling the
-// lookup. Without kernels every dense weight holds its dequantized value (the fp32 model
-// carrying the dequantized weights, for comparison).
+// and Embedding and release their dense weights (the quantized inference path, gradients
+// off; runtime memory ~ the file's size); otherwise every dense weight holds its dequantized
+// value (the fp32 model carrying the dequantized weights, for comparison).
 LoadedBcqModel load_bcq_model(const std::filesystem::path& path, bool kernels);
 
 // Straight-through estimator: every quantized parameter is used through a transform whose

@@ -101,7 +101,8 @@ std::string payload_of(const BcqModel& bcq, const Transformer& model, uint64_t s
       file.dense.push_back({name, p.value().shape(), p.value().to_vector()});
       continue;
     }
-    if (bcq_quantized_shape(name, p.value().shape()) != std::pair{it->second.rows, it->second.cols})
+    const bool released = !p.value().defined();  // loaded with kernels: only the packed form exists
+    if (!released && bcq_quantized_shape(name, p.value().shape()) != std::pair{it->second.rows, it->second.cols})
       throw QuantError("'" + name + "' is quantized as [" + std::to_string(it->second.rows) + ", " +
                        std::to_string(it->second.cols) + "] but the model's is " + shape_str(p.value().shape()));
     file.matrices.push_back(stored(name, it->second));
@@ -188,20 +189,19 @@ LoadedBcqModel load_bcq_model(const std::filesystem::path& path, bool kernels) {
     if (bcq_quantized_shape(name, shape) != std::pair{m->second.rows, m->second.cols})
       throw QuantError(where + ": '" + name + "' is stored as [" + std::to_string(m->second.rows) + ", " +
                        std::to_string(m->second.cols) + "] but the model config gives " + shape_str(shape));
-    const auto linear = layers.linears.find(name);
-    if (kernels && linear != layers.linears.end()) {
+    // nn never reads a dense weight whose inference hook is set while gradients are off.
+    if (const auto linear = layers.linears.find(name); kernels && linear != layers.linears.end()) {
       auto kernel = std::make_shared<BcqLinearKernel>(m->second, linear->second->bias());
       loaded.kernel_bytes += kernel->storage_bytes();
       linear->second->set_inference_kernel(std::move(kernel));
-      p.value() = Tensor();  // Linear never reads it while the kernel is set and gradients are off
-      continue;
-    }
-    p.value().copy_from(bcq_dequantize_parameter(name, m->second));
-    const auto embedding = layers.embeddings.find(name);
-    if (kernels && embedding != layers.embeddings.end()) {
+      p.value() = Tensor();
+    } else if (const auto embedding = layers.embeddings.find(name); kernels && embedding != layers.embeddings.end()) {
       auto lookup = std::make_shared<BcqEmbeddingLookup>(m->second);
       loaded.kernel_bytes += lookup->storage_bytes();
       embedding->second->set_inference_lookup(std::move(lookup));
+      p.value() = Tensor();
+    } else {
+      p.value().copy_from(bcq_dequantize_parameter(name, m->second));
     }
   }
   for (const auto& [name, m] : matrices)

@@ -234,8 +234,9 @@ TEST_CASE("translation from a .bcq file on the LUT kernels matches the fp32 mode
   const LoadedBcqModel packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
   dense.model->eval();
   packed.model->eval();
-  // The Linear kernels' dense weights are gone; the kernels hold them packed.
+  // The dense weights are gone; the kernels hold them packed.
   CHECK(packed.model->final_layer().kernel().value().numel() == 0);
+  CHECK(packed.model->decoder().pos_embedding().embedding().table().value().numel() == 0);
   CHECK(packed.kernel_bytes > 0);
 
   const IndexTensor source = source_batch(6, 20, 7);
@@ -293,8 +294,9 @@ TEST_CASE("the 3-bit .bcq of the small.json model is at most 4.9 MB") {
   const int64_t dense_bytes = parameter_bytes(*dense.model);
   const int64_t kernel_bytes = parameter_bytes(*kernels.model) + kernels.kernel_bytes;
   MESSAGE("runtime parameter memory: fp32 " << dense_bytes << " B; kernels " << kernel_bytes << " B ("
-                                            << parameter_bytes(*kernels.model) << " dense [embedding tables, biases, LayerNorm] + "
+                                            << parameter_bytes(*kernels.model) << " dense [biases, LayerNorm] + "
                                             << kernels.kernel_bytes << " packed)");
   CHECK(dense_bytes == fp32);
-  CHECK(kernel_bytes < dense_bytes / 2);
+  CHECK(bcq_size_report(kernels.bcq, *kernels.model).file_bytes == file_bytes);
+  CHECK(kernel_bytes < dense_bytes / 8);
 }
