@@ -19,6 +19,7 @@
 //   build-bench/bench/bench_core_ops --benchmark_filter=matmul
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,6 +48,14 @@ double seconds_of(F&& f) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Minor page faults of the process so far (all threads): a fresh large allocation faults in
+// every 4 KiB page on first touch, and the kernel zeroes each one. Independent of load.
+int64_t minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
 Tensor random_tensor(const Shape& shape, uint64_t seed) {
   Rng rng(seed);
   Tensor t(shape);
@@ -66,9 +75,8 @@ void raw_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
 struct DenseShape {
   int64_t m, k, n;  // X [M, K] x W [K, N]
   std::string name() const {
-    std::string s = "M";  // appended piecewise: `"M" + to_string(m)` trips GCC 12's -Wrestrict (PR 105651)
-    for (auto [tag, v] : {std::pair{"", m}, std::pair{"_K", k}, std::pair{"_N", n}}) s.append(tag).append(std::to_string(v));
-    return s;
+    return std::string("M").append(std::to_string(m)).append("_K").append(std::to_string(k)).append("_N").append(
+        std::to_string(n));
   }
 };
 const DenseShape kDenseShapes[] = {{2560, 128, 1024}, {2560, 1024, 128}, {2560, 128, 7010}};
@@ -91,10 +99,21 @@ struct DenseBuffers {
   // Y = X W; dX = dY W^T; dW = X^T dY — the three GEMMs of a training step, beta = 0.
   template <class Gemm>
   void pass(Gemm&& g, bool backward) {
-    g(false, false, s.m, s.n, s.k, 1.0f, x.data(), s.k, w.data(), s.n, 0.0f, y.data(), s.n);
+    pass_into(g, backward, y, dx, dw);
+  }
+  // The same into outputs allocated for this pass, as the op allocates them.
+  template <class Gemm>
+  void pass_fresh(Gemm&& g, bool backward) {
+    Tensor fresh_y(y.shape()), fresh_dx(backward ? dx.shape() : Shape{0}), fresh_dw(backward ? dw.shape() : Shape{0});
+    pass_into(g, backward, fresh_y, fresh_dx, fresh_dw);
+    benchmark::DoNotOptimize(fresh_y.data());
+  }
+  template <class Gemm>
+  void pass_into(Gemm&& g, bool backward, Tensor& out, Tensor& d_x, Tensor& d_w) {
+    g(false, false, s.m, s.n, s.k, 1.0f, x.data(), s.k, w.data(), s.n, 0.0f, out.data(), s.n);
     if (!backward) return;
-    g(false, true, s.m, s.k, s.n, 1.0f, dy.data(), s.n, w.data(), s.n, 0.0f, dx.data(), s.k);
-    g(true, false, s.k, s.n, s.m, 1.0f, x.data(), s.k, dy.data(), s.n, 0.0f, dw.data(), s.n);
+    g(false, true, s.m, s.k, s.n, 1.0f, dy.data(), s.n, w.data(), s.n, 0.0f, d_x.data(), s.k);
+    g(true, false, s.k, s.n, s.m, 1.0f, x.data(), s.k, dy.data(), s.n, 0.0f, d_w.data(), s.n);
   }
 };
 
@@ -125,16 +144,21 @@ void bench_sgemm_openblas2(benchmark::State& state, DenseShape shape, bool backw
 enum class DenseOp { matmul, linear };
 
 // One benchmark per (op, shape, backward). Each iteration runs raw cblas_sgemm (1 thread),
-// bcqnmt::gemm (2 TBB workers) and the op; Time is the op's. The op allocates its outputs and
-// gradients as training does (zero_grad() drops the gradients before each step).
+// bcqnmt::gemm (2 TBB workers) into preallocated outputs and into fresh ones, and the op;
+// Time is the op's. The op allocates its outputs and gradients as training does (zero_grad()
+// drops the gradients before each step). op/gemm_fresh isolates what the op adds beyond
+// allocating its outputs; op_faults counts the op's page faults per pass.
 void bench_dense_op(benchmark::State& state, DenseOp op, DenseShape shape, bool backward) {
   set_num_threads(kThreads);
   DenseBuffers buf(shape);
   Variable x(buf.x, true), w(buf.w, true), b(buf.bias, true);
-  double blas1 = 0.0, tbb_gemm = 0.0, own = 0.0;
+  double blas1 = 0.0, tbb_gemm = 0.0, fresh = 0.0, own = 0.0;
+  int64_t faults = 0;
   for (auto _ : state) {
     blas1 += seconds_of([&] { buf.pass(raw_sgemm, backward); });
     tbb_gemm += seconds_of([&] { buf.pass(gemm, backward); });
+    fresh += seconds_of([&] { buf.pass_fresh(gemm, backward); });
+    const int64_t faults_before = minor_faults();
     const double t = seconds_of([&] {
       x.zero_grad();
       w.zero_grad();
@@ -143,17 +167,20 @@ void bench_dense_op(benchmark::State& state, DenseOp op, DenseShape shape, bool 
       if (backward) y.backward(buf.dy);
       benchmark::DoNotOptimize(y.value().data());
     });
+    faults += minor_faults() - faults_before;
     state.SetIterationTime(t);
     own += t;
   }
   const double n = static_cast<double>(state.iterations());
   const double flops = buf.flops(backward);
-  blas1 /= n, tbb_gemm /= n, own /= n;
+  blas1 /= n, tbb_gemm /= n, fresh /= n, own /= n;
   state.counters["GFLOP/s"] = flops / own * 1e-9;
   state.counters["blas1_GFLOP/s"] = flops / blas1 * 1e-9;
   state.counters["gemm_GFLOP/s"] = flops / tbb_gemm * 1e-9;
   state.counters["op/blas1"] = own / blas1;
   state.counters["op/gemm"] = own / tbb_gemm;  // the op's own overhead over the GEMMs it calls
+  state.counters["op/gemm_fresh"] = own / fresh;
+  state.counters["op_faults"] = static_cast<double>(faults) / n;
   const auto base = openblas2_seconds().find({shape.name(), backward});
   if (base != openblas2_seconds().end()) {
     state.counters["op/blas2"] = own / base->second;
@@ -211,15 +238,20 @@ void bench_rowwise(benchmark::State& state, Op&& op, Variable x, double bytes_fw
   set_num_threads(kThreads);
   const Tensor dy = random_tensor(x.shape(), 11);
   double total = 0.0;
+  int64_t faults = 0;
   for (auto _ : state) {
+    const int64_t faults_before = minor_faults();
     total += seconds_of([&] {
       x.zero_grad();
       Variable y = op(x);
       if (backward) y.backward(dy);
       benchmark::DoNotOptimize(y.value().data());
     });
+    faults += minor_faults() - faults_before;
   }
-  const double gbs = (bytes_fwd + (backward ? bytes_bwd : 0.0)) / (total / static_cast<double>(state.iterations())) * 1e-9;
+  const double n = static_cast<double>(state.iterations());
+  state.counters["op_faults"] = static_cast<double>(faults) / n;
+  const double gbs = (bytes_fwd + (backward ? bytes_bwd : 0.0)) / (total / n) * 1e-9;
   state.counters["GB/s"] = gbs;
   if (g_stream_gbs > 0.0) state.counters["of_stream"] = gbs / g_stream_gbs;
 }
