@@ -57,6 +57,9 @@ Variable softmax(const Variable& x, const Tensor& mask = Tensor());
 Variable log_softmax(const Variable& x);
 // Layer normalisation over the last dimension, fused forward and backward. (ops/layer_norm.cpp)
 Variable layer_norm(const Variable& x, const Variable& gamma, const Variable& beta, float eps);
+// Root-mean-square normalisation over the last dimension (Zhang & Sennrich 2019), fused:
+// y = x / sqrt(mean(x^2) + eps) * gamma. (ops/rms_norm.cpp)
+Variable rms_norm(const Variable& x, const Variable& gamma, float eps);
 
 // ---- attention (ops/attention.cpp) ----------------------------------------------------
 // Which keys each query may see. Sequences are right-padded, so padding is a length.

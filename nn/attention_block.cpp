@@ -3,18 +3,18 @@
 namespace bcqnmt {
 
 AttentionBlock::AttentionBlock(const ModelConfig& c, Rng& rng)
-    : mha_(c, rng), layer_norm_(c.d_model, c.layer_norm_epsilon) {
+    : mha_(c, rng), norm_(make_normalization(c)) {
   register_module("mha", mha_);
-  register_module("layer_norm", layer_norm_);
+  register_module(c.norm, *norm_);
 }
 
 Variable AttentionBlock::forward(const Variable& x, const Variable& context, const AttentionMask& mask) const {
-  return layer_norm_.forward(add(x, mha_.forward(x, context, mask)));
+  return norm_->forward(add(x, mha_.forward(x, context, mask)));
 }
 
 Variable AttentionBlock::forward_cached(const Variable& x, const Variable& context, const AttentionMask& mask,
                                         KvCache& cache, bool grow) const {
-  return layer_norm_.forward(add(x, mha_.forward_cached(x, context, mask, cache, grow)));
+  return norm_->forward(add(x, mha_.forward_cached(x, context, mask, cache, grow)));
 }
 
 }  // namespace bcqnmt

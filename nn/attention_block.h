@@ -1,8 +1,11 @@
 #pragma once
 // A post-LayerNorm residual attention sublayer, as the reference's GlobalSelfAttention,
-// CausalSelfAttention and CrossAttention: x = LN(x + MHA(x, context)).
-#include "nn/layer_norm.h"
+// CausalSelfAttention and CrossAttention: x = LN(x + MHA(x, context)); LN is the
+// config's normalisation (nn/normalization.h).
+#include <memory>
+
 #include "nn/multi_head_attention.h"
+#include "nn/normalization.h"
 
 namespace bcqnmt {
 
@@ -17,7 +20,7 @@ class AttentionBlock : public Module {
 
  private:
   MultiHeadAttention mha_;
-  LayerNorm layer_norm_;
+  std::unique_ptr<Normalization> norm_;
 };
 
 }  // namespace bcqnmt

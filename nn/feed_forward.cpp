@@ -6,17 +6,17 @@ FeedForward::FeedForward(const ModelConfig& c, Rng& rng)
     : inner_(c.d_model, c.dff, rng),
       outer_(c.dff, c.d_model, rng),
       dropout_(c.dropout_rate, rng),
-      layer_norm_(c.d_model, c.layer_norm_epsilon) {
+      norm_(make_normalization(c)) {
   register_module("dense_0", inner_);
   register_module("dense_1", outer_);
-  register_module("layer_norm", layer_norm_);
+  register_module(c.norm, *norm_);
   register_module("dropout", dropout_);  // no parameters, but it follows train/eval
 }
 
 Variable FeedForward::forward(const Variable& x) const {
   Variable h = relu(inner_.forward(x));             // [B, T, F]
   Variable y = dropout_.forward(outer_.forward(h));  // [B, T, D]
-  return layer_norm_.forward(add(x, y));
+  return norm_->forward(add(x, y));
 }
 
 }  // namespace bcqnmt

@@ -1,10 +1,12 @@
 #pragma once
 // The position-wise feed-forward sublayer of the reference:
-// x = LN(x + Dropout(Dense_D(relu(Dense_F(x))))).
+// x = LN(x + Dropout(Dense_D(relu(Dense_F(x))))); LN is the config's normalisation.
 #include "nn/dropout.h"
-#include "nn/layer_norm.h"
+#include <memory>
+
 #include "nn/linear.h"
 #include "nn/model_config.h"
+#include "nn/normalization.h"
 
 namespace bcqnmt {
 
@@ -18,7 +20,7 @@ class FeedForward : public Module {
  private:
   Linear inner_, outer_;  // D -> F, F -> D
   Dropout dropout_;
-  LayerNorm layer_norm_;
+  std::unique_ptr<Normalization> norm_;
 };
 
 }  // namespace bcqnmt

@@ -1,13 +1,13 @@
 #pragma once
 // Layer normalisation over the last dimension: "gamma" (1 at init) and "beta" (0).
-#include "nn/module.h"
+#include "nn/normalization.h"
 
 namespace bcqnmt {
 
-class LayerNorm : public Module {
+class LayerNorm : public Normalization {
  public:
   LayerNorm(int64_t dim, float epsilon);
-  Variable forward(const Variable& x) const;  // [..., D] -> [..., D]
+  Variable forward(const Variable& x) const override;  // [..., D] -> [..., D]
 
  private:
   Variable gamma_, beta_;

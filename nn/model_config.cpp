@@ -26,7 +26,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw NnError("model config: expected a JSON object");
   static const char* known[] = {"num_layers", "d_model",        "dff",           "num_heads",     "key_dim",
                                 "dropout_rate", "layer_norm_epsilon", "max_positions", "src_vocab_size",
-                                "tgt_vocab_size"};
+                                "tgt_vocab_size", "norm"};
   for (const auto& [key, value] : j.items()) {
     bool ok = false;
     for (const char* k : known) ok = ok || key == k;
@@ -43,17 +43,25 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   read(j, "max_positions", c.max_positions, 1);
   read(j, "src_vocab_size", c.src_vocab_size, 0);
   read(j, "tgt_vocab_size", c.tgt_vocab_size, 0);
+  if (j.contains("norm")) {
+    if (!j.at("norm").is_string()) throw NnError("model config: \"norm\" must be a string");
+    c.norm = j.at("norm").get<std::string>();
+    if (c.norm != "layer_norm" && c.norm != "rms_norm")
+      throw NnError("model config: \"norm\" must be \"layer_norm\" or \"rms_norm\", not \"" + c.norm + "\"");
+  }
   if (c.d_model % 2) throw NnError("model config: \"d_model\" must be even (sin | cos positional halves)");
   if (c.dropout_rate >= 1.0f) throw NnError("model config: \"dropout_rate\" must be < 1");
   return c;
 }
 
 nlohmann::json ModelConfig::to_json() const {
-  return {{"num_layers", num_layers},         {"d_model", d_model},
+  nlohmann::json j = {{"num_layers", num_layers},         {"d_model", d_model},
           {"dff", dff},                       {"num_heads", num_heads},
           {"key_dim", key_dim},               {"dropout_rate", dropout_rate},
           {"layer_norm_epsilon", layer_norm_epsilon}, {"max_positions", max_positions},
           {"src_vocab_size", src_vocab_size}, {"tgt_vocab_size", tgt_vocab_size}};
+  if (norm != "layer_norm") j["norm"] = norm;
+  return j;
 }
 
 }  // namespace bcqnmt

@@ -14,7 +14,11 @@ struct ModelConfig {
   int num_heads = 8;
   int key_dim = 128;  // per head; Keras MultiHeadAttention(key_dim=d_model) in the reference
   float dropout_rate = 0.1f;
-  float layer_norm_epsilon = 1e-3f;  // the Keras default
+  float layer_norm_epsilon = 1e-3f;  // the Keras default; also RMSNorm's epsilon
+  // Residual-block normalisation: "layer_norm" (the reference) or "rms_norm" (Zhang &
+  // Sennrich 2019). to_json() writes it only when not the default, so runs started before
+  // the key existed keep their model identity.
+  std::string norm = "layer_norm";
   int max_positions = 2048;          // length of the sinusoidal table, as the reference
   int src_vocab_size = 0;            // set from the vocabulary files, not the config
   int tgt_vocab_size = 0;
