@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/kernel_path.h"
 #include "core/parallel.h"
 
 namespace bcqnmt {
@@ -29,7 +30,7 @@ constexpr int64_t kParallelWork = int64_t{1} << 18;
 void gemm_panels(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const int64_t threads = num_threads();
-  if (threads <= 1 || m * n * k < kParallelWork) {
+  if (threads <= 1 || m * n * k < kParallelWork || kernel_path() == KernelPath::reference) {
     sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/storage_pool.h"
 
 namespace bcqnmt {
 
@@ -24,15 +25,10 @@ std::string shape_str(const Shape& shape) {
 }
 
 namespace {
-constexpr size_t kAlignment = 64;
-
 std::shared_ptr<float> allocate_aligned(int64_t numel) {
-  // aligned_alloc needs a size that is a multiple of the alignment.
-  size_t bytes = static_cast<size_t>(std::max<int64_t>(numel, 1)) * sizeof(float);
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  auto* p = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<float>(p, [](float* q) { std::free(q); });
+  size_t granted = 0;
+  float* p = storage_acquire(static_cast<size_t>(numel) * sizeof(float), &granted);
+  return std::shared_ptr<float>(p, [granted](float* q) { storage_release(q, granted); });
 }
 }  // namespace
 

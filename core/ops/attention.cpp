@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/kernel_path.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/vector_math.h"
@@ -140,6 +141,8 @@ AttentionShape attention_shape(const Variable& q, const Variable& k, const Varia
 
 Variable attention(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask, int heads,
                    float dropout_rate, Rng& rng, bool training) {
+  if (kernel_path() == KernelPath::reference)
+    return attention_reference(q, k, v, mask, heads, dropout_rate, rng, training);
   const AttentionShape s = attention_shape(q, k, v, mask, heads);
   const float rate = training ? dropout_rate : 0.0f;
   const uint64_t key = rate > 0.0f ? rng.next_u64() : 0;

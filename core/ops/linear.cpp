@@ -2,12 +2,14 @@
 //   Y = X W + 1 b^T        dX = dY W^T        dW = X^T dY        db = sum_rows dY
 #include "core/column_sums.h"
 #include "core/error.h"
+#include "core/kernel_path.h"
 #include "core/gemm.h"
 #include "core/ops.h"
 
 namespace bcqnmt {
 
 Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  if (kernel_path() == KernelPath::reference) return b.defined() ? add(matmul(x, w), b) : matmul(x, w);
   const Tensor& xv = x.value();
   const Tensor& wv = w.value();
   BCQNMT_CHECK(wv.dim() == 2 && xv.dim() >= 1 && xv.size(-1) == wv.size(0),

@@ -1,0 +1,19 @@
+#pragma once
+// Reuse of large tensor buffers across training steps.
+//
+// A training step allocates the same big activations and gradients every time (the
+// logits alone are [B*T, V] floats, tens of MB). glibc serves blocks that large with
+// fresh mmap'd pages and unmaps them on free, so every step page-faults and zero-fills
+// them again. The pool keeps released large blocks by size class (1/8-octave steps, at
+// most 12.5% slack) and hands them out again; small blocks go straight to malloc.
+// Cached memory is capped; sanitizer builds bypass the pool so ASan sees every buffer.
+#include <cstddef>
+
+namespace bcqnmt {
+
+// 64-byte aligned, at least `bytes` long; throws std::bad_alloc.
+float* storage_acquire(size_t bytes, size_t* granted);
+// Gives back a block from storage_acquire with the `granted` size it reported.
+void storage_release(float* p, size_t granted);
+
+}  // namespace bcqnmt
