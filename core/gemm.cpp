@@ -62,6 +62,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   g_observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
 }
 
+void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 void set_gemm_observer(void (*observer)(const GemmShape&)) { g_observer = observer; }
 
 }  // namespace bcqnmt

@@ -8,6 +8,11 @@ namespace bcqnmt {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// The same product on the calling thread only, for callers that are already inside a
+// parallel loop (e.g. per (batch, head) in attention). Not reported to the observer.
+void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
 // Profiling: while an observer is set, every gemm() call reports its shape and its wall
 // time to it (the training-step benchmark replays the shapes on raw cblas_sgemm for the
 // GEMM-only bound, and sums the times for the step's share of time in GEMM).

@@ -7,12 +7,16 @@
 //   dv_j += pd_ij do_i           dpd_ij = <do_i, v_j>             dp_ij = dpd_ij m_ij / (1 - rate)
 //   ds_ij = p_ij (dp_ij - sum_l p_il dp_il)
 //   dq_i = c sum_j ds_ij k_j     dk_j += c ds_ij q_i
-// Masked keys are skipped, not computed and thrown away: with right-padded batches that
-// is most of the work saved. Each (b, h) task writes only its own head's columns of
-// dq/dk/dv, so the parallel backward has no races and is deterministic.
+// In matrix form these are five small GEMMs per (b, h) — S = c Q K^T, O = Pd V,
+// dPd = dO V^T, dV = Pd^T dO, dQ = c dS K, dK = c dS^T Q — run single-threaded on the
+// heads' strided rows inside a parallel loop over batch x heads. Padded keys (past the
+// row's length) are left out of every product rather than computed and masked: with
+// right-padded batches that is much of the work. Each (b, h) task writes only its own
+// head's columns of dq/dk/dv, so the parallel backward has no races and is deterministic.
 #include <cmath>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/kernel_path.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -45,82 +49,97 @@ int64_t visible_keys(const AttentionMask& mask, const AttentionShape& s, int64_t
   return std::max<int64_t>(n, 0);
 }
 
-// Dot product and axpy with independent accumulators: the compiler vectorises them, and
-// the target clones pick AVX-512 or AVX2 at run time while the default build stays portable.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = 0.0f;
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+// Dropout multiplier of probability (row, j): 0 or 1 / (1 - rate), from the hash of its
+// flat index in [B, H, Tq, Tk] — the same index the reference path's dropout op uses.
+inline float keep_factor(uint64_t key, uint64_t index, float rate) {
+  return hash_uniform(key, index) >= rate ? 1.0f / (1.0f - rate) : 0.0f;
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void axpy(float alpha, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+// Per (b, h), on contiguous scratch: probabilities after dropout, pd [Tq, Lk].
+void dropped_probabilities(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, uint64_t key,
+                           float rate, float* pd) {
+  for (int64_t i = 0; i < s.tq; ++i) {
+    const float* pi = p + ((b * s.h + h) * s.tq + i) * s.tk;
+    const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
+    for (int64_t j = 0; j < lk; ++j) pd[i * lk + j] = pi[j] == 0.0f ? 0.0f : pi[j] * keep_factor(key, row_index + j, rate);
+  }
 }
 
-// One (b, h): probabilities p [Tq, Tk] (zero where masked) and output o.
+// One (b, h). The score and value products are small GEMMs on the heads' strided rows
+// (leading dimension H*K), run on this thread; only the Lk unpadded keys are touched.
+// Writes probabilities p [Tq, Tk] (zero where masked) and output o.
 void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t b, int64_t h, const float* q,
-                    const float* k, const float* v, float* p, float* o, uint64_t key, float rate) {
+                    const float* k, const float* v, float* p, float* o, uint64_t key, float rate,
+                    std::vector<float>& scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k));
-  const float keep_scale = 1.0f / (1.0f - rate);
   const int64_t base = b * s.tq * s.row() + h * s.k;
   const int64_t kv_base = b * s.tk * s.row() + h * s.k;
+  const int64_t lk = visible_keys(mask, s, b, s.tq - 1);  // keys of the widest (last) row
+  float* pb = p + (b * s.h + h) * s.tq * s.tk;  // [Tq, Tk]
+  gemm_serial(false, true, s.tq, lk, s.k, scale, q + base, s.row(), k + kv_base, s.row(), 0.0f, pb, s.tk);
   for (int64_t i = 0; i < s.tq; ++i) {
+    float* pi = pb + i * s.tk;
     const int64_t n = visible_keys(mask, s, b, i);
-    const float* qi = q + base + i * s.row();
-    float* pi = p + ((b * s.h + h) * s.tq + i) * s.tk;
-    float* oi = o + base + i * s.row();
-    std::fill(pi, pi + s.tk, 0.0f);
-    std::fill(oi, oi + s.k, 0.0f);
-    if (n == 0) continue;
-    for (int64_t j = 0; j < n; ++j) pi[j] = scale * dot(qi, k + kv_base + j * s.row(), s.k);
-    const float inv = 1.0f / exp_shifted(pi, n, max_of(pi, n), pi);
-    const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
-    for (int64_t j = 0; j < n; ++j) {
-      pi[j] *= inv;
-      float w = pi[j];
-      if (rate > 0.0f) w = hash_uniform(key, row_index + j) >= rate ? w * keep_scale : 0.0f;
-      if (w != 0.0f) axpy(w, v + kv_base + j * s.row(), oi, s.k);
+    if (n > 0) {
+      const float inv = 1.0f / exp_shifted(pi, n, max_of(pi, n), pi);
+      for (int64_t j = 0; j < n; ++j) pi[j] *= inv;
     }
+    std::fill(pi + n, pi + s.tk, 0.0f);
   }
+  const float* weights = pb;
+  int64_t ld = s.tk;
+  if (rate > 0.0f) {
+    scratch.resize(s.tq * lk);
+    dropped_probabilities(s, b, h, p, lk, key, rate, scratch.data());
+    weights = scratch.data();
+    ld = lk;
+  }
+  gemm_serial(false, false, s.tq, s.k, lk, 1.0f, weights, ld, v + kv_base, s.row(), 0.0f, o + base, s.row());
+  if (lk == 0)
+    for (int64_t i = 0; i < s.tq; ++i) std::fill(o + base + i * s.row(), o + base + i * s.row() + s.k, 0.0f);
 }
 
 void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t b, int64_t h, const float* q,
                      const float* k, const float* v, const float* p, const float* d_o, float* dq, float* dk,
-                     float* dv, uint64_t key, float rate, std::vector<float>& dp) {
+                     float* dv, uint64_t key, float rate, std::vector<float>& scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k));
-  const float keep_scale = 1.0f / (1.0f - rate);
   const int64_t base = b * s.tq * s.row() + h * s.k;
   const int64_t kv_base = b * s.tk * s.row() + h * s.k;
-  dp.resize(s.tk);
-  for (int64_t i = 0; i < s.tq; ++i) {
-    const int64_t n = visible_keys(mask, s, b, i);
-    const float* pi = p + ((b * s.h + h) * s.tq + i) * s.tk;
-    const float* doi = d_o + base + i * s.row();
-    const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
-    float weighted = 0.0f;
-    for (int64_t j = 0; j < n; ++j) {
-      float m = 1.0f;
-      if (rate > 0.0f) m = hash_uniform(key, row_index + j) >= rate ? keep_scale : 0.0f;
-      if (dv && m != 0.0f) axpy(pi[j] * m, doi, dv + kv_base + j * s.row(), s.k);
-      dp[j] = m != 0.0f ? m * dot(doi, v + kv_base + j * s.row(), s.k) : 0.0f;
-      weighted += pi[j] * dp[j];
-    }
-    const float* qi = q + base + i * s.row();
-    float* dqi = dq ? dq + base + i * s.row() : nullptr;
-    for (int64_t j = 0; j < n; ++j) {
-      const float ds = scale * pi[j] * (dp[j] - weighted);
-      if (ds == 0.0f) continue;
-      if (dqi) axpy(ds, k + kv_base + j * s.row(), dqi, s.k);
-      if (dk) axpy(ds, qi, dk + kv_base + j * s.row(), s.k);
-    }
+  const int64_t lk = visible_keys(mask, s, b, s.tq - 1);
+  const float* pb = p + (b * s.h + h) * s.tq * s.tk;
+  scratch.resize(2 * s.tq * std::max<int64_t>(lk, 1));
+  float* ds = scratch.data();           // dP, then dS, [Tq, Lk]
+  float* pd = ds + s.tq * lk;           // probabilities after dropout, [Tq, Lk]
+  const float* weights = pb;
+  int64_t ld = s.tk;
+  if (rate > 0.0f) {
+    dropped_probabilities(s, b, h, p, lk, key, rate, pd);
+    weights = pd;
+    ld = lk;
   }
+  // Keys past Lk get no gradient: zero those rows of dK and dV.
+  for (int64_t j = lk; j < s.tk; ++j) {
+    if (dk) std::fill(dk + kv_base + j * s.row(), dk + kv_base + j * s.row() + s.k, 0.0f);
+    if (dv) std::fill(dv + kv_base + j * s.row(), dv + kv_base + j * s.row() + s.k, 0.0f);
+  }
+  if (dv) gemm_serial(true, false, lk, s.k, s.tq, 1.0f, weights, ld, d_o + base, s.row(), 0.0f, dv + kv_base, s.row());
+  gemm_serial(false, true, s.tq, lk, s.k, 1.0f, d_o + base, s.row(), v + kv_base, s.row(), 0.0f, ds, lk);
+  for (int64_t i = 0; i < s.tq; ++i) {
+    const float* pi = pb + i * s.tk;
+    float* dsi = ds + i * lk;
+    const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
+    if (rate > 0.0f)
+      for (int64_t j = 0; j < lk; ++j) dsi[j] *= keep_factor(key, row_index + j, rate);
+    float weighted = 0.0f;
+    for (int64_t j = 0; j < lk; ++j) weighted += pi[j] * dsi[j];
+    for (int64_t j = 0; j < lk; ++j) dsi[j] = pi[j] * (dsi[j] - weighted);  // masked: p = 0 -> 0
+  }
+  if (dq) {
+    if (lk == 0)
+      for (int64_t i = 0; i < s.tq; ++i) std::fill(dq + base + i * s.row(), dq + base + i * s.row() + s.k, 0.0f);
+    gemm_serial(false, false, s.tq, s.k, lk, scale, ds, lk, k + kv_base, s.row(), 0.0f, dq + base, s.row());
+  }
+  if (dk) gemm_serial(true, false, lk, s.k, s.tq, scale, ds, lk, q + base, s.row(), 0.0f, dk + kv_base, s.row());
 }
 
 AttentionShape attention_shape(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
@@ -150,15 +169,18 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
   Tensor probs({s.b, s.h, s.tq, s.tk});  // [B, H, Tq, Tk], kept for backward
   const Tensor qv = q.value(), kv = k.value(), vv = v.value();
   parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> scratch;
     for (int64_t t = lo; t < hi; ++t)
-      attend_forward(s, mask, t / s.h, t % s.h, qv.data(), kv.data(), vv.data(), probs.data(), out.data(), key, rate);
+      attend_forward(s, mask, t / s.h, t % s.h, qv.data(), kv.data(), vv.data(), probs.data(), out.data(), key, rate,
+                     scratch);
   });
   return Variable::make_result(out, {q, k, v}, [s, mask, qv, kv, vv, probs, key, rate](Node& self) {
     Node& nq = *self.inputs[0];
     Node& nk = *self.inputs[1];
     Node& nv = *self.inputs[2];
     // Own buffers, then accumulate: an input may be used twice (self-attention q = k = v).
-    Tensor dq = Tensor::zeros(qv.shape()), dk = Tensor::zeros(kv.shape()), dv = Tensor::zeros(vv.shape());
+    // Every element is written by the per-head kernels, so no zero fill.
+    Tensor dq(qv.shape()), dk(kv.shape()), dv(vv.shape());
     parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
       std::vector<float> scratch;
       for (int64_t t = lo; t < hi; ++t)
