@@ -61,4 +61,11 @@ struct PipelineOptions {
 };
 int run_pipeline(const PipelineOptions& o, std::ostream& out);
 
+struct PlotOptions {
+  std::string run, out, data, sentence, solver;  // out "": RUN/plots; sentence "": first test line
+  std::string layer = "encoder/layer_0/ffn/dense_0/kernel";
+  int bits = 0;  // 0: the run's quantization config
+};
+int run_plot(const PlotOptions& o, std::ostream& out);  // apps/command_plot.cpp
+
 }  // namespace bcqnmt

@@ -98,6 +98,18 @@ int main(int argc, char** argv) {
   pipeline_cmd->add_option("--vocab-limit", pipeline.vocab_limit, "Learn the vocabularies from the first N pairs (0: all)")
       ->check(CLI::NonNegativeNumber);
 
+  PlotOptions plot;
+  auto* plot_cmd = app.add_subcommand("plot", "SVG pictures of a run: training curves, cross-attention of one sentence, "
+                                              "one layer's weights with its BCQ levels");
+  plot_cmd->add_option("--run", plot.run, run_help)->required();
+  plot_cmd->add_option("--out", plot.out, "Output directory (default: RUN/plots)");
+  plot_cmd->add_option("--data", plot.data, data_help + "; its first test sentence is drawn");
+  plot_cmd->add_option("--sentence", plot.sentence, "Portuguese sentence for the attention picture");
+  plot_cmd->add_option("--layer", plot.layer, "Weight matrix for the histogram")->capture_default_str();
+  plot_cmd->add_option("--bits", plot.bits, "BCQ bits of the levels (default: the run's)")->check(CLI::Range(1, 8));
+  plot_cmd->add_option("--solver", plot.solver, "BCQ solver of the levels (default: the run's)")
+      ->check(CLI::IsMember({"greedy", "refined_greedy", "alternating"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -119,6 +131,7 @@ int main(int argc, char** argv) {
     if (*translate_cmd) return run_translate(translate, std::cin, std::cout);
     if (*info_cmd) return run_info(info, std::cout);
     if (*pipeline_cmd) return run_pipeline(pipeline, std::cout);
+    if (*plot_cmd) return run_plot(plot, std::cout);
   } catch (const TrainingInterrupted&) {
     return kInterruptedExitStatus;
   } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "nn/multi_head_attention.h"
 
+#include <cmath>
+
 namespace bcqnmt {
 
 MultiHeadAttention::MultiHeadAttention(const ModelConfig& c, Rng& rng)
@@ -36,8 +38,19 @@ Variable MultiHeadAttention::forward_cached(const Variable& query, const Variabl
     cache.values = v.value();
   }
   Variable q = query_.forward(query);  // [B, Tq, H*K]
+  if (probability_sink_ != nullptr)
+    probability_sink_->push_back(attention_probabilities(q.value(), cache.keys, mask, heads_));
   return output_.forward(
       attention(q, Variable(cache.keys), Variable(cache.values), mask, heads_, dropout_rate_, *rng_, training()));
+}
+
+Tensor attention_probabilities(const Tensor& q, const Tensor& k, const AttentionMask& mask, int heads) {
+  NoGradGuard no_grad;
+  const int64_t b = q.size(0), tq = q.size(1), tk = k.size(1), kd = q.size(2) / heads;
+  Variable qh = permute(reshape(Variable(q), {b, tq, heads, kd}), {0, 2, 1, 3});  // [B, H, Tq, K]
+  Variable kh = permute(reshape(Variable(k), {b, tk, heads, kd}), {0, 2, 1, 3});  // [B, H, Tk, K]
+  Variable scores = mul_scalar(matmul(qh, kh, false, true), 1.0f / std::sqrt(static_cast<float>(kd)));  // [B, H, Tq, Tk]
+  return softmax(scores, mask.additive(tq, tk)).value();
 }
 
 }  // namespace bcqnmt

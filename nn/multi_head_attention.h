@@ -25,6 +25,12 @@ class MultiHeadAttention : public Module {
   Variable forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask, KvCache& cache,
                           bool grow) const;
 
+  // The recording hook for pictures (`bcqnmt plot`): while a sink is set, every
+  // forward_cached call also appends its attention probabilities [B, H, Tq, Tk], computed
+  // apart from the fused op (which never materialises them) by attention_probabilities().
+  // Costs one more score computation per call; pass nullptr to stop.
+  void record_probabilities(std::vector<Tensor>* sink) { probability_sink_ = sink; }
+
   Linear& query() { return query_; }
   Linear& key() { return key_; }
   Linear& value() { return value_; }
@@ -35,6 +41,11 @@ class MultiHeadAttention : public Module {
   int heads_;
   float dropout_rate_;
   Rng* rng_;
+  std::vector<Tensor>* probability_sink_ = nullptr;
 };
+
+// softmax(q k^T / sqrt(K) + mask) per head, no gradients: the probabilities the fused
+// attention op uses internally. q [B, Tq, H*K], k [B, Tk, H*K] -> [B, H, Tq, Tk]
+Tensor attention_probabilities(const Tensor& q, const Tensor& k, const AttentionMask& mask, int heads);
 
 }  // namespace bcqnmt

@@ -1,0 +1,42 @@
+#pragma once
+// The three pictures of `bcqnmt plot`, drawn with SvgDocument: line charts (training
+// curves), a heat map (attention weights) and a histogram with vertical markers (weights
+// and their BCQ levels).
+#include <string>
+#include <vector>
+
+#include "apps/svg_document.h"
+
+namespace bcqnmt {
+
+struct Series {
+  std::string name, color;
+  std::vector<double> x, y;
+  bool dashed = false;
+};
+
+struct Marker {  // a labelled vertical line at x
+  double x;
+  std::string label;
+};
+
+struct LineChart {
+  std::string title, x_label, y_label;
+  std::vector<Series> series;
+  std::vector<Marker> markers;
+};
+
+// One chart in the box (x, y, w, h) of doc, axes fitted to the data.
+void draw_line_chart(SvgDocument& doc, double x, double y, double w, double h, const LineChart& chart);
+
+// weights [rows][cols] in [0, 1] (each row a probability distribution), rows labelled down
+// the left, columns along the top (rotated), darker = heavier.
+SvgDocument heat_map_svg(const std::vector<std::vector<float>>& weights, const std::vector<std::string>& row_labels,
+                         const std::vector<std::string>& col_labels, const std::string& title,
+                         const std::string& row_axis, const std::string& col_axis);
+
+// A histogram of values in `bins` equal bins, with a dashed vertical line at every level.
+SvgDocument histogram_svg(const std::vector<float>& values, int bins, const std::vector<double>& levels,
+                          const std::string& title, const std::string& x_label, const std::string& levels_label);
+
+}  // namespace bcqnmt

@@ -1,0 +1,125 @@
+// `bcqnmt plot` on a run trained for seconds: the three SVG kinds are well-formed XML and
+// render with rsvg-convert; and the recorded attention probabilities are the ones the
+// fused attention op uses.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "gradcheck.h"
+#include "nn/decoding.h"
+#include "run_binary.h"
+#include "synthetic_corpus.h"
+
+using namespace bcqnmt;
+using namespace bcqnmt::test;
+
+namespace {
+
+// Well-formedness of the XML subset SvgDocument writes: a declaration, elements with
+// quoted attributes, escaped text. Returns "" or the first problem.
+std::string xml_problem(const std::string& s) {
+  std::vector<std::string> open;
+  size_t i = 0;
+  if (s.rfind("<?xml", 0) != 0) return "no XML declaration";
+  i = s.find("?>") + 2;
+  while (i < s.size()) {
+    if (s[i] == '&') {
+      const size_t end = s.find(';', i);
+      const std::string entity = end == std::string::npos ? "" : s.substr(i, end - i + 1);
+      if (entity != "&amp;" && entity != "&lt;" && entity != "&gt;" && entity != "&quot;" && entity != "&apos;")
+        return "bad entity at " + std::to_string(i);
+      i = end + 1;
+    } else if (s[i] != '<') {
+      ++i;
+    } else {
+      size_t end = i + 1;
+      char quote = 0;
+      while (end < s.size() && (quote || s[end] != '>')) {
+        if (s[end] == '<' && !quote) return "'<' inside a tag at " + std::to_string(end);
+        if (s[end] == '"' || s[end] == '\'') quote = quote == s[end] ? 0 : (quote ? quote : s[end]);
+        ++end;
+      }
+      if (end >= s.size()) return "unterminated tag";
+      const std::string tag = s.substr(i + 1, end - i - 1);
+      const std::string name = tag.substr(tag[0] == '/', tag.find_first_of(" />", 1) - (tag[0] == '/'));
+      if (tag[0] == '/') {
+        if (open.empty() || open.back() != name) return "unbalanced </" + name + ">";
+        open.pop_back();
+      } else if (tag.back() != '/') {
+        open.push_back(name);
+      }
+      i = end + 1;
+    }
+  }
+  return open.empty() ? "" : "unclosed <" + open.back() + ">";
+}
+
+}  // namespace
+
+TEST_CASE("the XML check itself catches broken documents") {
+  CHECK(xml_problem("<?xml version=\"1.0\"?>\n<svg a=\"x>y\"><g/><text>a &amp; b</text></svg>\n") == "");
+  CHECK(xml_problem("<?xml version=\"1.0\"?><svg><text>a & b</text></svg>") != "");
+  CHECK(xml_problem("<?xml version=\"1.0\"?><svg><g></svg>") != "");
+}
+
+TEST_CASE("attention_probabilities are the weights of the fused attention op") {
+  Rng rng(7);
+  const int heads = 2, kd = 3;
+  const Tensor q = testing::random_tensor({2, 4, heads * kd}, rng), k = testing::random_tensor({2, 5, heads * kd}, rng),
+               v = testing::random_tensor({2, 5, heads * kd}, rng);
+  const AttentionMask mask{{5, 3}, false};
+  const Tensor p = attention_probabilities(q, k, mask, heads);  // [B, H, Tq, Tk]
+  REQUIRE(p.shape() == Shape{2, heads, 4, 5});
+  const Tensor fused = attention(Variable(q), Variable(k), Variable(v), mask, heads, 0.0f, rng, false).value();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t t = 0; t < 4; ++t) {
+        const float* row = p.data() + ((b * heads + h) * 4 + t) * 5;
+        double total = 0;
+        for (int64_t j = 0; j < 5; ++j) total += row[j];
+        CHECK(total == doctest::Approx(1.0).epsilon(1e-5));
+        if (b == 1) CHECK(row[3] + row[4] == 0.0f);  // padding keys get nothing
+        for (int64_t c = 0; c < kd; ++c) {
+          double mixed = 0;
+          for (int64_t j = 0; j < 5; ++j) mixed += row[j] * v.data()[(b * 5 + j) * heads * kd + h * kd + c];
+          CHECK(fused.data()[(b * 4 + t) * heads * kd + h * kd + c] == doctest::Approx(mixed).epsilon(1e-4));
+        }
+      }
+}
+
+TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and render") {
+  ScratchDir dir;
+  const auto data = dir.path / "data", run = dir.path / "run", plots = dir.path / "plots";
+  make_synthetic_corpus(data, 600, 60, 5);
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
+    "training": {"epochs": 2, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3},
+    "quantization": {"epochs": 1, "bits": 2}
+  })");
+  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
+  for (const std::string& step : {"vocab --size 200" + common,
+                                  "pretrain --config " + (dir.path / "config.json").string() + common,
+                                  "quantize" + common,
+                                  "plot --out " + plots.string() + common}) {
+    const CommandResult r = run_bcqnmt(step);
+    INFO(step << "\n" << r.out << r.err);
+    REQUIRE(r.status == 0);
+  }
+  const int rsvg = std::system("rsvg-convert --version > /dev/null 2>&1");
+  REQUIRE_MESSAGE(rsvg == 0, "rsvg-convert is missing: apt-get install librsvg2-bin (scripts/setup.sh does)");
+  for (const char* name : {"curves", "attention", "weights"}) {
+    const auto svg = plots / (std::string(name) + ".svg"), png = plots / (std::string(name) + ".png");
+    const std::string text = slurp(svg);
+    INFO(name);
+    CHECK(xml_problem(text) == "");
+    CHECK(text.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+    REQUIRE(std::system(("rsvg-convert -o " + png.string() + " " + svg.string()).c_str()) == 0);
+    CHECK(slurp(png).rfind("\x89PNG", 0) == 0);
+  }
+  const std::string curves = slurp(plots / "curves.svg");
+  CHECK(curves.find("pretrain validation") != std::string::npos);
+  CHECK(curves.find("quantize train") != std::string::npos);
+  const std::string attention = slurp(plots / "attention.svg");
+  CHECK(attention.find("[START]") != std::string::npos);  // source tokens on the axis
+  CHECK(slurp(plots / "weights.svg").find("2-bit greedy levels") != std::string::npos);
+}
