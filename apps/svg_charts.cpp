@@ -69,7 +69,8 @@ void draw_line_chart(SvgDocument& doc, double x, double y, double w, double h, c
   axes.draw(doc, chart.x_label, chart.y_label);
   for (const Marker& m : chart.markers) {
     doc.line(axes.px(m.x), axes.top, axes.px(m.x), axes.top + axes.height, "#888", 1, true);
-    doc.text(axes.px(m.x) + 4, axes.top + 12, m.label, {10, "start", 0, "#666"});
+    const bool near_right = axes.px(m.x) > axes.left + 0.8 * axes.width;  // label on the roomier side
+    doc.text(axes.px(m.x) + (near_right ? -4 : 4), axes.top + 12, m.label, {10, near_right ? "end" : "start", 0, "#666"});
   }
   double legend_y = axes.top + 10;
   for (const Series& s : chart.series) {
@@ -118,7 +119,7 @@ SvgDocument histogram_svg(const std::vector<float>& values, int bins, const std:
   for (float v : values) ++counts[std::min<int64_t>(bins - 1, static_cast<int64_t>((v - lo) / (hi - lo) * bins))];
   const double top_count = static_cast<double>(*std::max_element(counts.begin(), counts.end()));
   SvgDocument doc(820, 460);
-  const Axes axes{80, 40, 680, 360, lo, hi, 0, std::max(1.0, top_count * 1.05)};
+  const Axes axes{80, 62, 680, 338, lo, hi, 0, std::max(1.0, top_count * 1.05)};
   doc.text(410, 24, title, {14, "middle", 0, "#222", true});
   axes.draw(doc, x_label, "weights per bin");
   const double bin_width = (hi - lo) / bins;
@@ -126,9 +127,8 @@ SvgDocument histogram_svg(const std::vector<float>& values, int bins, const std:
     doc.rect(axes.px(lo + b * bin_width), axes.py(counts[b]), axes.px(lo + (b + 1) * bin_width) - axes.px(lo + b * bin_width),
              axes.py(0) - axes.py(counts[b]), "#7aa6d6", "#4a76a6");
   for (double l : levels) doc.line(axes.px(l), axes.top, axes.px(l), axes.top + axes.height, "#d62728", 1.5, true);
-  doc.rect(axes.left + 6, axes.top + 6, 14 + 6.2 * static_cast<double>(levels_label.size()) + 30, 22, "white", "#ccc");
-  doc.line(axes.left + 12, axes.top + 17, axes.left + 36, axes.top + 17, "#d62728", 1.5, true);
-  doc.text(axes.left + 42, axes.top + 21, levels_label, {11});
+  doc.line(axes.left, 46, axes.left + 24, 46, "#d62728", 1.5, true);  // legend, above the plot
+  doc.text(axes.left + 30, 50, levels_label, {11});
   return doc;
 }
 
