@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/parallel.h"
+#include "small_config.h"
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
 
@@ -19,13 +20,6 @@ using namespace bcqnmt;
 
 namespace {
 
-ModelConfig small_config() {
-  std::ifstream f(std::string(BCQNMT_SOURCE_DIR) + "/configs/small.json");
-  ModelConfig c = ModelConfig::from_json(nlohmann::json::parse(f).at("model"));
-  c.src_vocab_size = 7765;
-  c.tgt_vocab_size = 7010;
-  return c;
-}
 
 int64_t live_parameter_bytes(const Transformer& m) {
   int64_t bytes = 0;
@@ -43,7 +37,7 @@ struct Models {
 const Models& models() {
   static const Models m = [] {
     Models m;
-    m.fp32 = std::make_unique<Transformer>(small_config(), 7);
+    m.fp32 = std::make_unique<Transformer>(bench::small_config(), 7);
     m.fp32->eval();
     QuantizeSettings settings;
     settings.bits = BitAllocation::uniform(3);

@@ -28,6 +28,7 @@
 #include "apps/training_batches.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "small_config.h"
 #include "data/corpus.h"
 #include "nn/metrics.h"
 #include "nn/transformer.h"
@@ -45,13 +46,6 @@ struct Workload {
   std::string source;  // where the batches came from
 };
 
-ModelConfig small_config() {
-  std::ifstream f(std::string(BCQNMT_SOURCE_DIR) + "/configs/small.json");
-  ModelConfig c = ModelConfig::from_json(nlohmann::json::parse(f).at("model"));
-  c.src_vocab_size = 7765;
-  c.tgt_vocab_size = 7010;
-  return c;
-}
 
 // Synthetic pairs with a log-normal length (median ~21 tokens, long tail), ids uniform.
 EncodedCorpus synthetic_corpus(int64_t pairs) {
@@ -71,7 +65,7 @@ EncodedCorpus synthetic_corpus(int64_t pairs) {
 const Workload& workload() {
   static const Workload w = [] {
     Workload w;
-    w.config = small_config();
+    w.config = bench::small_config();
     EncodedCorpus corpus;
     try {
       const ParallelText text = load_split(resolve_data_dir(""), Split::kTrain);

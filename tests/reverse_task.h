@@ -5,12 +5,27 @@
 
 #include "core/random.h"
 #include "nn/decoding.h"
+#include "nn/model_config.h"
 
 namespace bcqnmt::test {
 
 struct ReverseBatch {
   IndexTensor source, target_in, target_out;
 };
+
+// The model the reverse-task tests train: 2 layers, d_model 32, vocabulary 14.
+inline ModelConfig reverse_task_config(float dropout_rate = 0.0f) {
+  ModelConfig c;
+  c.num_layers = 2;
+  c.d_model = 32;
+  c.dff = 64;
+  c.num_heads = 4;
+  c.key_dim = 8;
+  c.dropout_rate = dropout_rate;
+  c.max_positions = 64;
+  c.src_vocab_size = c.tgt_vocab_size = 14;
+  return c;
+}
 
 // Source [START] x1..xn [END]; target [START] xn..x1 [END]; symbols 4..vocab-1; right-padded.
 inline ReverseBatch reverse_batch(int64_t b, int vocab, Rng& rng) {

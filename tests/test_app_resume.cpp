@@ -7,39 +7,14 @@
 #include <chrono>
 #include <thread>
 
-#include "core/random.h"
 #include "optim/checkpoint.h"
 #include "run_binary.h"
+#include "synthetic_corpus.h"
 
 using namespace bcqnmt;
 using namespace bcqnmt::test;
 
 namespace {
-
-// A made-up parallel corpus: "sentences" of random syllables, the target a fixed
-// word-by-word mapping, so there is something to learn.
-void make_corpus(const std::filesystem::path& dir, int train_pairs) {
-  const char* syllables[] = {"ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "de", "va", "zu", "fe"};
-  Rng rng(99);
-  auto write_split = [&](const std::string& name, int pairs) {
-    std::string pt, en;
-    for (int i = 0; i < pairs; ++i) {
-      const int words = 4 + static_cast<int>(rng.below(10));
-      for (int w = 0; w < words; ++w) {
-        const uint64_t a = rng.below(12), b = rng.below(12);
-        pt += std::string(w ? " " : "") + syllables[a] + syllables[b];
-        en += std::string(w ? " " : "") + syllables[b] + syllables[(a + 3) % 12] + "x";
-      }
-      pt += " .\n";
-      en += " .\n";
-    }
-    write_text(dir / (name + ".pt"), pt);
-    write_text(dir / (name + ".en"), en);
-  };
-  write_split("train", train_pairs);
-  write_split("validation", 100);
-  write_split("test", 50);
-}
 
 std::vector<std::vector<float>> parameters_of(const std::filesystem::path& checkpoint) {
   std::vector<std::vector<float>> out;
@@ -52,7 +27,7 @@ std::vector<std::vector<float>> parameters_of(const std::filesystem::path& check
 TEST_CASE("resume after a finished epoch and after SIGINT mid-epoch is bit-identical") {
   ScratchDir dir;
   const auto data = dir.path / "data";
-  make_corpus(data, 3000);
+  make_synthetic_corpus(data, 3000);
   write_text(dir.path / "config.json", R"({
     "model": {"num_layers": 2, "d_model": 48, "dff": 128, "num_heads": 4, "key_dim": 12, "dropout_rate": 0.1},
     "training": {"epochs": 2, "batch_size": 16, "shuffle_buffer": 500, "warmup_steps": 50, "seed": 5}

@@ -16,15 +16,7 @@ namespace {
 
 std::vector<float> loss_curve(KernelPath path) {
   set_kernel_path(path);
-  ModelConfig c;
-  c.num_layers = 2;
-  c.d_model = 32;
-  c.dff = 64;
-  c.num_heads = 4;
-  c.key_dim = 8;
-  c.dropout_rate = 0.1f;  // dropout masks must match too
-  c.src_vocab_size = c.tgt_vocab_size = 14;
-  Transformer model(c, 31);
+  Transformer model(test::reverse_task_config(/*dropout_rate=*/0.1f), 31);  // dropout masks must match too
   Adam adam(model.parameters());
   Rng data(32);
   std::vector<float> losses;

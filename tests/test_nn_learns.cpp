@@ -13,15 +13,7 @@ using test::reverse_batch;
 using test::ReverseBatch;
 
 TEST_CASE("a tiny Transformer learns to reverse random token sequences") {
-  ModelConfig c;
-  c.num_layers = 2;
-  c.d_model = 32;
-  c.dff = 64;
-  c.num_heads = 4;
-  c.key_dim = 8;
-  c.dropout_rate = 0.0f;
-  c.src_vocab_size = c.tgt_vocab_size = 14;
-  Transformer model(c, 21);
+  Transformer model(test::reverse_task_config(), 21);
   Adam adam(model.parameters());
   Rng data_rng(22);
   for (int step = 1; step <= 600; ++step) {

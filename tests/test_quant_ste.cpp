@@ -15,19 +15,6 @@ using test::ReverseBatch;
 
 namespace {
 
-ModelConfig reverse_config() {  // as tests/test_nn_learns.cpp
-  ModelConfig c;
-  c.num_layers = 2;
-  c.d_model = 32;
-  c.dff = 64;
-  c.num_heads = 4;
-  c.key_dim = 8;
-  c.dropout_rate = 0.0f;
-  c.max_positions = 64;
-  c.src_vocab_size = c.tgt_vocab_size = 14;
-  return c;
-}
-
 // Linear warm-up over 50 steps; with `decay`, then a linear decay to zero. STE needs the
 // decay: at a constant rate the latent weights keep hopping across quantization thresholds,
 // and which side the last step leaves them on is luck (one build: 3 bits at a constant 1e-3
@@ -64,7 +51,7 @@ void restore(Transformer& model, const std::vector<Tensor>& values) {
 }  // namespace
 
 TEST_CASE("STE: the latent weights receive exactly the gradient of the dequantized weights") {
-  ModelConfig c = reverse_config();
+  ModelConfig c = test::reverse_task_config();
   c.src_vocab_size = 20;
   c.tgt_vocab_size = 24;
   QuantizeSettings settings;
@@ -100,7 +87,7 @@ TEST_CASE("STE: the latent weights receive exactly the gradient of the dequantiz
 
 TEST_CASE("STE fine-tuning recovers the accuracy post-training projection loses") {
   const auto start = std::chrono::steady_clock::now();
-  Transformer model(reverse_config(), 21);
+  Transformer model(test::reverse_task_config(), 21);
   Rng data_rng(22);
   train(model, 600, 3e-3, data_rng);
   Rng held_out_rng(23);
