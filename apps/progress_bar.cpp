@@ -42,8 +42,10 @@ void ProgressBar::update(int64_t done, const MetricList& metrics) {
     return;
   }
   const int64_t decile = done * 10 / total_;
-  if (decile > last_reported_decile_ && done < total_) {
+  const double now = elapsed_seconds();
+  if ((decile > last_reported_decile_ || now - last_line_seconds_ >= kPlainLineSeconds) && done < total_) {
     last_reported_decile_ = decile;
+    last_line_seconds_ = now;
     out_ << line(done, metrics) << "\n" << std::flush;
   }
 }

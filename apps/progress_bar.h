@@ -2,7 +2,7 @@
 // Keras-style epoch progress, as the reference prints it:
 //   810/810 [==============================] - 96s 118ms/step - loss: 1.0415 - masked_accuracy: 0.7475
 // On a terminal the line redraws in place; otherwise (logs, pipes, CI) a plain line is
-// printed every 10% so the output stays readable.
+// printed every 10% of the epoch or every 30 s, whichever comes first.
 #include <chrono>
 #include <cstdint>
 #include <iosfwd>
@@ -27,7 +27,9 @@ class ProgressBar {
   int64_t total_;
   std::ostream& out_;
   bool interactive_;
+  static constexpr double kPlainLineSeconds = 30.0;
   int64_t last_reported_decile_ = 0;
+  double last_line_seconds_ = 0.0;
   std::chrono::steady_clock::time_point start_;
 };
 
