@@ -5,6 +5,7 @@
 #include "core/kernel_path.h"
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 
 namespace bcqnmt {
 
@@ -21,7 +22,10 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
   shape.back() = out_features;
   Tensor y(shape);  // [N, out]
   if (b.defined()) {
-    for (int64_t r = 0; r < n; ++r) std::copy(b.value().data(), b.value().data() + out_features, y.data() + r * out_features);
+    const float* pb = b.value().data();
+    parallel_for(n, std::max<int64_t>(1, kElementwiseGrain / out_features), [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) std::copy(pb, pb + out_features, y.data() + r * out_features);
+    });
   }
   gemm(false, false, n, out_features, in, 1.0f, xv.data(), in, wv.data(), out_features, b.defined() ? 1.0f : 0.0f,
        y.data(), out_features);
