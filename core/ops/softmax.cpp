@@ -58,7 +58,13 @@ Variable softmax(const Variable& x, const Tensor& mask) {
       const float* xr = px + r * n;
       float* yr = py + r * n;
       const float* mr = masked ? pm + mi.row_offset(r) : nullptr;
-      for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] + (mr ? mr[j * mi.last_stride] : 0.0f);
+      // Separate loops per mask layout, so each one vectorises.
+      if (!mr)
+        std::copy(xr, xr + n, yr);
+      else if (mi.last_stride == 1)
+        for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] + mr[j];
+      else
+        for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] + mr[0];
       const float inv = 1.0f / exp_shifted(yr, n, max_of(yr, n), yr);
       for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
     }
