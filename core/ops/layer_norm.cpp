@@ -5,17 +5,12 @@
 //   dgamma = sum_rows dy * xhat,  dbeta = sum_rows dy
 #include <cmath>
 
+#include "core/column_sums.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 
 namespace bcqnmt {
-
-namespace {
-// dgamma/dbeta are reduced over fixed blocks of rows, then the blocks in order: the result
-// does not depend on the thread count.
-constexpr int64_t kRowBlock = 64;
-}  // namespace
 
 Variable layer_norm(const Variable& x, const Variable& gamma, const Variable& beta, float eps) {
   const Tensor& xv = x.value();
@@ -76,28 +71,15 @@ Variable layer_norm(const Variable& x, const Variable& gamma, const Variable& be
       });
       self.inputs[0]->accumulate_grad(gx);
     }
-    if (self.inputs[1]->requires_grad || self.inputs[2]->requires_grad) {
-      const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-      std::vector<float> partial(static_cast<size_t>(blocks * 2 * d), 0.0f);
-      parallel_for(blocks, 1, [&](int64_t b, int64_t e) {
-        for (int64_t blk = b; blk < e; ++blk) {
-          float* dg = partial.data() + blk * 2 * d;
-          float* db = dg + d;
-          for (int64_t r = blk * kRowBlock; r < std::min(rows, (blk + 1) * kRowBlock); ++r)
-            for (int64_t j = 0; j < d; ++j) {
-              dg[j] += pg[r * d + j] * ph[r * d + j];
-              db[j] += pg[r * d + j];
-            }
-        }
-      });
-      Tensor dgamma = Tensor::zeros({d}), dbeta = Tensor::zeros({d});
-      for (int64_t blk = 0; blk < blocks; ++blk)
-        for (int64_t j = 0; j < d; ++j) {
-          dgamma.data()[j] += partial[blk * 2 * d + j];
-          dbeta.data()[j] += partial[blk * 2 * d + d + j];
-        }
-      if (self.inputs[1]->requires_grad) self.inputs[1]->accumulate_grad(dgamma);
-      if (self.inputs[2]->requires_grad) self.inputs[2]->accumulate_grad(dbeta);
+    if (self.inputs[1]->requires_grad) {
+      Tensor dgamma = Tensor::zeros({d});
+      add_column_sums(pg, rows, d, dgamma.data(), ph);
+      self.inputs[1]->accumulate_grad(dgamma);
+    }
+    if (self.inputs[2]->requires_grad) {
+      Tensor dbeta = Tensor::zeros({d});
+      add_column_sums(pg, rows, d, dbeta.data());
+      self.inputs[2]->accumulate_grad(dbeta);
     }
   });
 }

@@ -7,17 +7,12 @@
 // once its mean(dxhat) term, which came from subtracting the mean, is gone.)
 #include <cmath>
 
+#include "core/column_sums.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 
 namespace bcqnmt {
-
-namespace {
-// dgamma is reduced over fixed blocks of rows, then the blocks in order: the result does
-// not depend on the thread count.
-constexpr int64_t kRowBlock = 64;
-}  // namespace
 
 Variable rms_norm(const Variable& x, const Variable& gamma, float eps) {
   const Tensor& xv = x.value();
@@ -70,18 +65,8 @@ Variable rms_norm(const Variable& x, const Variable& gamma, float eps) {
       self.inputs[0]->accumulate_grad(gx);
     }
     if (self.inputs[1]->requires_grad) {
-      const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-      std::vector<float> partial(static_cast<size_t>(blocks * d), 0.0f);
-      parallel_for(blocks, 1, [&](int64_t b, int64_t e) {
-        for (int64_t blk = b; blk < e; ++blk) {
-          float* dg = partial.data() + blk * d;
-          for (int64_t r = blk * kRowBlock; r < std::min(rows, (blk + 1) * kRowBlock); ++r)
-            for (int64_t j = 0; j < d; ++j) dg[j] += pg[r * d + j] * ph[r * d + j];
-        }
-      });
       Tensor dgamma = Tensor::zeros({d});
-      for (int64_t blk = 0; blk < blocks; ++blk)
-        for (int64_t j = 0; j < d; ++j) dgamma.data()[j] += partial[blk * d + j];
+      add_column_sums(pg, rows, d, dgamma.data(), ph);  // dgamma = sum_rows dy * xhat
       self.inputs[1]->accumulate_grad(dgamma);
     }
   });
