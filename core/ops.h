@@ -75,6 +75,10 @@ struct AttentionMask {
 // projection writes them) -> [B, Tq, H*K]. No permutes, no per-head BLAS calls.
 Variable attention(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask, int heads,
                    float dropout_rate, Rng& rng, bool training);
+// Inference only (no graph, no dropout): attention over the first tk positions of k and v
+// stored as [B, capacity, H*K], as a decoding cache holds them, without copying them out.
+Tensor attention_prefix(const Tensor& q, const Tensor& k, const Tensor& v, int64_t tk, const AttentionMask& mask,
+                        int heads);
 // The same computation composed of primitive ops (reshape, permute, matmul, softmax,
 // dropout): the plain reference path the fused kernel is tested against.
 Variable attention_reference(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,

@@ -22,7 +22,7 @@ Tensor select_rows(const Tensor& t, const std::vector<int32_t>& rows) {
 void select_cache(DecoderCache& cache, const std::vector<int32_t>& rows) {
   for (auto* caches : {&cache.self_attention, &cache.cross_attention})
     for (KvCache& c : *caches)
-      if (!c.empty()) {
+      if (c.keys.defined()) {
         c.keys = select_rows(c.keys, rows);
         c.values = select_rows(c.values, rows);
       }

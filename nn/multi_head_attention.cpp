@@ -1,5 +1,6 @@
 #include "nn/multi_head_attention.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace bcqnmt {
@@ -27,22 +28,39 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& cont
 
 Variable MultiHeadAttention::forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask,
                                             KvCache& cache, bool grow) const {
-  if (grow || cache.empty()) {
-    Variable k = key_.forward(context);    // [B, t, H*K]
-    Variable v = value_.forward(context);  // [B, t, H*K]
-    if (grow && !cache.empty()) {
-      k = concat({Variable(cache.keys), k}, 1);
-      v = concat({Variable(cache.values), v}, 1);
-    }
-    cache.keys = k.value();
-    cache.values = v.value();
-  }
-  Variable q = query_.forward(query);  // [B, Tq, H*K]
+  if (grow || cache.empty())
+    cache.append(key_.forward(context).value(), value_.forward(context).value());  // [B, t, H*K] each
+  Variable q = query_.forward(query);                                               // [B, Tq, H*K]
   if (probability_sink_ != nullptr)
-    probability_sink_->push_back(attention_probabilities(q.value(), cache.keys, mask, heads_));
+    probability_sink_->push_back(attention_probabilities(q.value(), cache.filled_keys(), mask, heads_));
   return output_.forward(
-      attention(q, Variable(cache.keys), Variable(cache.values), mask, heads_, dropout_rate_, *rng_, training()));
+      Variable(attention_prefix(q.value(), cache.keys, cache.values, cache.length, mask, heads_)));
 }
+
+void KvCache::append(const Tensor& k, const Tensor& v) {
+  const int64_t b = k.size(0), t = k.size(1), width = k.size(2);
+  const int64_t capacity = keys.defined() ? keys.size(1) : 0;
+  if (length + t > capacity) {
+    const int64_t grown = std::max(2 * capacity, length + t);
+    for (Tensor* store : {&keys, &values}) {
+      Tensor bigger({b, grown, width});
+      for (int64_t n = 0; n < b; ++n) {
+        float* row = bigger.data() + n * grown * width;
+        if (length > 0) std::copy_n(store->data() + n * capacity * width, length * width, row);
+        std::fill(row + length * width, row + grown * width, 0.0f);
+      }
+      *store = bigger;
+    }
+  }
+  const int64_t stride = keys.size(1) * width;
+  for (int64_t n = 0; n < b; ++n) {
+    std::copy_n(k.data() + n * t * width, t * width, keys.data() + n * stride + length * width);
+    std::copy_n(v.data() + n * t * width, t * width, values.data() + n * stride + length * width);
+  }
+  length += t;
+}
+
+Tensor KvCache::filled_keys() const { return slice(Variable(keys), 1, 0, length).value(); }
 
 Tensor attention_probabilities(const Tensor& q, const Tensor& k, const AttentionMask& mask, int heads) {
   NoGradGuard no_grad;

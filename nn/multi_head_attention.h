@@ -8,10 +8,16 @@
 
 namespace bcqnmt {
 
-// Keys and values of one attention layer, kept across decoding steps. [B, t, H*K]
+// Keys and values of one attention layer, kept across decoding steps, in storage
+// [B, capacity, H*K] whose first `length` positions are filled. The capacity doubles when
+// it runs out, so a decoding step copies only its own position rather than the whole
+// history (appending by concatenation made decoding quadratic in the output length).
 struct KvCache {
-  Tensor keys, values;
-  bool empty() const { return !keys.defined(); }
+  Tensor keys, values;  // [B, capacity, H*K]
+  int64_t length = 0;
+  bool empty() const { return length == 0; }
+  void append(const Tensor& k, const Tensor& v);  // k, v [B, t, H*K]
+  Tensor filled_keys() const;                      // [B, length, H*K], a copy
 };
 
 class MultiHeadAttention : public Module {
@@ -19,9 +25,9 @@ class MultiHeadAttention : public Module {
   MultiHeadAttention(const ModelConfig& config, Rng& rng);
   // query [B, Tq, D] attends to context [B, Tk, D] -> [B, Tq, D]
   Variable forward(const Variable& query, const Variable& context, const AttentionMask& mask) const;
-  // Incremental decoding (no gradients). Self-attention (grow = true) appends this step's
-  // keys/values to the cache; cross-attention (grow = false) fills it once from context
-  // and reuses it.
+  // Incremental decoding (inference: no gradients, no dropout). Self-attention (grow = true)
+  // appends this step's keys/values to the cache; cross-attention (grow = false) fills it
+  // once from context and reuses it.
   Variable forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask, KvCache& cache,
                           bool grow) const;
 

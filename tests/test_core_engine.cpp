@@ -97,3 +97,27 @@ TEST_CASE("vectorised exp matches std::exp and underflows to exact zero") {
   CHECK(total == doctest::Approx(expected).epsilon(1e-6));
   CHECK(out[2] == 0.0f);
 }
+
+TEST_CASE("attention_prefix reads only the cache's first tk positions and equals the reference path") {
+  // A decoding cache: B=2, capacity 6, of which tk=4 positions are filled; H=2, K=3. The
+  // unfilled tail holds huge values, so reading it would show in the output.
+  Rng rng(5);
+  const int64_t b = 2, capacity = 6, tk = 4, width = 6;
+  Tensor k = testing::random_tensor({b, capacity, width}, rng), v = testing::random_tensor({b, capacity, width}, rng);
+  for (Tensor* t : {&k, &v})
+    for (int64_t n = 0; n < b; ++n)
+      for (int64_t i = tk * width; i < capacity * width; ++i) t->data()[n * capacity * width + i] = 1e6f;
+  for (const int64_t tq : {int64_t{1}, int64_t{3}}) {
+    const AttentionMask mask{{4, 3}, tq > 1};
+    const Tensor q = testing::random_tensor({b, tq, width}, rng);
+    const Tensor fast = attention_prefix(q, k, v, tk, mask, 2);
+    Rng unused(0);
+    const Tensor plain = attention_reference(Variable(q), slice(Variable(k), 1, 0, tk), slice(Variable(v), 1, 0, tk),
+                                             mask, 2, 0.0f, unused, false)
+                             .value();
+    REQUIRE(fast.shape() == plain.shape());
+    for (int64_t i = 0; i < fast.numel(); ++i) CHECK(fast.data()[i] == doctest::Approx(plain.data()[i]).epsilon(1e-5));
+  }
+  CHECK_THROWS_AS(attention_prefix(testing::random_tensor({b, 1, width}, rng), k, v, capacity + 1, AttentionMask{{4, 3}, false}, 2),
+                  CoreError);
+}

@@ -40,6 +40,7 @@ namespace {
 
 struct AttentionShape {
   int64_t b, tq, tk, h, k;
+  int64_t kv_positions;  // positions per batch entry in k/v storage: tk, or a cache's capacity
   int64_t row() const { return h * k; }  // floats between consecutive positions
 };
 
@@ -73,7 +74,7 @@ void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t 
                     std::vector<float>& scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k));
   const int64_t base = b * s.tq * s.row() + h * s.k;
-  const int64_t kv_base = b * s.tk * s.row() + h * s.k;
+  const int64_t kv_base = b * s.kv_positions * s.row() + h * s.k;
   const int64_t lk = visible_keys(mask, s, b, s.tq - 1);  // keys of the widest (last) row
   float* pb = p + (b * s.h + h) * s.tq * s.tk;  // [Tq, Tk]
   gemm_serial(false, true, s.tq, lk, s.k, scale, q + base, s.row(), k + kv_base, s.row(), 0.0f, pb, s.tk);
@@ -104,7 +105,7 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
                      float* dv, uint64_t key, float rate, std::vector<float>& scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k));
   const int64_t base = b * s.tq * s.row() + h * s.k;
-  const int64_t kv_base = b * s.tk * s.row() + h * s.k;
+  const int64_t kv_base = b * s.kv_positions * s.row() + h * s.k;
   const int64_t lk = visible_keys(mask, s, b, s.tq - 1);
   const float* pb = p + (b * s.h + h) * s.tq * s.tk;
   scratch.resize(2 * s.tq * std::max<int64_t>(lk, 1));
@@ -142,6 +143,15 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
   if (dk) gemm_serial(true, false, lk, s.k, s.tq, scale, ds, lk, q + base, s.row(), 0.0f, dk + kv_base, s.row());
 }
 
+// The forward pass, parallel over batch x heads.
+void attend_all(const AttentionShape& s, const AttentionMask& mask, const float* q, const float* k, const float* v,
+                float* p, float* o, uint64_t key, float rate) {
+  parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> scratch;
+    for (int64_t t = lo; t < hi; ++t) attend_forward(s, mask, t / s.h, t % s.h, q, k, v, p, o, key, rate, scratch);
+  });
+}
+
 AttentionShape attention_shape(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
                                int heads) {
   BCQNMT_CHECK(q.dim() == 3 && k.dim() == 3 && v.shape() == k.shape() && q.size(0) == k.size(0) &&
@@ -153,7 +163,7 @@ AttentionShape attention_shape(const Variable& q, const Variable& k, const Varia
   BCQNMT_CHECK(static_cast<int64_t>(mask.key_lengths.size()) == q.size(0),
                "attention: " + std::to_string(mask.key_lengths.size()) + " key lengths for a batch of " +
                    std::to_string(q.size(0)));
-  return {q.size(0), q.size(1), k.size(1), heads, q.size(2) / heads};
+  return {q.size(0), q.size(1), k.size(1), heads, q.size(2) / heads, k.size(1)};
 }
 
 }  // namespace
@@ -168,12 +178,7 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
   Tensor out(q.shape());                 // [B, Tq, H*K]
   Tensor probs({s.b, s.h, s.tq, s.tk});  // [B, H, Tq, Tk], kept for backward
   const Tensor qv = q.value(), kv = k.value(), vv = v.value();
-  parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<float> scratch;
-    for (int64_t t = lo; t < hi; ++t)
-      attend_forward(s, mask, t / s.h, t % s.h, qv.data(), kv.data(), vv.data(), probs.data(), out.data(), key, rate,
-                     scratch);
-  });
+  attend_all(s, mask, qv.data(), kv.data(), vv.data(), probs.data(), out.data(), key, rate);
   return Variable::make_result(out, {q, k, v}, [s, mask, qv, kv, vv, probs, key, rate](Node& self) {
     Node& nq = *self.inputs[0];
     Node& nk = *self.inputs[1];
@@ -192,6 +197,25 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
     if (nk.requires_grad) nk.accumulate_grad(dk);
     if (nv.requires_grad) nv.accumulate_grad(dv);
   });
+}
+
+Tensor attention_prefix(const Tensor& q, const Tensor& k, const Tensor& v, int64_t tk, const AttentionMask& mask,
+                        int heads) {
+  AttentionShape s = attention_shape(Variable(q), Variable(k), Variable(v), mask, heads);
+  BCQNMT_CHECK(tk >= 0 && tk <= s.tk, "attention_prefix: " + std::to_string(tk) + " keys of a cache holding " +
+                                          std::to_string(s.tk) + " positions");
+  if (kernel_path() == KernelPath::reference) {
+    NoGradGuard no_grad;
+    Rng unused(0);
+    return attention_reference(Variable(q), slice(Variable(k), 1, 0, tk), slice(Variable(v), 1, 0, tk), mask, heads,
+                               0.0f, unused, false)
+        .value();
+  }
+  s.tk = tk;
+  Tensor out(q.shape());                 // [B, Tq, H*K]
+  Tensor probs({s.b, s.h, s.tq, s.tk});  // [B, H, Tq, Tk], scratch
+  attend_all(s, mask, q.data(), k.data(), v.data(), probs.data(), out.data(), 0, 0.0f);
+  return out;
 }
 
 Variable attention_reference(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
