@@ -5,13 +5,22 @@
 //                         (target >= 2x faster than fp32)
 // Counters: seconds per token, and the model's runtime weight memory (fp32 parameter bytes vs
 // the kernels' packed bytes plus the remaining fp32 tensors; target <= 1/5).
+//   BM_TestSet            the full test split (1,803 sentences), batched 64 by source length
+//                         as `bcqnmt evaluate` does, each batch decoding as many steps as its
+//                         longest reference translation has tokens, plus [END]: what a
+//                         trained model's outputs cost (target <= 60 s). The weights are
+//                         untrained, so lengths come from the references rather than [END].
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "core/parallel.h"
+#include "data/corpus.h"
+#include "data/encoded_corpus.h"
 #include "small_config.h"
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
@@ -68,7 +77,60 @@ void BM_Decode64(benchmark::State& state) {
   state.SetLabel(quantized ? "3-bit BCQ, LUT kernels" : "fp32");
 }
 
+// (source with [START]/[END], decoding steps) per batch of the test split.
+std::vector<std::pair<IndexTensor, int>> test_set_batches() {
+  const ParallelText train = load_split(resolve_data_dir(""), Split::kTrain);
+  const EncodedCorpus test = encode_corpus(load_split(resolve_data_dir(""), Split::kTest),
+                                           Vocabulary::learn(train.source), Vocabulary::learn(train.target));
+  std::vector<size_t> order(test.source.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return test.source[a].size() < test.source[b].size(); });
+  const size_t batch = 64, max_source = 126;
+  std::vector<std::pair<IndexTensor, int>> batches;
+  for (size_t begin = 0; begin < order.size(); begin += batch) {
+    const size_t end = std::min(order.size(), begin + batch);
+    const int64_t width = static_cast<int64_t>(std::min(test.source[order[end - 1]].size(), max_source)) + 2;
+    IndexTensor source{{static_cast<int64_t>(end - begin), width}, std::vector<int32_t>((end - begin) * width, kPadId)};
+    int steps = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const auto& ids = test.source[order[i]];
+      int32_t* row = source.data.data() + (i - begin) * width;
+      const size_t n = std::min(ids.size(), max_source);
+      row[0] = kStartId;
+      std::copy_n(ids.begin(), n, row + 1);
+      row[n + 1] = kEndId;
+      steps = std::max(steps, std::min(static_cast<int>(test.target[order[i]].size()) + 1, 128));
+    }
+    batches.emplace_back(std::move(source), steps);
+  }
+  return batches;
+}
+
+void BM_TestSet(benchmark::State& state) {
+  set_num_threads(2);
+  std::vector<std::pair<IndexTensor, int>> batches;
+  try {
+    batches = test_set_batches();
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("corpus absent: ") + e.what()).c_str());
+    return;
+  }
+  int64_t sentences = 0, steps = 0;
+  for (auto _ : state)
+    for (const auto& [source, n] : batches) {
+      benchmark::DoNotOptimize(greedy_logits_cached(*models().fp32, source, n));
+      sentences += source.shape[0];
+      steps += n;
+    }
+  state.counters["sentences"] = static_cast<double>(sentences) / static_cast<double>(state.iterations());
+  state.counters["mean_steps"] = static_cast<double>(steps) / static_cast<double>(state.iterations() * batches.size());
+  state.SetLabel("fp32, batch 64, 2 threads");
+}
+
 }  // namespace
+
+BENCHMARK(BM_TestSet)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 
 BENCHMARK(BM_Decode64)
     ->ArgsProduct({{0, 1}, {1, 2}})
