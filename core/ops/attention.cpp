@@ -14,6 +14,7 @@
 // right-padded batches that is much of the work. Each (b, h) task writes only its own
 // head's columns of dq/dk/dv, so the parallel backward has no races and is deterministic.
 #include <cmath>
+#include <memory>
 
 #include "core/error.h"
 #include "core/gemm.h"
@@ -50,19 +51,30 @@ int64_t visible_keys(const AttentionMask& mask, const AttentionShape& s, int64_t
   return std::max<int64_t>(n, 0);
 }
 
-// Dropout multiplier of probability (row, j): 0 or 1 / (1 - rate), from the hash of its
-// flat index in [B, H, Tq, Tk] — the same index the reference path's dropout op uses.
-inline float keep_factor(uint64_t key, uint64_t index, float rate) {
-  return hash_uniform(key, index) >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+// Dropout keeps probability (row, j) when the hash of its flat index in [B, H, Tq, Tk] —
+// the same index the reference path's dropout op uses — is >= rate. The forward pass
+// draws each decision once and records it as a byte, [B, H, Tq, Tk], which backward
+// reads instead of hashing again (the hashes were ~4% of a training step).
+// Per (b, h), on contiguous scratch: probabilities after dropout, pd [Tq, Lk].
+void draw_dropout(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, uint64_t key, float rate,
+                  uint8_t* kept, float* pd) {
+  const float scale = 1.0f / (1.0f - rate);
+  for (int64_t i = 0; i < s.tq; ++i) {
+    const int64_t row = ((b * s.h + h) * s.tq + i) * s.tk;
+    for (int64_t j = 0; j < lk; ++j) {
+      kept[row + j] = hash_uniform(key, static_cast<uint64_t>(row + j)) >= rate;
+      pd[i * lk + j] = kept[row + j] ? p[row + j] * scale : 0.0f;
+    }
+  }
 }
 
-// Per (b, h), on contiguous scratch: probabilities after dropout, pd [Tq, Lk].
-void dropped_probabilities(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, uint64_t key,
-                           float rate, float* pd) {
+// The same pd from the recorded decisions.
+void replay_dropout(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, float rate,
+                    const uint8_t* kept, float* pd) {
+  const float scale = 1.0f / (1.0f - rate);
   for (int64_t i = 0; i < s.tq; ++i) {
-    const float* pi = p + ((b * s.h + h) * s.tq + i) * s.tk;
-    const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
-    for (int64_t j = 0; j < lk; ++j) pd[i * lk + j] = pi[j] == 0.0f ? 0.0f : pi[j] * keep_factor(key, row_index + j, rate);
+    const int64_t row = ((b * s.h + h) * s.tq + i) * s.tk;
+    for (int64_t j = 0; j < lk; ++j) pd[i * lk + j] = kept[row + j] ? p[row + j] * scale : 0.0f;
   }
 }
 
@@ -70,7 +82,7 @@ void dropped_probabilities(const AttentionShape& s, int64_t b, int64_t h, const 
 // (leading dimension H*K), run on this thread; only the Lk unpadded keys are touched.
 // Writes probabilities p [Tq, Tk] (zero where masked) and output o.
 void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t b, int64_t h, const float* q,
-                    const float* k, const float* v, float* p, float* o, uint64_t key, float rate,
+                    const float* k, const float* v, float* p, float* o, uint64_t key, float rate, uint8_t* kept,
                     std::vector<float>& scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k));
   const int64_t base = b * s.tq * s.row() + h * s.k;
@@ -91,7 +103,7 @@ void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t 
   int64_t ld = s.tk;
   if (rate > 0.0f) {
     scratch.resize(s.tq * lk);
-    dropped_probabilities(s, b, h, p, lk, key, rate, scratch.data());
+    draw_dropout(s, b, h, p, lk, key, rate, kept, scratch.data());
     weights = scratch.data();
     ld = lk;
   }
@@ -102,7 +114,7 @@ void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t 
 
 void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t b, int64_t h, const float* q,
                      const float* k, const float* v, const float* p, const float* d_o, float* dq, float* dk,
-                     float* dv, uint64_t key, float rate, std::vector<float>& scratch) {
+                     float* dv, float rate, const uint8_t* kept, std::vector<float>& scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.k));
   const int64_t base = b * s.tq * s.row() + h * s.k;
   const int64_t kv_base = b * s.kv_positions * s.row() + h * s.k;
@@ -114,7 +126,7 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
   const float* weights = pb;
   int64_t ld = s.tk;
   if (rate > 0.0f) {
-    dropped_probabilities(s, b, h, p, lk, key, rate, pd);
+    replay_dropout(s, b, h, p, lk, rate, kept, pd);
     weights = pd;
     ld = lk;
   }
@@ -128,9 +140,11 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
   for (int64_t i = 0; i < s.tq; ++i) {
     const float* pi = pb + i * s.tk;
     float* dsi = ds + i * lk;
-    const uint64_t row_index = ((b * s.h + h) * s.tq + i) * s.tk;
-    if (rate > 0.0f)
-      for (int64_t j = 0; j < lk; ++j) dsi[j] *= keep_factor(key, row_index + j, rate);
+    if (rate > 0.0f) {
+      const uint8_t* kept_i = kept + ((b * s.h + h) * s.tq + i) * s.tk;
+      const float scale = 1.0f / (1.0f - rate);
+      for (int64_t j = 0; j < lk; ++j) dsi[j] = kept_i[j] ? dsi[j] * scale : 0.0f;
+    }
     float weighted = 0.0f;
     for (int64_t j = 0; j < lk; ++j) weighted += pi[j] * dsi[j];
     for (int64_t j = 0; j < lk; ++j) dsi[j] = pi[j] * (dsi[j] - weighted);  // masked: p = 0 -> 0
@@ -145,10 +159,10 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
 
 // The forward pass, parallel over batch x heads.
 void attend_all(const AttentionShape& s, const AttentionMask& mask, const float* q, const float* k, const float* v,
-                float* p, float* o, uint64_t key, float rate) {
+                float* p, float* o, uint64_t key, float rate, uint8_t* kept) {
   parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
     std::vector<float> scratch;
-    for (int64_t t = lo; t < hi; ++t) attend_forward(s, mask, t / s.h, t % s.h, q, k, v, p, o, key, rate, scratch);
+    for (int64_t t = lo; t < hi; ++t) attend_forward(s, mask, t / s.h, t % s.h, q, k, v, p, o, key, rate, kept, scratch);
   });
 }
 
@@ -177,9 +191,11 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
   const uint64_t key = rate > 0.0f ? rng.next_u64() : 0;
   Tensor out(q.shape());                 // [B, Tq, H*K]
   Tensor probs({s.b, s.h, s.tq, s.tk});  // [B, H, Tq, Tk], kept for backward
+  // Dropout decisions [B, H, Tq, Tk], one byte each; only the visible keys' are written.
+  const std::shared_ptr<uint8_t[]> kept(rate > 0.0f ? new uint8_t[s.b * s.h * s.tq * s.tk] : nullptr);
   const Tensor qv = q.value(), kv = k.value(), vv = v.value();
-  attend_all(s, mask, qv.data(), kv.data(), vv.data(), probs.data(), out.data(), key, rate);
-  return Variable::make_result(out, {q, k, v}, [s, mask, qv, kv, vv, probs, key, rate](Node& self) {
+  attend_all(s, mask, qv.data(), kv.data(), vv.data(), probs.data(), out.data(), key, rate, kept.get());
+  return Variable::make_result(out, {q, k, v}, [s, mask, qv, kv, vv, probs, kept, rate](Node& self) {
     Node& nq = *self.inputs[0];
     Node& nk = *self.inputs[1];
     Node& nv = *self.inputs[2];
@@ -191,7 +207,7 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
       for (int64_t t = lo; t < hi; ++t)
         attend_backward(s, mask, t / s.h, t % s.h, qv.data(), kv.data(), vv.data(), probs.data(), self.grad.data(),
                         nq.requires_grad ? dq.data() : nullptr, nk.requires_grad ? dk.data() : nullptr,
-                        nv.requires_grad ? dv.data() : nullptr, key, rate, scratch);
+                        nv.requires_grad ? dv.data() : nullptr, rate, kept.get(), scratch);
     });
     if (nq.requires_grad) nq.accumulate_grad(dq);
     if (nk.requires_grad) nk.accumulate_grad(dk);
@@ -214,7 +230,7 @@ Tensor attention_prefix(const Tensor& q, const Tensor& k, const Tensor& v, int64
   s.tk = tk;
   Tensor out(q.shape());                 // [B, Tq, H*K]
   Tensor probs({s.b, s.h, s.tq, s.tk});  // [B, H, Tq, Tk], scratch
-  attend_all(s, mask, q.data(), k.data(), v.data(), probs.data(), out.data(), 0, 0.0f);
+  attend_all(s, mask, q.data(), k.data(), v.data(), probs.data(), out.data(), 0, 0.0f, nullptr);
   return out;
 }
 
