@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <map>
+#include <unordered_map>
 #include <vector>
 
 namespace bcqnmt {
@@ -13,7 +13,6 @@ namespace {
 constexpr size_t kAlignment = 64;
 constexpr size_t kPooledFrom = size_t{256} << 10;  // below this, malloc's own bins are fine
 constexpr size_t kMaxCached = size_t{256} << 20;  // idle blocks kept: enough for one step's big tensors
-constexpr size_t kMaxSlack = 4;                    // a cached block may be up to 1/4 larger than asked
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kPoolEnabled = false;
@@ -31,7 +30,7 @@ size_t size_class(size_t bytes) {
 
 struct Pool {
   std::mutex mutex;
-  std::multimap<size_t, float*> free_blocks;  // granted size -> block
+  std::unordered_map<size_t, std::vector<float*>> free_blocks;
   size_t cached = 0;
 };
 
@@ -46,16 +45,13 @@ float* storage_acquire(size_t bytes, size_t* granted) {
   const size_t cls = size_class(std::max<size_t>(bytes, 1));
   *granted = cls;
   if (kPoolEnabled && cls >= kPooledFrom) {
-    // Best fit among the cached blocks up to kMaxSlack larger: bucketed batches change
-    // shape every step, so an exact size class would rarely be there.
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
-    auto it = p.free_blocks.lower_bound(cls);
-    if (it != p.free_blocks.end() && it->first <= cls + cls / kMaxSlack) {
-      float* block = it->second;
-      *granted = it->first;
-      p.cached -= it->first;
-      p.free_blocks.erase(it);
+    auto it = p.free_blocks.find(cls);
+    if (it != p.free_blocks.end() && !it->second.empty()) {
+      float* block = it->second.back();
+      it->second.pop_back();
+      p.cached -= cls;
       return block;
     }
   }
@@ -69,7 +65,7 @@ void storage_release(float* block, size_t granted) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
     if (p.cached + granted <= kMaxCached) {
-      p.free_blocks.emplace(granted, block);
+      p.free_blocks[granted].push_back(block);
       p.cached += granted;
       return;
     }

@@ -4,9 +4,8 @@
 // A training step allocates the same big activations and gradients every time (the
 // logits alone are [B*T, V] floats, tens of MB). glibc serves blocks that large with
 // fresh mmap'd pages and unmaps them on free, so every step page-faults and zero-fills
-// them again. The pool keeps released large blocks (sizes rounded up to 1/8-octave steps)
-// and hands out the smallest cached block that fits with at most 25% to spare, so the
-// changing shapes of bucketed batches still reuse memory; small blocks go straight to malloc.
+// them again. The pool keeps released large blocks by size class (1/8-octave steps, at
+// most 12.5% slack) and hands them out again; small blocks go straight to malloc.
 // Idle cached memory is capped at 256 MiB; sanitizer builds bypass the pool so ASan sees every buffer.
 #include <cstddef>
 
