@@ -55,10 +55,10 @@ Variable concat(const std::vector<Variable>& xs, int dim);
 // shape has x's rank and either x's size or 1 in every dimension (broadcast). (ops/softmax.cpp)
 Variable softmax(const Variable& x, const Tensor& mask = Tensor());
 Variable log_softmax(const Variable& x);
-// Layer normalisation over the last dimension, fused forward and backward. (ops/layer_norm.cpp)
+// Layer normalisation over the last dimension, fused forward and backward. (ops/normalization.cpp)
 Variable layer_norm(const Variable& x, const Variable& gamma, const Variable& beta, float eps);
 // Root-mean-square normalisation over the last dimension (Zhang & Sennrich 2019), fused:
-// y = x / sqrt(mean(x^2) + eps) * gamma. (ops/rms_norm.cpp)
+// y = x / sqrt(mean(x^2) + eps) * gamma. (ops/normalization.cpp)
 Variable rms_norm(const Variable& x, const Variable& gamma, float eps);
 
 // ---- attention (ops/attention.cpp) ----------------------------------------------------
