@@ -35,13 +35,6 @@ struct Shape2 {
   int64_t rows, cols;
 };
 
-std::vector<float> gaussian(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = rng.normal();
-  return v;
-}
-
 int64_t copies_for(int64_t bytes) { return std::max<int64_t>(1, (kStreamBytes + bytes - 1) / bytes); }
 
 // (rows, cols, threads, batch) -> fp32 seconds per call.
@@ -85,11 +78,11 @@ void bench_fp32(benchmark::State& state, Shape2 s, int threads, int64_t batch) {
   const int64_t copies = copies_for(bytes);
   const std::vector<float>& w = cached_copies<float>(std::to_string(s.rows) + "x" + std::to_string(s.cols), [&] {
     std::vector<float> all(static_cast<size_t>(copies * s.rows * s.cols));
-    const auto one = gaussian(s.rows * s.cols, 1);
+    const auto one = Rng(1).normals(s.rows * s.cols);
     for (int64_t c = 0; c < copies; ++c) std::copy(one.begin(), one.end(), all.begin() + c * s.rows * s.cols);
     return all;
   });
-  const auto x = gaussian(batch * s.cols, 2);
+  const auto x = Rng(2).normals(batch * s.cols);
   std::vector<float> y(static_cast<size_t>(batch * s.rows));
   const int m = static_cast<int>(s.rows), k = static_cast<int>(s.cols), n = static_cast<int>(batch);
   const double per_call = timed_loop(state, copies, [&](int64_t i) {
@@ -109,13 +102,13 @@ void bench_bcq(benchmark::State& state, Shape2 s, int bits, int threads, int64_t
   set_num_threads(threads);
   const auto& w = cached_copies<BcqKernelMatrix>(
       std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/" + std::to_string(bits), [&] {
-        const auto one = gaussian(s.rows * s.cols, 1);
+        const auto one = Rng(1).normals(s.rows * s.cols);
         const BcqKernelMatrix km(bcq_quantize(one.data(), s.rows, s.cols, {bits, 0, BcqMethod::greedy, 0}));
         return std::vector<BcqKernelMatrix>(static_cast<size_t>(copies_for(km.storage_bytes())), km);
       });
   const BcqKernelMatrix& km = w.front();
   const auto copies = static_cast<int64_t>(w.size());
-  const auto x = gaussian(batch * s.cols, 2);
+  const auto x = Rng(2).normals(batch * s.cols);
   std::vector<float> y(static_cast<size_t>(batch * s.rows));
   const double per_call = timed_loop(state, copies, [&](int64_t i) {
     bcq_gemm(w[static_cast<size_t>(i)], batch, x.data(), y.data());

@@ -11,4 +11,10 @@ float Rng::normal() {
   return std::sqrt(-2.0f * std::log(u1)) * std::cos(6.28318530717958647692f * u2);
 }
 
+std::vector<float> Rng::normals(int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = normal();
+  return v;
+}
+
 }  // namespace bcqnmt

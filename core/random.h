@@ -6,6 +6,7 @@
 // (key, element index) — a counter-based scheme — so dropout masks do not depend on how
 // the work is split across threads.
 #include <cstdint>
+#include <vector>
 
 namespace bcqnmt {
 
@@ -32,6 +33,7 @@ class Rng {
   float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
   uint64_t below(uint64_t n) { return next_u64() % n; }  // bias negligible for n << 2^64
   float normal();                                          // Box-Muller
+  std::vector<float> normals(int64_t n);                   // n draws of normal()
   uint64_t state() const { return state_; }
   void set_state(uint64_t s) { state_ = s; }
 

@@ -20,13 +20,6 @@ using namespace bcqnmt;
 
 namespace {
 
-std::vector<float> gaussian(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = rng.normal();
-  return v;
-}
-
 std::vector<BcqIsa> supported_isas() {
   std::vector<BcqIsa> isas;
   for (BcqIsa isa : {BcqIsa::portable, BcqIsa::avx2, BcqIsa::avx512})
@@ -61,9 +54,9 @@ TEST_CASE("bcq_gemv equals dequantize + cblas_sgemv on every supported ISA, odd 
       // > 128 chunks: several column blocks, and blocks that cut a group in two.
       {20, 2100, 3, 0}, {9, 1500, 2, 700}, {31, 3000, 1, 1000}};
   for (const Case& k : cases) {
-    const auto w = gaussian(k.rows * k.cols, 100 + k.rows);
-    const auto x = gaussian(k.cols, 200 + k.cols);
-    const auto bias = gaussian(k.rows, 300);
+    const auto w = Rng(100 + k.rows).normals(k.rows * k.cols);
+    const auto x = Rng(200 + k.cols).normals(k.cols);
+    const auto bias = Rng(300).normals(k.rows);
     const BcqMatrix m = bcq_quantize(w.data(), k.rows, k.cols, {k.bits, k.group_size, BcqMethod::alternating, 2});
     const BcqKernelMatrix km(m);
     const Tensor d = m.dequantize();
@@ -97,11 +90,11 @@ TEST_CASE("bcq_gemv equals dequantize + cblas_sgemv on every supported ISA, odd 
 
 TEST_CASE("bcq_gemm with batches up to 16 equals row-by-row gemv reference") {
   const int64_t rows = 70, cols = 136;
-  const auto w = gaussian(rows * cols, 1);
+  const auto w = Rng(1).normals(rows * cols);
   const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {3, 0, BcqMethod::refined_greedy, 0});
   const BcqKernelMatrix km(m);
   for (int64_t n : {1, 2, 4, 8, 16}) {
-    const auto x = gaussian(n * cols, 50 + n);
+    const auto x = Rng(50 + n).normals(n * cols);
     std::vector<float> y_ref(n * rows), scale(n * rows, 0.0f);
     bcq_gemm_reference(m, n, x.data(), y_ref.data());
     const Tensor d = m.dequantize();
@@ -126,8 +119,8 @@ TEST_CASE("bcq_gemm with batches up to 16 equals row-by-row gemv reference") {
 
 TEST_CASE("large shapes run in parallel and are bit-identical for 1 and 2 threads") {
   const int64_t rows = 1000, cols = 2048;
-  const auto w = gaussian(rows * cols, 9);
-  const auto x = gaussian(4 * cols, 10);
+  const auto w = Rng(9).normals(rows * cols);
+  const auto x = Rng(10).normals(4 * cols);
   const BcqKernelMatrix km(bcq_quantize(w.data(), rows, cols, {3, 0, BcqMethod::greedy, 0}));
   std::vector<float> y1(4 * rows), y2(4 * rows);
   set_num_threads(1);
@@ -139,7 +132,7 @@ TEST_CASE("large shapes run in parallel and are bit-identical for 1 and 2 thread
 
 TEST_CASE("kernel layout: sign bytes and alphas land where the kernels read them") {
   const int64_t rows = 18, cols = 20;  // 2 tiles, groups of 12 -> 2 chunks per group
-  const auto w = gaussian(rows * cols, 4);
+  const auto w = Rng(4).normals(rows * cols);
   const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {2, 12, BcqMethod::greedy, 0});
   const BcqKernelMatrix km(m);
   REQUIRE(km.tiles == 2);
@@ -158,9 +151,9 @@ TEST_CASE("kernel layout: sign bytes and alphas land where the kernels read them
 
 TEST_CASE("mixed per-row bits: bcq_gemm over pieces equals dequantize + cblas_sgemv") {
   const int64_t rows = 45, cols = 72, n = 3;
-  const auto w = gaussian(rows * cols, 21);
-  const auto x = gaussian(n * cols, 22);
-  const auto bias = gaussian(rows, 23);
+  const auto w = Rng(21).normals(rows * cols);
+  const auto x = Rng(22).normals(n * cols);
+  const auto bias = Rng(23).normals(rows);
   std::vector<int> row_bits(rows);
   for (int64_t r = 0; r < rows; ++r) row_bits[r] = 1 + static_cast<int>((r * 5) % 4);
   for (const auto& bits : {row_bits, std::vector<int>(rows, 3)}) {  // four pieces; one identity piece

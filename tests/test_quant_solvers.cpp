@@ -16,13 +16,6 @@ using namespace bcqnmt;
 
 namespace {
 
-std::vector<float> gaussian(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = rng.normal();
-  return v;
-}
-
 // sum ||w_r - dequantized_r||^2 / ||w_r||^2, averaged over rows.
 double mean_relative_squared_error(const std::vector<float>& w, const BcqMatrix& m) {
   const Tensor d = m.dequantize();
@@ -41,7 +34,7 @@ double mean_relative_squared_error(const std::vector<float>& w, const BcqMatrix&
 
 double gaussian_error(int bits, BcqMethod method, int cycles = BcqOptions{}.cycles) {
   const int64_t rows = 256, cols = 512;
-  const auto w = gaussian(rows * cols, 42);
+  const auto w = Rng(42).normals(rows * cols);
   return mean_relative_squared_error(w, bcq_quantize(w.data(), rows, cols, {bits, 0, method, cycles}));
 }
 
@@ -57,7 +50,7 @@ TEST_CASE("greedy 1-bit is sign(w) * mean|w|, with sign(0) = +1") {
 }
 
 TEST_CASE("greedy residual + dequantized == original (the reference's integrity check)") {
-  const auto w = gaussian(300, 7);
+  const auto w = Rng(7).normals(300);
   for (int bits = 1; bits <= 4; ++bits) {
     std::vector<float> alphas(bits), residual(w.size());
     std::vector<int8_t> codes(bits * w.size());
@@ -92,7 +85,7 @@ TEST_CASE("error on 512-wide Gaussian rows matches DESIGN.md section 5") {
 TEST_CASE("refined and alternating never do worse than greedy on any segment") {
   const int64_t n = 64;
   for (uint64_t seed = 0; seed < 20; ++seed) {
-    const auto w = gaussian(n, seed);
+    const auto w = Rng(seed).normals(n);
     for (int bits = 1; bits <= 4; ++bits) {
       auto err = [&](auto solve) {
         std::vector<float> a(bits);
@@ -130,7 +123,7 @@ TEST_CASE("degenerate segments: fewer weights than bits, constant rows") {
 
 TEST_CASE("bcq_quantize packs each row like the segment solver, per group, last group shorter") {
   const int64_t rows = 5, cols = 300, g = 128;  // groups of 128, 128, 44
-  const auto w = gaussian(rows * cols, 3);
+  const auto w = Rng(3).normals(rows * cols);
   const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {3, g, BcqMethod::refined_greedy, 0});
   REQUIRE(m.groups() == 3);
   REQUIRE(m.words() == 5);
@@ -153,7 +146,7 @@ TEST_CASE("bcq_quantize packs each row like the segment solver, per group, last 
 }
 
 TEST_CASE("quantization is bit-identical for 1 and 2 threads") {
-  const auto w = gaussian(200 * 96, 5);
+  const auto w = Rng(5).normals(200 * 96);
   set_num_threads(1);
   const BcqMatrix a = bcq_quantize(w.data(), 200, 96, {3, 32, BcqMethod::alternating, 3});
   set_num_threads(2);
@@ -163,7 +156,7 @@ TEST_CASE("quantization is bit-identical for 1 and 2 threads") {
 }
 
 TEST_CASE("serialize -> deserialize gives an identical matrix; corrupt data is a QuantError") {
-  const auto w = gaussian(7 * 130, 11);
+  const auto w = Rng(11).normals(7 * 130);
   const BcqMatrix m = bcq_quantize(w.data(), 7, 130, {4, 64, BcqMethod::alternating, 2});
   std::stringstream buffer;
   save_bcq_matrix(buffer, m);
