@@ -9,7 +9,9 @@
 //
 // Determinism: every kernel splits work into fixed blocks and reduces each row or block
 // sequentially, so the same seed and the same thread count give bit-identical results.
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -32,6 +34,23 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
                     [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+}
+
+// sum_i term(x[i]) in double, over fixed blocks of 4,096 in parallel and then the blocks in
+// order: the same result for any thread count.
+template <class Term>
+double deterministic_sum(const float* x, int64_t n, Term term) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> partial(static_cast<size_t>(std::max<int64_t>(blocks, 0)), 0.0);
+  parallel_for(blocks, 4, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k)
+      for (int64_t i = k * kBlock; i < std::min(n, (k + 1) * kBlock); ++i)
+        partial[static_cast<size_t>(k)] += term(x[i]);
+  });
+  double total = 0.0;
+  for (double s : partial) total += s;
+  return total;
 }
 
 }  // namespace bcqnmt
