@@ -16,24 +16,32 @@ std::vector<int32_t> Translator::encode_source(const std::string& sentence) cons
   return ids;
 }
 
+std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>& encoded, int batch_size) {
+  std::vector<size_t> order(encoded.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return encoded[a].size() < encoded[b].size(); });
+  std::vector<SourceBatch> batches;
+  for (size_t begin = 0; begin < order.size(); begin += batch_size) {
+    const size_t end = std::min(order.size(), begin + batch_size);
+    const size_t width = encoded[order[end - 1]].size();  // the longest: sorted
+    SourceBatch batch{IndexTensor{{static_cast<int64_t>(end - begin), static_cast<int64_t>(width)},
+                                  std::vector<int32_t>((end - begin) * width, kPadId)},
+                      std::vector<size_t>(order.begin() + begin, order.begin() + end)};
+    for (size_t i = begin; i < end; ++i)
+      std::copy(encoded[order[i]].begin(), encoded[order[i]].end(), batch.source.data.begin() + (i - begin) * width);
+    batches.push_back(std::move(batch));
+  }
+  return batches;
+}
+
 std::vector<std::string> Translator::translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
                                                int batch_size) const {
   std::vector<std::vector<int32_t>> encoded;
   for (const auto& s : sentences) encoded.push_back(encode_source(s));
-  std::vector<size_t> order(sentences.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return encoded[a].size() < encoded[b].size(); });
   std::vector<std::string> out(sentences.size());
-  for (size_t begin = 0; begin < order.size(); begin += batch_size) {
-    const size_t end = std::min(order.size(), begin + batch_size);
-    size_t width = 0;
-    for (size_t i = begin; i < end; ++i) width = std::max(width, encoded[order[i]].size());
-    IndexTensor source{{static_cast<int64_t>(end - begin), static_cast<int64_t>(width)},
-                       std::vector<int32_t>((end - begin) * width, kPadId)};
-    for (size_t i = begin; i < end; ++i)
-      std::copy(encoded[order[i]].begin(), encoded[order[i]].end(), source.data.begin() + (i - begin) * width);
-    const auto outputs = translate_batch(model_, source, options);
-    for (size_t i = begin; i < end; ++i) out[order[i]] = target_.decode(outputs[i - begin]);
+  for (const SourceBatch& batch : batch_by_length(encoded, batch_size)) {
+    const auto outputs = translate_batch(model_, batch.source, options);
+    for (size_t r = 0; r < batch.sentences.size(); ++r) out[batch.sentences[r]] = target_.decode(outputs[r]);
   }
   return out;
 }

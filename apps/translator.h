@@ -9,6 +9,14 @@
 
 namespace bcqnmt {
 
+// Encoded sentences grouped for batched decoding: sorted by length (less padding),
+// batch_size at a time, each batch right-padded into source [n, width].
+struct SourceBatch {
+  IndexTensor source;              // [n, width]
+  std::vector<size_t> sentences;   // index of each row in the input
+};
+std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>& encoded, int batch_size);
+
 class Translator {
  public:
   Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens);

@@ -16,11 +16,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 
+#include "apps/training_config.h"
+#include "apps/translator.h"
 #include "core/parallel.h"
 #include "data/corpus.h"
-#include "data/encoded_corpus.h"
 #include "small_config.h"
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
@@ -77,32 +77,22 @@ void BM_Decode64(benchmark::State& state) {
   state.SetLabel(quantized ? "3-bit BCQ, LUT kernels" : "fp32");
 }
 
-// (source with [START]/[END], decoding steps) per batch of the test split.
+// (source with [START]/[END], decoding steps) per batch of the test split, batched as
+// `bcqnmt evaluate` batches it.
 std::vector<std::pair<IndexTensor, int>> test_set_batches() {
   const ParallelText train = load_split(resolve_data_dir(""), Split::kTrain);
-  const EncodedCorpus test = encode_corpus(load_split(resolve_data_dir(""), Split::kTest),
-                                           Vocabulary::learn(train.source), Vocabulary::learn(train.target));
-  std::vector<size_t> order(test.source.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return test.source[a].size() < test.source[b].size(); });
-  const size_t batch = 64, max_source = 126;
+  const ParallelText test = load_split(resolve_data_dir(""), Split::kTest);
+  const Vocabulary pt = Vocabulary::learn(train.source), en = Vocabulary::learn(train.target);
+  const int max_tokens = TrainingConfig{}.max_tokens;
+  const Translator translator(*models().fp32, pt, en, max_tokens);
+  std::vector<std::vector<int32_t>> encoded;
+  for (const std::string& sentence : test.source) encoded.push_back(translator.encode_source(sentence));
   std::vector<std::pair<IndexTensor, int>> batches;
-  for (size_t begin = 0; begin < order.size(); begin += batch) {
-    const size_t end = std::min(order.size(), begin + batch);
-    const int64_t width = static_cast<int64_t>(std::min(test.source[order[end - 1]].size(), max_source)) + 2;
-    IndexTensor source{{static_cast<int64_t>(end - begin), width}, std::vector<int32_t>((end - begin) * width, kPadId)};
-    int steps = 0;
-    for (size_t i = begin; i < end; ++i) {
-      const auto& ids = test.source[order[i]];
-      int32_t* row = source.data.data() + (i - begin) * width;
-      const size_t n = std::min(ids.size(), max_source);
-      row[0] = kStartId;
-      std::copy_n(ids.begin(), n, row + 1);
-      row[n + 1] = kEndId;
-      steps = std::max(steps, std::min(static_cast<int>(test.target[order[i]].size()) + 1, 128));
-    }
-    batches.emplace_back(std::move(source), steps);
+  for (SourceBatch& batch : batch_by_length(encoded, 64)) {
+    int steps = 0;  // the longest reference's tokens + [END], within the decoding limit
+    for (size_t i : batch.sentences)
+      steps = std::max(steps, std::min(static_cast<int>(en.encode(test.target[i]).size()) + 1, DecodeOptions{}.max_length));
+    batches.emplace_back(std::move(batch.source), steps);
   }
   return batches;
 }
