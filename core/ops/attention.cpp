@@ -55,22 +55,16 @@ int64_t visible_keys(const AttentionMask& mask, const AttentionShape& s, int64_t
 // the same index the reference path's dropout op uses — is >= rate. The forward pass
 // draws each decision once and records it as a byte, [B, H, Tq, Tk], which backward
 // reads instead of hashing again (the hashes were ~4% of a training step).
-// Per (b, h), on contiguous scratch: probabilities after dropout, pd [Tq, Lk].
-void draw_dropout(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, uint64_t key, float rate,
-                  uint8_t* kept, float* pd) {
-  const float scale = 1.0f / (1.0f - rate);
+void draw_dropout(const AttentionShape& s, int64_t b, int64_t h, int64_t lk, uint64_t key, float rate, uint8_t* kept) {
   for (int64_t i = 0; i < s.tq; ++i) {
     const int64_t row = ((b * s.h + h) * s.tq + i) * s.tk;
-    for (int64_t j = 0; j < lk; ++j) {
-      kept[row + j] = hash_uniform(key, static_cast<uint64_t>(row + j)) >= rate;
-      pd[i * lk + j] = kept[row + j] ? p[row + j] * scale : 0.0f;
-    }
+    for (int64_t j = 0; j < lk; ++j) kept[row + j] = hash_uniform(key, static_cast<uint64_t>(row + j)) >= rate;
   }
 }
 
-// The same pd from the recorded decisions.
-void replay_dropout(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, float rate,
-                    const uint8_t* kept, float* pd) {
+// Per (b, h), on contiguous scratch: probabilities after dropout, pd [Tq, Lk].
+void dropped_probabilities(const AttentionShape& s, int64_t b, int64_t h, const float* p, int64_t lk, float rate,
+                           const uint8_t* kept, float* pd) {
   const float scale = 1.0f / (1.0f - rate);
   for (int64_t i = 0; i < s.tq; ++i) {
     const int64_t row = ((b * s.h + h) * s.tq + i) * s.tk;
@@ -103,7 +97,8 @@ void attend_forward(const AttentionShape& s, const AttentionMask& mask, int64_t 
   int64_t ld = s.tk;
   if (rate > 0.0f) {
     scratch.resize(s.tq * lk);
-    draw_dropout(s, b, h, p, lk, key, rate, kept, scratch.data());
+    draw_dropout(s, b, h, lk, key, rate, kept);
+    dropped_probabilities(s, b, h, p, lk, rate, kept, scratch.data());
     weights = scratch.data();
     ld = lk;
   }
@@ -126,7 +121,7 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
   const float* weights = pb;
   int64_t ld = s.tk;
   if (rate > 0.0f) {
-    replay_dropout(s, b, h, p, lk, rate, kept, pd);
+    dropped_probabilities(s, b, h, p, lk, rate, kept, pd);
     weights = pd;
     ld = lk;
   }
