@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include "apps/interrupt.h"
+#include "apps/app_error.h"
 #include "apps/progress_bar.h"
 #include "apps/training_batches.h"
+#include "core/gemm_bf16.h"
 #include "nn/metrics.h"
 #include "optim/adam.h"
 #include "optim/checkpoint_keeper.h"
@@ -115,7 +117,22 @@ EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
   return r;
 }
 
+namespace {
+
+GemmPrecision training_precision(const TrainingConfig& config) {
+  const GemmPrecision precision = parse_gemm_precision(config.matmul_precision);
+  if (precision == GemmPrecision::bf16) {
+    const std::string reason = bf16_gemm_unavailable_reason();
+    if (!reason.empty()) throw AppError("training config: \"matmul_precision\": \"bf16\": " + reason);
+  }
+  return precision;
+}
+
+}  // namespace
+
 void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
+  // Training and its validation passes; translation and evaluation stay fp32.
+  const GemmPrecisionScope precision(training_precision(config_));
   Adam adam(model_.parameters());
   CheckpointKeeper keeper(phase.checkpoint_dir, "val_masked_accuracy", MetricGoal::maximize);
   Progress progress;

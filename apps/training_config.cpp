@@ -22,12 +22,16 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   get("clip_norm", c.clip_norm);
   get("train_limit", c.train_limit);
   get("validation_limit", c.validation_limit);
+  get("matmul_precision", c.matmul_precision);
   if (c.epochs < 1 || c.batch_size < 1 || c.max_tokens < 2 || c.warmup_steps < 1 || c.token_budget < 1 ||
       c.shuffle_buffer < 1 || c.train_limit < 0 || c.validation_limit < 0)
     throw AppError("training config: epochs, batch_size, warmup_steps, token_budget, shuffle_buffer must be >= 1, "
                    "max_tokens >= 2, limits >= 0");
   if (c.batcher != "reference" && c.batcher != "bucketed")
     throw AppError("training config: \"batcher\" must be \"reference\" or \"bucketed\", got \"" + c.batcher + "\"");
+  if (c.matmul_precision != "fp32" && c.matmul_precision != "bf16")
+    throw AppError("training config: \"matmul_precision\" must be \"fp32\" or \"bf16\", got \"" +
+                   c.matmul_precision + "\"");
   return c;
 }
 
@@ -42,7 +46,8 @@ nlohmann::json TrainingConfig::to_json() const {
           {"token_budget", token_budget},
           {"clip_norm", clip_norm},
           {"train_limit", train_limit},
-          {"validation_limit", validation_limit}};
+          {"validation_limit", validation_limit},
+          {"matmul_precision", matmul_precision}};
 }
 
 }  // namespace bcqnmt

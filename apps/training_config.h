@@ -20,6 +20,7 @@ struct TrainingConfig {
   double clip_norm = 0.0;             // 0: off
   int64_t train_limit = 0;            // use only the first N training pairs (0: all)
   int64_t validation_limit = 0;       // and the first N validation pairs (0: all)
+  std::string matmul_precision = "fp32";  // "bf16": GEMM operands rounded to bf16 (core/gemm_bf16.h)
 
   static TrainingConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;

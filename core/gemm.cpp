@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/gemm_bf16.h"
 #include "core/kernel_path.h"
 #include "core/parallel.h"
 
@@ -51,14 +52,28 @@ void gemm_panels(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
   });
 }
 
+// fp32 sgemm, or under set_gemm_precision(bf16) the mixed-precision product of
+// core/gemm_bf16.h (its plain path on the reference kernel path).
+void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (gemm_precision() == GemmPrecision::bf16 && alpha == 1.0f && k > 0) {
+    if (kernel_path() == KernelPath::reference)
+      gemm_bf16_reference(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    else
+      gemm_bf16(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  gemm_panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (!g_observer) return gemm_panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (!g_observer) return gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   const auto start = std::chrono::steady_clock::now();
-  gemm_panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   g_observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
 }
 

@@ -5,6 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-dev      # GEMM/GEMV (CBLAS)
   libtbb-dev           # oneTBB: element-wise and row-wise parallelism
+  libdnnl-dev          # oneDNN: bf16 matmuls on AMX for mixed-precision training
   libicu-dev           # Unicode normalisation for the tokenizer
   libcereal-dev        # checkpoint and model serialisation
   doctest-dev          # tests

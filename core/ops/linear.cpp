@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/kernel_path.h"
 #include "core/gemm.h"
+#include "core/gemm_bf16.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 
@@ -36,6 +37,7 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
     Node& nx = *self.inputs[0];
     Node& nw = *self.inputs[1];
     float beta = 0.0f;
+    const SharedGemmOperand shared_dy(dy, n, out_features);  // bf16 matmuls round dY once for both products
     if (nx.requires_grad) {
       float* dx = nx.grad_output(beta).data();
       gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, beta, dx, in);

@@ -5,8 +5,13 @@
 // and when A (or B) is stored transposed, its gradient is the transpose of that, which is
 // again one GEMM with the operands swapped. Gradients go straight into
 // the inputs' gradient buffers.
+//
+// Under bf16 matmuls (core/gemm_bf16.h) only the dense-layer form — every row of A against
+// one 2-D B, a weight — rounds to bf16; batched products of two activations (attention's)
+// stay fp32, as they do in the fused attention.
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/gemm_bf16.h"
 #include "core/ops.h"
 
 namespace bcqnmt {
@@ -16,6 +21,8 @@ namespace {
 struct BatchedGemm {
   int64_t batch, m, n, k;
   int64_t a_stride, b_stride;  // elements between consecutive batch matrices (0: shared)
+  bool dense;                  // A's rows against one 2-D B
+  GemmPrecision precision() const { return dense ? gemm_precision() : GemmPrecision::fp32; }
 };
 
 // dA, dB for one matrix product; either pointer may be null (no gradient wanted). beta_a
@@ -24,6 +31,7 @@ void matmul_backward(const BatchedGemm& s, bool ta, bool tb, const float* a, con
                      float beta_a, float* db, float beta_b) {
   const int64_t lda = ta ? s.m : s.k;
   const int64_t ldb = tb ? s.k : s.n;
+  const GemmPrecisionScope precision(s.precision());
   for (int64_t i = 0; i < s.batch; ++i) {
     const float* ai = a + i * s.a_stride;
     const float* bi = b + i * s.b_stride;
@@ -68,6 +76,7 @@ Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b
     out_shape = av.shape();
     out_shape.back() = s.n;
     s.a_stride = s.b_stride = 0;
+    s.dense = true;
   } else {
     if (av.dim() != bv.dim()) throw fail("batched operands need the same rank");
     for (int d = 0; d < av.dim() - 2; ++d)
@@ -86,6 +95,7 @@ Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b
   Tensor out(out_shape);
   const int64_t lda = trans_a ? s.m : s.k;
   const int64_t ldb = trans_b ? s.k : s.n;
+  const GemmPrecisionScope precision(s.precision());
   for (int64_t i = 0; i < s.batch; ++i)
     gemm(trans_a, trans_b, s.m, s.n, s.k, 1.0f, av.data() + i * s.a_stride, lda, bv.data() + i * s.b_stride, ldb,
          0.0f, out.data() + i * s.m * s.n, s.n);

@@ -1,0 +1,127 @@
+// The mixed-precision GEMM (core/gemm_bf16.h) against its plain path: operands rounded to
+// bf16 in fp32 copies, then one cblas_sgemm. bf16 x bf16 products are exact in fp32, so
+// only the order of the fp32 sums differs. Runs only where oneDNN has native bf16
+// (AVX512-BF16 or AMX) and says so when skipped.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/gemm.h"
+#include "core/gemm_bf16.h"
+#include "core/kernel_path.h"
+#include "core/random.h"
+
+using namespace bcqnmt;
+
+namespace {
+
+bool bf16_available() {
+  const std::string reason = bf16_gemm_unavailable_reason();
+  if (!reason.empty()) MESSAGE("SKIPPED: " << reason);
+  return reason.empty();
+}
+
+// max |fast - plain| / (max |plain| + 1) over C, for one product with strided operands.
+double worst_difference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float beta, uint64_t seed) {
+  Rng rng(seed);
+  const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 7;
+  const std::vector<float> a = rng.normals(static_cast<size_t>((ta ? k : m) * lda));
+  const std::vector<float> b = rng.normals(static_cast<size_t>((tb ? n : k) * ldb));
+  const std::vector<float> c0 = rng.normals(static_cast<size_t>(m * ldc));
+  std::vector<float> fast = c0, plain = c0;
+  gemm_bf16(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, fast.data(), ldc);
+  gemm_bf16_reference(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, beta, plain.data(), ldc);
+  double worst = 0.0, scale = 0.0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      worst = std::max(worst, static_cast<double>(std::abs(fast[at] - plain[at])));
+      scale = std::max(scale, static_cast<double>(std::abs(plain[at])));
+    }
+  // Padding columns beyond n are never written.
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = n; j < ldc; ++j) CHECK(fast[static_cast<size_t>(i * ldc + j)] == c0[static_cast<size_t>(i * ldc + j)]);
+  return worst / (scale + 1.0);
+}
+
+}  // namespace
+
+TEST_CASE("round_to_bf16 rounds to nearest, ties to even") {
+  CHECK(round_to_bf16(1.0f) == 1.0f);
+  CHECK(round_to_bf16(1.0f + 0x1p-8f) == 1.0f);               // tie between 1 and 1 + 2^-7: even (1)
+  CHECK(round_to_bf16(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);  // tie: even (1 + 2^-6)
+  CHECK(round_to_bf16(1.0f + 0x1p-8f + 0x1p-12f) == 1.0f + 0x1p-7f);
+  CHECK(round_to_bf16(-2.5f) == -2.5f);
+  CHECK(std::isnan(round_to_bf16(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(std::isinf(round_to_bf16(std::numeric_limits<float>::infinity())));
+}
+
+TEST_CASE("gemm_bf16 matches its plain path for every transpose, ragged token counts and beta") {
+  if (!bf16_available()) return;
+  // Rows (the token dimension of X W): below, at and across the 256-row panels, with and
+  // without a 16-row remainder. Depth (the token dimension of X^T dY): across the 64 padding.
+  for (int64_t tokens : {1, 15, 16, 255, 256, 300, 777}) {
+    for (bool tb : {false, true})
+      for (float beta : {0.0f, 1.0f}) {
+        CAPTURE(tokens);
+        CAPTURE(tb);
+        CAPTURE(beta);
+        CHECK(worst_difference(false, tb, tokens, 96, 72, beta, 1) < 1e-5);
+        CHECK(worst_difference(true, tb, 48, 80, tokens, beta, 2) < 1e-5);
+      }
+  }
+}
+
+TEST_CASE("gemm() takes the bf16 path only while the precision says so") {
+  if (!bf16_available()) return;
+  Rng rng(5);
+  const int64_t m = 40, n = 24, k = 32;
+  const std::vector<float> a = rng.normals(m * k), b = rng.normals(k * n);
+  std::vector<float> fp32(m * n), mixed(m * n), rounded(m * n);
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, fp32.data(), n);
+  set_gemm_precision(GemmPrecision::bf16);
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, mixed.data(), n);
+  set_gemm_precision(GemmPrecision::fp32);
+  gemm_bf16_reference(false, false, m, n, k, a.data(), k, b.data(), n, 0.0f, rounded.data(), n);
+  double to_rounded = 0.0, to_fp32 = 0.0;
+  for (size_t i = 0; i < fp32.size(); ++i) {
+    to_rounded = std::max(to_rounded, static_cast<double>(std::abs(mixed[i] - rounded[i])));
+    to_fp32 = std::max(to_fp32, static_cast<double>(std::abs(mixed[i] - fp32[i])));
+  }
+  CHECK(to_rounded < 1e-4);
+  CHECK(to_fp32 > 1e-4);  // bf16 rounding (2^-9 relative per operand) is visible in fp32
+  CHECK(to_fp32 < 0.2);
+}
+
+TEST_CASE("matmul precision names") {
+  CHECK(parse_gemm_precision("bf16") == GemmPrecision::bf16);
+  CHECK(std::string(gemm_precision_name(parse_gemm_precision("fp32"))) == "fp32");
+  CHECK_THROWS_WITH_AS(parse_gemm_precision("fp16"), "matmul precision must be \"fp32\" or \"bf16\", not \"fp16\"",
+                       std::invalid_argument);
+}
+
+TEST_CASE("a shared operand is rounded once and gives the same products") {
+  if (!bf16_available()) return;
+  Rng rng(9);
+  const int64_t tokens = 300, in = 40, out = 72;  // dY [tokens, out], X [tokens, in], W [in, out]
+  const std::vector<float> dy = rng.normals(tokens * out), x = rng.normals(tokens * in), w = rng.normals(in * out);
+  auto products = [&](std::vector<float>& dx, std::vector<float>& dw) {
+    dx.assign(tokens * in, 0.0f);
+    dw.assign(in * out, 0.0f);
+    gemm(false, true, tokens, in, out, 1.0f, dy.data(), out, w.data(), out, 0.0f, dx.data(), in);
+    gemm(true, false, in, out, tokens, 1.0f, x.data(), in, dy.data(), out, 0.0f, dw.data(), out);
+  };
+  const GemmPrecisionScope bf16(GemmPrecision::bf16);
+  std::vector<float> dx, dw, dx_shared, dw_shared;
+  products(dx, dw);
+  {
+    const SharedGemmOperand shared(dy.data(), tokens, out);
+    products(dx_shared, dw_shared);
+  }
+  CHECK(dx == dx_shared);
+  CHECK(dw == dw_shared);
+}
