@@ -16,6 +16,7 @@
 #include <dnnl.hpp>
 
 #include "core/parallel.h"
+#include "core/storage_pool.h"
 
 namespace bcqnmt {
 
@@ -60,12 +61,36 @@ void to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t*
                });
 }
 
+// Rounded copies live in blocks of the tensor storage pool (core/storage_pool.h): they
+// reuse memory that activations gave back instead of holding buffers of their own, which
+// kept ~170 MB resident (the [tokens, 7,010] logits gradient alone is 57 MB in bf16).
+class PooledBf16 {
+ public:
+  PooledBf16() = default;
+  ~PooledBf16() { release(); }
+  PooledBf16(const PooledBf16&) = delete;
+  PooledBf16& operator=(const PooledBf16&) = delete;
+  void allocate(int64_t elements) {
+    release();
+    block_ = storage_acquire(static_cast<size_t>(std::max<int64_t>(elements, 1)) * sizeof(uint16_t), &granted_);
+  }
+  uint16_t* data() const { return reinterpret_cast<uint16_t*>(block_); }
+  void release() {
+    if (block_) storage_release(block_, granted_);
+    block_ = nullptr;
+  }
+
+ private:
+  float* block_ = nullptr;
+  size_t granted_ = 0;
+};
+
 // The operand of the innermost SharedGemmOperand scope: rounded on first use, zero rows
 // padding it to a multiple of 64 so it serves as a row operand (16) and a depth one (64).
 struct SharedOperand {
   const float* source = nullptr;
   int64_t rows = 0, cols = 0;
-  std::vector<uint16_t> rounded;
+  PooledBf16 rounded;
   bool ready = false;
 };
 SharedOperand g_shared;
@@ -75,17 +100,17 @@ constexpr int64_t kSharedRowMultiple = 64;
 // `src` [rows, cols] (leading dimension ld) in bf16, at least rows_out x cols rows: the
 // shared copy when it is the shared operand, else a fresh conversion into `scratch`.
 const uint16_t* rounded_rows(const float* src, int64_t rows, int64_t cols, int64_t ld, int64_t rows_out,
-                             std::vector<uint16_t>& scratch) {
+                             PooledBf16& scratch) {
   if (src == g_shared.source && rows == g_shared.rows && cols == g_shared.cols && ld == cols) {
     if (!g_shared.ready) {
       const int64_t padded = round_up(rows, kSharedRowMultiple);
-      g_shared.rounded.resize(static_cast<size_t>(padded * cols));
+      g_shared.rounded.allocate(padded * cols);
       to_bf16(src, rows, cols, ld, g_shared.rounded.data(), padded, cols);
       g_shared.ready = true;
     }
     return g_shared.rounded.data();
   }
-  scratch.resize(static_cast<size_t>(rows_out * cols));
+  scratch.allocate(rows_out * cols);
   to_bf16(src, rows, cols, ld, scratch.data(), rows_out, cols);
   return scratch.data();
 }
@@ -177,8 +202,7 @@ void rows_varying(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t*
         run_product({false, trans_b, rows, n, k, k, b_stride, ldc, beta}, ap, b, cp);
         continue;
       }
-      thread_local std::vector<float> block;
-      block.resize(static_cast<size_t>(rows * n));
+      std::vector<float> block(static_cast<size_t>(rows * n));  // fewer than 256 rows
       run_product({false, trans_b, rows, n, k, k, b_stride, n, 0.0f}, ap, b, block.data());
       for (int64_t i = 0; i < tail; ++i)
         for (int64_t j = 0; j < n; ++j)
@@ -220,6 +244,7 @@ SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t co
 
 SharedGemmOperand::~SharedGemmOperand() {
   g_shared.source = nullptr;
+  g_shared.rounded.release();
   g_shared.ready = false;
 }
 
@@ -256,7 +281,7 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, cons
   if (m == 0 || n == 0) return;
   static const std::string unavailable = bf16_gemm_unavailable_reason();
   if (!unavailable.empty()) throw std::runtime_error(unavailable);
-  thread_local std::vector<uint16_t> a16, b16;
+  PooledBf16 a16, b16;
   if (!trans_a) {
     // [m, k] rows rounded up to a multiple of 16; B keeps its layout.
     const uint16_t* ar = rounded_rows(a, m, k, lda, round_up(m, kRowMultiple), a16);
@@ -268,7 +293,7 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, cons
   const uint16_t* ar = rounded_rows(a, k, m, lda, depth, a16);  // A stored [k, m]
   const uint16_t* br;
   if (trans_b) {  // B stored [n, k]: its depth is its columns, padded with zeros
-    b16.resize(static_cast<size_t>(n * depth));
+    b16.allocate(n * depth);
     to_bf16(b, n, k, ldb, b16.data(), n, depth);
     br = b16.data();
   } else {

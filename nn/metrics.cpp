@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/vector_math.h"
 
 namespace bcqnmt {
 
@@ -13,8 +14,12 @@ TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels) {
   parallel_for(rows, 16, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       if (labels.data[r] == 0) continue;
+      // argmax == label: the label's logit is the row's maximum and no earlier one equals
+      // it (argmax takes the first). max_of is vectorised; max_element is not.
       const float* row = logits.data() + r * v;
-      hit[r] = std::max_element(row, row + v) - row == labels.data[r];
+      const int64_t label = labels.data[r];
+      const float top = max_of(row, v);
+      hit[r] = row[label] == top && std::find(row, row + label, top) == row + label;
     }
   });
   TokenCounts counts;

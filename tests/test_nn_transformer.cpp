@@ -154,3 +154,16 @@ TEST_CASE("greedy translate_batch: batched equals one by one; beam 1 is greedy; 
   CHECK(beams.size() == 3);
   for (auto& b : beams) CHECK(b.size() <= 12);
 }
+
+TEST_CASE("masked_accuracy counts argmax hits (first maximum on ties) on non-pad labels") {
+  // Rows: clear hit, clear miss, tie won by the earlier index (label 1), tie lost (label 3),
+  // a pad row that is skipped whatever its logits.
+  Tensor logits({5, 4});
+  const float rows[5][4] = {{0, 5, 1, 2}, {9, 1, 2, 3}, {0, 7, 7, 1}, {0, 7, 1, 7}, {1, 2, 3, 4}};
+  for (int r = 0; r < 5; ++r)
+    for (int c = 0; c < 4; ++c) logits.data()[r * 4 + c] = rows[r][c];
+  const IndexTensor labels{{5}, {1, 2, 1, 3, 0}};
+  const TokenCounts counts = masked_accuracy(logits, labels);
+  CHECK(counts.total == 4);
+  CHECK(counts.correct == 2);
+}
