@@ -54,27 +54,47 @@ void gemm_panels(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
 
 // fp32 sgemm, or under set_gemm_precision(bf16) the mixed-precision product of
 // core/gemm_bf16.h (its plain path on the reference kernel path).
+// With a bias, the fp32 paths first copy it into every row of C and accumulate onto it.
 void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (gemm_precision() == GemmPrecision::bf16 && alpha == 1.0f && k > 0) {
-    if (kernel_path() == KernelPath::reference)
-      gemm_bf16_reference(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+  const bool bf16 = gemm_precision() == GemmPrecision::bf16 && alpha == 1.0f && k > 0;
+  const bool fast = kernel_path() == KernelPath::fast;
+  if (bias && !(bf16 && fast && !trans_a)) {
+    parallel_for(m, std::max<int64_t>(1, kElementwiseGrain / n), [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) std::copy(bias, bias + n, c + r * ldc);
+    });
+    bias = nullptr;
+    beta = 1.0f;
+  }
+  if (bf16) {
+    if (fast)
+      gemm_bf16(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
     else
-      gemm_bf16(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+      gemm_bf16_reference(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   gemm_panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void observed_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+  if (m == 0 || n == 0) return;
+  if (!g_observer) return gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+  const auto start = std::chrono::steady_clock::now();
+  gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+  g_observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
 }
 
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (!g_observer) return gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  const auto start = std::chrono::steady_clock::now();
-  gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  g_observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  observed_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
+}
+
+void gemm_bias(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+               const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc) {
+  observed_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, bias);
 }
 
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include <dnnl.hpp>
@@ -61,20 +62,26 @@ void to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t*
                });
 }
 
-// Rounded copies live in blocks of the tensor storage pool (core/storage_pool.h): they
-// reuse memory that activations gave back instead of holding buffers of their own, which
-// kept ~170 MB resident (the [tokens, 7,010] logits gradient alone is 57 MB in bf16).
-class PooledBf16 {
+// Rounded copies and partial-panel results live in blocks of the tensor storage pool
+// (core/storage_pool.h): they reuse memory that activations gave back instead of holding
+// buffers of their own, which kept ~170 MB resident (the [tokens, 7,010] logits gradient
+// alone is 57 MB in bf16), and they are not zero-filled.
+class PooledScratch {
  public:
-  PooledBf16() = default;
-  ~PooledBf16() { release(); }
-  PooledBf16(const PooledBf16&) = delete;
-  PooledBf16& operator=(const PooledBf16&) = delete;
-  void allocate(int64_t elements) {
+  PooledScratch() = default;
+  ~PooledScratch() { release(); }
+  PooledScratch(const PooledScratch&) = delete;
+  PooledScratch& operator=(const PooledScratch&) = delete;
+  template <class T>
+  T* allocate(int64_t elements) {
     release();
-    block_ = storage_acquire(static_cast<size_t>(std::max<int64_t>(elements, 1)) * sizeof(uint16_t), &granted_);
+    block_ = storage_acquire(static_cast<size_t>(std::max<int64_t>(elements, 1)) * sizeof(T), &granted_);
+    return data<T>();
   }
-  uint16_t* data() const { return reinterpret_cast<uint16_t*>(block_); }
+  template <class T>
+  T* data() const {
+    return reinterpret_cast<T*>(block_);
+  }
   void release() {
     if (block_) storage_release(block_, granted_);
     block_ = nullptr;
@@ -90,7 +97,7 @@ class PooledBf16 {
 struct SharedOperand {
   const float* source = nullptr;
   int64_t rows = 0, cols = 0;
-  PooledBf16 rounded;
+  PooledScratch rounded;
   bool ready = false;
 };
 SharedOperand g_shared;
@@ -100,19 +107,17 @@ constexpr int64_t kSharedRowMultiple = 64;
 // `src` [rows, cols] (leading dimension ld) in bf16, at least rows_out x cols rows: the
 // shared copy when it is the shared operand, else a fresh conversion into `scratch`.
 const uint16_t* rounded_rows(const float* src, int64_t rows, int64_t cols, int64_t ld, int64_t rows_out,
-                             PooledBf16& scratch) {
+                             PooledScratch& scratch) {
   if (src == g_shared.source && rows == g_shared.rows && cols == g_shared.cols && ld == cols) {
     if (!g_shared.ready) {
       const int64_t padded = round_up(rows, kSharedRowMultiple);
-      g_shared.rounded.allocate(padded * cols);
-      to_bf16(src, rows, cols, ld, g_shared.rounded.data(), padded, cols);
+      to_bf16(src, rows, cols, ld, g_shared.rounded.allocate<uint16_t>(padded * cols), padded, cols);
       g_shared.ready = true;
     }
-    return g_shared.rounded.data();
+    return g_shared.rounded.data<uint16_t>();
   }
-  scratch.allocate(rows_out * cols);
-  to_bf16(src, rows, cols, ld, scratch.data(), rows_out, cols);
-  return scratch.data();
+  to_bf16(src, rows, cols, ld, scratch.allocate<uint16_t>(rows_out * cols), rows_out, cols);
+  return scratch.data<uint16_t>();
 }
 
 dnnl::engine& cpu_engine() {
@@ -126,13 +131,14 @@ struct ProductKey {
   bool trans_a, trans_b;
   int64_t m, n, k, a_stride, b_stride, ldc;
   float beta;
-  auto tie() const { return std::tie(trans_a, trans_b, m, n, k, a_stride, b_stride, ldc, beta); }
+  bool bias;  // C += 1 bias^T in the epilogue
+  auto tie() const { return std::tie(trans_a, trans_b, m, n, k, a_stride, b_stride, ldc, beta, bias); }
   bool operator<(const ProductKey& o) const { return tie() < o.tie(); }
 };
 
 struct Product {
   dnnl::matmul matmul;
-  dnnl::memory::desc a, b, c;
+  dnnl::memory::desc a, b, c, bias;
   size_t scratchpad_bytes;
 };
 
@@ -148,6 +154,7 @@ const Product& product_for(const ProductKey& key) {
   dnnl::memory::desc a({key.m, key.k}, dt::bf16, key.trans_a ? dims{1, key.a_stride} : dims{key.a_stride, 1});
   dnnl::memory::desc b({key.k, key.n}, dt::bf16, key.trans_b ? dims{1, key.b_stride} : dims{key.b_stride, 1});
   dnnl::memory::desc c({key.m, key.n}, dt::f32, dims{key.ldc, 1});
+  const dnnl::memory::desc bias = key.bias ? dnnl::memory::desc({1, key.n}, dt::f32, dims{key.n, 1}) : dnnl::memory::desc();
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per-thread scratch, so panels can run concurrently
   if (key.beta != 0.0f) {
@@ -155,14 +162,15 @@ const Product& product_for(const ProductKey& key) {
     accumulate.append_sum(key.beta);
     attr.set_post_ops(accumulate);
   }
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, cpu_engine());
-  slot = std::make_unique<Product>(Product{dnnl::matmul(pd), a, b, c, pd.scratchpad_desc().get_size()});
+  dnnl::matmul::primitive_desc pd(key.bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c), attr,
+                                  cpu_engine());
+  slot = std::make_unique<Product>(Product{dnnl::matmul(pd), a, b, c, bias, pd.scratchpad_desc().get_size()});
   return *slot;
 }
 
 // Runs on the calling thread: oneDNN's OpenMP team is kept at one thread because the TBB
 // workers already split the product into panels (core/parallel.h: one thread pool).
-void run_product(const ProductKey& key, const uint16_t* a, const uint16_t* b, float* c) {
+void run_product(const ProductKey& key, const uint16_t* a, const uint16_t* b, float* c, const float* bias = nullptr) {
   thread_local bool single_threaded = (omp_set_num_threads(1), true);
   thread_local dnnl::stream stream(cpu_engine());
   thread_local std::vector<uint8_t> scratchpad;
@@ -174,7 +182,10 @@ void run_product(const ProductKey& key, const uint16_t* a, const uint16_t* b, fl
   dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratchpad_bytes)}, dnnl::memory::data_type::u8,
                                      dnnl::memory::format_tag::a),
                   engine, scratchpad.data());
-  p.matmul.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}};
+  if (key.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, engine, const_cast<float*>(bias)));
+  p.matmul.execute(stream, args);
   stream.wait();
 }
 
@@ -187,26 +198,27 @@ constexpr int64_t kRowMultiple = 16, kDepthMultiple = 64;
 // kPanelRows rows write straight into C; the last, partial panel is rounded up to 16 rows
 // and written to a scratch block, of which the real rows are added into C.
 void rows_varying(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
-                  int64_t b_stride, float beta, float* c, int64_t ldc) {
+                  int64_t b_stride, float beta, float* c, int64_t ldc, const float* bias) {
+  const bool has_bias = bias != nullptr;
   const int64_t full = m / kPanelRows, tail = m - full * kPanelRows, panels = full + (tail > 0 ? 1 : 0);
   parallel_for(panels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const uint16_t* ap = a + p * kPanelRows * k;
       float* cp = c + p * kPanelRows * ldc;
       if (p < full) {
-        run_product({false, trans_b, kPanelRows, n, k, k, b_stride, ldc, beta}, ap, b, cp);
+        run_product({false, trans_b, kPanelRows, n, k, k, b_stride, ldc, beta, has_bias}, ap, b, cp, bias);
         continue;
       }
       const int64_t rows = round_up(tail, kRowMultiple);
       if (rows == tail) {
-        run_product({false, trans_b, rows, n, k, k, b_stride, ldc, beta}, ap, b, cp);
+        run_product({false, trans_b, rows, n, k, k, b_stride, ldc, beta, has_bias}, ap, b, cp, bias);
         continue;
       }
-      std::vector<float> block(static_cast<size_t>(rows * n));  // fewer than 256 rows
-      run_product({false, trans_b, rows, n, k, k, b_stride, n, 0.0f}, ap, b, block.data());
+      PooledScratch scratch;
+      float* block = scratch.allocate<float>(rows * n);  // fewer than 256 rows
+      run_product({false, trans_b, rows, n, k, k, b_stride, n, 0.0f, has_bias}, ap, b, block, bias);
       for (int64_t i = 0; i < tail; ++i)
-        for (int64_t j = 0; j < n; ++j)
-          cp[i * ldc + j] = block[static_cast<size_t>(i * n + j)] + (beta == 0.0f ? 0.0f : beta * cp[i * ldc + j]);
+        for (int64_t j = 0; j < n; ++j) cp[i * ldc + j] = block[i * n + j] + (beta == 0.0f ? 0.0f : beta * cp[i * ldc + j]);
     }
   });
 }
@@ -225,9 +237,9 @@ void depth_varying(bool trans_b, int64_t m, int64_t n, int64_t k_padded, const u
     for (int64_t p = begin; p < end; ++p) {
       const int64_t lo = p * panel, len = std::min(extent, lo + panel) - lo;
       if (split_rows)
-        run_product({true, trans_b, len, n, k_padded, m, b_stride, ldc, beta}, a + lo, b, c + lo * ldc);
+        run_product({true, trans_b, len, n, k_padded, m, b_stride, ldc, beta, false}, a + lo, b, c + lo * ldc);
       else
-        run_product({true, trans_b, m, len, k_padded, m, b_stride, ldc, beta}, a,
+        run_product({true, trans_b, m, len, k_padded, m, b_stride, ldc, beta, false}, a,
                     trans_b ? b + lo * k_padded : b + lo, c + lo);
     }
   });
@@ -277,25 +289,25 @@ const char* gemm_precision_name(GemmPrecision precision) {
 }
 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-               const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
   if (m == 0 || n == 0) return;
+  if (bias && trans_a) throw std::invalid_argument("gemm_bf16: a bias needs op(A) = A");
   static const std::string unavailable = bf16_gemm_unavailable_reason();
   if (!unavailable.empty()) throw std::runtime_error(unavailable);
-  PooledBf16 a16, b16;
+  PooledScratch a16, b16;
   if (!trans_a) {
     // [m, k] rows rounded up to a multiple of 16; B keeps its layout.
     const uint16_t* ar = rounded_rows(a, m, k, lda, round_up(m, kRowMultiple), a16);
     const uint16_t* br = trans_b ? rounded_rows(b, n, k, ldb, n, b16) : rounded_rows(b, k, n, ldb, k, b16);
-    rows_varying(trans_b, m, n, k, ar, br, trans_b ? k : n, beta, c, ldc);
+    rows_varying(trans_b, m, n, k, ar, br, trans_b ? k : n, beta, c, ldc, bias);
     return;
   }
   const int64_t depth = round_up(std::max<int64_t>(k, 1), kDepthMultiple);
   const uint16_t* ar = rounded_rows(a, k, m, lda, depth, a16);  // A stored [k, m]
   const uint16_t* br;
   if (trans_b) {  // B stored [n, k]: its depth is its columns, padded with zeros
-    b16.allocate(n * depth);
-    to_bf16(b, n, k, ldb, b16.data(), n, depth);
-    br = b16.data();
+    br = b16.allocate<uint16_t>(n * depth);
+    to_bf16(b, n, k, ldb, b16.data<uint16_t>(), n, depth);
   } else {
     br = rounded_rows(b, k, n, ldb, depth, b16);
   }

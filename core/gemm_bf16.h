@@ -49,10 +49,11 @@ class SharedGemmOperand {
 // Empty when bf16 GEMMs run natively here; otherwise why not.
 std::string bf16_gemm_unavailable_reason();
 
-// C = op(A) op(B) + beta C with op(A), op(B) rounded to bf16 (alpha is 1: the only value
-// bcqnmt uses). Same argument conventions as gemm().
+// C = op(A) op(B) + beta C (+ 1 bias^T when bias [n] is given; only with !trans_a) with
+// op(A), op(B) rounded to bf16 (alpha is 1: the only value bcqnmt uses). Same argument
+// conventions as gemm().
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-               const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
 
 // The plain path gemm_bf16 is tested against: the operands rounded to bf16 into fp32
 // copies, then one cblas_sgemm. Products of bf16 values are exact in fp32, so the two agree

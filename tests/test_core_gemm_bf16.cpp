@@ -125,3 +125,22 @@ TEST_CASE("a shared operand is rounded once and gives the same products") {
   CHECK(dx == dx_shared);
   CHECK(dw == dw_shared);
 }
+
+TEST_CASE("gemm_bias: the bias added in oneDNN's epilogue equals bias rows + GEMM") {
+  if (!bf16_available()) return;
+  for (int64_t tokens : {15, 256, 300}) {
+    CAPTURE(tokens);
+    Rng rng(11);
+    const int64_t in = 40, out = 72;
+    const std::vector<float> x = rng.normals(tokens * in), w = rng.normals(in * out), bias = rng.normals(out);
+    std::vector<float> fast(tokens * out), plain(tokens * out);
+    const GemmPrecisionScope bf16(GemmPrecision::bf16);
+    gemm_bias(false, false, tokens, out, in, x.data(), in, w.data(), out, bias.data(), fast.data(), out);
+    set_kernel_path(KernelPath::reference);
+    gemm_bias(false, false, tokens, out, in, x.data(), in, w.data(), out, bias.data(), plain.data(), out);
+    set_kernel_path(KernelPath::fast);
+    double worst = 0.0;
+    for (size_t i = 0; i < fast.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(fast[i] - plain[i])));
+    CHECK(worst < 1e-4);
+  }
+}

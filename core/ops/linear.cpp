@@ -6,7 +6,6 @@
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
 #include "core/ops.h"
-#include "core/parallel.h"
 
 namespace bcqnmt {
 
@@ -22,14 +21,11 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
   Shape shape = xv.shape();
   shape.back() = out_features;
   Tensor y(shape);  // [N, out]
-  if (b.defined()) {
-    const float* pb = b.value().data();
-    parallel_for(n, std::max<int64_t>(1, kElementwiseGrain / out_features), [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) std::copy(pb, pb + out_features, y.data() + r * out_features);
-    });
-  }
-  gemm(false, false, n, out_features, in, 1.0f, xv.data(), in, wv.data(), out_features, b.defined() ? 1.0f : 0.0f,
-       y.data(), out_features);
+  if (b.defined())
+    gemm_bias(false, false, n, out_features, in, xv.data(), in, wv.data(), out_features, b.value().data(), y.data(),
+              out_features);
+  else
+    gemm(false, false, n, out_features, in, 1.0f, xv.data(), in, wv.data(), out_features, 0.0f, y.data(), out_features);
   std::vector<Variable> inputs{x, w};
   if (b.defined()) inputs.push_back(b);
   return Variable::make_result(y, inputs, [xv, wv, n, in, out_features](Node& self) {
