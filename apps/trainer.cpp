@@ -103,9 +103,9 @@ EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
     std::vector<int64_t> pairs(std::min<int64_t>(config_.batch_size, split.size() - begin));
     std::iota(pairs.begin(), pairs.end(), begin);
     const Batch batch = make_batch(split, pairs, limits);
-    const Variable logits = model_.forward(batch.source, batch.target_in);
-    const TokenCounts counts = masked_accuracy(logits.value(), batch.target_out);
-    loss_sum += masked_loss(logits, batch.target_out).value().item() * static_cast<double>(counts.total);
+    TokenCounts counts;
+    const Variable loss = model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
+    loss_sum += loss.value().item() * static_cast<double>(counts.total);
     correct += counts.correct;
     r.tokens += counts.total;
   }
@@ -191,9 +191,8 @@ void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
     Batch batch;
     for (; batcher->next(batch); ++progress.position) {
       adam.zero_grad();
-      const Variable logits = model_.forward(batch.source, batch.target_in);  // [B, T, V]
-      Variable loss = masked_loss(logits, batch.target_out);
-      const TokenCounts counts = masked_accuracy(logits.value(), batch.target_out);
+      TokenCounts counts;
+      Variable loss = model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
       loss.backward();
       if (config_.clip_norm > 0.0) clip_grad_norm(adam.parameters(), config_.clip_norm);
       ++step;

@@ -111,7 +111,7 @@ struct Trainee {
   explicit Trainee(const ModelConfig& c) : model(c, 1), adam(model.parameters()) {}
   void train_step(const Batch& batch) {
     adam.zero_grad();
-    Variable loss = masked_loss(model.forward(batch.source, batch.target_in), batch.target_out);
+    Variable loss = model.masked_loss(batch.source, batch.target_in, batch.target_out);
     loss.backward();
     adam.step(noam_learning_rate(++step, model.config().d_model, 4000));
   }

@@ -92,29 +92,35 @@ class PooledScratch {
   size_t granted_ = 0;
 };
 
-// The operand of the innermost SharedGemmOperand scope: rounded on first use, zero rows
-// padding it to a multiple of 64 so it serves as a row operand (16) and a depth one (64).
+// The operands of the open SharedGemmOperand scopes (innermost last; a scope in the
+// vocabulary loss shares W across row blocks and each block's dZ inside it): rounded on
+// first use, zero rows padding each to a multiple of 64 so it serves as a row operand
+// (16) and as a depth one (64).
 struct SharedOperand {
   const float* source = nullptr;
   int64_t rows = 0, cols = 0;
   PooledScratch rounded;
   bool ready = false;
 };
-SharedOperand g_shared;
+constexpr int kMaxSharedScopes = 4;
+SharedOperand g_shared[kMaxSharedScopes];
+int g_shared_scopes = 0;
 
 constexpr int64_t kSharedRowMultiple = 64;
 
 // `src` [rows, cols] (leading dimension ld) in bf16, at least rows_out x cols rows: the
-// shared copy when it is the shared operand, else a fresh conversion into `scratch`.
+// shared copy when it is a shared operand, else a fresh conversion into `scratch`.
 const uint16_t* rounded_rows(const float* src, int64_t rows, int64_t cols, int64_t ld, int64_t rows_out,
                              PooledScratch& scratch) {
-  if (src == g_shared.source && rows == g_shared.rows && cols == g_shared.cols && ld == cols) {
-    if (!g_shared.ready) {
+  for (int i = 0; i < g_shared_scopes; ++i) {
+    SharedOperand& shared = g_shared[i];
+    if (src != shared.source || rows != shared.rows || cols != shared.cols || ld != cols) continue;
+    if (!shared.ready) {
       const int64_t padded = round_up(rows, kSharedRowMultiple);
-      to_bf16(src, rows, cols, ld, g_shared.rounded.allocate<uint16_t>(padded * cols), padded, cols);
-      g_shared.ready = true;
+      to_bf16(src, rows, cols, ld, shared.rounded.allocate<uint16_t>(padded * cols), padded, cols);
+      shared.ready = true;
     }
-    return g_shared.rounded.data<uint16_t>();
+    return shared.rounded.data<uint16_t>();
   }
   to_bf16(src, rows, cols, ld, scratch.allocate<uint16_t>(rows_out * cols), rows_out, cols);
   return scratch.data<uint16_t>();
@@ -248,16 +254,19 @@ void depth_varying(bool trans_b, int64_t m, int64_t n, int64_t k_padded, const u
 }  // namespace
 
 SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols) {
-  g_shared.source = g_precision == GemmPrecision::bf16 ? data : nullptr;
-  g_shared.rows = rows;
-  g_shared.cols = cols;
-  g_shared.ready = false;
+  if (g_shared_scopes == kMaxSharedScopes) throw std::logic_error("SharedGemmOperand: more than 4 nested scopes");
+  SharedOperand& shared = g_shared[g_shared_scopes++];
+  shared.source = g_precision == GemmPrecision::bf16 ? data : nullptr;
+  shared.rows = rows;
+  shared.cols = cols;
+  shared.ready = false;
 }
 
 SharedGemmOperand::~SharedGemmOperand() {
-  g_shared.source = nullptr;
-  g_shared.rounded.release();
-  g_shared.ready = false;
+  SharedOperand& shared = g_shared[--g_shared_scopes];
+  shared.source = nullptr;
+  shared.ready = false;
+  shared.rounded.release();
 }
 
 float round_to_bf16(float x) { return std::bit_cast<float>(static_cast<uint32_t>(bf16_bits(x)) << 16); }

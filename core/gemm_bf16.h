@@ -33,8 +33,8 @@ class GemmPrecisionScope {
   GemmPrecision previous_;
 };
 
-// Declares that `data` [rows, cols] (contiguous) keeps its values for this scope, so the
-// bf16 products that read it — a dense layer's output gradient feeds both its input and
+// Declares that `data` [rows, cols] (contiguous) keeps its values for this scope (scopes
+// nest, up to 4 deep), so the bf16 products that read it — a dense layer's output gradient feeds both its input and
 // its weight gradient — round it once instead of once each. Without bf16, a no-op.
 // Rounding is bandwidth-bound, and the largest operands (the [tokens, 7,010] logits
 // gradient) cost as much to round as to multiply.

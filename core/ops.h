@@ -93,6 +93,11 @@ Variable dropout(const Variable& x, float rate, Rng& rng, bool training);
 // Mean cross-entropy of logits [..., V] against labels (same leading shape), skipping
 // labels equal to ignore_index; fused with log-softmax. (ops/cross_entropy.cpp)
 Variable cross_entropy(const Variable& logits, const IndexTensor& labels, int ignore_index = 0);
+// cross_entropy(linear(x, w, b), labels) without materialising the logits: row blocks,
+// recomputed in backward. `hits`, if given, receives the number of counted rows whose
+// argmax (first maximum) is the label. (ops/linear_cross_entropy.cpp)
+Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variable& b, const IndexTensor& labels,
+                              int ignore_index = 0, int64_t* hits = nullptr);
 Variable sum(const Variable& x);  // (ops/reduce.cpp)
 Variable mean(const Variable& x);
 

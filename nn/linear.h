@@ -27,6 +27,10 @@ class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
   Variable forward(const Variable& x) const;  // [..., in] -> [..., out]
+  // Masked cross-entropy (pad label 0 not counted) of this layer's outputs, read as
+  // logits, against labels (x's leading shape), without materialising the outputs (core
+  // linear_cross_entropy); `hits` counts argmax == label over counted rows.
+  Variable masked_cross_entropy(const Variable& x, const IndexTensor& labels, int64_t* hits) const;
 
   const Variable& kernel() const { return kernel_; }  // [in, out]
   const Variable& bias() const { return bias_; }      // [out] or undefined

@@ -24,11 +24,26 @@ Transformer::Transformer(const ModelConfig& config, uint64_t seed)
   register_module("final_layer", final_layer_);
 }
 
-Variable Transformer::forward(const IndexTensor& source, const IndexTensor& target_in) const {
+Variable Transformer::decode(const IndexTensor& source, const IndexTensor& target_in) const {
   const AttentionMask source_mask = padding_mask(source, false);
-  Variable encoded = encoder_.forward(source, source_mask);                // [B, S, D]
-  Variable decoded = decoder_.forward(target_in, encoded, source_mask);   // [B, T, D]
-  return final_layer_.forward(decoded);                                    // [B, T, V]
+  Variable encoded = encoder_.forward(source, source_mask);      // [B, S, D]
+  return decoder_.forward(target_in, encoded, source_mask);      // [B, T, D]
+}
+
+Variable Transformer::forward(const IndexTensor& source, const IndexTensor& target_in) const {
+  return final_layer_.forward(decode(source, target_in));  // [B, T, V]
+}
+
+Variable Transformer::masked_loss(const IndexTensor& source, const IndexTensor& target_in,
+                                  const IndexTensor& target_out, TokenCounts* counts) const {
+  int64_t hits = 0;
+  Variable loss = final_layer_.masked_cross_entropy(decode(source, target_in), target_out, &hits);
+  if (counts) {
+    counts->correct = hits;
+    counts->total = 0;
+    for (int32_t y : target_out.data) counts->total += y != 0;
+  }
+  return loss;
 }
 
 }  // namespace bcqnmt

@@ -1,6 +1,9 @@
 // A finite-difference gradient check for every differentiable op in core/ops.h.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/ops.h"
 #include "gradcheck.h"
 
@@ -99,6 +102,8 @@ TEST_CASE("embedding, dropout, cross-entropy, reductions") {
   }, {param({4, 16})});
   IndexTensor labels{{2, 3}, {1, 0, 4, 2, 3, 0}};  // 0 is the ignored pad label
   check_gradients("cross_entropy", [&](Xs& x) { return cross_entropy(x[0], labels, 0); }, {param({2, 3, 5}, -2.0f, 2.0f)});
+  check_gradients("linear_cross_entropy", [&](Xs& x) { return linear_cross_entropy(x[0], x[1], x[2], labels, 0); },
+                  {param({2, 3, 4}), param({4, 5}), param({5})});
   check_gradients("sum", [](Xs& x) { return sum(x[0]); }, {param({3, 4})});
   check_gradients("mean", [](Xs& x) { return mean(x[0]); }, {param({3, 4})});
 }
@@ -146,4 +151,55 @@ TEST_CASE("fused attention: gradient check, and equal to the composed reference 
           CHECK(fused_grads[n].data()[i] == doctest::Approx(inputs[n].grad().data()[i]).epsilon(1e-4));
     }
   }
+}
+
+TEST_CASE("linear_cross_entropy over several row blocks equals linear + cross_entropy") {
+  // 1,100 rows: two full 512-row blocks and a partial one; pads (label 0) spread through.
+  Rng rng(8);
+  const int64_t rows = 1100, d = 16, v = 37;
+  IndexTensor labels{{rows}, std::vector<int32_t>(rows)};
+  for (int64_t r = 0; r < rows; ++r) labels.data[r] = r % 7 == 0 ? 0 : 1 + static_cast<int32_t>(rng.below(v - 1));
+  const Tensor x0 = random_tensor({rows, d}, rng), w0 = random_tensor({d, v}, rng), b0 = random_tensor({v}, rng);
+  struct Result {
+    float loss;
+    int64_t hits;
+    std::vector<float> dx, dw, db;
+  };
+  auto run = [&](bool fused) {
+    Variable x(x0.clone(), true), w(w0.clone(), true), b(b0.clone(), true);
+    Result r{};
+    Variable loss;
+    if (fused) {
+      loss = linear_cross_entropy(x, w, b, labels, 0, &r.hits);
+    } else {
+      const Variable logits = linear(x, w, b);
+      for (int64_t i = 0; i < rows; ++i) {
+        if (labels.data[i] == 0) continue;
+        const float* z = logits.value().data() + i * v;
+        r.hits += std::max_element(z, z + v) - z == labels.data[i];
+      }
+      loss = cross_entropy(logits, labels, 0);
+    }
+    loss.backward();
+    r.loss = loss.value().item();
+    r.dx = x.grad().to_vector();
+    r.dw = w.grad().to_vector();
+    r.db = b.grad().to_vector();
+    return r;
+  };
+  const Result fused = run(true), composed = run(false);
+  CHECK(fused.loss == doctest::Approx(composed.loss).epsilon(1e-6));
+  CHECK(fused.hits == composed.hits);
+  CHECK(fused.hits > 0);
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
+      scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+    }
+    return worst <= 1e-5 * scale;
+  };
+  CHECK(close(fused.dx, composed.dx));
+  CHECK(close(fused.dw, composed.dw));
+  CHECK(close(fused.db, composed.db));
 }
