@@ -12,7 +12,7 @@ namespace {
 
 constexpr size_t kAlignment = 64;
 constexpr size_t kPooledFrom = size_t{256} << 10;  // below this, malloc's own bins are fine
-constexpr size_t kMaxCached = size_t{256} << 20;  // idle blocks kept: enough for one step's big tensors
+constexpr size_t kMaxCached = size_t{128} << 20;  // idle blocks kept
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kPoolEnabled = false;
