@@ -7,12 +7,13 @@
 //                         replayed on raw cblas_sgemm: /0 with OpenBLAS's own 2 threads,
 //                         /1 single-threaded sgemm on panels over 2 TBB workers; the
 //                         faster is the bound.
-//   BM_TrainStep/...      forward + backward + Adam on the same batches: target tokens/s,
-//                         padding share, the share of the step spent in GEMM, peak RSS;
-//                         the closing line gives step time / GEMM-only time (target <= 1.33).
-//   BM_TrainStep/bucketed the fast path: length-bucketed batches as configs/small_bucketed.json
-//                         draws them; the closing line estimates one epoch of the real
-//                         train split.
+//   BM_TrainStep/B/P      forward + backward + Adam (B: 0 reference batches, 1 bucketed;
+//                         P: 0 fp32, 1 bf16 matmuls where the CPU has them): target tokens/s,
+//                         padding share, the share of the step spent in GEMM, peak RSS.
+//                         Closing lines: fp32 step time / GEMM-only time on reference
+//                         batches (target <= 1.33); for the bucketed batches (as
+//                         configs/small_bucketed.json draws them), an estimate of one epoch
+//                         of the real train split.
 // Batches come from the real corpus with the reference's batcher when it is present
 // (vocabularies learned on the spot, ~2 s); otherwise from a synthetic length model.
 #include <benchmark/benchmark.h>
@@ -273,7 +274,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 BENCHMARK(BM_GemmBound)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 // Args: {batches: 0 reference, 1 bucketed; matmul precision: 0 fp32, 1 bf16}.
-BENCHMARK(BM_TrainStep)->Args({0, 0})->Unit(benchmark::kMillisecond)->MinTime(4.0)->UseRealTime();
+BENCHMARK(BM_TrainStep)->Args({0, 0})->Args({0, 1})->Unit(benchmark::kMillisecond)->MinTime(4.0)->UseRealTime();
 // Every sampled bucketed batch once.
 BENCHMARK(BM_TrainStep)->Args({1, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->Iterations(12)->UseRealTime();
 

@@ -1,7 +1,10 @@
 // Bad input to the bcqnmt binary: one line on stderr, exit status 2, nothing overwritten.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include "run_binary.h"
+#include "synthetic_corpus.h"
 
 using namespace bcqnmt::test;
 
@@ -91,4 +94,25 @@ TEST_CASE("an unreadable .bcq file") {
 TEST_CASE("bad flag values are usage errors") {
   expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
   expect_usage_error(run_bcqnmt("evaluate --run x --model int8"), "model");
+}
+
+TEST_CASE("bf16 matmuls asked of a CPU without them: one-line error, no checkpoint") {
+  // oneDNN reads ONEDNN_MAX_CPU_ISA at start-up; capped at AVX2 it reports no bf16 support,
+  // as a CPU without AVX512-BF16 and AMX would.
+  ScratchDir dir;
+  make_synthetic_corpus(dir.path / "data", 40, 10, 10);
+  make_run(dir.path / "run");
+  std::filesystem::remove(dir.path / "run" / "config.json");
+  write_text(dir.path / "bf16.json", R"({"model": {"num_layers": 1, "d_model": 8, "dff": 8, "num_heads": 2, "key_dim": 4},
+                                         "training": {"epochs": 1, "matmul_precision": "bf16"}})");
+  setenv("ONEDNN_MAX_CPU_ISA", "AVX2", 1);
+  const CommandResult r = run_bcqnmt("pretrain --config " + (dir.path / "bf16.json").string() + " --run " +
+                                     (dir.path / "run").string() + " --data " + (dir.path / "data").string());
+  unsetenv("ONEDNN_MAX_CPU_ISA");
+  expect_usage_error(r, "bf16 matmuls need a CPU with AVX512-BF16 or AMX");
+  CHECK_FALSE(std::filesystem::exists(dir.path / "run" / "pretrain" / "latest.ckpt"));
+  write_text(dir.path / "fp16.json", R"({"training": {"matmul_precision": "fp16"}})");
+  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "fp16.json").string() + " --run " +
+                                (dir.path / "other").string()),
+                     "\"matmul_precision\" must be \"fp32\" or \"bf16\"");
 }
