@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
   vocab_cmd->add_option("--limit", vocab.limit, "Learn from the first N training pairs only (0: all)")->check(CLI::NonNegativeNumber);
 
   PretrainOptions pretrain;
-  auto* pretrain_cmd = app.add_subcommand("pretrain", "Train the full-precision model; resumes from the run's latest checkpoint");
+  auto* pretrain_cmd = app.add_subcommand("pretrain", "Train the full-precision model; resumes from the run's latest checkpoint. "
+                                                     "A config's \"matmul_precision\": \"bf16\" runs the dense layers' "
+                                                     "GEMMs in bf16 on AMX CPUs (configs/small_bucketed_bf16.json)");
   pretrain_cmd->add_option("--config", pretrain.config, "Config file (required for a new run, e.g. configs/small.json)");
   pretrain_cmd->add_option("--data", pretrain.data, data_help);
   pretrain_cmd->add_option("--run", pretrain.run, run_help)->required();

@@ -6,6 +6,7 @@ packages=(
   libopenblas-dev      # GEMM/GEMV (CBLAS)
   libtbb-dev           # oneTBB: element-wise and row-wise parallelism
   libdnnl-dev          # oneDNN: bf16 matmuls on AMX for mixed-precision training
+  ocl-icd-opencl-dev   # oneDNN's CMake package asks for OpenCL (Debian builds its GPU runtime)
   libicu-dev           # Unicode normalisation for the tokenizer
   libcereal-dev        # checkpoint and model serialisation
   doctest-dev          # tests
