@@ -16,6 +16,7 @@
 
 #include <dnnl.hpp>
 
+#include "core/column_sums.h"
 #include "core/parallel.h"
 #include "core/storage_pool.h"
 
@@ -253,13 +254,25 @@ void depth_varying(bool trans_b, int64_t m, int64_t n, int64_t k_padded, const u
 
 }  // namespace
 
-SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols) {
+SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols)
+    : data_(data), rows_(rows), cols_(cols), slot_(g_shared_scopes) {
   if (g_shared_scopes == kMaxSharedScopes) throw std::logic_error("SharedGemmOperand: more than 4 nested scopes");
   SharedOperand& shared = g_shared[g_shared_scopes++];
   shared.source = g_precision == GemmPrecision::bf16 ? data : nullptr;
   shared.rows = rows;
   shared.cols = cols;
   shared.ready = false;
+}
+
+void SharedGemmOperand::add_column_sums(float* out) {
+  SharedOperand& shared = g_shared[slot_];
+  if (!shared.source || shared.ready) return bcqnmt::add_column_sums(data_, rows_, cols_, out);
+  const int64_t padded = round_up(rows_, kSharedRowMultiple);
+  uint16_t* rounded = shared.rounded.allocate<uint16_t>(padded * cols_);
+  add_column_sums_visiting(data_, rows_, cols_, out, nullptr,
+                           [&](int64_t r) { row_to_bf16(data_ + r * cols_, rounded + r * cols_, cols_); });
+  std::fill(rounded + rows_ * cols_, rounded + padded * cols_, uint16_t{0});
+  shared.ready = true;
 }
 
 SharedGemmOperand::~SharedGemmOperand() {

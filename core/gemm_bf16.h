@@ -44,6 +44,15 @@ class SharedGemmOperand {
   ~SharedGemmOperand();
   SharedGemmOperand(const SharedGemmOperand&) = delete;
   SharedGemmOperand& operator=(const SharedGemmOperand&) = delete;
+  // out[j] += sum_r data[r, j] (core/column_sums.h, same result). Under bf16, called before
+  // the products, it rounds each row in the same pass: one read of the operand instead of
+  // two (a bias gradient is the column sums of the dY its products share).
+  void add_column_sums(float* out);
+
+ private:
+  const float* data_;
+  int64_t rows_, cols_;
+  int slot_;
 };
 
 // Empty when bf16 GEMMs run natively here; otherwise why not.

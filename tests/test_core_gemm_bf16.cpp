@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/column_sums.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
 #include "core/kernel_path.h"
@@ -118,12 +119,16 @@ TEST_CASE("a shared operand is rounded once and gives the same products") {
   const GemmPrecisionScope bf16(GemmPrecision::bf16);
   std::vector<float> dx, dw, dx_shared, dw_shared;
   products(dx, dw);
+  std::vector<float> sums(out, 0.0f), sums_shared(out, 0.0f);
+  add_column_sums(dy.data(), tokens, out, sums.data());
   {
-    const SharedGemmOperand shared(dy.data(), tokens, out);
+    SharedGemmOperand shared(dy.data(), tokens, out);
+    shared.add_column_sums(sums_shared.data());  // rounds dY in the same pass
     products(dx_shared, dw_shared);
   }
   CHECK(dx == dx_shared);
   CHECK(dw == dw_shared);
+  CHECK(sums == sums_shared);
 }
 
 TEST_CASE("gemm_bias: the bias added in oneDNN's epilogue equals bias rows + GEMM") {

@@ -1,6 +1,5 @@
 // Fused dense layer. With X [N, in], W [in, out], dY [N, out]:
 //   Y = X W + 1 b^T        dX = dY W^T        dW = X^T dY        db = sum_rows dY
-#include "core/column_sums.h"
 #include "core/error.h"
 #include "core/kernel_path.h"
 #include "core/gemm.h"
@@ -33,7 +32,9 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
     Node& nx = *self.inputs[0];
     Node& nw = *self.inputs[1];
     float beta = 0.0f;
-    const SharedGemmOperand shared_dy(dy, n, out_features);  // bf16 matmuls round dY once for both products
+    SharedGemmOperand shared_dy(dy, n, out_features);  // bf16 matmuls round dY once for both products
+    if (self.inputs.size() > 2 && self.inputs[2]->requires_grad)
+      shared_dy.add_column_sums(self.inputs[2]->grad_buffer().data());  // db = sum_rows dY
     if (nx.requires_grad) {
       float* dx = nx.grad_output(beta).data();
       gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, beta, dx, in);
@@ -42,8 +43,6 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
       float* dw = nw.grad_output(beta).data();
       gemm(true, false, in, out_features, n, 1.0f, xv.data(), in, dy, out_features, beta, dw, out_features);
     }
-    if (self.inputs.size() > 2 && self.inputs[2]->requires_grad)
-      add_column_sums(dy, n, out_features, self.inputs[2]->grad_buffer().data());
   });
 }
 

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <vector>
 
-#include "core/column_sums.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
@@ -140,10 +139,10 @@ Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variab
               g[y[r]] -= scale;
             }
           });
-          const SharedGemmOperand shared_dz(block.data(), rows, v);  // bf16 rounds dZ once for dX and dW
+          SharedGemmOperand shared_dz(block.data(), rows, v);  // bf16 rounds dZ once for dX and dW
+          if (db) shared_dz.add_column_sums(db);
           if (dx) gemm(false, true, rows, d, v, 1.0f, block.data(), v, wv.data(), v, beta_x, dx + first * d, d);
           if (dw) gemm(true, false, d, v, rows, 1.0f, xv.data() + first * d, d, block.data(), v, first == 0 ? beta_w : 1.0f, dw, v);
-          if (db) add_column_sums(block.data(), rows, v, db);
         }
       });
 }
