@@ -138,7 +138,7 @@ struct ProductKey {
   bool trans_a, trans_b;
   int64_t m, n, k, a_stride, b_stride, ldc;
   float beta;
-  bool bias;  // C += 1 bias^T in the epilogue
+  bool bias = false;  // C += 1 bias^T in the epilogue (run_product sets it)
   auto tie() const { return std::tie(trans_a, trans_b, m, n, k, a_stride, b_stride, ldc, beta, bias); }
   bool operator<(const ProductKey& o) const { return tie() < o.tie(); }
 };
@@ -177,7 +177,8 @@ const Product& product_for(const ProductKey& key) {
 
 // Runs on the calling thread: oneDNN's OpenMP team is kept at one thread because the TBB
 // workers already split the product into panels (core/parallel.h: one thread pool).
-void run_product(const ProductKey& key, const uint16_t* a, const uint16_t* b, float* c, const float* bias = nullptr) {
+void run_product(ProductKey key, const uint16_t* a, const uint16_t* b, float* c, const float* bias = nullptr) {
+  key.bias = bias != nullptr;
   thread_local bool single_threaded = (omp_set_num_threads(1), true);
   thread_local dnnl::stream stream(cpu_engine());
   thread_local std::vector<uint8_t> scratchpad;
@@ -206,24 +207,23 @@ constexpr int64_t kRowMultiple = 16, kDepthMultiple = 64;
 // and written to a scratch block, of which the real rows are added into C.
 void rows_varying(bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
                   int64_t b_stride, float beta, float* c, int64_t ldc, const float* bias) {
-  const bool has_bias = bias != nullptr;
   const int64_t full = m / kPanelRows, tail = m - full * kPanelRows, panels = full + (tail > 0 ? 1 : 0);
   parallel_for(panels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const uint16_t* ap = a + p * kPanelRows * k;
       float* cp = c + p * kPanelRows * ldc;
       if (p < full) {
-        run_product({false, trans_b, kPanelRows, n, k, k, b_stride, ldc, beta, has_bias}, ap, b, cp, bias);
+        run_product({false, trans_b, kPanelRows, n, k, k, b_stride, ldc, beta}, ap, b, cp, bias);
         continue;
       }
       const int64_t rows = round_up(tail, kRowMultiple);
       if (rows == tail) {
-        run_product({false, trans_b, rows, n, k, k, b_stride, ldc, beta, has_bias}, ap, b, cp, bias);
+        run_product({false, trans_b, rows, n, k, k, b_stride, ldc, beta}, ap, b, cp, bias);
         continue;
       }
       PooledScratch scratch;
       float* block = scratch.allocate<float>(rows * n);  // fewer than 256 rows
-      run_product({false, trans_b, rows, n, k, k, b_stride, n, 0.0f, has_bias}, ap, b, block, bias);
+      run_product({false, trans_b, rows, n, k, k, b_stride, n, 0.0f}, ap, b, block, bias);
       for (int64_t i = 0; i < tail; ++i)
         for (int64_t j = 0; j < n; ++j) cp[i * ldc + j] = block[i * n + j] + (beta == 0.0f ? 0.0f : beta * cp[i * ldc + j]);
     }
@@ -244,9 +244,9 @@ void depth_varying(bool trans_b, int64_t m, int64_t n, int64_t k_padded, const u
     for (int64_t p = begin; p < end; ++p) {
       const int64_t lo = p * panel, len = std::min(extent, lo + panel) - lo;
       if (split_rows)
-        run_product({true, trans_b, len, n, k_padded, m, b_stride, ldc, beta, false}, a + lo, b, c + lo * ldc);
+        run_product({true, trans_b, len, n, k_padded, m, b_stride, ldc, beta}, a + lo, b, c + lo * ldc);
       else
-        run_product({true, trans_b, m, len, k_padded, m, b_stride, ldc, beta, false}, a,
+        run_product({true, trans_b, m, len, k_padded, m, b_stride, ldc, beta}, a,
                     trans_b ? b + lo * k_padded : b + lo, c + lo);
     }
   });
@@ -254,25 +254,24 @@ void depth_varying(bool trans_b, int64_t m, int64_t n, int64_t k_padded, const u
 
 }  // namespace
 
-SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols)
-    : data_(data), rows_(rows), cols_(cols), slot_(g_shared_scopes) {
+SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols) : slot_(g_shared_scopes) {
   if (g_shared_scopes == kMaxSharedScopes) throw std::logic_error("SharedGemmOperand: more than 4 nested scopes");
   SharedOperand& shared = g_shared[g_shared_scopes++];
-  shared.source = g_precision == GemmPrecision::bf16 ? data : nullptr;
+  shared.source = data;  // only the bf16 paths ever round it
   shared.rows = rows;
   shared.cols = cols;
   shared.ready = false;
 }
 
 void SharedGemmOperand::add_column_sums(float* out) {
-  SharedOperand& shared = g_shared[slot_];
-  if (!shared.source || shared.ready) return bcqnmt::add_column_sums(data_, rows_, cols_, out);
-  const int64_t padded = round_up(rows_, kSharedRowMultiple);
-  uint16_t* rounded = shared.rounded.allocate<uint16_t>(padded * cols_);
-  add_column_sums_visiting(data_, rows_, cols_, out, nullptr,
-                           [&](int64_t r) { row_to_bf16(data_ + r * cols_, rounded + r * cols_, cols_); });
-  std::fill(rounded + rows_ * cols_, rounded + padded * cols_, uint16_t{0});
-  shared.ready = true;
+  SharedOperand& s = g_shared[slot_];
+  if (g_precision != GemmPrecision::bf16 || s.ready) return bcqnmt::add_column_sums(s.source, s.rows, s.cols, out);
+  const int64_t padded = round_up(s.rows, kSharedRowMultiple);
+  uint16_t* rounded = s.rounded.allocate<uint16_t>(padded * s.cols);
+  add_column_sums_visiting(s.source, s.rows, s.cols, out, nullptr,
+                           [&](int64_t r) { row_to_bf16(s.source + r * s.cols, rounded + r * s.cols, s.cols); });
+  std::fill(rounded + s.rows * s.cols, rounded + padded * s.cols, uint16_t{0});
+  s.ready = true;
 }
 
 SharedGemmOperand::~SharedGemmOperand() {
@@ -285,9 +284,12 @@ SharedGemmOperand::~SharedGemmOperand() {
 float round_to_bf16(float x) { return std::bit_cast<float>(static_cast<uint32_t>(bf16_bits(x)) << 16); }
 
 std::string bf16_gemm_unavailable_reason() {
-  const auto isa = dnnl::get_effective_cpu_isa();
-  if (isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx) return "";
-  return "bf16 matmuls need a CPU with AVX512-BF16 or AMX (oneDNN found neither on this one)";
+  static const std::string reason = [] {
+    const auto isa = dnnl::get_effective_cpu_isa();
+    if (isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx) return std::string();
+    return std::string("bf16 matmuls need a CPU with AVX512-BF16 or AMX (oneDNN found neither on this one)");
+  }();
+  return reason;
 }
 
 void set_gemm_precision(GemmPrecision precision) {
@@ -314,8 +316,7 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, cons
                const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
   if (m == 0 || n == 0) return;
   if (bias && trans_a) throw std::invalid_argument("gemm_bf16: a bias needs op(A) = A");
-  static const std::string unavailable = bf16_gemm_unavailable_reason();
-  if (!unavailable.empty()) throw std::runtime_error(unavailable);
+  if (const std::string reason = bf16_gemm_unavailable_reason(); !reason.empty()) throw std::runtime_error(reason);
   PooledScratch a16, b16;
   if (!trans_a) {
     // [m, k] rows rounded up to a multiple of 16; B keeps its layout.

@@ -50,12 +50,10 @@ class SharedGemmOperand {
   void add_column_sums(float* out);
 
  private:
-  const float* data_;
-  int64_t rows_, cols_;
-  int slot_;
+  int slot_;  // its place among the open scopes
 };
 
-// Empty when bf16 GEMMs run natively here; otherwise why not.
+// Empty when bf16 GEMMs run natively here; otherwise why not (decided once per process).
 std::string bf16_gemm_unavailable_reason();
 
 // C = op(A) op(B) + beta C (+ 1 bias^T when bias [n] is given; only with !trans_a) with

@@ -1,5 +1,6 @@
 #include "core/vector_math.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -74,5 +75,9 @@ float exp_shifted(const float* x, int64_t n, float shift, float* out) {
 }
 
 float vector_math_exp(float x) { return exp_poly(x); }
+
+bool first_argmax_is(const float* x, int64_t i, float top) {
+  return x[i] == top && std::find(x, x + i, top) == x + i;
+}
 
 }  // namespace bcqnmt

@@ -1,6 +1,5 @@
 #include "nn/metrics.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "core/parallel.h"
@@ -14,12 +13,8 @@ TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels) {
   parallel_for(rows, 16, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       if (labels.data[r] == 0) continue;
-      // argmax == label: the label's logit is the row's maximum and no earlier one equals
-      // it (argmax takes the first). max_of is vectorised; max_element is not.
-      const float* row = logits.data() + r * v;
-      const int64_t label = labels.data[r];
-      const float top = max_of(row, v);
-      hit[r] = row[label] == top && std::find(row, row + label, top) == row + label;
+      const float* row = logits.data() + r * v;  // max_of is vectorised; max_element is not
+      hit[r] = first_argmax_is(row, labels.data[r], max_of(row, v));
     }
   });
   TokenCounts counts;

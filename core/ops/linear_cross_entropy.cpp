@@ -37,11 +37,6 @@ void block_logits(const Tensor& x, const Tensor& w, const Tensor* b, int64_t fir
     gemm(false, false, rows, v, d, 1.0f, xb, d, w.data(), v, 0.0f, block, v);
 }
 
-// argmax(z) == label, argmax taking the first maximum.
-bool is_hit(const float* z, int64_t label, float top) {
-  return z[label] == top && std::find(z, z + label, top) == z + label;
-}
-
 }  // namespace
 
 Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variable& b, const IndexTensor& labels,
@@ -54,7 +49,7 @@ Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variab
       for (int64_t r = 0; r < labels.numel(); ++r)
         if (labels.data[r] != ignore_index) {
           const float* z = logits.value().data() + r * v;
-          *hits += is_hit(z, labels.data[r], max_of(z, v));
+          *hits += first_argmax_is(z, labels.data[r], max_of(z, v));
         }
     }
     return cross_entropy(logits, labels, ignore_index);
@@ -95,7 +90,7 @@ Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variab
           const float lse = top + std::log(exp_shifted(z, v, top, nullptr));
           logsumexp[r] = lse;
           row_loss[r] = lse - z[label];
-          hit[r] = is_hit(z, label, top);
+          hit[r] = first_argmax_is(z, label, top);
         }
       });
     }
