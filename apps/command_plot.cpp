@@ -42,7 +42,7 @@ void plot_curves(const RunDirectory& run, const std::filesystem::path& path) {
   }
   for (const auto& r : records) {
     const std::string phase = r.value("phase", "");
-    if (phase != "pretrain" && phase != "quantize") continue;
+    if ((phase != "pretrain" && phase != "quantize") || r.value("kind", "validation") != "validation") continue;
     const double x = r.value("step", 0.0) + (phase == "quantize" ? pretrain_end : 0.0);
     for (const char* metric : {"loss", "val_loss", "masked_accuracy", "val_masked_accuracy"})
       if (r.contains(metric)) {

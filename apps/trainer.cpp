@@ -12,6 +12,7 @@
 #include "apps/training_batches.h"
 #include "core/gemm_bf16.h"
 #include "nn/metrics.h"
+#include "nn/training_health.h"
 #include "optim/adam.h"
 #include "optim/checkpoint_keeper.h"
 #include "optim/clip_grad_norm.h"
@@ -128,6 +129,32 @@ GemmPrecision training_precision(const TrainingConfig& config) {
   return precision;
 }
 
+// The fixed batch the health signals are measured on: the first 32 validation pairs.
+Batch health_batch(const EncodedCorpus& validation, const TrainingConfig& config) {
+  std::vector<int64_t> pairs(std::min<int64_t>(32, validation.size()));
+  std::iota(pairs.begin(), pairs.end(), 0);
+  return make_batch(validation, pairs, batch_limits(config));
+}
+
+// Thresholds of the collapse warnings. A healthy model of the reference size keeps 0.1-0.8
+// of its encoder output varying across positions; the collapsed run of docs/training.md
+// fell to 0.0001 and never came back. Near-uniform cross-attention is normal in the first
+// steps, so it is only reported after warm-up.
+constexpr double kCollapsedPositionShare = 0.01;
+constexpr double kUniformAttentionEntropy = 0.95;
+
+void warn_if_unhealthy(const ModelHealth& h, int64_t step, int64_t warmup, std::ostream& out) {
+  if (h.encoder_position_share < kCollapsedPositionShare)
+    out << "warning: step " << step << ": the encoder output is nearly the same at every position (position-varying "
+        << "share " << h.encoder_position_share << " < " << kCollapsedPositionShare
+        << "), so translations cannot follow the source; check the learning rate and warm-up, the batch size and the "
+           "initialisation (docs/training.md)\n";
+  if (step > warmup && h.cross_attention_entropy > kUniformAttentionEntropy)
+    out << "warning: step " << step << ": cross-attention is nearly uniform over the source (normalised entropy "
+        << h.cross_attention_entropy << " > " << kUniformAttentionEntropy
+        << ") after warm-up; the decoder is ignoring the source (docs/training.md)\n";
+}
+
 }  // namespace
 
 void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
@@ -152,6 +179,7 @@ void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
   }
   const bool interactive = stdout_is_terminal();
   const std::unique_ptr<Batcher> batcher = make_batcher(config_, train_);
+  const Batch probe = health_batch(validation_, config_);
   model_.train();
   while (progress.epoch < phase.epochs) {
     batcher->restore({config_.seed, progress.epoch, progress.position});
@@ -163,9 +191,12 @@ void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
     auto validate_and_save = [&](ProgressBar& bar, const Progress& at, bool epoch_end) {
       if (phase.before_validation) phase.before_validation(model_);
       const EvalResult val = evaluate(validation_);
+      const ModelHealth health = measure_health(model_, probe.source, probe.target_in);
       MetricList line = running();
       line.emplace_back("val_loss", val.loss);
       line.emplace_back("val_masked_accuracy", val.masked_accuracy);
+      line.emplace_back("encoder_position_share", health.encoder_position_share);
+      line.emplace_back("cross_attention_entropy", health.cross_attention_entropy);
       if (epoch_end) {
         bar.finish(line);
       } else {
@@ -173,10 +204,13 @@ void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
         for (const auto& [name, value] : line) out << " - " << name << ": " << value;
         out << "\n";
       }
-      nlohmann::json record{{"phase", phase.name}, {"epoch", progress.epoch + 1}, {"step", step},
-                            {"seconds", bar.elapsed_seconds()}};
+      nlohmann::json record{{"phase", phase.name}, {"kind", "validation"}, {"epoch", progress.epoch + 1},
+                            {"step", step}, {"seconds", bar.elapsed_seconds()},
+                            {"learning_rate", noam_learning_rate(std::max<int64_t>(step, 1), model_.config().d_model,
+                                                                 config_.warmup_steps)}};
       for (const auto& [name, value] : line) record[name] = value;
       run_.append_metrics(record);
+      warn_if_unhealthy(health, step, config_.warmup_steps, out);
       Checkpoint c = snapshot(model_, adam, step, at, identity_, model_.rng());
       c.metrics["val_loss"] = val.loss;
       c.metrics["val_masked_accuracy"] = val.masked_accuracy;
@@ -194,9 +228,21 @@ void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
       TokenCounts counts;
       Variable loss = model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
       loss.backward();
-      if (config_.clip_norm > 0.0) clip_grad_norm(adam.parameters(), config_.clip_norm);
       ++step;
-      adam.step(noam_learning_rate(step, model_.config().d_model, config_.warmup_steps));
+      const double learning_rate = noam_learning_rate(step, model_.config().d_model, config_.warmup_steps);
+      if (config_.log_every > 0 && step % config_.log_every == 0) {
+        // Gradient norms before clipping: what the loss asked for, not what was applied.
+        nlohmann::json record{{"phase", phase.name}, {"kind", "log"}, {"epoch", progress.epoch + 1},
+                              {"step", step}, {"learning_rate", learning_rate},
+                              {"step_loss", loss.value().item()}, {"seconds", bar.elapsed_seconds()}};
+        for (const auto& [group, norm] : gradient_norms_by_group(model_)) record["grad_norm"][group] = norm;
+        const ModelHealth health = measure_health(model_, probe.source, probe.target_in);
+        record["encoder_position_share"] = health.encoder_position_share;
+        record["cross_attention_entropy"] = health.cross_attention_entropy;
+        run_.append_metrics(record);
+      }
+      if (config_.clip_norm > 0.0) clip_grad_norm(adam.parameters(), config_.clip_norm);
+      adam.step(learning_rate);
       progress.loss_sum += loss.value().item();
       progress.correct += counts.correct;
       progress.tokens += counts.total;

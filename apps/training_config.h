@@ -21,6 +21,9 @@ struct TrainingConfig {
   int64_t train_limit = 0;            // use only the first N training pairs (0: all)
   int64_t validation_limit = 0;       // and the first N validation pairs (0: all)
   std::string matmul_precision = "fp32";  // "bf16": GEMM operands rounded to bf16 (core/gemm_bf16.h)
+  // Every N steps: a metrics.jsonl record of the step's loss, learning rate, gradient norm
+  // per parameter group and the health signals (nn/training_health.h). 0: off.
+  int log_every = 50;
 
   static TrainingConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;

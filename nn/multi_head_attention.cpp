@@ -23,6 +23,7 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& cont
   Variable q = query_.forward(query);    // [B, Tq, H*K]
   Variable k = key_.forward(context);    // [B, Tk, H*K]
   Variable v = value_.forward(context);  // [B, Tk, H*K]
+  if (probability_sink_ != nullptr) probability_sink_->push_back(attention_probabilities(q.value(), k.value(), mask, heads_));
   return output_.forward(attention(q, k, v, mask, heads_, dropout_rate_, *rng_, training()));  // [B, Tq, D]
 }
 

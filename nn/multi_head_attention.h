@@ -31,8 +31,9 @@ class MultiHeadAttention : public Module {
   Variable forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask, KvCache& cache,
                           bool grow) const;
 
-  // The recording hook for pictures (`bcqnmt plot`): while a sink is set, every
-  // forward_cached call also appends its attention probabilities [B, H, Tq, Tk], computed
+  // The recording hook for pictures (`bcqnmt plot`) and health signals
+  // (nn/training_health.h): while a sink is set, every forward and forward_cached call also
+  // appends its attention probabilities [B, H, Tq, Tk] (without dropout), computed
   // apart from the fused op (which never materialises them) by attention_probabilities().
   // Costs one more score computation per call; pass nullptr to stop.
   void record_probabilities(std::vector<Tensor>* sink) { probability_sink_ = sink; }
