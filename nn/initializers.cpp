@@ -10,9 +10,9 @@ Tensor uniform_tensor(const Shape& shape, float lo, float hi, Rng& rng) {
   return t;
 }
 
-Tensor glorot_uniform(int64_t fan_in, int64_t fan_out, Rng& rng) {
-  const float limit = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
-  return uniform_tensor({fan_in, fan_out}, -limit, limit, rng);
+Tensor glorot_uniform(int64_t rows, int64_t cols, GlorotFans fans, Rng& rng) {
+  const float limit = std::sqrt(6.0f / static_cast<float>(fans.fan_in + fans.fan_out));
+  return uniform_tensor({rows, cols}, -limit, limit, rng);
 }
 
 }  // namespace bcqnmt

@@ -6,8 +6,12 @@
 
 namespace bcqnmt {
 
-Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias) : in_(in_features), out_(out_features) {
-  kernel_ = register_parameter("kernel", glorot_uniform(in_features, out_features, rng));
+Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias)
+    : Linear(in_features, out_features, GlorotFans{in_features, out_features}, rng, bias) {}
+
+Linear::Linear(int64_t in_features, int64_t out_features, GlorotFans fans, Rng& rng, bool bias)
+    : in_(in_features), out_(out_features) {
+  kernel_ = register_parameter("kernel", glorot_uniform(in_features, out_features, fans, rng));
   if (bias) bias_ = register_parameter("bias", Tensor::zeros({out_features}));
 }
 

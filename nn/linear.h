@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/random.h"
+#include "nn/initializers.h"
 #include "nn/module.h"
 
 namespace bcqnmt {
@@ -25,7 +26,10 @@ using WeightTransform = std::function<Variable(const Variable&)>;
 
 class Linear : public Module {
  public:
+  // The kernel starts Glorot-uniform with fans {in, out} (Keras' Dense) unless `fans`
+  // says otherwise (MultiHeadAttention's projections use Keras' 3-D kernel fans).
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
+  Linear(int64_t in_features, int64_t out_features, GlorotFans fans, Rng& rng, bool bias = true);
   Variable forward(const Variable& x) const;  // [..., in] -> [..., out]
   // Masked cross-entropy (pad label 0 not counted) of this layer's outputs, read as
   // logits, against labels (x's leading shape), without materialising the outputs (core

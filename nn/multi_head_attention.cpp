@@ -5,11 +5,27 @@
 
 namespace bcqnmt {
 
+namespace {
+// Keras stores these kernels as EinsumDense weights of rank 3 and computes their Glorot
+// fans with the receptive-field rule (nn/initializers.h): Q/K/V [D, H, K] gives
+// (H*D, K*D), the output [H, K, D] gives (K*H, D*H). For the reference model (D = K = 128,
+// H = 8) that is a limit of 0.019 for Q/K/V and 0.054 for the output, where the 2-D rule
+// would give 0.072 for all four. The larger start made the attention sub-layers' output
+// (near-uniform averages of V at init, the same at every position) dominate the residual
+// stream, and with it every position's encoder output (docs/training.md).
+GlorotFans projection_fans(const ModelConfig& c) {
+  return {int64_t{c.num_heads} * c.d_model, int64_t{c.key_dim} * c.d_model};
+}
+GlorotFans output_fans(const ModelConfig& c) {
+  return {int64_t{c.key_dim} * c.num_heads, int64_t{c.d_model} * c.num_heads};
+}
+}  // namespace
+
 MultiHeadAttention::MultiHeadAttention(const ModelConfig& c, Rng& rng)
-    : query_(c.d_model, int64_t{c.num_heads} * c.key_dim, rng),
-      key_(c.d_model, int64_t{c.num_heads} * c.key_dim, rng),
-      value_(c.d_model, int64_t{c.num_heads} * c.key_dim, rng),
-      output_(int64_t{c.num_heads} * c.key_dim, c.d_model, rng),
+    : query_(c.d_model, int64_t{c.num_heads} * c.key_dim, projection_fans(c), rng),
+      key_(c.d_model, int64_t{c.num_heads} * c.key_dim, projection_fans(c), rng),
+      value_(c.d_model, int64_t{c.num_heads} * c.key_dim, projection_fans(c), rng),
+      output_(int64_t{c.num_heads} * c.key_dim, c.d_model, output_fans(c), rng),
       heads_(c.num_heads),
       dropout_rate_(c.dropout_rate),
       rng_(&rng) {
