@@ -38,7 +38,7 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   std::vector<double> losses;
   for (std::string line; std::getline(metrics, line);) {
     const auto j = nlohmann::json::parse(line);
-    if (j.at("phase") == "pretrain") losses.push_back(j.at("loss").get<double>());
+    if (j.at("phase") == "pretrain" && j.at("kind") == "validation") losses.push_back(j.at("loss").get<double>());
   }
   REQUIRE(losses.size() == 3);
   MESSAGE("pretrain loss per epoch: " << losses[0] << " " << losses[1] << " " << losses[2]);

@@ -1,7 +1,8 @@
 // The mixed-precision GEMM (core/gemm_bf16.h) against its plain path: operands rounded to
 // bf16 in fp32 copies, then one cblas_sgemm. bf16 x bf16 products are exact in fp32, so
 // only the order of the fp32 sums differs. Runs only where oneDNN has native bf16
-// (AVX512-BF16 or AMX) and says so when skipped.
+// (AVX512-BF16 or AMX) and says so when skipped; ctest runs it once per oneDNN ISA level
+// (tests/isa_cap.h).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -15,16 +16,13 @@
 #include "core/gemm_bf16.h"
 #include "core/kernel_path.h"
 #include "core/random.h"
+#include "isa_cap.h"
 
 using namespace bcqnmt;
 
 namespace {
 
-bool bf16_available() {
-  const std::string reason = bf16_gemm_unavailable_reason();
-  if (!reason.empty()) MESSAGE("SKIPPED: " << reason);
-  return reason.empty();
-}
+bool bf16_available() { return test::bf16_runs_at_capped_isa(); }
 
 // max |fast - plain| / (max |plain| + 1) over C, for one product with strided operands.
 double worst_difference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float beta, uint64_t seed) {
@@ -74,6 +72,51 @@ TEST_CASE("gemm_bf16 matches its plain path for every transpose, ragged token co
         CHECK(worst_difference(false, tb, tokens, 96, 72, beta, 1) < 1e-5);
         CHECK(worst_difference(true, tb, 48, 80, tokens, beta, 2) < 1e-5);
       }
+  }
+}
+
+// Each path against the exact (double) sum of the rounded operands' products. Products of
+// bf16 values are exact in fp32, so what remains is fp32 summation: Higham (Accuracy and
+// Stability of Numerical Algorithms, 2002, eq. 3.5) bounds it by gamma_K sum|a_i b_i|,
+// gamma_K = K u / (1 - K u), u = 2^-24, for any order of the sums; C's own rounding adds u.
+// Whatever oneDNN kernel runs (AMX tiles, AVX512-BF16 dot-pairs), a kernel that rounds
+// differently, loses precision or drops padding breaks the bound by orders of magnitude.
+TEST_CASE("both bf16 paths are within Higham's summation bound of the exact products") {
+  if (!bf16_available()) return;
+  struct Shape {
+    bool ta, tb;
+    int64_t m, n, k;
+  };
+  // The model's dense-layer shapes: X W for Q/K/V and FFN-in, FFN-out, dY W^T, X^T dY.
+  for (const Shape& s : {Shape{false, false, 300, 1024, 128}, Shape{false, false, 300, 128, 512},
+                         Shape{false, true, 300, 128, 1024}, Shape{true, false, 128, 512, 777}}) {
+    CAPTURE(s.ta);
+    CAPTURE(s.tb);
+    CAPTURE(s.k);
+    Rng rng(13);
+    const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+    const std::vector<float> a = rng.normals((s.ta ? s.k : s.m) * lda), b = rng.normals((s.tb ? s.n : s.k) * ldb);
+    std::vector<float> fast(s.m * s.n), plain(s.m * s.n);
+    gemm_bf16(s.ta, s.tb, s.m, s.n, s.k, a.data(), lda, b.data(), ldb, 0.0f, fast.data(), s.n);
+    gemm_bf16_reference(s.ta, s.tb, s.m, s.n, s.k, a.data(), lda, b.data(), ldb, 0.0f, plain.data(), s.n);
+    const double u = 0x1p-24, gamma = s.k * u / (1.0 - s.k * u);
+    double worst_fast = 0.0, worst_plain = 0.0;  // |C - exact| / ((gamma_K + u) sum|a b|)
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        double exact = 0.0, magnitude = 0.0;
+        for (int64_t p = 0; p < s.k; ++p) {
+          const double x = round_to_bf16(s.ta ? a[p * lda + i] : a[i * lda + p]);
+          const double y = round_to_bf16(s.tb ? b[j * ldb + p] : b[p * ldb + j]);
+          exact += x * y;
+          magnitude += std::abs(x * y);
+        }
+        const double bound = (gamma + u) * magnitude;
+        worst_fast = std::max(worst_fast, std::abs(fast[i * s.n + j] - exact) / bound);
+        worst_plain = std::max(worst_plain, std::abs(plain[i * s.n + j] - exact) / bound);
+      }
+    MESSAGE("K " << s.k << ": worst error as a share of the bound: oneDNN " << worst_fast << ", plain " << worst_plain);
+    CHECK(worst_fast <= 1.0);
+    CHECK(worst_plain <= 1.0);
   }
 }
 
