@@ -74,8 +74,9 @@ namespace {
 std::string group_of(const std::string& path) {
   std::string group;
   int kept = 0;
-  for (size_t begin = 0; begin <= path.size() && kept < 2;) {
-    const size_t end = std::min(path.find('/', begin), path.size());
+  const size_t leaf = path.rfind('/');  // the parameter's own name ("kernel") is not part of its group
+  for (size_t begin = 0; leaf != std::string::npos && begin <= leaf && kept < 2;) {
+    const size_t end = path.find('/', begin);
     const std::string part = path.substr(begin, end - begin);
     if (part.rfind("layer_", 0) != 0) {
       group += (kept ? "/" : "") + part;
@@ -83,7 +84,7 @@ std::string group_of(const std::string& path) {
     }
     begin = end + 1;
   }
-  return group;
+  return group.empty() ? path : group;
 }
 }  // namespace
 

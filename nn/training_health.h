@@ -33,10 +33,12 @@ struct ModelHealth {
 // [B, S], target_in [B, T]. Leaves the model's train/eval mode as it found it.
 ModelHealth measure_health(Transformer& model, const IndexTensor& source, const IndexTensor& target_in);
 
-// L2 norm of the gradients per parameter group. A parameter's group is its path with the
-// layer indices dropped, cut to two components: "encoder/pos_embedding",
-// "encoder/self_attention", "decoder/cross_attention", "final_layer/kernel" -> "final_layer"
-// ... Groups appear in parameter order; parameters without a gradient count as zero.
+// L2 norm of the gradients per parameter group. A parameter's group is its module path
+// (its own name dropped) without layer indices, cut to two components:
+// "encoder/layer_0/self_attention/mha/query/kernel" -> "encoder/self_attention",
+// "encoder/pos_embedding/embedding/embeddings" -> "encoder/pos_embedding",
+// "final_layer/kernel" -> "final_layer". Groups appear in parameter order; parameters
+// without a gradient count as zero.
 std::vector<std::pair<std::string, double>> gradient_norms_by_group(const Module& model);
 
 }  // namespace bcqnmt
