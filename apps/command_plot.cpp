@@ -1,6 +1,9 @@
-// bcqnmt plot: three SVG pictures of a run, written to --out (default RUN/plots):
+// bcqnmt plot: four SVG pictures of a run, written to --out (default RUN/plots):
 //   curves.svg     training and validation loss / masked accuracy over the steps of
 //                  pretraining and then quantization-aware training (metrics.jsonl)
+//   health.svg     the health signals (nn/training_health.h) over the same steps: the encoder
+//                  output's position-varying share, cross-attention entropy, the learning
+//                  rate and the gradient norm per parameter group
 //   attention.svg  cross-attention of one sentence translated greedily by the fp model:
 //                  the last decoder layer's probabilities averaged over heads, output tokens
 //                  down, source tokens across (as the TensorFlow Transformer tutorial shows them)
@@ -26,24 +29,42 @@ namespace bcqnmt {
 
 namespace {
 
-void plot_curves(const RunDirectory& run, const std::filesystem::path& path) {
+// metrics.jsonl's pretrain and quantize records, each with its step on one axis:
+// quantization restarts its step count, so it is drawn after the last pretraining step.
+struct MetricRecords {
+  std::vector<std::pair<double, nlohmann::json>> records;  // (global step, record)
+  double pretrain_end = 0;
+};
+
+MetricRecords read_metric_records(const RunDirectory& run) {
   run.require(run.metrics(), "pretrain");
   std::ifstream in(run.metrics());
-  // Quantization restarts its step count; it is drawn after the last pretraining step.
-  std::map<std::string, std::map<std::string, Series>> by_phase;  // phase -> metric -> series
-  double pretrain_end = 0;
-  std::vector<nlohmann::json> records;
+  std::vector<nlohmann::json> lines;
+  MetricRecords m;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (r.is_discarded()) throw AppError(run.metrics().string() + " has a line that is not JSON: " + line);
-    if (r.value("phase", "") == "pretrain") pretrain_end = std::max(pretrain_end, r.value("step", 0.0));
-    records.push_back(std::move(r));
+    if (r.value("phase", "") == "pretrain") m.pretrain_end = std::max(m.pretrain_end, r.value("step", 0.0));
+    lines.push_back(std::move(r));
   }
-  for (const auto& r : records) {
+  for (auto& r : lines) {
     const std::string phase = r.value("phase", "");
-    if ((phase != "pretrain" && phase != "quantize") || r.value("kind", "validation") != "validation") continue;
-    const double x = r.value("step", 0.0) + (phase == "quantize" ? pretrain_end : 0.0);
+    if (phase != "pretrain" && phase != "quantize") continue;
+    m.records.emplace_back(r.value("step", 0.0) + (phase == "quantize" ? m.pretrain_end : 0.0), std::move(r));
+  }
+  if (m.records.empty()) throw AppError(run.metrics().string() + " has no pretrain or quantize records to plot");
+  return m;
+}
+
+const char* phase_color(const std::string& phase) { return phase == "pretrain" ? "#1f77b4" : "#ff7f0e"; }
+
+void plot_curves(const MetricRecords& m, const std::filesystem::path& path) {
+  std::map<std::string, std::map<std::string, Series>> by_phase;  // phase -> metric -> series
+  const double pretrain_end = m.pretrain_end;
+  for (const auto& [x, r] : m.records) {
+    if (r.value("kind", "validation") != "validation") continue;  // step logs have no epoch averages
+    const std::string phase = r.value("phase", "");
     for (const char* metric : {"loss", "val_loss", "masked_accuracy", "val_masked_accuracy"})
       if (r.contains(metric)) {
         Series& s = by_phase[phase][metric];
@@ -51,7 +72,6 @@ void plot_curves(const RunDirectory& run, const std::filesystem::path& path) {
         s.y.push_back(r.at(metric).get<double>());
       }
   }
-  if (by_phase.empty()) throw AppError(run.metrics().string() + " has no pretrain or quantize records to plot");
   SvgDocument doc(860, 760);
   const char* panels[2][3] = {{"loss", "val_loss", "Masked cross-entropy"}, {"masked_accuracy", "val_masked_accuracy", "Masked accuracy"}};
   for (int p = 0; p < 2; ++p) {
@@ -62,7 +82,7 @@ void plot_curves(const RunDirectory& run, const std::filesystem::path& path) {
         if (it == metrics.end()) continue;
         Series s = it->second;
         s.name = phase + (k ? " validation" : " train");
-        s.color = phase == "pretrain" ? "#1f77b4" : "#ff7f0e";
+        s.color = phase_color(phase);
         s.dashed = k == 1;
         chart.series.push_back(std::move(s));
       }
@@ -70,6 +90,51 @@ void plot_curves(const RunDirectory& run, const std::filesystem::path& path) {
     draw_line_chart(doc, 10, 10 + p * 375, 840, 365, chart);
   }
   doc.save(path);
+}
+
+// Three panels over the steps of every phase: the two health signals (both in [0, 1]), the
+// learning rate, and log10 of each parameter group's gradient norm (they span 1e-10 to 1e1
+// when cross-attention has died, which is what this panel is for).
+// False (and nothing written) when no record holds the signals.
+bool plot_health(const MetricRecords& m, const std::filesystem::path& path) {
+  std::map<std::string, Series> signals, rates, norms;
+  const char* palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  auto add = [](std::map<std::string, Series>& to, const std::string& name, double x, double y) {
+    Series& s = to[name];
+    s.name = name;
+    s.x.push_back(x);
+    s.y.push_back(y);
+  };
+  for (const auto& [x, r] : m.records) {
+    // Step logs and validation records measure the signals on the same fixed batch;
+    // only step logs carry gradient norms.
+    const std::string phase = r.value("phase", "");
+    for (const char* signal : {"encoder_position_share", "cross_attention_entropy"})
+      if (r.contains(signal)) add(signals, phase + " " + signal, x, r.at(signal).get<double>());
+    if (r.contains("learning_rate")) add(rates, phase + " learning rate", x, r.at("learning_rate").get<double>());
+    if (r.contains("grad_norm"))
+      for (const auto& [group, norm] : r.at("grad_norm").items())
+        add(norms, phase + " " + group, x, std::log10(std::max(norm.get<double>(), 1e-30)));
+  }
+  if (signals.empty()) return false;  // a run trained before the signals existed
+  SvgDocument doc(860, 1140);
+  const char* titles[3][2] = {{"Health: encoder position-varying share and cross-attention entropy", "share / entropy"},
+                              {"Learning rate", "learning rate"},
+                              {"Gradient norm per parameter group", "log10 gradient norm"}};
+  std::map<std::string, Series>* panels[3] = {&signals, &rates, &norms};
+  for (int p = 0; p < 3; ++p) {
+    LineChart chart{titles[p][0], "training step (quantization continues after pretraining)", titles[p][1], {}, {}};
+    int color = 0;
+    for (auto& [name, series] : *panels[p]) {
+      series.color = palette[color++ % 8];
+      series.dashed = name.rfind("quantize", 0) == 0;
+      chart.series.push_back(series);
+    }
+    if (m.pretrain_end > 0 && m.records.back().first > m.pretrain_end) chart.markers.push_back({m.pretrain_end, "quantize"});
+    draw_line_chart(doc, 10, 10 + p * 375, 840, 365, chart);
+  }
+  doc.save(path);
+  return true;
 }
 
 std::string plot_sentence(const PlotOptions& o) {
@@ -154,8 +219,13 @@ int run_plot(const PlotOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, "");
   const std::filesystem::path dir = o.out.empty() ? e.run.root / "plots" : std::filesystem::path(o.out);
   std::filesystem::create_directories(dir);
-  plot_curves(e.run, dir / "curves.svg");
+  const MetricRecords metrics = read_metric_records(e.run);
+  plot_curves(metrics, dir / "curves.svg");
   out << "wrote " << (dir / "curves.svg").string() << "\n";
+  if (plot_health(metrics, dir / "health.svg"))
+    out << "wrote " << (dir / "health.svg").string() << "\n";
+  else
+    out << "no health signals in " << e.run.metrics().string() << " (trained before they were logged): no health.svg\n";
   auto model = load_run_model(e, "fp");
   plot_attention(e, *model, plot_sentence(o), dir / "attention.svg");
   out << "wrote " << (dir / "attention.svg").string() << "\n";

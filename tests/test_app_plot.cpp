@@ -107,7 +107,7 @@ TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and 
   }
   const int rsvg = std::system("rsvg-convert --version > /dev/null 2>&1");
   REQUIRE_MESSAGE(rsvg == 0, "rsvg-convert is missing: apt-get install librsvg2-bin (scripts/setup.sh does)");
-  for (const char* name : {"curves", "attention", "weights"}) {
+  for (const char* name : {"curves", "health", "attention", "weights"}) {
     const auto svg = plots / (std::string(name) + ".svg"), png = plots / (std::string(name) + ".png");
     const std::string text = slurp(svg);
     INFO(name);
@@ -119,6 +119,7 @@ TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and 
   const std::string curves = slurp(plots / "curves.svg");
   CHECK(curves.find("pretrain validation") != std::string::npos);
   CHECK(curves.find("quantize train") != std::string::npos);
+  CHECK(slurp(plots / "health.svg").find("encoder_position_share") != std::string::npos);
   const std::string attention = slurp(plots / "attention.svg");
   CHECK(attention.find("[START]") != std::string::npos);  // source tokens on the axis
   CHECK(slurp(plots / "weights.svg").find("2-bit greedy levels") != std::string::npos);
