@@ -11,6 +11,7 @@
 #include "nn/decoding.h"
 #include "nn/error.h"
 #include "nn/metrics.h"
+#include "nn/training_health.h"
 #include "nn/transformer.h"
 
 using namespace bcqnmt;
@@ -63,6 +64,40 @@ TEST_CASE("small.json has exactly the reference's 10,184,162 parameters") {
   CHECK(names.front().first == "encoder/pos_embedding/embedding/embeddings");
   CHECK(names[1].first == "encoder/layer_0/self_attention/mha/query/kernel");
   CHECK(names.back().first == "final_layer/bias");
+}
+
+// Keras initialises MultiHeadAttention's rank-3 EinsumDense kernels with Glorot fans from
+// its compute_fans (keras/initializers: fan_in = shape[-2] * prod(shape[:-2]), fan_out =
+// shape[-1] * prod(shape[:-2])): Q/K/V [128, 8, 128] -> limit sqrt(6 / (1024 + 16384)) =
+// 0.018566, output [8, 128, 128] -> sqrt(6 / (1024 + 1024)) = 0.054127. The 2-D rule gave
+// 0.072 for all four, and with it a fresh encoder whose output was mostly the same vector at
+// every position (docs/training.md: the collapse started from there).
+TEST_CASE("the reference model starts as Keras initialises it, its encoder output varying across positions") {
+  ModelConfig c;  // the defaults are small.json's model
+  c.src_vocab_size = 7765;
+  c.tgt_vocab_size = 7010;
+  Transformer model(c, 1);
+  auto limit_of = [&](const std::string& name) {
+    for (const auto& [n, p] : model.named_parameters())
+      if (n == name) {
+        float worst = 0.0f;
+        for (float v : p.value().to_vector()) worst = std::max(worst, std::abs(v));
+        return worst;
+      }
+    FAIL("no parameter " << name);
+    return 0.0f;
+  };
+  const std::string mha = "encoder/layer_0/self_attention/mha/";
+  for (const char* projection : {"query", "key", "value"})
+    CHECK(limit_of(mha + projection + "/kernel") == doctest::Approx(0.018566).epsilon(0.002));
+  CHECK(limit_of(mha + "attention_output/kernel") == doctest::Approx(0.054127).epsilon(0.002));
+  CHECK(limit_of("encoder/layer_0/ffn/dense_0/kernel") == doctest::Approx(std::sqrt(6.0 / 640)).epsilon(0.002));
+  // Share of the fresh encoder output's energy that varies across positions, on 16 random
+  // 14-token sentences: 0.41 with Keras' fans, 0.21 with the 2-D rule.
+  Rng rng(3);
+  const IndexTensor source = random_ids(std::vector<int>(16, 14), 14, 7765, rng);
+  const IndexTensor target = random_ids(std::vector<int>(16, 12), 12, 7010, rng);
+  CHECK(measure_health(model, source, target).encoder_position_share > 0.3);
 }
 
 TEST_CASE("model config rejects unknown keys and bad values") {
