@@ -121,6 +121,8 @@ EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
 namespace {
 
 GemmPrecision training_precision(const TrainingConfig& config) {
+  if (config.matmul_precision == "auto")
+    return bf16_gemm_unavailable_reason().empty() ? GemmPrecision::bf16 : GemmPrecision::fp32;
   const GemmPrecision precision = parse_gemm_precision(config.matmul_precision);
   if (precision == GemmPrecision::bf16) {
     const std::string reason = bf16_gemm_unavailable_reason();
@@ -160,6 +162,8 @@ void warn_if_unhealthy(const ModelHealth& h, int64_t step, int64_t warmup, std::
 void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
   // Training and its validation passes; translation and evaluation stay fp32.
   const GemmPrecisionScope precision(training_precision(config_));
+  out << phase.name << ": " << gemm_precision_name(gemm_precision()) << " matmuls (\"matmul_precision\": \""
+      << config_.matmul_precision << "\")\n";
   Adam adam(model_.parameters());
   CheckpointKeeper keeper(phase.checkpoint_dir, "val_masked_accuracy", MetricGoal::maximize);
   Progress progress;

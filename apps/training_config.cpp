@@ -31,8 +31,8 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
                    "max_tokens >= 2, limits >= 0");
   if (c.batcher != "reference" && c.batcher != "bucketed")
     throw AppError("training config: \"batcher\" must be \"reference\" or \"bucketed\", got \"" + c.batcher + "\"");
-  if (c.matmul_precision != "fp32" && c.matmul_precision != "bf16")
-    throw AppError("training config: \"matmul_precision\" must be \"fp32\" or \"bf16\", got \"" +
+  if (c.matmul_precision != "fp32" && c.matmul_precision != "bf16" && c.matmul_precision != "auto")
+    throw AppError("training config: \"matmul_precision\" must be \"fp32\", \"bf16\" or \"auto\", got \"" +
                    c.matmul_precision + "\"");
   return c;
 }

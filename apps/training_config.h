@@ -20,7 +20,9 @@ struct TrainingConfig {
   double clip_norm = 0.0;             // 0: off
   int64_t train_limit = 0;            // use only the first N training pairs (0: all)
   int64_t validation_limit = 0;       // and the first N validation pairs (0: all)
-  std::string matmul_precision = "fp32";  // "bf16": GEMM operands rounded to bf16 (core/gemm_bf16.h)
+  // "bf16": GEMM operands rounded to bf16 (core/gemm_bf16.h), an error where the CPU has
+  // no native bf16; "auto": bf16 where it has (AVX512-BF16 or AMX), else fp32.
+  std::string matmul_precision = "fp32";
   // Every N steps: a metrics.jsonl record of the step's loss, learning rate, gradient norm
   // per parameter group and the health signals (nn/training_health.h). 0: off.
   int log_every = 50;

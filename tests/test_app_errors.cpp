@@ -114,5 +114,5 @@ TEST_CASE("bf16 matmuls asked of a CPU without them: one-line error, no checkpoi
   write_text(dir.path / "fp16.json", R"({"training": {"matmul_precision": "fp16"}})");
   expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "fp16.json").string() + " --run " +
                                 (dir.path / "other").string()),
-                     "\"matmul_precision\" must be \"fp32\" or \"bf16\"");
+                     "\"matmul_precision\" must be \"fp32\", \"bf16\" or \"auto\"");
 }
