@@ -180,12 +180,8 @@ void plot_weights(const Experiment& e, const Transformer& model, const PlotOptio
     throw AppError("--layer \"" + o.layer + "\" is not a weight matrix of the model (e.g. " +
                    "encoder/layer_0/ffn/dense_0/kernel; `bcqnmt info` lists the parts)");
   const Tensor& w = found->value();
-  // BCQ rows are output neurons: a kernel [in, out] is quantized as its transpose.
-  const auto [rows, cols] = bcq_quantized_shape(o.layer, w.shape());
-  Tensor m({rows, cols});
-  const bool transpose = rows != w.size(0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) m.data()[r * cols + c] = transpose ? w.data()[c * rows + r] : w.data()[r * cols + c];
+  const Tensor m = bcq_rows_first(o.layer, w);  // BCQ rows are output rows
+  const int64_t rows = m.size(0);
   BcqOptions options;
   options.bits = o.bits > 0 ? o.bits : e.quantization.bits;
   options.method = bcq_method_from_name(o.solver.empty() ? e.quantization.solver : o.solver);

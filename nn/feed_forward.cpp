@@ -9,12 +9,14 @@ FeedForward::FeedForward(const ModelConfig& c, Rng& rng)
       norm_(make_normalization(c)) {
   register_module("dense_0", inner_);
   register_module("dense_1", outer_);
+  if (c.ffn_gate) register_module("gate", *(gate_ = std::make_unique<Linear>(c.d_model, c.dff, rng)));
   register_module(c.norm, *norm_);
   register_module("dropout", dropout_);  // no parameters, but it follows train/eval
 }
 
 Variable FeedForward::forward(const Variable& x) const {
   Variable h = relu(inner_.forward(x));             // [B, T, F]
+  if (gate_) h = mul(h, gate_->forward(x));         // [B, T, F]
   Variable y = dropout_.forward(outer_.forward(h));  // [B, T, D]
   return norm_->forward(add(x, y));
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The position-wise feed-forward sublayer of the reference:
 // x = LN(x + Dropout(Dense_D(relu(Dense_F(x))))); LN is the config's normalisation.
+// With "ffn_gate" (ReGLU): x = LN(x + Dropout(Dense_D(relu(Dense_F(x)) * Gate_F(x)))).
 #include "nn/dropout.h"
 #include <memory>
 
@@ -19,6 +20,7 @@ class FeedForward : public Module {
 
  private:
   Linear inner_, outer_;  // D -> F, F -> D
+  std::unique_ptr<Linear> gate_;  // D -> F, with "ffn_gate" only
   Dropout dropout_;
   std::unique_ptr<Normalization> norm_;
 };

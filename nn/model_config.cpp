@@ -26,7 +26,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw NnError("model config: expected a JSON object");
   static const char* known[] = {"num_layers", "d_model",        "dff",           "num_heads",     "key_dim",
                                 "dropout_rate", "layer_norm_epsilon", "max_positions", "src_vocab_size",
-                                "tgt_vocab_size", "norm"};
+                                "tgt_vocab_size", "norm", "ffn_gate"};
   for (const auto& [key, value] : j.items()) {
     bool ok = false;
     for (const char* k : known) ok = ok || key == k;
@@ -49,6 +49,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     if (c.norm != "layer_norm" && c.norm != "rms_norm")
       throw NnError("model config: \"norm\" must be \"layer_norm\" or \"rms_norm\", not \"" + c.norm + "\"");
   }
+  if (j.contains("ffn_gate")) {
+    if (!j.at("ffn_gate").is_boolean()) throw NnError("model config: \"ffn_gate\" must be true or false");
+    c.ffn_gate = j.at("ffn_gate").get<bool>();
+  }
   if (c.d_model % 2) throw NnError("model config: \"d_model\" must be even (sin | cos positional halves)");
   if (c.dropout_rate >= 1.0f) throw NnError("model config: \"dropout_rate\" must be < 1");
   return c;
@@ -61,6 +65,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"layer_norm_epsilon", layer_norm_epsilon}, {"max_positions", max_positions},
           {"src_vocab_size", src_vocab_size}, {"tgt_vocab_size", tgt_vocab_size}};
   if (norm != "layer_norm") j["norm"] = norm;
+  if (ffn_gate) j["ffn_gate"] = true;
   return j;
 }
 

@@ -19,6 +19,11 @@ struct ModelConfig {
   // Sennrich 2019). to_json() writes it only when not the default, so runs started before
   // the key existed keep their model identity.
   std::string norm = "layer_norm";
+  // A gated feed-forward sublayer, ReGLU (Shazeer 2020, "GLU Variants Improve Transformer"):
+  // relu(x W1) * (x Wg) before the second dense layer, one more [D, F] weight per FFN. Off
+  // in the reference; docs/extending.md adds it as the worked example of a new weight
+  // matrix. to_json() writes it only when on.
+  bool ffn_gate = false;
   int max_positions = 2048;          // length of the sinusoidal table, as the reference
   int src_vocab_size = 0;            // set from the vocabulary files, not the config
   int tgt_vocab_size = 0;

@@ -18,6 +18,20 @@ void Module::collect(const std::string& prefix, std::vector<NamedParameter>& out
   for (const auto& [name, child] : children_) child->collect(prefix + name + "/", out);
 }
 
+namespace {
+std::string child_path(const std::string& path, const std::string& name) { return path.empty() ? name : path + "/" + name; }
+}  // namespace
+
+void Module::visit(const std::string& path, const std::function<void(const std::string&, Module&)>& fn) {
+  fn(path, *this);
+  for (auto& [name, child] : children_) child->visit(child_path(path, name), fn);
+}
+
+void Module::visit(const std::string& path, const std::function<void(const std::string&, const Module&)>& fn) const {
+  fn(path, *this);
+  for (const auto& [name, child] : children_) static_cast<const Module*>(child)->visit(child_path(path, name), fn);
+}
+
 std::vector<NamedParameter> Module::named_parameters() const {
   std::vector<NamedParameter> out;
   collect("", out);

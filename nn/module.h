@@ -2,6 +2,7 @@
 // Module: the base of every layer. A module owns named parameters and child modules, and
 // names them hierarchically ("encoder/layer_0/self_attention/mha/query/kernel") so that
 // checkpoints, quantizers and the info command can address any weight by name.
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <utility>
@@ -26,6 +27,24 @@ class Module {
   std::vector<Variable> parameters() const;
   int64_t num_parameters() const;
 
+  // Every module of type M in this subtree (this one included), with its path
+  // ("encoder/layer_0/ffn/dense_0"; "" for this module itself), depth first in registration
+  // order: PyTorch's named_modules() filtered by type. The parameters of the module at
+  // `path` are named path + "/" + their own names ("encoder/layer_0/ffn/dense_0/kernel").
+  // fn(const std::string& path, M& module).
+  template <class M, class Fn>
+  void for_each(Fn&& fn) {
+    visit("", [&](const std::string& path, Module& m) {
+      if (auto* typed = dynamic_cast<M*>(&m)) fn(path, *typed);
+    });
+  }
+  template <class M, class Fn>
+  void for_each(Fn&& fn) const {
+    visit("", [&](const std::string& path, const Module& m) {
+      if (auto* typed = dynamic_cast<const M*>(&m)) fn(path, *typed);
+    });
+  }
+
   // Dropout and other train-only behaviour; applies to the whole subtree.
   void train(bool on = true);
   void eval() { train(false); }
@@ -41,6 +60,8 @@ class Module {
 
  private:
   void collect(const std::string& prefix, std::vector<NamedParameter>& out) const;
+  void visit(const std::string& path, const std::function<void(const std::string&, Module&)>& fn);
+  void visit(const std::string& path, const std::function<void(const std::string&, const Module&)>& fn) const;
   std::vector<NamedParameter> parameters_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;

@@ -1,6 +1,7 @@
 #include "quant/bcq_model.h"
 
 #include "core/ops.h"
+#include "quant/bcq_model_layers.h"
 #include "quant/frequency_clusters.h"
 #include "quant/quant_error.h"
 
@@ -12,7 +13,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 bool is_linear_kernel(const std::string& name) { return ends_with(name, "/kernel"); }
 
@@ -44,26 +44,20 @@ std::string part_of(const std::string& name) {
 int bits_for_parameter(const std::string& name, const BitAllocation& bits, bool* quantized) {
   *quantized = false;
   if (ends_with(name, "/bias") || ends_with(name, "/gamma") || ends_with(name, "/beta")) return 0;
+  const BitGroup* group = bit_group_of(name.substr(0, name.rfind('/')));
+  if ((!is_linear_kernel(name) && !ends_with(name, "/embeddings")) || group == nullptr)
+    throw QuantError("no bit group for the weight '" + name + "' (give its sub-layer a rule in quant/bit_allocation.cpp)");
   *quantized = true;
-  if (ends_with(name, "/embeddings")) return bits.embedding;
-  if (is_linear_kernel(name)) {
-    if (starts_with(name, "final_layer/")) return bits.final_layer;
-    if (starts_with(name, "encoder/")) {
-      if (contains(name, "/self_attention/")) return bits.encoder_self_attention;
-      if (contains(name, "/ffn/")) return bits.encoder_ffn;
-    }
-    if (starts_with(name, "decoder/")) {
-      if (contains(name, "/causal_self_attention/")) return bits.decoder_self_attention;
-      if (contains(name, "/cross_attention/")) return bits.cross_attention;
-      if (contains(name, "/ffn/")) return bits.decoder_ffn;
-    }
-  }
-  throw QuantError("no bit group for the weight '" + name + "' (give its layer a group in quant/bcq_model.cpp)");
+  return bits.*(group->bits);
+}
+
+Tensor bcq_rows_first(const std::string& name, const Tensor& value) {
+  if (value.dim() != 2) throw QuantError("'" + name + "' has shape " + shape_str(value.shape()) + ", expected a matrix");
+  return is_linear_kernel(name) ? transposed(value) : value;  // [out, in] or [V, D]
 }
 
 BcqMixedMatrix bcq_quantize_parameter(const std::string& name, const Tensor& value, const QuantizeSettings& settings) {
-  if (value.dim() != 2) throw QuantError("'" + name + "' has shape " + shape_str(value.shape()) + ", expected a matrix");
-  const Tensor rows_first = is_linear_kernel(name) ? transposed(value) : value;  // [out, in] or [V, D]
+  const Tensor rows_first = bcq_rows_first(name, value);
   const int64_t rows = rows_first.size(0), cols = rows_first.size(1);
   return bcq_quantize_mixed(rows_first.data(), rows, cols, row_bits(name, rows, settings), settings.solver);
 }
@@ -79,12 +73,11 @@ Tensor bcq_dequantize_parameter(const std::string& name, const BcqMixedMatrix& m
 }
 
 BcqModel BcqModel::quantize(const Transformer& model, const QuantizeSettings& settings) {
+  std::map<std::string, Tensor> values;
+  for (const auto& [name, p] : model.named_parameters()) values.emplace(name, p.value());
   std::map<std::string, BcqMixedMatrix> matrices;
-  for (const auto& [name, p] : model.named_parameters()) {
-    bool quantized = false;
-    bits_for_parameter(name, settings.bits, &quantized);
-    if (quantized) matrices.emplace(name, bcq_quantize_parameter(name, p.value(), settings));
-  }
+  for (const QuantizedWeight& w : bcq_quantized_weights(model))
+    matrices.emplace(w.name, bcq_quantize_parameter(w.name, values.at(w.name), settings));
   return BcqModel(std::move(matrices));
 }
 

@@ -29,10 +29,11 @@ struct QuantizeSettings {
   std::vector<int64_t> source_token_counts, target_token_counts;
 };
 
-// The bits of a parameter's group ("encoder/layer_0/ffn/dense_0/kernel" -> bits.encoder_ffn);
-// *quantized = false (and 0 returned) when it stays fp32 (biases "/bias", LayerNorm "/gamma",
-// "/beta"). Embedding tables return bits.embedding even when frequency clusters replace it.
-// QuantError for a weight matrix of no known group (a new layer must be given one here).
+// The bits of a parameter's group ("encoder/layer_0/ffn/dense_0/kernel" -> bits.encoder_ffn,
+// by bit_group_of in quant/bit_allocation.h); *quantized = false (and 0 returned) when it
+// stays fp32 (biases "/bias", LayerNorm "/gamma", "/beta"). Embedding tables return
+// bits.embedding even when frequency clusters replace it. QuantError for a weight matrix of
+// no known group.
 int bits_for_parameter(const std::string& name, const BitAllocation& bits, bool* quantized);
 
 // One quantized parameter in BCQ form, rows = output rows: a Linear kernel [in, out] is
@@ -40,6 +41,9 @@ int bits_for_parameter(const std::string& name, const BitAllocation& bits, bool*
 // clusters when settings.bits.embedding_uses_clusters() (encoder tables use the source
 // counts, decoder tables the target counts).
 BcqMixedMatrix bcq_quantize_parameter(const std::string& name, const Tensor& value, const QuantizeSettings& settings);
+// The parameter as BCQ reads it, rows = output rows: a kernel [in, out] transposed to
+// [out, in], an embedding table [V, D] as it is. QuantError if it is not a matrix.
+Tensor bcq_rows_first(const std::string& name, const Tensor& value);
 // The [rows, cols] a parameter of this shape is quantized as ([out, in] for a kernel [in, out]);
 // {-1, -1} if it is not a matrix.
 std::pair<int64_t, int64_t> bcq_quantized_shape(const std::string& name, const Shape& shape);

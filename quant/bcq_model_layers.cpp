@@ -1,45 +1,58 @@
 #include "quant/bcq_model_layers.h"
 
+#include <set>
 #include <vector>
 
+#include "quant/bit_allocation.h"
 #include "quant/quant_error.h"
 
 namespace bcqnmt {
 
 namespace {
 
-void add_attention(MultiHeadAttention& mha, std::vector<Linear*>& out) {
-  out.insert(out.end(), {&mha.query(), &mha.key(), &mha.value(), &mha.output()});
+// Visits the quantized layers of `model` (const or not) as (weight name, layer path,
+// Linear* or Embedding*), after checking both directions.
+template <class ModuleT, class Fn>
+void visit_quantized_layers(ModuleT& model, Fn&& fn) {
+  std::set<std::string> held;
+  auto check_group = [&](const std::string& path, const char* kind) {
+    if (bit_group_of(path) == nullptr)
+      throw QuantError(std::string("the ") + kind + " at '" + path +
+                       "' has no bit group: give its sub-layer a rule in quant/bit_allocation.cpp (bit_group_of)");
+  };
+  model.template for_each<Linear>([&](const std::string& path, auto& linear) {
+    check_group(path, "Linear");
+    held.insert(path + "/kernel");
+    fn(path + "/kernel", &linear, nullptr);
+  });
+  model.template for_each<Embedding>([&](const std::string& path, auto& embedding) {
+    check_group(path, "Embedding");
+    held.insert(path + "/embeddings");
+    fn(path + "/embeddings", nullptr, &embedding);
+  });
+  for (const auto& [name, p] : model.named_parameters())
+    if (p.value().dim() >= 2 && !held.count(name))
+      throw QuantError("the weight matrix '" + name +
+                       "' is not held by a Linear or Embedding, so BCQ cannot quantize or run it (docs/extending.md)");
 }
-
-void add_ffn(FeedForward& ffn, std::vector<Linear*>& out) { out.insert(out.end(), {&ffn.inner(), &ffn.outer()}); }
 
 }  // namespace
 
-BcqModelLayers bcq_model_layers(Transformer& model) {
-  std::vector<Linear*> linears{&model.final_layer()};
-  for (auto& layer : model.encoder().layers()) {
-    add_attention(layer->self_attention().mha(), linears);
-    add_ffn(layer->ffn(), linears);
-  }
-  for (auto& layer : model.decoder().layers()) {
-    add_attention(layer->self_attention().mha(), linears);
-    add_attention(layer->cross_attention().mha(), linears);
-    add_ffn(layer->ffn(), linears);
-  }
-  const std::vector<Embedding*> embeddings{&model.encoder().pos_embedding().embedding(),
-                                           &model.decoder().pos_embedding().embedding()};
-
+BcqModelLayers bcq_model_layers(Module& model) {
   BcqModelLayers layers;
-  for (const auto& [name, p] : model.named_parameters()) {
-    for (Linear* l : linears)
-      if (l->kernel().node() == p.node()) layers.linears[name] = l;
-    for (Embedding* e : embeddings)
-      if (e->table().node() == p.node()) layers.embeddings[name] = e;
-  }
-  if (layers.linears.size() != linears.size() || layers.embeddings.size() != embeddings.size())
-    throw QuantError("the Transformer has Linear or Embedding layers that named_parameters() does not list");
+  visit_quantized_layers(model, [&](const std::string& name, Linear* linear, Embedding* embedding) {
+    if (linear) layers.linears[name] = linear;
+    if (embedding) layers.embeddings[name] = embedding;
+  });
   return layers;
+}
+
+std::vector<QuantizedWeight> bcq_quantized_weights(const Module& model) {
+  std::vector<QuantizedWeight> weights;
+  visit_quantized_layers(model, [&](const std::string& name, const Linear* linear, const Embedding*) {
+    weights.push_back({name, linear != nullptr});
+  });
+  return weights;
 }
 
 }  // namespace bcqnmt

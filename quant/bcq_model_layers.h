@@ -1,14 +1,17 @@
 #pragma once
-// The Linear and Embedding modules of a Transformer, addressed by the name of their weight
-// parameter ("encoder/layer_0/ffn/dense_0/kernel", "decoder/pos_embedding/embedding/embeddings"),
-// so quant/ can attach hooks (straight-through transforms, inference kernels) to the layer
-// that owns a quantized parameter. Modules are found through nn's accessors and matched to
-// named_parameters() by the identity of their weight Variable, so the names are exactly
-// those of checkpoints.
+// Which weights of a model BCQ quantizes, and the Linear and Embedding modules that hold
+// them: found by type through Module::for_each (nn/module.h), so quantizing, straight-through
+// training and the lookup-table kernels all see the same layers, wherever a model puts
+// them. Names are the weights' parameter names ("encoder/layer_0/ffn/dense_0/kernel",
+// "decoder/pos_embedding/embedding/embeddings"), exactly those of checkpoints.
+//
+// Checked in both directions (QuantError): every Linear and Embedding has a bit group
+// (quant/bit_allocation.h), and every weight matrix of the model is held by one of them.
 #include <map>
 #include <string>
 
-#include "nn/transformer.h"
+#include "nn/embedding.h"
+#include "nn/linear.h"
 
 namespace bcqnmt {
 
@@ -17,6 +20,14 @@ struct BcqModelLayers {
   std::map<std::string, Embedding*> embeddings;  // by table name
 };
 
-BcqModelLayers bcq_model_layers(Transformer& model);
+BcqModelLayers bcq_model_layers(Module& model);
+
+// The names of the quantized weights, with the orientation BCQ reads each in: a Linear
+// kernel [in, out] is quantized by output rows, i.e. as its transpose.
+struct QuantizedWeight {
+  std::string name;
+  bool transposed;  // a Linear kernel
+};
+std::vector<QuantizedWeight> bcq_quantized_weights(const Module& model);
 
 }  // namespace bcqnmt

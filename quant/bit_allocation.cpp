@@ -1,5 +1,6 @@
 #include "quant/bit_allocation.h"
 
+#include <algorithm>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -26,6 +27,32 @@ std::vector<std::pair<const char*, int BitAllocation::*>> bit_fields() {
 constexpr const char* kRatioKey = "embedding_cluster_ratio";
 
 }  // namespace
+
+const BitGroup* bit_group_of(const std::string& layer_path) {
+  static const BitGroup rules[] = {
+      {"encoder", "pos_embedding", &BitAllocation::embedding},
+      {"decoder", "pos_embedding", &BitAllocation::embedding},
+      {"encoder", "self_attention", &BitAllocation::encoder_self_attention},
+      {"encoder", "ffn", &BitAllocation::encoder_ffn},
+      {"decoder", "causal_self_attention", &BitAllocation::decoder_self_attention},
+      {"decoder", "cross_attention", &BitAllocation::cross_attention},
+      {"decoder", "ffn", &BitAllocation::decoder_ffn},
+      {"final_layer", "", &BitAllocation::final_layer},
+  };
+  std::vector<std::string> parts;
+  for (size_t begin = 0; begin <= layer_path.size();) {
+    const size_t end = std::min(layer_path.find('/', begin), layer_path.size());
+    parts.push_back(layer_path.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  for (const BitGroup& rule : rules) {
+    if (parts.front() != rule.top) continue;
+    if (rule.sublayer[0] == '\0') return &rule;
+    for (const std::string& part : parts)
+      if (part == rule.sublayer) return &rule;
+  }
+  return nullptr;
+}
 
 BitAllocation BitAllocation::uniform(int bits) {
   BitAllocation a;

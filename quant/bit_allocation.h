@@ -32,6 +32,19 @@ struct BitAllocation {
   bool embedding_uses_clusters() const { return embedding_cluster_ratio > 0.0; }
 };
 
+// The bit group of a quantized weight matrix, by the module path of the layer holding it
+// ("encoder/layer_0/ffn/dense_0" -> encoder_ffn): the one place where the model's structure
+// meets BitAllocation. A path belongs to the first rule whose top-level module is its first
+// component and whose sub-layer is one of its components (any, for an empty sub-layer).
+// So a Linear added anywhere inside an existing sub-layer ("encoder/layer_0/ffn/gate") joins
+// that sub-layer's group; a new kind of sub-layer needs a rule here. nullptr: no group.
+struct BitGroup {
+  const char* top;       // "encoder", "decoder", "final_layer"
+  const char* sublayer;  // a path component, "" for any
+  int BitAllocation::*bits;
+};
+const BitGroup* bit_group_of(const std::string& layer_path);
+
 // `source` names the origin in error messages (a file path, "--bits-json").
 BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::string& source);
 BitAllocation load_bit_allocation(const std::string& path);

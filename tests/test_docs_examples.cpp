@@ -37,10 +37,11 @@ TEST_CASE("every ```cpp block in docs/*.md is the verbatim text of a file that i
   std::set<std::string> on_disk;
   for (const auto& f : std::filesystem::directory_iterator(kDocs + "examples")) on_disk.insert(f.path().filename());
   CHECK(on_disk == examples);  // a new example must be #included above and run below
-  // Besides the examples, docs/extending.md quotes the layer's own sources whole; they are
-  // built into bcqnmt_nn and run by the RMSNorm example here and tests/test_nn_rms_norm.cpp.
+  // Besides the examples, docs/extending.md quotes the layers' own sources whole; they are
+  // built into bcqnmt_nn and run by the RMSNorm example here, tests/test_nn_rms_norm.cpp and
+  // tests/test_quant_new_layer.cpp (the ReGLU gate in nn/feed_forward.cpp).
   std::vector<std::string> candidates = {"nn/rms_norm.h", "nn/rms_norm.cpp", "nn/normalization.h",
-                                         "nn/normalization.cpp"};
+                                         "nn/normalization.cpp", "nn/feed_forward.cpp"};
   for (const std::string& name : examples) candidates.push_back("docs/examples/" + name);
   std::set<std::string> quoted;
   int blocks = 0;
