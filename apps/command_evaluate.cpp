@@ -2,8 +2,11 @@
 #include <chrono>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
+#include <memory>
 #include <ostream>
 
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
 #include "apps/translator.h"
@@ -63,6 +66,22 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
 int run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   evaluate_run(o, out);
   return 0;
+}
+
+Subcommand add_evaluate_command(CLI::App& app) {
+  auto o = std::make_shared<EvaluateOptions>();
+  CLI::App* c = app.add_subcommand("evaluate", "Translate a split and report BLEU (nltk-compatible and sacreBLEU-style 13a)");
+  add_run_flag(c, o->run);
+  add_data_flag(c, o->data);
+  c->add_option("--model", o->model, "fp: pretrain/best.ckpt; bcq: model.bcq")->capture_default_str()
+      ->check(CLI::IsMember({"fp", "bcq"}));
+  c->add_option("--split", o->split, "test, validation or train")->capture_default_str()
+      ->check(CLI::IsMember({"test", "validation", "train"}));
+  c->add_option("--limit", o->limit, "Only the first N pairs (0: all)")->check(CLI::NonNegativeNumber);
+  c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
+  c->add_option("--samples", o->samples, "PT/EN/OUT examples to print")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  return {c, [o] { return run_evaluate(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

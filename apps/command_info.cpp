@@ -1,7 +1,10 @@
 // bcqnmt info: what the run holds, how big each part is, how many bits per weight.
 #include <iomanip>
+#include <iostream>
+#include <memory>
 #include <ostream>
 
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
 #include "quant/bcq_model.h"
@@ -55,6 +58,13 @@ int run_info(const InfoOptions& o, std::ostream& out) {
       << "compression: " << std::setprecision(1) << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1))
       << "x\n";
   return 0;
+}
+
+Subcommand add_info_command(CLI::App& app) {
+  auto o = std::make_shared<InfoOptions>();
+  CLI::App* c = app.add_subcommand("info", "Parameters, bytes per part and bits per weight of the run's models");
+  add_run_flag(c, o->run);
+  return {c, [o] { return run_info(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

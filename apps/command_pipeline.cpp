@@ -1,7 +1,10 @@
 // bcqnmt pipeline: the whole experiment, resumable at every stage, ending with a table.
 #include <iomanip>
+#include <iostream>
+#include <memory>
 #include <ostream>
 
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
 
@@ -19,7 +22,11 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   // Fail at once, not after learning vocabularies, if the run was started differently.
   check_run_config(RunDirectory{o.run}, read_config_file(o.config));
   out << "== 1/5 vocabularies\n";
-  run_vocab({data_dir, o.run, 8000, o.vocab_limit}, out);
+  VocabOptions vocab;  // the default vocabulary size
+  vocab.data = data_dir;
+  vocab.run = o.run;
+  vocab.limit = o.vocab_limit;
+  run_vocab(vocab, out);
   out << "== 2/5 full-precision pretraining\n";
   run_pretrain({o.config, data_dir, o.run, o.epochs}, out);
   out << "== 3/5 BCQ quantization-aware training\n";
@@ -58,6 +65,20 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
       << "on its first 200 pairs)\n";
   out.unsetf(std::ios::fixed);
   return 0;
+}
+
+Subcommand add_pipeline_command(CLI::App& app) {
+  auto o = std::make_shared<PipelineOptions>();
+  CLI::App* c = app.add_subcommand("pipeline", "vocab -> pretrain -> quantize -> evaluate both, then a summary table");
+  c->add_option("--config", o->config, "Config file (e.g. configs/small_bucketed.json)")->required();
+  add_data_flag(c, o->data);
+  add_run_flag(c, o->run);
+  c->add_option("--epochs", o->epochs, "Pretraining epochs (default: the config's)")->check(CLI::PositiveNumber);
+  c->add_option("--quantize-epochs", o->quantize_epochs, "Quantization epochs (default: the config's)")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--vocab-limit", o->vocab_limit, "Learn the vocabularies from the first N pairs (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  return {c, [o] { return run_pipeline(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

@@ -12,12 +12,15 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 
 #include "apps/app_error.h"
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
 #include "apps/svg_charts.h"
@@ -228,6 +231,21 @@ int run_plot(const PlotOptions& o, std::ostream& out) {
   plot_weights(e, *model, o, dir / "weights.svg");
   out << "wrote " << (dir / "weights.svg").string() << "\n";
   return 0;
+}
+
+Subcommand add_plot_command(CLI::App& app) {
+  auto o = std::make_shared<PlotOptions>();
+  CLI::App* c = app.add_subcommand("plot", "SVG pictures of a run: training curves, health signals, cross-attention of "
+                                           "one sentence, one layer's weights with its BCQ levels");
+  add_run_flag(c, o->run);
+  c->add_option("--out", o->out, "Output directory (default: RUN/plots)");
+  add_data_flag(c, o->data, "; its first test sentence is drawn");
+  c->add_option("--sentence", o->sentence, "Portuguese sentence for the attention picture");
+  c->add_option("--layer", o->layer, "Weight matrix for the histogram")->capture_default_str();
+  c->add_option("--bits", o->bits, "BCQ bits of the levels (default: the run's)")->check(CLI::Range(1, 8));
+  c->add_option("--solver", o->solver, "BCQ solver of the levels (default: the run's)")
+      ->check(CLI::IsMember(bcq_method_names()));
+  return {c, [o] { return run_plot(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

@@ -1,6 +1,9 @@
 // bcqnmt pretrain: full-precision training with the reference protocol.
+#include <iostream>
+#include <memory>
 #include <ostream>
 
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
 
@@ -22,6 +25,19 @@ int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   trainer.run(phase, out);
   out << "pretrain: done; best model " << (e.run.pretrain_dir() / "best.ckpt").string() << "\n";
   return 0;
+}
+
+Subcommand add_pretrain_command(CLI::App& app) {
+  auto o = std::make_shared<PretrainOptions>();
+  CLI::App* c = app.add_subcommand(
+      "pretrain", "Train the full-precision model; resumes from the run's latest checkpoint. A config's "
+                  "\"matmul_precision\" (fp32, bf16 or auto) chooses bf16 dense-layer GEMMs on CPUs with AVX512-BF16 "
+                  "or AMX (configs/small_bucketed.json)");
+  c->add_option("--config", o->config, "Config file (required for a new run, e.g. configs/small_bucketed.json)");
+  add_data_flag(c, o->data);
+  add_run_flag(c, o->run);
+  c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(CLI::PositiveNumber);
+  return {c, [o] { return run_pretrain(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

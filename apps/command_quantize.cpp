@@ -3,9 +3,12 @@
 //     quantize all weights, overwrite them with their dequantized values, validate, keep
 //     the best quantized model; Adam and the warm-up restart for this phase.
 //   ste: forward through dequantize(quantize(W)), gradients straight to the fp32 latent W.
+#include <iostream>
+#include <memory>
 #include <ostream>
 
 #include "apps/app_error.h"
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
 #include "quant/bcq_model.h"
@@ -28,10 +31,10 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   const auto pretrained = e.run.pretrain_dir() / "best.ckpt";
   e.run.require(pretrained, "pretrain");
   QuantizationConfig q = e.quantization;  // flags override the config
-  if (o.bits_set) q.bits = o.bits;
+  q.bits = o.bits.value_or(q.bits);
   if (!o.bits_config.empty()) q.bits_config = o.bits_config;
-  if (o.solver_set) q.solver = o.solver;
-  if (o.mode_set) q.mode = o.mode;
+  q.solver = o.solver.value_or(q.solver);
+  q.mode = o.mode.value_or(q.mode);
   if (o.epochs > 0) q.epochs = o.epochs;
   if (o.project_every > 0) q.project_every = o.project_every;
 
@@ -82,6 +85,28 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   trainer.run(phase, out);
   out << "quantize: done; best quantized model " << e.run.bcq_model().string() << "\n";
   return 0;
+}
+
+Subcommand add_quantize_command(CLI::App& app) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* c = app.add_subcommand("quantize", "BCQ quantization-aware training from the pretrained model; writes RUN/model.bcq");
+  add_run_flag(c, o->run);
+  add_data_flag(c, o->data);
+  c->add_option("--bits", o->bits, "Bits per weight for every quantized group (default: the config's, 3)")
+      ->check(CLI::Range(1, 8));
+  c->add_option("--bits-config", o->bits_config, "JSON bit allocation per parameter group (overrides --bits)")
+      ->check(CLI::ExistingFile);
+  c->add_option("--solver", o->solver, "BCQ solver (default: the config's, greedy as the reference)")
+      ->check(CLI::IsMember(bcq_method_names()));
+  c->add_option("--mode", o->mode,
+                "projection: project every N steps as the reference; ste: straight-through estimator "
+                "(default: the config's, projection)")
+      ->check(CLI::IsMember(quantization_mode_names()));
+  c->add_option("--epochs", o->epochs, "Epochs of quantization-aware training (default: the config's)")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--project-every", o->project_every, "Projection mode: steps between projections (default: one epoch)")
+      ->check(CLI::NonNegativeNumber);
+  return {c, [o] { return run_quantize(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

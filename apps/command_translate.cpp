@@ -1,7 +1,10 @@
 // bcqnmt translate: Portuguese lines on stdin, English on stdout, one for one.
+#include <iostream>
 #include <istream>
+#include <memory>
 #include <ostream>
 
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
 #include "apps/translator.h"
@@ -20,6 +23,15 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
     out << translator.translate({line}, decode).front() << "\n" << std::flush;
   }
   return 0;
+}
+
+Subcommand add_translate_command(CLI::App& app) {
+  auto o = std::make_shared<TranslateOptions>();
+  CLI::App* c = app.add_subcommand("translate", "Translate Portuguese lines from stdin to English on stdout");
+  add_run_flag(c, o->run);
+  c->add_option("--model", o->model, "fp or bcq")->capture_default_str()->check(CLI::IsMember({"fp", "bcq"}));
+  c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
+  return {c, [o] { return run_translate(*o, std::cin, std::cout); }};
 }
 
 }  // namespace bcqnmt

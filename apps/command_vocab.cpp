@@ -1,7 +1,10 @@
 // bcqnmt vocab: learn both WordPiece vocabularies from the training split.
 #include <chrono>
+#include <iostream>
+#include <memory>
 #include <ostream>
 
+#include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/run_directory.h"
 #include "data/corpus.h"
@@ -35,6 +38,16 @@ int run_vocab(const VocabOptions& o, std::ostream& out) {
       << " tokens -> " << run.source_vocab().string() << ", en " << en.size() << " tokens -> "
       << run.target_vocab().string() << "\n";
   return 0;
+}
+
+Subcommand add_vocab_command(CLI::App& app) {
+  auto o = std::make_shared<VocabOptions>();
+  CLI::App* c = app.add_subcommand("vocab", "Learn the pt and en WordPiece vocabularies into the run directory");
+  add_data_flag(c, o->data);
+  add_run_flag(c, o->run);
+  c->add_option("--size", o->size, "Target vocabulary size")->capture_default_str()->check(CLI::Range(16, 1000000));
+  c->add_option("--limit", o->limit, "Learn from the first N training pairs only (0: all)")->check(CLI::NonNegativeNumber);
+  return {c, [o] { return run_vocab(*o, std::cout); }};
 }
 
 }  // namespace bcqnmt

@@ -1,8 +1,10 @@
 #pragma once
 // The subcommands of `bcqnmt`. Each takes its parsed options and returns the exit status;
 // errors are thrown (module error types) and turned into one line on stderr by main().
+// Their flags are declared next to them (apps/command_line.h).
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 namespace bcqnmt {
@@ -20,10 +22,10 @@ struct PretrainOptions {
 };
 int run_pretrain(const PretrainOptions& o, std::ostream& out);
 
-struct QuantizeOptions {
-  std::string run, data, bits_config, solver, mode;
-  int bits = 3;
-  bool bits_set = false, solver_set = false, mode_set = false;  // given on the command line
+struct QuantizeOptions {  // unset or 0: the config's
+  std::string run, data, bits_config;
+  std::optional<int> bits;
+  std::optional<std::string> solver, mode;
   int epochs = 0;  // 0: the config's quantization epochs
   int64_t project_every = 0;  // projection mode: steps between projections (0: every epoch)
 };

@@ -1,11 +1,19 @@
 #include "apps/quantization_config.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "apps/app_error.h"
 #include "apps/json_fields.h"
+#include "quant/bcq_solvers.h"
+#include "quant/quant_error.h"
 
 namespace bcqnmt {
+
+const std::vector<std::string>& quantization_mode_names() {
+  static const std::vector<std::string> names{"projection", "ste"};
+  return names;
+}
 
 QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   QuantizationConfig c;
@@ -21,10 +29,14 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   if (c.bits < 1 || c.bits > 8) throw AppError("quantization config: \"bits\" must be in 1..8");
   if (c.epochs < 1 || c.cycles < 1 || c.project_every < 0 || c.group_size < 0)
     throw AppError("quantization config: epochs and cycles must be >= 1, project_every and group_size >= 0");
-  if (c.solver != "greedy" && c.solver != "refined_greedy" && c.solver != "alternating")
-    throw AppError("quantization config: \"solver\" must be greedy, refined_greedy or alternating");
-  if (c.mode != "projection" && c.mode != "ste")
-    throw AppError("quantization config: \"mode\" must be projection or ste");
+  try {
+    bcq_method_from_name(c.solver);
+  } catch (const QuantError& e) {
+    throw AppError(std::string("quantization config: \"solver\": ") + e.what());
+  }
+  const auto& modes = quantization_mode_names();
+  if (std::find(modes.begin(), modes.end(), c.mode) == modes.end())
+    throw AppError("quantization config: \"mode\" must be projection or ste, not \"" + c.mode + "\"");
   return c;
 }
 

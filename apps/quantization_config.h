@@ -5,10 +5,14 @@
 //    "project_every": 0, "cycles": 2, "group_size": 0}
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace bcqnmt {
+
+// The training modes' names ("projection", "ste"): config validation and the command line.
+const std::vector<std::string>& quantization_mode_names();
 
 struct QuantizationConfig {
   int bits = 3;                    // every group, unless bits_config names a per-group file

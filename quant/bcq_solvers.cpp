@@ -158,11 +158,18 @@ BcqMatrix bcq_quantize(const Tensor& w, const BcqOptions& options) {
   return bcq_quantize(w.data(), w.size(0), w.size(1), options);
 }
 
-BcqMethod bcq_method_from_name(const std::string& name) {
-  if (name == "greedy") return BcqMethod::greedy;
-  if (name == "refined_greedy") return BcqMethod::refined_greedy;
-  if (name == "alternating") return BcqMethod::alternating;
-  throw QuantError("unknown BCQ method '" + name + "' (expected greedy, refined_greedy or alternating)");
+const std::vector<std::string>& bcq_method_names() {
+  static const std::vector<std::string> names{"greedy", "refined_greedy", "alternating"};  // BcqMethod order
+  return names;
 }
+
+BcqMethod bcq_method_from_name(const std::string& name) {
+  const auto& names = bcq_method_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<BcqMethod>(i);
+  throw QuantError("unknown BCQ solver '" + name + "' (expected greedy, refined_greedy or alternating)");
+}
+
+const std::string& bcq_method_name(BcqMethod method) { return bcq_method_names().at(static_cast<size_t>(method)); }
 
 }  // namespace bcqnmt

@@ -16,6 +16,7 @@
 //                     4 bits 0.028 / 0.019 / 0.012 / 0.011. Hence the default of 10 cycles.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "quant/bcq_matrix.h"
@@ -41,6 +42,10 @@ struct BcqOptions {
 BcqMatrix bcq_quantize(const float* w, int64_t rows, int64_t cols, const BcqOptions& options);
 BcqMatrix bcq_quantize(const Tensor& w, const BcqOptions& options);  // w [rows, cols]
 
-BcqMethod bcq_method_from_name(const std::string& name);  // "greedy" | "refined_greedy" | "alternating"
+// The solvers' names, in BcqMethod order: the one table behind parsing, printing and the
+// command line's choices.
+const std::vector<std::string>& bcq_method_names();
+BcqMethod bcq_method_from_name(const std::string& name);  // QuantError naming the choices
+const std::string& bcq_method_name(BcqMethod method);
 
 }  // namespace bcqnmt

@@ -1,0 +1,37 @@
+#pragma once
+// How each subcommand meets the command line: apps/command_<name>.cpp defines
+// add_<name>_command(app), which declares the subcommand and its flags on the CLI11 app and
+// returns how to run it once parsed. main.cpp only lists them. The flags several commands
+// share are declared here, once, with their help text.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace bcqnmt {
+
+struct Subcommand {
+  CLI::App* app;             // parsed when *app is true
+  std::function<int()> run;  // the exit status; errors are thrown (main turns them into one line)
+};
+
+// --run DIR (required): the run directory.
+inline CLI::Option* add_run_flag(CLI::App* command, std::string& run) {
+  return command->add_option("--run", run, "Run directory holding everything of one experiment")->required();
+}
+
+// --data DIR: the corpus (data/corpus.h resolve_data_dir gives the default).
+inline CLI::Option* add_data_flag(CLI::App* command, std::string& data, const std::string& more = "") {
+  return command->add_option("--data", data,
+                             "Corpus directory (default: $BCQNMT_DATA, else ../shared/data/ted_hrlr_pt_to_en)" + more);
+}
+
+Subcommand add_vocab_command(CLI::App& app);
+Subcommand add_pretrain_command(CLI::App& app);
+Subcommand add_quantize_command(CLI::App& app);
+Subcommand add_evaluate_command(CLI::App& app);
+Subcommand add_translate_command(CLI::App& app);
+Subcommand add_info_command(CLI::App& app);
+Subcommand add_pipeline_command(CLI::App& app);
+Subcommand add_plot_command(CLI::App& app);
+
+}  // namespace bcqnmt
