@@ -18,9 +18,9 @@ namespace {
 
 // [START] ids [END], cut to `length` tokens.
 void write_row(const std::vector<int32_t>& ids, int64_t length, int32_t* row) {
-  row[0] = Vocabulary::kStart;
+  row[0] = kStartId;
   for (int64_t j = 1; j < length; ++j)
-    row[j] = j - 1 < static_cast<int64_t>(ids.size()) ? ids[j - 1] : Vocabulary::kEnd;
+    row[j] = j - 1 < static_cast<int64_t>(ids.size()) ? ids[j - 1] : kEndId;
 }
 
 }  // namespace
@@ -38,9 +38,9 @@ Batch make_batch(const EncodedCorpus& corpus, const std::vector<int64_t>& pairs,
     T = std::max(T, target_row_length(corpus.target[p], limits) - 1);
   }
   Batch batch;
-  batch.source = {{B, S}, std::vector<int32_t>(B * S, Vocabulary::kPad)};
-  batch.target_in = {{B, T}, std::vector<int32_t>(B * T, Vocabulary::kPad)};
-  batch.target_out = {{B, T}, std::vector<int32_t>(B * T, Vocabulary::kPad)};
+  batch.source = {{B, S}, std::vector<int32_t>(B * S, kPadId)};
+  batch.target_in = {{B, T}, std::vector<int32_t>(B * T, kPadId)};
+  batch.target_out = {{B, T}, std::vector<int32_t>(B * T, kPadId)};
   std::vector<int32_t> target(T + 1);
   for (int64_t b = 0; b < B; ++b) {
     const std::vector<int32_t>& src = corpus.source[pairs[b]];
@@ -59,7 +59,7 @@ PaddingCount count_padding(const Batch& batch) {
   PaddingCount count;
   for (const IndexTensor* t : {&batch.source, &batch.target_in}) {
     count.slots += t->numel();
-    count.pad += std::count(t->data.begin(), t->data.end(), Vocabulary::kPad);
+    count.pad += std::count(t->data.begin(), t->data.end(), kPadId);
   }
   return count;
 }

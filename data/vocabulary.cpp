@@ -77,10 +77,10 @@ void Vocabulary::save(const std::string& path) const {
 int32_t Vocabulary::id_of(std::string_view token) const {
   if (token.size() > kJoiner.size() && token.substr(0, kJoiner.size()) == kJoiner) {
     auto it = continuation_.find(token.substr(kJoiner.size()));
-    return it == continuation_.end() ? kUnk : it->second;
+    return it == continuation_.end() ? kUnkId : it->second;
   }
   auto it = word_start_.find(token);
-  return it == word_start_.end() ? kUnk : it->second;
+  return it == word_start_.end() ? kUnkId : it->second;
 }
 
 const std::string& Vocabulary::token_of(int32_t id) const {
@@ -93,7 +93,7 @@ const std::string& Vocabulary::token_of(int32_t id) const {
 // (only whole UTF-8 characters), else the whole word is [UNK].
 void Vocabulary::encode_word(std::string_view word, std::vector<int32_t>& ids) const {
   if (count_chars(word) > kMaxWordChars) {
-    ids.push_back(kUnk);
+    ids.push_back(kUnkId);
     return;
   }
   const size_t first = ids.size();
@@ -118,7 +118,7 @@ void Vocabulary::encode_word(std::string_view word, std::vector<int32_t>& ids) c
     }
     if (id < 0) {
       ids.resize(first);
-      ids.push_back(kUnk);
+      ids.push_back(kUnkId);
       return;
     }
     ids.push_back(id);
@@ -141,7 +141,7 @@ std::vector<int32_t> Vocabulary::encode(std::string_view text) const {
 std::vector<std::string> Vocabulary::decode_words(const std::vector<int32_t>& ids) const {
   std::vector<std::string> words;
   for (int32_t id : ids) {
-    if (id == kPad || id == kStart || id == kEnd) continue;
+    if (id == kPadId || id == kStartId || id == kEndId) continue;
     const std::string& token = token_of(id);
     const bool continuation = token.size() > kJoiner.size() && token.compare(0, kJoiner.size(), kJoiner) == 0;
     if (continuation && !words.empty())

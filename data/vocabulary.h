@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/token_ids.h"
 #include "data/string_hash.h"
 #include "data/wordpiece_learner.h"
 
@@ -20,10 +21,6 @@ namespace bcqnmt {
 
 class Vocabulary {
  public:
-  static constexpr int32_t kPad = 0;
-  static constexpr int32_t kUnk = 1;
-  static constexpr int32_t kStart = 2;
-  static constexpr int32_t kEnd = 3;
   static constexpr int32_t kMaxWordChars = 100;
 
   Vocabulary() = default;
@@ -38,7 +35,7 @@ class Vocabulary {
 
   int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
   const std::vector<std::string>& tokens() const { return tokens_; }
-  int32_t id_of(std::string_view token) const;  // kUnk when absent
+  int32_t id_of(std::string_view token) const;  // kUnkId when absent
   const std::string& token_of(int32_t id) const;  // DataError when out of range
 
   std::vector<int32_t> encode(std::string_view text) const;

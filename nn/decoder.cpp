@@ -1,5 +1,7 @@
 #include "nn/decoder.h"
 
+#include "core/token_ids.h"
+
 namespace bcqnmt {
 
 AttentionMask padding_mask(const IndexTensor& ids, bool causal) {
@@ -7,7 +9,7 @@ AttentionMask padding_mask(const IndexTensor& ids, bool causal) {
   AttentionMask mask{std::vector<int32_t>(b, 0), causal};
   for (int64_t n = 0; n < b; ++n)
     for (int64_t j = t - 1; j >= 0; --j)
-      if (ids.data[n * t + j] != 0) {
+      if (ids.data[n * t + j] != kPadId) {
         mask.key_lengths[n] = static_cast<int32_t>(j + 1);
         break;
       }

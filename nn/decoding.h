@@ -4,6 +4,7 @@
 // Greedy and beam search, both batched over sentences.
 #include <vector>
 
+#include "core/token_ids.h"
 #include "nn/transformer.h"
 
 namespace bcqnmt {
@@ -15,7 +16,6 @@ struct DecodeOptions {
 };
 
 // The reserved ids of the vocabularies (DESIGN.md section 3).
-constexpr int32_t kPadId = 0, kUnkId = 1, kStartId = 2, kEndId = 3;
 
 // source [B, S] with [START]/[END], right-padded -> per sentence the output ids, without
 // [START] and stopping before [END].

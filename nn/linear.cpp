@@ -32,7 +32,7 @@ Variable Linear::masked_cross_entropy(const Variable& x, const IndexTensor& labe
     if (hits) *hits = masked_accuracy(logits.value(), labels).correct;
     return masked_loss(logits, labels);
   }
-  return linear_cross_entropy(x, transform_ ? transform_(kernel_) : kernel_, bias_, labels, /*ignore_index=*/0, hits);
+  return linear_cross_entropy(x, transform_ ? transform_(kernel_) : kernel_, bias_, labels, /*ignore_index=*/kPadId, hits);
 }
 
 }  // namespace bcqnmt

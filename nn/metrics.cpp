@@ -12,7 +12,7 @@ TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels) {
   std::vector<uint8_t> hit(rows, 0);  // per row, so the parallel loop needs no reduction
   parallel_for(rows, 16, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
-      if (labels.data[r] == 0) continue;
+      if (labels.data[r] == kPadId) continue;
       const float* row = logits.data() + r * v;  // max_of is vectorised; max_element is not
       hit[r] = first_argmax_is(row, labels.data[r], max_of(row, v));
     }
@@ -20,7 +20,7 @@ TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels) {
   TokenCounts counts;
   for (int64_t r = 0; r < rows; ++r) {
     counts.correct += hit[r];
-    counts.total += labels.data[r] != 0;
+    counts.total += labels.data[r] != kPadId;
   }
   return counts;
 }

@@ -2,6 +2,7 @@
 // The reference's training metrics: cross-entropy averaged over non-pad target tokens
 // (core's cross_entropy with ignore index 0) and masked token accuracy.
 #include "core/ops.h"
+#include "core/token_ids.h"
 
 namespace bcqnmt {
 
@@ -15,7 +16,7 @@ struct TokenCounts {
 TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels);
 
 inline Variable masked_loss(const Variable& logits, const IndexTensor& labels) {
-  return cross_entropy(logits, labels, /*ignore_index=*/0);
+  return cross_entropy(logits, labels, /*ignore_index=*/kPadId);
 }
 
 }  // namespace bcqnmt

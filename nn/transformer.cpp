@@ -41,7 +41,7 @@ Variable Transformer::masked_loss(const IndexTensor& source, const IndexTensor& 
   if (counts) {
     counts->correct = hits;
     counts->total = 0;
-    for (int32_t y : target_out.data) counts->total += y != 0;
+    for (int32_t y : target_out.data) counts->total += y != kPadId;
   }
   return loss;
 }

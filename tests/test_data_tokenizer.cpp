@@ -96,12 +96,12 @@ TEST_CASE("vocabulary: greedy longest-match-first, [UNK], reserved ids") {
   CHECK(vocab.size() == 15);
   CHECK(vocab.encode("unaffable") == std::vector<int32_t>{4, 5, 6});
   CHECK(vocab.encode("abc") == std::vector<int32_t>{8, 10});  // longest first: ab + ##c
-  CHECK(vocab.encode("unzip, a") == std::vector<int32_t>{Vocabulary::kUnk, 12, 7});
+  CHECK(vocab.encode("unzip, a") == std::vector<int32_t>{kUnkId, 12, 7});
   CHECK(vocab.encode("ÇAÇ") == std::vector<int32_t>{13, 9, 10});  // accents stripped first
   CHECK(vocab.encode(std::string(100, 'a')).size() == 100);
-  CHECK(vocab.encode(std::string(101, 'a')) == std::vector<int32_t>{Vocabulary::kUnk});
+  CHECK(vocab.encode(std::string(101, 'a')) == std::vector<int32_t>{kUnkId});
   CHECK(vocab.id_of("##aff") == 5);
-  CHECK(vocab.id_of("aff") == Vocabulary::kUnk);
+  CHECK(vocab.id_of("aff") == kUnkId);
   CHECK(vocab.token_of(6) == "##able");
   CHECK_THROWS_AS(vocab.token_of(15), DataError);
   CHECK(vocab.decode_words({2, 4, 5, 6, 1, 12, 7, 3, 0, 0}) == Words{"unaffable", "[UNK]", ",", "a"});
@@ -168,11 +168,11 @@ TEST_CASE("WordPiece learner: the fast version equals the reference port; determ
   options.vocab_size = 120;
   options.lower_thresh = 1;
   const Vocabulary vocab(learn_wordpiece_vocabulary(counts, options));
-  CHECK(vocab.id_of("##ing") != Vocabulary::kUnk);
-  CHECK(vocab.id_of("play") != Vocabulary::kUnk);
+  CHECK(vocab.id_of("##ing") != kUnkId);
+  CHECK(vocab.id_of("play") != kUnkId);
   // Every character of the training words is a token, alone and as "##": nothing seen is [UNK].
   for (const std::string& line : synthetic_lines(200, 99))
-    for (int32_t id : vocab.encode(line)) CHECK(id != Vocabulary::kUnk);
+    for (int32_t id : vocab.encode(line)) CHECK(id != kUnkId);
   CHECK_THROWS_AS(learn_wordpiece_vocabulary({}, options), DataError);
 }
 
@@ -254,7 +254,7 @@ TEST_CASE("real corpus: [UNK] rate on test < 0.5%, round trip on test.en >= 99%"
     for (const std::string& line : lines)
       for (int32_t id : vocab.encode(line)) {
         ++tokens;
-        unknown += id == Vocabulary::kUnk;
+        unknown += id == kUnkId;
       }
     MESSAGE((side == 0 ? "test.pt" : "test.en") << ": " << unknown << " [UNK] of " << tokens << " tokens");
     CHECK(static_cast<double>(unknown) < 0.005 * static_cast<double>(tokens));
