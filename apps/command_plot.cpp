@@ -112,8 +112,9 @@ bool plot_health(const MetricRecords& m, const std::filesystem::path& path) {
     // Step logs and validation records measure the signals on the same fixed batch;
     // only step logs carry gradient norms.
     const std::string phase = r.value("phase", "");
-    for (const char* signal : {"encoder_position_share", "cross_attention_entropy"})
-      if (r.contains(signal)) add(signals, phase + " " + signal, x, r.at(signal).get<double>());
+    for (const auto& [signal, label] : {std::pair{"encoder_position_share", "encoder share"},
+                                        std::pair{"cross_attention_entropy", "cross-attention entropy"}})
+      if (r.contains(signal)) add(signals, phase + " " + label, x, r.at(signal).get<double>());
     if (r.contains("learning_rate")) add(rates, phase + " learning rate", x, r.at("learning_rate").get<double>());
     if (r.contains("grad_norm"))
       for (const auto& [group, norm] : r.at("grad_norm").items())
@@ -127,6 +128,7 @@ bool plot_health(const MetricRecords& m, const std::filesystem::path& path) {
   std::map<std::string, Series>* panels[3] = {&signals, &rates, &norms};
   for (int p = 0; p < 3; ++p) {
     LineChart chart{titles[p][0], "training step (quantization continues after pretraining)", titles[p][1], {}, {}};
+    chart.legend_width = 210;  // "pretrain decoder/causal_self_attention" and the like
     int color = 0;
     for (auto& [name, series] : *panels[p]) {
       series.color = palette[color++ % 8];

@@ -64,7 +64,7 @@ void draw_line_chart(SvgDocument& doc, double x, double y, double w, double h, c
   if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (x1 <= x0) x1 = x0 + 1;
   const double pad = y1 > y0 ? 0.05 * (y1 - y0) : 0.5;
-  const Axes axes{x + 60, y + 28, w - 200, h - 72, x0, x1, y0 - pad, y1 + pad};
+  const Axes axes{x + 60, y + 28, w - 74 - chart.legend_width, h - 72, x0, x1, y0 - pad, y1 + pad};
   doc.text(x + w / 2 - 70, y + 18, chart.title, {14, "middle", 0, "#222", true});
   axes.draw(doc, chart.x_label, chart.y_label);
   for (const Marker& m : chart.markers) {

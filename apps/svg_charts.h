@@ -24,6 +24,7 @@ struct LineChart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   std::vector<Marker> markers;
+  double legend_width = 126;  // px right of the plot for the series names (~6 px a character)
 };
 
 // One chart in the box (x, y, w, h) of doc, axes fitted to the data.

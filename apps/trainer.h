@@ -53,6 +53,7 @@ class Trainer {
   EvalResult evaluate(const EncodedCorpus& split) const;
 
  private:
+  class PhaseRun;  // one run of a phase (trainer.cpp)
   Transformer& model_;
   TrainingConfig config_;
   const EncodedCorpus& train_;

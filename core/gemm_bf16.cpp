@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -287,7 +288,9 @@ std::string bf16_gemm_unavailable_reason() {
   static const std::string reason = [] {
     const auto isa = dnnl::get_effective_cpu_isa();
     if (isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx) return std::string();
-    return std::string("bf16 matmuls need a CPU with AVX512-BF16 or AMX (oneDNN found neither on this one)");
+    const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");  // oneDNN's own cap, named when it is the cause
+    return std::string("bf16 matmuls need a CPU with AVX512-BF16 or AMX (oneDNN found neither on this one") +
+           (cap != nullptr ? std::string(", capped by ONEDNN_MAX_CPU_ISA=") + cap : std::string()) + ")";
   }();
   return reason;
 }

@@ -119,7 +119,7 @@ TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and 
   const std::string curves = slurp(plots / "curves.svg");
   CHECK(curves.find("pretrain validation") != std::string::npos);
   CHECK(curves.find("quantize train") != std::string::npos);
-  CHECK(slurp(plots / "health.svg").find("encoder_position_share") != std::string::npos);
+  CHECK(slurp(plots / "health.svg").find("pretrain encoder share") != std::string::npos);
   const std::string attention = slurp(plots / "attention.svg");
   CHECK(attention.find("[START]") != std::string::npos);  // source tokens on the axis
   CHECK(slurp(plots / "weights.svg").find("2-bit greedy levels") != std::string::npos);
