@@ -128,7 +128,7 @@ bool plot_health(const MetricRecords& m, const std::filesystem::path& path) {
   std::map<std::string, Series>* panels[3] = {&signals, &rates, &norms};
   for (int p = 0; p < 3; ++p) {
     LineChart chart{titles[p][0], "training step (quantization continues after pretraining)", titles[p][1], {}, {}};
-    chart.legend_width = 210;  // "pretrain decoder/causal_self_attention" and the like
+    chart.legend_width = 240;  // "pretrain decoder/causal_self_attention" and the like
     int color = 0;
     for (auto& [name, series] : *panels[p]) {
       series.color = palette[color++ % 8];
