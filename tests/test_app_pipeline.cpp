@@ -10,11 +10,8 @@
 using namespace bcqnmt::test;
 
 TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
-  const std::string data = real_corpus_dir();
-  if (data.empty()) {
-    MESSAGE("SKIPPED: the TED corpus is not present (set BCQNMT_DATA or put it at ../shared/data)");
-    return;
-  }
+  const std::string data = real_corpus_or_skip();
+  if (data.empty()) return;
   ScratchDir dir;
   const auto run = dir.path / "run";
   write_text(dir.path / "config.json", R"({

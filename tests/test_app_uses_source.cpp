@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -28,47 +29,61 @@
 using namespace bcqnmt;
 using namespace bcqnmt::test;
 
-TEST_CASE("after a few hundred real training steps the model uses its source") {
-  const std::string data = real_corpus_dir();
-  if (data.empty()) {
-    MESSAGE("SKIPPED: the TED corpus is not present (set BCQNMT_DATA or put it at ../shared/data)");
-    return;
-  }
+namespace {
+
+// A run on the real corpus: vocabularies learned from the first `pairs` training pairs,
+// the config's model trained `epochs` epochs through the real Trainer.
+struct RealCorpusRun {
   ScratchDir dir;
-  const auto run = dir.path / "run";
+  Experiment e;
+  EncodedCorpus train, validation;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<Trainer> trainer;
+  std::ostringstream log;
+
+  RealCorpusRun(const std::string& data, const std::string& config_json, int64_t pairs, int epochs) {
+    const auto run = dir.path / "run";
+    write_text(dir.path / "config.json", config_json);
+    REQUIRE(run_bcqnmt("vocab --data " + data + " --run " + run.string() + " --limit " + std::to_string(pairs)).status ==
+            0);
+    e = open_experiment(run.string(), (dir.path / "config.json").string());
+    train = load_encoded_split(e, data, Split::kTrain, e.training.train_limit);
+    validation = load_encoded_split(e, data, Split::kValidation, e.training.validation_limit);
+    model = std::make_unique<Transformer>(e.model, e.training.seed);
+    trainer = std::make_unique<Trainer>(*model, e.training, train, validation, e.identity(), e.run);
+    TrainerPhase phase;
+    phase.name = "pretrain";
+    phase.checkpoint_dir = e.run.pretrain_dir();
+    phase.epochs = epochs;
+    trainer->run(phase, log);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("after a few hundred real training steps the model uses its source") {
+  const std::string data = real_corpus_or_skip();
+  if (data.empty()) return;
   // The reference's shape at half its width and depth: key_dim = d_model as Keras'
   // MultiHeadAttention(key_dim=d_model), bucketed batches and a short warm-up, i.e. the fast
   // recipe's high early learning rate, which is where the collapse happened. Sentences are
   // cut to their first 12 tokens: steps are cheap, and the first words of a Portuguese
   // sentence say much about the first words of its English one ("obrigado" -> "thank
   // you"), so a model that reads its source gains quickly.
-  write_text(dir.path / "config.json", R"({
+  RealCorpusRun r(data, R"({
     "model": {"num_layers": 2, "d_model": 64, "dff": 256, "num_heads": 4, "key_dim": 64, "dropout_rate": 0.1},
     "training": {"batcher": "bucketed", "token_budget": 2000, "warmup_steps": 200, "max_tokens": 12,
                  "train_limit": 30000, "validation_limit": 400, "log_every": 0}
-  })");
-  const CommandResult vocab = run_bcqnmt("vocab --data " + data + " --run " + run.string() + " --limit 30000");
-  REQUIRE(vocab.status == 0);
-  Experiment e = open_experiment(run.string(), (dir.path / "config.json").string());
-  const EncodedCorpus train = load_encoded_split(e, data, Split::kTrain, e.training.train_limit);
-  const EncodedCorpus validation = load_encoded_split(e, data, Split::kValidation, e.training.validation_limit);
-  Transformer model(e.model, e.training.seed);
-  Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
-  TrainerPhase phase;
-  phase.name = "pretrain";
-  phase.checkpoint_dir = e.run.pretrain_dir();
-  phase.epochs = 2;
-  std::ostringstream log;
-  trainer.run(phase, log);
-
+  })", 30000, 2);
+  const EncodedCorpus& validation = r.validation;
   // Every sentence paired with another sentence's source (a rotation by half the split).
   EncodedCorpus shuffled = validation;
   std::rotate(shuffled.source.begin(), shuffled.source.begin() + shuffled.size() / 2, shuffled.source.end());
-  const EvalResult true_sources = trainer.evaluate(validation), other_sources = trainer.evaluate(shuffled);
+  const EvalResult true_sources = r.trainer->evaluate(validation), other_sources = r.trainer->evaluate(shuffled);
   std::vector<int64_t> first(32);
   std::iota(first.begin(), first.end(), 0);
-  const Batch probe = make_batch(validation, first, batch_limits(e.training));
-  const ModelHealth health = measure_health(model, probe.source, probe.target_in);
+  const Batch probe = make_batch(validation, first, batch_limits(r.e.training));
+  const ModelHealth health = measure_health(*r.model, probe.source, probe.target_in);
   MESSAGE("validation loss with true sources " << true_sources.loss << ", with other sentences' sources "
                                                << other_sources.loss << "; encoder position-varying share "
                                                << health.encoder_position_share << ", cross-attention entropy "
@@ -84,30 +99,13 @@ TEST_CASE("after a few hundred real training steps the model uses its source") {
 // end; with Keras' it dips to 0.03 and comes back: 0.27, 0.047, 0.033, 0.057, 0.13, 0.13,
 // 0.20, 0.17, 0.31, 0.39. (~3 CPU-minutes: the cost of catching it at the real size.)
 TEST_CASE("the reference-size model's encoder output keeps varying across positions through its first 225 steps") {
-  const std::string data = real_corpus_dir();
-  if (data.empty()) {
-    MESSAGE("SKIPPED: the TED corpus is not present (set BCQNMT_DATA or put it at ../shared/data)");
-    return;
-  }
-  ScratchDir dir;
-  const auto run = dir.path / "run";
-  write_text(dir.path / "config.json", R"({
+  const std::string data = real_corpus_or_skip();
+  if (data.empty()) return;
+  RealCorpusRun r(data, R"({
     "training": {"batcher": "bucketed", "token_budget": 1000, "warmup_steps": 1600,
                  "train_limit": 8000, "validation_limit": 100, "log_every": 25}
-  })");
-  REQUIRE(run_bcqnmt("vocab --data " + data + " --run " + run.string() + " --limit 8000").status == 0);
-  Experiment e = open_experiment(run.string(), (dir.path / "config.json").string());
-  const EncodedCorpus train = load_encoded_split(e, data, Split::kTrain, e.training.train_limit);
-  const EncodedCorpus validation = load_encoded_split(e, data, Split::kValidation, e.training.validation_limit);
-  Transformer model(e.model, e.training.seed);
-  Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
-  TrainerPhase phase;
-  phase.name = "pretrain";
-  phase.checkpoint_dir = e.run.pretrain_dir();
-  phase.epochs = 1;
-  std::ostringstream log;
-  trainer.run(phase, log);
-  std::ifstream metrics(e.run.metrics());
+  })", 8000, 1);
+  std::ifstream metrics(r.e.run.metrics());
   std::vector<std::pair<int64_t, double>> shares;  // (step, share)
   for (std::string line; std::getline(metrics, line);) {
     const auto r = nlohmann::json::parse(line);
@@ -118,5 +116,5 @@ TEST_CASE("the reference-size model's encoder output keeps varying across positi
   for (const auto& [step, share] : shares)
     if (step >= 150) CHECK(share > 0.05);
   CHECK(shares.back().second > 0.1);
-  CHECK(log.str().find("warning") == std::string::npos);
+  CHECK(r.log.str().find("warning") == std::string::npos);
 }

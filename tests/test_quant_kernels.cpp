@@ -87,10 +87,7 @@ TYPE_TO_STRING_AS("bcq=avx512", Avx512);
 
 TEST_CASE("bcq_gemv_reference and bcq_gemv equal dequantize + cblas_sgemv, odd shapes, groups") {
   for (const Case& k : gemv_cases) {
-    CAPTURE(k.rows);
-    CAPTURE(k.cols);
-    CAPTURE(k.bits);
-    CAPTURE(k.group_size);
+    INFO(k.rows << " x " << k.cols << ", " << k.bits << " bits, group size " << k.group_size);
     const GemvCase g = gemv_case(k);
     std::vector<float> y_ref(k.rows);
     bcq_gemv_reference(g.m, g.x.data(), y_ref.data(), g.bias.data());
@@ -109,10 +106,7 @@ TEST_CASE_TEMPLATE("bcq_gemm on one kernel path equals dequantize + cblas_sgemv,
                    Avx2, Avx512) {
   if (!supported(Path::isa)) return;
   for (const Case& k : gemv_cases) {
-    CAPTURE(k.rows);
-    CAPTURE(k.cols);
-    CAPTURE(k.bits);
-    CAPTURE(k.group_size);
+    INFO(k.rows << " x " << k.cols << ", " << k.bits << " bits, group size " << k.group_size);
     const GemvCase g = gemv_case(k);
     std::vector<float> y(k.rows, -1.0f);
     bcq_gemm(BcqKernelMatrix(g.m), 1, g.x.data(), y.data(), g.bias.data(), Path::isa);

@@ -11,25 +11,14 @@
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
 #include "quant/quant_error.h"
+#include "quant_tiny_model.h"
 #include "test_data_files.h"
 
 using namespace bcqnmt;
 
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.num_layers = 2;
-  c.d_model = 16;
-  c.dff = 32;
-  c.num_heads = 2;
-  c.key_dim = 8;
-  c.dropout_rate = 0.0f;
-  c.max_positions = 64;
-  c.src_vocab_size = 20;
-  c.tgt_vocab_size = 24;
-  return c;
-}
+ModelConfig tiny_config() { return test::quant_tiny_config(); }
 
 QuantizeSettings settings_with_bits(int bits) {
   QuantizeSettings s;

@@ -12,6 +12,7 @@
 #include "quant/bcq_model.h"
 #include "quant/bcq_model_layers.h"
 #include "quant/quant_error.h"
+#include "quant_tiny_model.h"
 #include "test_data_files.h"
 
 using namespace bcqnmt;
@@ -19,16 +20,7 @@ using namespace bcqnmt;
 namespace {
 
 ModelConfig gated_config() {
-  ModelConfig c;
-  c.num_layers = 2;
-  c.d_model = 16;
-  c.dff = 32;
-  c.num_heads = 2;
-  c.key_dim = 8;
-  c.dropout_rate = 0.0f;
-  c.max_positions = 64;
-  c.src_vocab_size = 20;
-  c.tgt_vocab_size = 24;
+  ModelConfig c = test::quant_tiny_config();
   c.ffn_gate = true;
   return c;
 }
