@@ -27,7 +27,7 @@ nlohmann::json read_config_file(const std::string& path) {
 void check_run_config(const RunDirectory& run, const nlohmann::json& config) {
   if (std::filesystem::exists(run.config()) && read_config_file(run.config().string()) != config)
     throw AppError("run " + run.root.string() + " was started with another config (" + run.config().string() +
-                   "); use a new --run directory, or omit --config to continue this one");
+                   "); use a new --run directory, or pass " + run.config().string() + " as --config to continue it");
 }
 
 CheckpointIdentity Experiment::identity() const {
@@ -41,7 +41,9 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
   e.run.root = run_dir;
   const bool has_run_config = std::filesystem::exists(e.run.config());
   if (config_path.empty() && !has_run_config)
-    throw AppError("run directory " + run_dir + " has no config.json: pass --config FILE (e.g. configs/small.json)");
+    throw AppError("run directory " + run_dir +
+                   " has no config.json: start the run with `bcqnmt pretrain --config FILE --run " + run_dir +
+                   "` (or `pipeline`), e.g. configs/small_bucketed.json");
   const std::string source = config_path.empty() ? e.run.config().string() : config_path;
   e.config = read_config_file(source);
   try {
