@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Carries a training run from one machine to the next through the repository: a run
+# directory lives outside it (runs/ is ignored), and machines change between sessions.
+#
+#   bash scripts/carry_run.sh save    RUN  DIR   # RUN's config, vocabularies, metrics.jsonl and
+#                                                # pretrain/latest.ckpt (in 40 MB parts) -> DIR
+#   bash scripts/carry_run.sh restore DIR  RUN   # back into a fresh RUN; training resumes
+#                                                # exactly where it stopped
+#
+# Saved only at an epoch end where best.ckpt is latest.ckpt (the script checks), so one
+# checkpoint serves as both. Parts are verified against their sha256 on restore.
+set -euo pipefail
+usage() { echo "usage: bash scripts/carry_run.sh save RUN DIR | restore DIR RUN" >&2; exit 2; }
+[ $# -eq 3 ] || usage
+case "$1" in
+  save)
+    run=$2 dir=$3
+    [ -f "$run/pretrain/latest.ckpt" ] || { echo "carry_run: $run/pretrain/latest.ckpt is missing" >&2; exit 1; }
+    cmp -s "$run/pretrain/latest.ckpt" "$run/pretrain/best.ckpt" ||
+      { echo "carry_run: $run's latest.ckpt is not its best.ckpt; save at an epoch end that improved" >&2; exit 1; }
+    mkdir -p "$dir"
+    rm -f "$dir"/latest.ckpt.part-*
+    cp "$run"/config.json "$run"/vocab.pt.txt "$run"/vocab.en.txt "$run"/metrics.jsonl "$dir"/
+    split -b 40M -d "$run/pretrain/latest.ckpt" "$dir/latest.ckpt.part-"
+    (cd "$run/pretrain" && sha256sum latest.ckpt) > "$dir/latest.ckpt.sha256"
+    echo "carry_run: saved $run to $dir ($(ls "$dir"/latest.ckpt.part-* | wc -l) parts)"
+    ;;
+  restore)
+    dir=$2 run=$3
+    [ ! -e "$run/pretrain/latest.ckpt" ] || { echo "carry_run: $run already has a checkpoint; not overwriting it" >&2; exit 1; }
+    mkdir -p "$run/pretrain"
+    cp "$dir"/config.json "$dir"/vocab.pt.txt "$dir"/vocab.en.txt "$dir"/metrics.jsonl "$run"/
+    cat "$dir"/latest.ckpt.part-* > "$run/pretrain/latest.ckpt.tmp"
+    want=$(cut -d' ' -f1 "$dir/latest.ckpt.sha256")
+    got=$(sha256sum "$run/pretrain/latest.ckpt.tmp" | cut -d' ' -f1)
+    if [ "$want" != "$got" ]; then
+      rm -f "$run/pretrain/latest.ckpt.tmp"
+      echo "carry_run: the parts in $dir do not add up to the saved checkpoint (sha256 differs)" >&2
+      exit 1
+    fi
+    mv "$run/pretrain/latest.ckpt.tmp" "$run/pretrain/latest.ckpt"
+    cp "$run/pretrain/latest.ckpt" "$run/pretrain/best.ckpt"
+    echo "carry_run: restored $dir into $run; continue with: ./build/bcqnmt pretrain --run $run --epochs N"
+    ;;
+  *) usage ;;
+esac
