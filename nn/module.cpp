@@ -1,5 +1,7 @@
 #include "nn/module.h"
 
+#include <algorithm>
+
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
@@ -21,6 +23,16 @@ void Module::collect(const std::string& prefix, std::vector<NamedParameter>& out
 namespace {
 std::string child_path(const std::string& path, const std::string& name) { return path.empty() ? name : path + "/" + name; }
 }  // namespace
+
+std::vector<std::string> path_components(const std::string& path) {
+  std::vector<std::string> parts;
+  for (size_t begin = 0; begin <= path.size();) {
+    const size_t end = std::min(path.find('/', begin), path.size());
+    parts.push_back(path.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return parts;
+}
 
 void Module::visit(const std::string& path, const std::function<void(const std::string&, Module&)>& fn) {
   fn(path, *this);

@@ -67,6 +67,10 @@ class Module {
   bool training_ = true;
 };
 
+// "encoder/layer_0/ffn" -> {"encoder", "layer_0", "ffn"}: the components of a module or
+// parameter path.
+std::vector<std::string> path_components(const std::string& path);
+
 // Named parameters to and from a cereal portable binary stream. Loading checks that every
 // name and shape matches and throws NnError naming the first mismatch.
 void save_parameters(const Module& module, std::ostream& out);

@@ -72,19 +72,13 @@ ModelHealth measure_health(Transformer& model, const IndexTensor& source, const 
 
 namespace {
 std::string group_of(const std::string& path) {
+  std::vector<std::string> parts = path_components(path);
+  if (parts.size() > 1) parts.pop_back();  // the parameter's own name ("kernel") is not part of its group
   std::string group;
   int kept = 0;
-  const size_t leaf = path.rfind('/');  // the parameter's own name ("kernel") is not part of its group
-  for (size_t begin = 0; leaf != std::string::npos && begin <= leaf && kept < 2;) {
-    const size_t end = path.find('/', begin);
-    const std::string part = path.substr(begin, end - begin);
-    if (part.rfind("layer_", 0) != 0) {
-      group += (kept ? "/" : "") + part;
-      ++kept;
-    }
-    begin = end + 1;
-  }
-  return group.empty() ? path : group;
+  for (const std::string& part : parts)
+    if (kept < 2 && part.rfind("layer_", 0) != 0) group += (kept++ ? "/" : "") + part;
+  return group;
 }
 }  // namespace
 

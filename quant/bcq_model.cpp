@@ -73,11 +73,9 @@ Tensor bcq_dequantize_parameter(const std::string& name, const BcqMixedMatrix& m
 }
 
 BcqModel BcqModel::quantize(const Transformer& model, const QuantizeSettings& settings) {
-  std::map<std::string, Tensor> values;
-  for (const auto& [name, p] : model.named_parameters()) values.emplace(name, p.value());
   std::map<std::string, BcqMixedMatrix> matrices;
   for (const QuantizedWeight& w : bcq_quantized_weights(model))
-    matrices.emplace(w.name, bcq_quantize_parameter(w.name, values.at(w.name), settings));
+    matrices.emplace(w.name, bcq_quantize_parameter(w.name, w.value, settings));
   return BcqModel(std::move(matrices));
 }
 

@@ -49,8 +49,8 @@ BcqModelLayers bcq_model_layers(Module& model) {
 
 std::vector<QuantizedWeight> bcq_quantized_weights(const Module& model) {
   std::vector<QuantizedWeight> weights;
-  visit_quantized_layers(model, [&](const std::string& name, const Linear* linear, const Embedding*) {
-    weights.push_back({name, linear != nullptr});
+  visit_quantized_layers(model, [&](const std::string& name, const Linear* linear, const Embedding* embedding) {
+    weights.push_back({name, linear ? linear->kernel().value() : embedding->table().value()});
   });
   return weights;
 }

@@ -22,11 +22,11 @@ struct BcqModelLayers {
 
 BcqModelLayers bcq_model_layers(Module& model);
 
-// The names of the quantized weights, with the orientation BCQ reads each in: a Linear
-// kernel [in, out] is quantized by output rows, i.e. as its transpose.
+// The quantized weights of a model, by name, with their current values (a Linear kernel
+// [in, out] or an Embedding table [V, D]; the tensor shares the parameter's storage).
 struct QuantizedWeight {
   std::string name;
-  bool transposed;  // a Linear kernel
+  Tensor value;
 };
 std::vector<QuantizedWeight> bcq_quantized_weights(const Module& model);
 

@@ -1,12 +1,12 @@
 #include "quant/bit_allocation.h"
 
-#include <algorithm>
 #include <fstream>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "nn/module.h"
 #include "quant/quant_error.h"
 
 namespace bcqnmt {
@@ -39,12 +39,7 @@ const BitGroup* bit_group_of(const std::string& layer_path) {
       {"decoder", "ffn", &BitAllocation::decoder_ffn},
       {"final_layer", "", &BitAllocation::final_layer},
   };
-  std::vector<std::string> parts;
-  for (size_t begin = 0; begin <= layer_path.size();) {
-    const size_t end = std::min(layer_path.find('/', begin), layer_path.size());
-    parts.push_back(layer_path.substr(begin, end - begin));
-    begin = end + 1;
-  }
+  const std::vector<std::string> parts = path_components(layer_path);
   for (const BitGroup& rule : rules) {
     if (parts.front() != rule.top) continue;
     if (rule.sublayer[0] == '\0') return &rule;
