@@ -56,6 +56,7 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
                         {"model", o.model},
                         {"split", o.split},
                         {"pairs", text.size()},
+                        {"limit", o.limit},
                         {"beam", o.beam},
                         {"bleu_nltk", bleu},
                         {"sacrebleu", sacre.score},
@@ -73,8 +74,7 @@ Subcommand add_evaluate_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand("evaluate", "Translate a split and report BLEU (nltk-compatible and sacreBLEU-style 13a)");
   add_run_flag(c, o->run);
   add_data_flag(c, o->data);
-  c->add_option("--model", o->model, "fp: pretrain/best.ckpt; bcq: model.bcq")->capture_default_str()
-      ->check(CLI::IsMember({"fp", "bcq"}));
+  add_model_flag(c, o->model);
   c->add_option("--split", o->split, "test, validation or train")->capture_default_str()
       ->check(CLI::IsMember({"test", "validation", "train"}));
   c->add_option("--limit", o->limit, "Only the first N pairs (0: all)")->check(CLI::NonNegativeNumber);

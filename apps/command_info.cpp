@@ -7,36 +7,18 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/quantized_variant.h"
 #include "quant/bcq_model.h"
 
 namespace bcqnmt {
 
-int run_info(const InfoOptions& o, std::ostream& out) {
-  Experiment e = open_experiment(o.run, "");
-  Transformer model(e.model, e.training.seed);
-  out << "run " << e.run.root.string() << "\n"
-      << "model: " << e.model.num_layers << " layers, d_model " << e.model.d_model << ", dff " << e.model.dff << ", "
-      << e.model.num_heads << " heads x key_dim " << e.model.key_dim << ", vocab pt " << e.model.src_vocab_size
-      << " / en " << e.model.tgt_vocab_size << "\n"
-      << "parameters: " << model.num_parameters() << " (" << std::fixed << std::setprecision(1)
-      << 4.0 * static_cast<double>(model.num_parameters()) / 1e6 << " MB in fp32)\n";
-  for (const char* phase : {"pretrain", "quantize"})
-    for (const char* file : {"latest.ckpt", "best.ckpt"}) {
-      const auto path = e.run.root / phase / file;
-      if (!std::filesystem::exists(path)) continue;
-      const Checkpoint c = load_checkpoint(path);
-      out << std::string(phase) + "/" + file << ": step " << c.step << ", epoch " << c.epoch;
-      if (c.metrics.count("val_masked_accuracy"))
-        out << std::setprecision(4) << ", val_masked_accuracy " << c.metrics.at("val_masked_accuracy");
-      out << "\n";
-    }
-  if (!std::filesystem::exists(e.run.bcq_model())) {
-    out << "model.bcq: not yet (run `bcqnmt quantize --run " << e.run.root.string() << "`)\n";
-    return 0;
-  }
-  const LoadedBcqModel loaded = load_bcq_model(e.run.bcq_model(), /*kernels=*/false);
+namespace {
+
+// The packed file's size and, per part, parameters, bytes and bits per weight.
+void describe_bcq_model(const std::filesystem::path& path, std::ostream& out) {
+  const LoadedBcqModel loaded = load_bcq_model(path, /*kernels=*/false);
   const BcqSizeReport report = bcq_size_report(loaded.bcq, *loaded.model);
-  out << "model.bcq: " << report.file_bytes << " bytes (" << std::setprecision(2)
+  out << path.filename().string() << ": " << report.file_bytes << " bytes (" << std::setprecision(2)
       << static_cast<double>(report.file_bytes) / 1e6 << " MB)\n"
       << std::left << std::setw(16) << "part" << std::right << std::setw(12) << "parameters" << std::setw(12)
       << "quantized" << std::setw(14) << "fp32 bytes" << std::setw(14) << "packed bytes" << std::setw(8) << "bits"
@@ -55,14 +37,45 @@ int run_info(const InfoOptions& o, std::ostream& out) {
   out << std::left << std::setw(16) << "total" << std::right << std::setw(12) << "" << std::setw(12) << quantized
       << std::setw(14) << fp32 << std::setw(14) << packed << std::setw(8)
       << (quantized ? bit_sum / static_cast<double>(quantized) : 0.0) << "\n"
-      << "compression: " << std::setprecision(1) << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1))
-      << "x\n";
+      << "compression: " << std::setprecision(1)
+      << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1)) << "x\n";
+}
+
+}  // namespace
+
+int run_info(const InfoOptions& o, std::ostream& out) {
+  Experiment e = open_experiment(o.run, "");
+  Transformer model(e.model, e.training.seed);
+  out << "run " << e.run.root.string() << "\n"
+      << "model: " << e.model.num_layers << " layers, d_model " << e.model.d_model << ", dff " << e.model.dff << ", "
+      << e.model.num_heads << " heads x key_dim " << e.model.key_dim << ", vocab pt " << e.model.src_vocab_size
+      << " / en " << e.model.tgt_vocab_size << "\n"
+      << "parameters: " << model.num_parameters() << " (" << std::fixed << std::setprecision(1)
+      << 4.0 * static_cast<double>(model.num_parameters()) / 1e6 << " MB in fp32)\n";
+  auto describe_checkpoint = [&](const std::filesystem::path& path) {
+    if (!std::filesystem::exists(path)) return;
+    const Checkpoint c = load_checkpoint(path);
+    out << std::filesystem::relative(path, e.run.root).string() << ": step " << c.step << ", epoch " << c.epoch;
+    if (c.metrics.count("val_masked_accuracy"))
+      out << std::setprecision(4) << ", val_masked_accuracy " << c.metrics.at("val_masked_accuracy");
+    out << "\n";
+  };
+  for (const char* file : {"latest.ckpt", "best.ckpt"}) describe_checkpoint(e.run.pretrain_dir() / file);
+  const std::vector<std::string> variants = finished_variants(e.run);
+  if (variants.empty())
+    out << "quantized variants: none yet (run `bcqnmt quantize --run " << e.run.root.string() << "`)\n";
+  for (const std::string& name : variants) {
+    out << "\nvariant " << name << " (--model " << name << ")\n";
+    for (const char* file : {"latest.ckpt", "best.ckpt"}) describe_checkpoint(e.run.variant_dir(name) / file);
+    describe_bcq_model(e.run.bcq_model(name), out);
+  }
   return 0;
 }
 
 Subcommand add_info_command(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
-  CLI::App* c = app.add_subcommand("info", "Parameters, bytes per part and bits per weight of the run's models");
+  CLI::App* c = app.add_subcommand(
+      "info", "Parameters and checkpoints of the run; bytes per part and bits per weight of each quantized variant");
   add_run_flag(c, o->run);
   return {c, [o] { return run_info(*o, std::cout); }};
 }

@@ -25,6 +25,12 @@ inline CLI::Option* add_data_flag(CLI::App* command, std::string& data, const st
                              "Corpus directory (default: $BCQNMT_DATA, else ../shared/data/ted_hrlr_pt_to_en)" + more);
 }
 
+// --model NAME: "fp" (the default) or a quantized variant (apps/model_loading.h).
+inline CLI::Option* add_model_flag(CLI::App* command, std::string& model) {
+  return command->add_option("--model", model, "fp (full precision) or a quantized variant's name (`bcqnmt info` lists them)")
+      ->capture_default_str();
+}
+
 Subcommand add_vocab_command(CLI::App& app);
 Subcommand add_pretrain_command(CLI::App& app);
 Subcommand add_quantize_command(CLI::App& app);
@@ -33,5 +39,7 @@ Subcommand add_translate_command(CLI::App& app);
 Subcommand add_info_command(CLI::App& app);
 Subcommand add_pipeline_command(CLI::App& app);
 Subcommand add_plot_command(CLI::App& app);
+Subcommand add_report_command(CLI::App& app);
+Subcommand add_sensitivity_command(CLI::App& app);
 
 }  // namespace bcqnmt

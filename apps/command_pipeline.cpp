@@ -7,6 +7,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/quantized_variant.h"
 
 namespace bcqnmt {
 
@@ -33,7 +34,10 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   QuantizeOptions q;
   q.run = o.run;
   q.data = data_dir;
-  q.epochs = o.quantize_epochs;
+  if (o.quantize_epochs > 0) q.epochs = o.quantize_epochs;
+  // The config's variant, under its default name, so `bcqnmt quantize` with no flags resumes it.
+  const Experiment e = open_experiment(o.run, "");
+  q.name = default_variant_name(e.quantization);
   run_quantize(q, out);
   out << "== 4/5 evaluate the full-precision model\n";
   EvaluateOptions ev;
@@ -41,14 +45,13 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   ev.data = data_dir;
   const EvaluationSummary fp = evaluate_run(ev, out);
   out << "== 5/5 evaluate the BCQ model\n";
-  ev.model = "bcq";
+  ev.model = q.name;
   const EvaluationSummary bcq = evaluate_run(ev, out);
 
-  const Experiment e = open_experiment(o.run, "");
   const double fp_acc = best_validation_accuracy(e.run.pretrain_dir() / "best.ckpt");
-  const double bcq_acc = best_validation_accuracy(e.run.quantize_dir() / "best.ckpt");
+  const double bcq_acc = best_validation_accuracy(e.run.variant_dir(q.name) / "best.ckpt");
   const double fp_mb = 4.0 * 1e-6 * static_cast<double>(Transformer(e.model, 1).num_parameters());
-  const double bcq_mb = 1e-6 * static_cast<double>(std::filesystem::file_size(e.run.bcq_model()));
+  const double bcq_mb = 1e-6 * static_cast<double>(std::filesystem::file_size(e.run.bcq_model(q.name)));
   out << "\n" << std::left << std::setw(8) << "model" << std::right << std::setw(12) << "BLEU(nltk)" << std::setw(12)
       << "sacreBLEU" << std::setw(10) << "val_acc" << std::setw(11) << "size MB" << std::setw(14) << "ms/sentence"
       << "\n"

@@ -9,6 +9,10 @@
 //                  down, source tokens across (as the TensorFlow Transformer tutorial shows them)
 //   weights.svg    the histogram of one layer's fp weights (pretrain/best.ckpt) with the 2^Q
 //                  BCQ levels sum_q +-alpha_q of the layer's row-averaged alphas
+//   sensitivity.svg  validation loss with one parameter group quantized at a time, a bar per
+//                  bit width and a dashed fp32 baseline (RUN/sensitivity.json, written by
+//                  `bcqnmt sensitivity`; skipped with one line when the run has none)
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -27,6 +31,7 @@
 #include "apps/translator.h"
 #include "data/corpus.h"
 #include "quant/bcq_model.h"
+#include "quant/group_sensitivity.h"
 
 namespace bcqnmt {
 
@@ -60,14 +65,23 @@ MetricRecords read_metric_records(const RunDirectory& run) {
   return m;
 }
 
-const char* phase_color(const std::string& phase) { return phase == "pretrain" ? "#1f77b4" : "#ff7f0e"; }
+// "pretrain", or "quantize <variant>": each quantized variant is a phase of its own.
+std::string phase_label(const nlohmann::json& r) {
+  const std::string variant = r.value("variant", "");
+  return r.value("phase", "") + (variant.empty() ? "" : " " + variant);
+}
+
+const char* phase_color(int index) {
+  const char* palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  return palette[index % 8];
+}
 
 void plot_curves(const MetricRecords& m, const std::filesystem::path& path) {
   std::map<std::string, std::map<std::string, Series>> by_phase;  // phase -> metric -> series
   const double pretrain_end = m.pretrain_end;
   for (const auto& [x, r] : m.records) {
     if (r.value("kind", "validation") != "validation") continue;  // step logs have no epoch averages
-    const std::string phase = r.value("phase", "");
+    const std::string phase = phase_label(r);
     for (const char* metric : {"loss", "val_loss", "masked_accuracy", "val_masked_accuracy"})
       if (r.contains(metric)) {
         Series& s = by_phase[phase][metric];
@@ -79,17 +93,20 @@ void plot_curves(const MetricRecords& m, const std::filesystem::path& path) {
   const char* panels[2][3] = {{"loss", "val_loss", "Masked cross-entropy"}, {"masked_accuracy", "val_masked_accuracy", "Masked accuracy"}};
   for (int p = 0; p < 2; ++p) {
     LineChart chart{panels[p][2], "training step (quantization continues after pretraining)", panels[p][2], {}, {}};
-    for (const auto& [phase, metrics] : by_phase)
+    int color = 0;
+    for (const auto& [phase, metrics] : by_phase) {
+      ++color;
       for (int k = 0; k < 2; ++k) {
         auto it = metrics.find(panels[p][k]);
         if (it == metrics.end()) continue;
         Series s = it->second;
         s.name = phase + (k ? " validation" : " train");
-        s.color = phase_color(phase);
+        s.color = phase_color(phase == "pretrain" ? 0 : color);
         s.dashed = k == 1;
         chart.series.push_back(std::move(s));
       }
-    if (by_phase.count("quantize") && by_phase.count("pretrain")) chart.markers.push_back({pretrain_end, "quantize"});
+    }
+    if (by_phase.size() > 1 && by_phase.count("pretrain")) chart.markers.push_back({pretrain_end, "quantize"});
     draw_line_chart(doc, 10, 10 + p * 375, 840, 365, chart);
   }
   doc.save(path);
@@ -111,7 +128,7 @@ bool plot_health(const MetricRecords& m, const std::filesystem::path& path) {
   for (const auto& [x, r] : m.records) {
     // Step logs and validation records measure the signals on the same fixed batch;
     // only step logs carry gradient norms.
-    const std::string phase = r.value("phase", "");
+    const std::string phase = phase_label(r);
     for (const auto& [signal, label] : {std::pair{"encoder_position_share", "encoder share"},
                                         std::pair{"cross_attention_entropy", "cross-attention entropy"}})
       if (r.contains(signal)) add(signals, phase + " " + label, x, r.at(signal).get<double>());
@@ -214,6 +231,41 @@ void plot_weights(const Experiment& e, const Transformer& model, const PlotOptio
   histogram_svg(w.to_vector(), 80, levels, title.str(), "weight value", legend.str()).save(path);
 }
 
+// One band per parameter group, one bar per bit width (in the sweep's order), the fp32
+// loss as the dashed reference.
+void plot_sensitivity(const std::filesystem::path& json_path, const std::filesystem::path& path) {
+  std::ifstream in(json_path);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw AppError(json_path.string() + " is not JSON; rerun `bcqnmt sensitivity`");
+  const GroupSensitivity sweep = group_sensitivity_from_json(j, json_path.string());
+  // Fewer bits, warmer bar: 1 red ... 8 blue.
+  const char* by_bits[] = {"#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#3949ab", "#5e35b1"};
+  BarChart chart;
+  chart.title = "Per-group BCQ sensitivity: one group quantized, the rest fp32, no QAT (" +
+                bcq_method_name(sweep.solver.method) + " solver)";
+  chart.x_label = "validation loss (masked cross-entropy per token)";
+  std::map<int, size_t> series_of_bits;
+  std::map<std::string, size_t> category_of_group;
+  for (const GroupSensitivityRow& r : sweep.rows) {
+    if (!category_of_group.count(r.group)) {
+      category_of_group[r.group] = chart.categories.size();
+      chart.categories.push_back(r.group);
+    }
+    if (!series_of_bits.count(r.bits)) {
+      series_of_bits[r.bits] = chart.series.size();
+      chart.series.push_back({std::to_string(r.bits) + (r.bits == 1 ? " bit" : " bits"),
+                              by_bits[std::clamp(r.bits, 1, 8) - 1], {}});
+    }
+  }
+  for (BarSeries& s : chart.series) s.values.assign(chart.categories.size(), NAN);
+  for (const GroupSensitivityRow& r : sweep.rows)
+    chart.series[series_of_bits[r.bits]].values[category_of_group[r.group]] = r.score.val_loss;
+  std::ostringstream baseline;
+  baseline << "fp32 baseline " << std::setprecision(4) << sweep.baseline.val_loss;
+  chart.references.push_back({sweep.baseline.val_loss, baseline.str()});
+  bar_chart_svg(chart).save(path);
+}
+
 }  // namespace
 
 int run_plot(const PlotOptions& o, std::ostream& out) {
@@ -232,13 +284,21 @@ int run_plot(const PlotOptions& o, std::ostream& out) {
   out << "wrote " << (dir / "attention.svg").string() << "\n";
   plot_weights(e, *model, o, dir / "weights.svg");
   out << "wrote " << (dir / "weights.svg").string() << "\n";
+  const std::filesystem::path sensitivity = e.run.root / kSensitivityFile;
+  if (std::filesystem::exists(sensitivity)) {
+    plot_sensitivity(sensitivity, dir / "sensitivity.svg");
+    out << "wrote " << (dir / "sensitivity.svg").string() << "\n";
+  } else {
+    out << "no " << sensitivity.string() << " (`bcqnmt sensitivity` writes it): no sensitivity.svg\n";
+  }
   return 0;
 }
 
 Subcommand add_plot_command(CLI::App& app) {
   auto o = std::make_shared<PlotOptions>();
   CLI::App* c = app.add_subcommand("plot", "SVG pictures of a run: training curves, health signals, cross-attention of "
-                                           "one sentence, one layer's weights with its BCQ levels");
+                                           "one sentence, one layer's weights with its BCQ levels, the per-group "
+                                           "sensitivity sweep if measured");
   add_run_flag(c, o->run);
   c->add_option("--out", o->out, "Output directory (default: RUN/plots)");
   add_data_flag(c, o->data, "; its first test sentence is drawn");

@@ -17,6 +17,10 @@ int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   Transformer model(e.model, e.training.seed);
   out << "pretrain: " << model.num_parameters() << " parameters, " << train.size() << " training pairs, "
       << validation.size() << " validation pairs, batcher " << e.training.batcher << "\n";
+  std::string command = "bcqnmt pretrain --run " + o.run;
+  if (!o.config.empty()) command += " --config " + o.config;
+  if (o.epochs > 0) command += " --epochs " + std::to_string(o.epochs);
+  e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
   Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
   TrainerPhase phase;
   phase.name = "pretrain";

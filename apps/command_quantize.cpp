@@ -1,16 +1,22 @@
-// bcqnmt quantize: BCQ quantization-aware training, warm-started from the pretrained model.
+// bcqnmt quantize: one named BCQ variant of the pretrained model (apps/quantized_variant.h).
+//   ptq: post-training quantization, the pretrained weights quantized once, no retraining.
 //   projection (the reference): train in fp32; every epoch (or --project-every steps)
 //     quantize all weights, overwrite them with their dequantized values, validate, keep
 //     the best quantized model; Adam and the warm-up restart for this phase.
 //   ste: forward through dequantize(quantize(W)), gradients straight to the fp32 latent W.
+// Both training modes can distil the fp32 model's token distributions (nn/distillation.h).
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <ostream>
 
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/quantized_variant.h"
+#include "nn/distillation.h"
 #include "quant/bcq_model.h"
 
 namespace bcqnmt {
@@ -24,6 +30,21 @@ std::vector<int64_t> token_counts(const std::vector<std::vector<int32_t>>& sente
   return counts;
 }
 
+// The command that makes this variant, with the flags the user gave (the rest come from the
+// run's config), for the results table.
+std::string command_line(const QuantizeOptions& o, const std::string& name) {
+  std::ostringstream c;
+  c << "bcqnmt quantize --run " << o.run << " --name " << name;
+  if (o.mode) c << " --mode " << *o.mode;
+  if (o.bits) c << " --bits " << *o.bits;
+  if (!o.bits_config.empty()) c << " --bits-config " << o.bits_config;
+  if (o.solver) c << " --solver " << *o.solver;
+  if (o.epochs) c << " --epochs " << *o.epochs;
+  if (o.project_every) c << " --project-every " << *o.project_every;
+  if (o.distill_weight) c << " --distill " << *o.distill_weight;
+  return c.str();
+}
+
 }  // namespace
 
 int run_quantize(const QuantizeOptions& o, std::ostream& out) {
@@ -35,8 +56,14 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   if (!o.bits_config.empty()) q.bits_config = o.bits_config;
   q.solver = o.solver.value_or(q.solver);
   q.mode = o.mode.value_or(q.mode);
-  if (o.epochs > 0) q.epochs = o.epochs;
-  if (o.project_every > 0) q.project_every = o.project_every;
+  q.epochs = o.epochs.value_or(q.epochs);
+  q.project_every = o.project_every.value_or(q.project_every);
+  q.distill_weight = o.distill_weight.value_or(q.distill_weight);
+  if (q.mode == "ptq" && (o.epochs || o.project_every || o.distill_weight))
+    throw AppError("quantize: --epochs, --project-every and --distill train; --mode ptq does not train");
+  const std::string name = o.name.empty() ? default_variant_name(q) : o.name;
+  adopt_variant_settings(e.run, name, variant_settings(q));
+  e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "start"}, {"command", command_line(o, name)}});
 
   const std::string data_dir = resolve_data_dir(o.data);
   const EncodedCorpus train = load_encoded_split(e, data_dir, Split::kTrain, e.training.train_limit);
@@ -50,26 +77,58 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   settings.source_token_counts = token_counts(train.source, e.source_vocab.size());
   settings.target_token_counts = token_counts(train.target, e.target_vocab.size());
 
-  Transformer model(e.model, e.training.seed);
-  {
+  auto load_pretrained = [&] {
+    auto m = std::make_unique<Transformer>(e.model, e.training.seed);
     const Checkpoint c = load_checkpoint(pretrained);
     check_checkpoint_compatible(c, pretrained, e.model_json(), e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
-    load_model_parameters(model, c, pretrained);
+    load_model_parameters(*m, c, pretrained);
+    return m;
+  };
+  const std::unique_ptr<Transformer> model = load_pretrained();
+  const auto bcq_path = e.run.bcq_model(name);
+  out << "quantize: variant \"" << name << "\": " << q.mode << " mode, solver " << q.solver << ", "
+      << (q.bits_config.empty() ? std::to_string(q.bits) + " bits" : "bits from " + q.bits_config);
+  if (q.mode != "ptq") out << ", " << q.epochs << " epochs";
+  if (q.distill_weight > 0.0) out << ", distillation weight " << q.distill_weight;
+  out << ", from " << pretrained.string() << "\n";
+  auto save_bcq = [&](const BcqModel& bcq) {
+    bcq.save(bcq_path, *model, e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
+    out << "quantize: wrote " << bcq_path.string() << "\n";
+  };
+  Trainer trainer(*model, e.training, train, validation, e.identity(), e.run);
+
+  if (q.mode == "ptq") {
+    const auto start = std::chrono::steady_clock::now();
+    const BcqModel bcq = BcqModel::quantize(*model, settings);
+    bcq.write_dequantized(*model);
+    const EvalResult val = trainer.evaluate(validation);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    save_bcq(bcq);
+    e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "validation"}, {"epoch", 0},
+                          {"step", 0}, {"seconds", seconds}, {"val_loss", val.loss},
+                          {"val_masked_accuracy", val.masked_accuracy}});
+    out << "quantize: post-training quantization, no retraining: val_loss " << val.loss << ", val_masked_accuracy "
+        << val.masked_accuracy << " (" << seconds << " s)\n";
+    return 0;
   }
-  out << "quantize: " << q.mode << " mode, solver " << q.solver << ", "
-      << (q.bits_config.empty() ? std::to_string(q.bits) + " bits" : "bits from " + q.bits_config) << ", "
-      << q.epochs << " epochs, warm start from " << pretrained.string() << "\n";
 
   TrainerPhase phase;
   phase.name = "quantize";
-  phase.checkpoint_dir = e.run.quantize_dir();
+  phase.variant = name;
+  phase.checkpoint_dir = e.run.variant_dir(name);
   phase.epochs = q.epochs;
   phase.validate_every = q.project_every;
+  std::unique_ptr<Transformer> teacher;
+  std::unique_ptr<Distillation> distillation;
+  if (q.distill_weight > 0.0) {
+    teacher = load_pretrained();
+    teacher->eval();
+    distillation = std::make_unique<Distillation>(*teacher, q.distill_weight);
+    phase.loss = [&](const Transformer& student, const Batch& b, TokenCounts* counts) {
+      return distillation->loss(student, b.source, b.target_in, b.target_out, counts);
+    };
+  }
   BcqModel projected;
-  auto save_bcq = [&](const BcqModel& bcq) {
-    bcq.save(e.run.bcq_model(), model, e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
-    out << "quantize: wrote " << e.run.bcq_model().string() << "\n";
-  };
   if (q.mode == "projection") {
     phase.before_validation = [&](Transformer& m) {
       projected = BcqModel::quantize(m, settings);
@@ -78,20 +137,31 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
     };
     phase.on_improved = [&](Transformer&) { save_bcq(projected); };
   } else {
-    enable_straight_through(model, settings);
+    enable_straight_through(*model, settings);
     phase.on_improved = [&](Transformer& m) { save_bcq(BcqModel::quantize(m, settings)); };
   }
-  Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
   trainer.run(phase, out);
-  out << "quantize: done; best quantized model " << e.run.bcq_model().string() << "\n";
+  out << "quantize: done; best quantized model " << bcq_path.string() << "\n";
   return 0;
 }
 
 Subcommand add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
-  CLI::App* c = app.add_subcommand("quantize", "BCQ quantization-aware training from the pretrained model; writes RUN/model.bcq");
+  CLI::App* c = app.add_subcommand(
+      "quantize", "Make a BCQ variant of the pretrained model: RUN/quantized/NAME/model.bcq");
   add_run_flag(c, o->run);
   add_data_flag(c, o->data);
+  c->add_option("--name", o->name,
+                "Variant name (default: from the settings, e.g. 3bit-greedy-projection); an existing variant of "
+                "this name resumes, and must have the same settings")
+      ->check([](const std::string& name) {
+        try {
+          check_variant_name(name);
+          return std::string();
+        } catch (const AppError& e) {
+          return std::string(e.what());
+        }
+      });
   c->add_option("--bits", o->bits, "Bits per weight for every quantized group (default: the config's, 3)")
       ->check(CLI::Range(1, 8));
   c->add_option("--bits-config", o->bits_config, "JSON bit allocation per parameter group (overrides --bits)")
@@ -99,13 +169,17 @@ Subcommand add_quantize_command(CLI::App& app) {
   c->add_option("--solver", o->solver, "BCQ solver (default: the config's, greedy as the reference)")
       ->check(CLI::IsMember(bcq_method_names()));
   c->add_option("--mode", o->mode,
-                "projection: project every N steps as the reference; ste: straight-through estimator "
-                "(default: the config's, projection)")
+                "projection: train, project every N steps as the reference; ste: train with the straight-through "
+                "estimator; ptq: quantize once, no training (default: the config's, projection)")
       ->check(CLI::IsMember(quantization_mode_names()));
   c->add_option("--epochs", o->epochs, "Epochs of quantization-aware training (default: the config's)")
       ->check(CLI::PositiveNumber);
-  c->add_option("--project-every", o->project_every, "Projection mode: steps between projections (default: one epoch)")
+  c->add_option("--project-every", o->project_every, "Projection mode: steps between projections (0: one epoch)")
       ->check(CLI::NonNegativeNumber);
+  c->add_option("--distill", o->distill_weight,
+                "Knowledge distillation from the fp32 model: weight of the token-level KL term, 0..1 (default: the "
+                "config's, 0)")
+      ->check(CLI::Range(0.0, 1.0));
   return {c, [o] { return run_quantize(*o, std::cout); }};
 }
 

@@ -29,7 +29,7 @@ Subcommand add_translate_command(CLI::App& app) {
   auto o = std::make_shared<TranslateOptions>();
   CLI::App* c = app.add_subcommand("translate", "Translate Portuguese lines from stdin to English on stdout");
   add_run_flag(c, o->run);
-  c->add_option("--model", o->model, "fp or bcq")->capture_default_str()->check(CLI::IsMember({"fp", "bcq"}));
+  add_model_flag(c, o->model);
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
   return {c, [o] { return run_translate(*o, std::cin, std::cout); }};
 }

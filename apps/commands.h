@@ -22,12 +22,13 @@ struct PretrainOptions {
 };
 int run_pretrain(const PretrainOptions& o, std::ostream& out);
 
-struct QuantizeOptions {  // unset or 0: the config's
+struct QuantizeOptions {  // unset or empty: the config's
   std::string run, data, bits_config;
-  std::optional<int> bits;
+  std::string name;  // "": default_variant_name (apps/quantized_variant.h)
+  std::optional<int> bits, epochs;
   std::optional<std::string> solver, mode;
-  int epochs = 0;  // 0: the config's quantization epochs
-  int64_t project_every = 0;  // projection mode: steps between projections (0: every epoch)
+  std::optional<int64_t> project_every;  // projection mode: steps between projections (0: every epoch)
+  std::optional<double> distill_weight;
 };
 int run_quantize(const QuantizeOptions& o, std::ostream& out);
 
@@ -63,11 +64,26 @@ struct PipelineOptions {
 };
 int run_pipeline(const PipelineOptions& o, std::ostream& out);
 
+struct ReportOptions {
+  std::string run, into, marker = "results-table";
+};
+int run_report(const ReportOptions& o, std::ostream& out);  // apps/command_report.cpp
+
 struct PlotOptions {
   std::string run, out, data, sentence, solver;  // out "": RUN/plots; sentence "": first test line
   std::string layer = "encoder/layer_0/ffn/dense_0/kernel";
   int bits = 0;  // 0: the run's quantization config
 };
 int run_plot(const PlotOptions& o, std::ostream& out);  // apps/command_plot.cpp
+
+struct SensitivityOptions {
+  std::string run, data;
+  std::string bits = "2,1";  // comma-separated widths, each 1..8
+  std::optional<std::string> solver;  // unset: the run's quantization config
+  int64_t limit = 0;  // validation pairs (0: the training config's validation_limit)
+};
+int run_sensitivity(const SensitivityOptions& o, std::ostream& out);  // apps/command_sensitivity.cpp
+// The sweep's file in the run directory: written by `sensitivity`, drawn by `plot`.
+inline constexpr const char* kSensitivityFile = "sensitivity.json";
 
 }  // namespace bcqnmt

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   const std::vector<Subcommand> commands{add_vocab_command(app),     add_pretrain_command(app),
                                          add_quantize_command(app),  add_evaluate_command(app),
                                          add_translate_command(app), add_info_command(app),
-                                         add_pipeline_command(app),  add_plot_command(app)};
+                                         add_pipeline_command(app),  add_plot_command(app),
+                                         add_sensitivity_command(app), add_report_command(app)};
 
   try {
     app.parse(argc, argv);

@@ -1,12 +1,13 @@
 #include "apps/model_loading.h"
 
 #include "apps/app_error.h"
+#include "apps/quantized_variant.h"
 #include "quant/bcq_model.h"
 
 namespace bcqnmt {
 
-std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& kind) {
-  if (kind == "fp") {
+std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& name) {
+  if (name == kFullPrecisionModel) {
     const auto path = e.run.pretrain_dir() / "best.ckpt";
     e.run.require(path, "pretrain");
     auto model = std::make_unique<Transformer>(e.model, e.training.seed);
@@ -16,16 +17,21 @@ std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::stri
     model->eval();
     return model;
   }
-  if (kind == "bcq") {
-    e.run.require(e.run.bcq_model(), "quantize");
-    LoadedBcqModel loaded = load_bcq_model(e.run.bcq_model(), /*kernels=*/true);
-    if (loaded.source_vocab_fingerprint != e.source_vocab.fingerprint() ||
-        loaded.target_vocab_fingerprint != e.target_vocab.fingerprint())
-      throw AppError(e.run.bcq_model().string() + " was built with other vocabularies than " + e.run.root.string());
-    loaded.model->eval();
-    return std::move(loaded.model);
+  check_variant_name(name);
+  const auto path = e.run.bcq_model(name);
+  if (!std::filesystem::exists(path)) {
+    std::string known = kFullPrecisionModel;
+    for (const std::string& v : finished_variants(e.run)) known += ", " + v;
+    throw AppError("run directory " + e.run.root.string() + " has no model \"" + name + "\" (" +
+                   std::filesystem::relative(path, e.run.root).string() + "); its models: " + known +
+                   " (`bcqnmt quantize --run " + e.run.root.string() + "` makes a quantized one)");
   }
-  throw AppError("unknown model kind \"" + kind + "\" (expected fp or bcq)");
+  LoadedBcqModel loaded = load_bcq_model(path, /*kernels=*/true);
+  if (loaded.source_vocab_fingerprint != e.source_vocab.fingerprint() ||
+      loaded.target_vocab_fingerprint != e.target_vocab.fingerprint())
+    throw AppError(path.string() + " was built with other vocabularies than " + e.run.root.string());
+  loaded.model->eval();
+  return std::move(loaded.model);
 }
 
 }  // namespace bcqnmt

@@ -1,6 +1,6 @@
 #pragma once
-// The two models a run can hold: "fp" (pretrain/best.ckpt) and "bcq" (model.bcq, run with
-// the lookup-table kernels).
+// The models a run can hold, by name: "fp" (pretrain/best.ckpt, full precision) and each
+// quantized variant (quantized/NAME/model.bcq, run with the lookup-table kernels).
 #include <memory>
 #include <string>
 
@@ -8,6 +8,7 @@
 
 namespace bcqnmt {
 
-std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& kind);
+// AppError naming the run's models when `name` is neither "fp" nor a finished variant.
+std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& name);
 
 }  // namespace bcqnmt

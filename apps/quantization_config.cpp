@@ -11,7 +11,7 @@
 namespace bcqnmt {
 
 const std::vector<std::string>& quantization_mode_names() {
-  static const std::vector<std::string> names{"projection", "ste"};
+  static const std::vector<std::string> names{"projection", "ste", "ptq"};
   return names;
 }
 
@@ -26,9 +26,12 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   fields.get("project_every", c.project_every);
   fields.get("cycles", c.cycles);
   fields.get("group_size", c.group_size);
+  fields.get("distill_weight", c.distill_weight);
   if (c.bits < 1 || c.bits > 8) throw AppError("quantization config: \"bits\" must be in 1..8");
   if (c.epochs < 1 || c.cycles < 1 || c.project_every < 0 || c.group_size < 0)
     throw AppError("quantization config: epochs and cycles must be >= 1, project_every and group_size >= 0");
+  if (!(c.distill_weight >= 0.0 && c.distill_weight <= 1.0))
+    throw AppError("quantization config: \"distill_weight\" must be in 0..1");
   try {
     bcq_method_from_name(c.solver);
   } catch (const QuantError& e) {
@@ -36,13 +39,14 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   }
   const auto& modes = quantization_mode_names();
   if (std::find(modes.begin(), modes.end(), c.mode) == modes.end())
-    throw AppError("quantization config: \"mode\" must be projection or ste, not \"" + c.mode + "\"");
+    throw AppError("quantization config: \"mode\" must be projection, ste or ptq, not \"" + c.mode + "\"");
   return c;
 }
 
 nlohmann::json QuantizationConfig::to_json() const {
   return {{"bits", bits},     {"bits_config", bits_config},     {"solver", solver}, {"mode", mode},
-          {"epochs", epochs}, {"project_every", project_every}, {"cycles", cycles}, {"group_size", group_size}};
+          {"epochs", epochs}, {"project_every", project_every}, {"cycles", cycles}, {"group_size", group_size},
+          {"distill_weight", distill_weight}};
 }
 
 }  // namespace bcqnmt

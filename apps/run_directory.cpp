@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app_error.h"
+#include "core/atomic_file.h"
 
 namespace bcqnmt {
 
@@ -12,6 +13,24 @@ void RunDirectory::append_metrics(const nlohmann::json& record) const {
   std::ofstream out(metrics(), std::ios::app);
   out << record.dump() << "\n";
   if (!out) throw AppError("cannot append to " + metrics().string());
+}
+
+void RunDirectory::drop_metrics_after(const std::string& phase, const std::string& variant, int64_t step) const {
+  std::ifstream in(metrics());
+  if (!in) return;
+  std::string kept, line;
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    const nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const bool redone = r.is_object() && r.value("phase", "") == phase && r.value("variant", "") == variant &&
+                        r.value("step", int64_t{0}) > step;
+    if (redone) {
+      dropped = true;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  if (dropped) write_file_atomically(metrics(), kept);
 }
 
 void RunDirectory::require(const std::filesystem::path& file, const char* produced_by) const {

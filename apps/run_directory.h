@@ -4,11 +4,13 @@
 //   config.json            the model/training/quantization config the run was started with
 //   vocab.pt.txt vocab.en.txt
 //   pretrain/latest.ckpt pretrain/best.ckpt       full-precision training
-//   quantize/latest.ckpt quantize/best.ckpt       quantization-aware training (fp32 latent)
-//   model.bcq                                     the best packed BCQ model
+//   quantized/NAME/...                            one quantized variant (apps/quantized_variant.h):
+//                                                   settings.json, latest.ckpt, best.ckpt, model.bcq
 //   metrics.jsonl                                 one JSON object per epoch / evaluation
 //   output.<model>.txt ref.txt                    the last evaluation's translations
+#include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -21,12 +23,15 @@ struct RunDirectory {
   std::filesystem::path source_vocab() const { return root / "vocab.pt.txt"; }
   std::filesystem::path target_vocab() const { return root / "vocab.en.txt"; }
   std::filesystem::path pretrain_dir() const { return root / "pretrain"; }
-  std::filesystem::path quantize_dir() const { return root / "quantize"; }
-  std::filesystem::path bcq_model() const { return root / "model.bcq"; }
+  std::filesystem::path variant_dir(const std::string& name) const { return root / "quantized" / name; }
+  std::filesystem::path bcq_model(const std::string& variant) const { return variant_dir(variant) / "model.bcq"; }
   std::filesystem::path metrics() const { return root / "metrics.jsonl"; }
 
   // Appends one line; metrics are a log, so appending (not atomic rewrite) is right.
   void append_metrics(const nlohmann::json& record) const;
+  // Drops the records of one phase (and variant, "" for none) logged after `step`: a resume
+  // from a checkpoint at `step` redoes them, and the log must not hold them twice. Atomic.
+  void drop_metrics_after(const std::string& phase, const std::string& variant, int64_t step) const;
   // Throws AppError ("run directory X has no pretrain/best.ckpt: run `bcqnmt pretrain` first").
   void require(const std::filesystem::path& file, const char* produced_by) const;
 };

@@ -21,19 +21,23 @@ struct Axes {
   double py(double y) const { return top + height - (y - y0) / (y1 - y0) * height; }
 
   void draw(SvgDocument& doc, const std::string& x_label, const std::string& y_label) const {
+    draw_x_axis(doc, x_label);
+    for (double t : nice_ticks(y0, y1, 6)) {
+      doc.line(left - 4, py(t), left, py(t), "#444");
+      doc.line(left, py(t), left + width, py(t), "#eee");
+      doc.text(left - 6, py(t) + 3, tick_label(t), {10, "end"});
+    }
+    doc.text(left - 44, top + height / 2, y_label, {12, "middle", -90});
+  }
+  // The frame, x ticks with grid lines, and the x label (a bar chart's y axis is categories).
+  void draw_x_axis(SvgDocument& doc, const std::string& x_label) const {
     doc.rect(left, top, width, height, "none", "#444");
     for (double t : nice_ticks(x0, x1, 8)) {
       doc.line(px(t), top + height, px(t), top + height + 4, "#444");
       doc.line(px(t), top, px(t), top + height, "#eee");
       doc.text(px(t), top + height + 16, tick_label(t), {10, "middle"});
     }
-    for (double t : nice_ticks(y0, y1, 6)) {
-      doc.line(left - 4, py(t), left, py(t), "#444");
-      doc.line(left, py(t), left + width, py(t), "#eee");
-      doc.text(left - 6, py(t) + 3, tick_label(t), {10, "end"});
-    }
     doc.text(left + width / 2, top + height + 34, x_label, {12, "middle"});
-    doc.text(left - 44, top + height / 2, y_label, {12, "middle", -90});
   }
 };
 
@@ -129,6 +133,53 @@ SvgDocument histogram_svg(const std::vector<float>& values, int bins, const std:
   for (double l : levels) doc.line(axes.px(l), axes.top, axes.px(l), axes.top + axes.height, "#d62728", 1.5, true);
   doc.line(axes.left, 46, axes.left + 24, 46, "#d62728", 1.5, true);  // legend, above the plot
   doc.text(axes.left + 30, 50, levels_label, {11});
+  return doc;
+}
+
+SvgDocument bar_chart_svg(const BarChart& chart) {
+  size_t longest = 0;
+  for (const std::string& c : chart.categories) longest = std::max(longest, c.size());
+  double top_value = 0;
+  for (const BarSeries& s : chart.series)
+    for (double v : s.values)
+      if (std::isfinite(v)) top_value = std::max(top_value, v);
+  for (const Marker& m : chart.references) top_value = std::max(top_value, m.x);
+  const double bar = 16, gap = 12, band = static_cast<double>(chart.series.size()) * bar + gap;
+  const double left = 24 + 6.5 * static_cast<double>(longest);  // ~6.5 px a character at 11 px
+  const double plot_height = std::max(band, band * static_cast<double>(chart.categories.size()));
+  SvgDocument doc(left + 640, 64 + plot_height + 52);
+  // 15% headroom past the longest bar for its printed value.
+  const Axes axes{left, 64, 620, plot_height, 0, top_value > 0 ? top_value * 1.15 : 1, 0, 1};
+  doc.text(12, 22, chart.title, {14, "start", 0, "#222", true});
+  axes.draw_x_axis(doc, chart.x_label);
+  double legend_x = axes.left;
+  for (const BarSeries& s : chart.series) {  // legend, above the plot
+    doc.rect(legend_x, 38, 14, 12, s.color);
+    doc.text(legend_x + 20, 48, s.name, {11});
+    legend_x += 34 + 6.5 * static_cast<double>(s.name.size());
+  }
+  for (const Marker& m : chart.references) {
+    doc.line(legend_x, 44, legend_x + 24, 44, "#444", 1.5, true);
+    doc.text(legend_x + 30, 48, m.label, {11});
+    legend_x += 44 + 6.5 * static_cast<double>(m.label.size());
+  }
+  for (size_t c = 0; c < chart.categories.size(); ++c) {
+    const double band_top = axes.top + static_cast<double>(c) * band + gap / 2;
+    doc.text(axes.left - 8, band_top + (band - gap) / 2 + 4, chart.categories[c], {11, "end"});
+    for (size_t k = 0; k < chart.series.size(); ++k) {
+      const BarSeries& s = chart.series[k];
+      const double v = c < s.values.size() ? s.values[c] : NAN;
+      if (!std::isfinite(v)) continue;
+      const double y = band_top + static_cast<double>(k) * bar;
+      doc.rect(axes.px(0), y + 1, axes.px(v) - axes.px(0), bar - 2, s.color);
+      std::ostringstream value;
+      value.precision(4);
+      value << v;
+      doc.text(axes.px(v) + 4, y + bar - 4, value.str(), {10});
+    }
+  }
+  for (const Marker& m : chart.references)
+    doc.line(axes.px(m.x), axes.top, axes.px(m.x), axes.top + axes.height, "#444", 1.5, true);
   return doc;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
-// The three pictures of `bcqnmt plot`, drawn with SvgDocument: line charts (training
-// curves), a heat map (attention weights) and a histogram with vertical markers (weights
-// and their BCQ levels).
+// The pictures of `bcqnmt plot`, drawn with SvgDocument: line charts (training curves), a
+// heat map (attention weights), a histogram with vertical markers (weights and their BCQ
+// levels) and grouped bars (per-group quantization sensitivity).
 #include <string>
 #include <vector>
 
@@ -39,5 +39,21 @@ SvgDocument heat_map_svg(const std::vector<std::vector<float>>& weights, const s
 // A histogram of values in `bins` equal bins, with a dashed vertical line at every level.
 SvgDocument histogram_svg(const std::vector<float>& values, int bins, const std::vector<double>& levels,
                           const std::string& title, const std::string& x_label, const std::string& levels_label);
+
+struct BarSeries {  // one bar in every category's band
+  std::string name, color;
+  std::vector<double> values;  // per category; NaN: no bar there
+};
+
+struct BarChart {
+  std::string title, x_label;
+  std::vector<std::string> categories;  // one band each, top to bottom
+  std::vector<BarSeries> series;
+  std::vector<Marker> references;       // dashed vertical lines across all bands (e.g. a baseline)
+};
+
+// Grouped horizontal bars from 0 (category names fit on the left however long they are),
+// each bar's value printed at its end, legend above the plot.
+SvgDocument bar_chart_svg(const BarChart& chart);
 
 }  // namespace bcqnmt

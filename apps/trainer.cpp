@@ -92,32 +92,6 @@ Trainer::Trainer(Transformer& model, const TrainingConfig& config, const Encoded
                  const EncodedCorpus& validation, CheckpointIdentity identity, RunDirectory run)
     : model_(model), config_(config), train_(train), validation_(validation), identity_(std::move(identity)), run_(std::move(run)) {}
 
-EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
-  NoGradGuard no_grad;
-  const bool was_training = model_.training();
-  model_.eval();
-  EvalResult r;
-  double loss_sum = 0.0;
-  int64_t correct = 0;
-  const BatchLimits limits = batch_limits(config_);
-  for (int64_t begin = 0; begin < split.size(); begin += config_.batch_size) {
-    std::vector<int64_t> pairs(std::min<int64_t>(config_.batch_size, split.size() - begin));
-    std::iota(pairs.begin(), pairs.end(), begin);
-    const Batch batch = make_batch(split, pairs, limits);
-    TokenCounts counts;
-    const Variable loss = model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
-    loss_sum += loss.value().item() * static_cast<double>(counts.total);
-    correct += counts.correct;
-    r.tokens += counts.total;
-  }
-  model_.train(was_training);
-  if (r.tokens) {
-    r.loss = loss_sum / static_cast<double>(r.tokens);
-    r.masked_accuracy = static_cast<double>(correct) / static_cast<double>(r.tokens);
-  }
-  return r;
-}
-
 namespace {
 
 GemmPrecision training_precision(const TrainingConfig& config) {
@@ -161,6 +135,35 @@ void warn_if_unhealthy(const ModelHealth& h, int64_t epoch, int64_t step, int64_
 
 }  // namespace
 
+EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
+  NoGradGuard no_grad;
+  // The precision training validates in, whether or not a phase is running (post-training
+  // quantization validates without one), so val figures compare across variants.
+  const GemmPrecisionScope precision(training_precision(config_));
+  const bool was_training = model_.training();
+  model_.eval();
+  EvalResult r;
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  const BatchLimits limits = batch_limits(config_);
+  for (int64_t begin = 0; begin < split.size(); begin += config_.batch_size) {
+    std::vector<int64_t> pairs(std::min<int64_t>(config_.batch_size, split.size() - begin));
+    std::iota(pairs.begin(), pairs.end(), begin);
+    const Batch batch = make_batch(split, pairs, limits);
+    TokenCounts counts;
+    const Variable loss = model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
+    loss_sum += loss.value().item() * static_cast<double>(counts.total);
+    correct += counts.correct;
+    r.tokens += counts.total;
+  }
+  model_.train(was_training);
+  if (r.tokens) {
+    r.loss = loss_sum / static_cast<double>(r.tokens);
+    r.masked_accuracy = static_cast<double>(correct) / static_cast<double>(r.tokens);
+  }
+  return r;
+}
+
 // One run of a phase: the optimizer, the checkpoints and where training stands, with the
 // three things a run does -- resume, step, validate-and-checkpoint -- as methods.
 class Trainer::PhaseRun {
@@ -187,6 +190,7 @@ class Trainer::PhaseRun {
     progress_ = from_blob(c.data_order_state);
     step_ = c.step;
     keeper_.resume_from(c);
+    t_.run_.drop_metrics_after(phase_.name, phase_.variant, step_);
     out_ << phase_.name << ": resuming from " << keeper_.latest_path().string() << " (epoch " << progress_.epoch + 1
          << ", step " << step_ << ")\n";
   }
@@ -221,7 +225,8 @@ class Trainer::PhaseRun {
   void step(const Batch& batch, ProgressBar& bar) {
     adam_.zero_grad();
     TokenCounts counts;
-    Variable loss = t_.model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
+    Variable loss = phase_.loss ? phase_.loss(t_.model_, batch, &counts)
+                                : t_.model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
     loss.backward();
     ++step_;
     const double learning_rate = noam_learning_rate(step_, t_.model_.config().d_model, t_.config_.warmup_steps);
@@ -246,6 +251,11 @@ class Trainer::PhaseRun {
     const ModelHealth health = measure_health(t_.model_, probe_.source, probe_.target_in);
     record["encoder_position_share"] = health.encoder_position_share;
     record["cross_attention_entropy"] = health.cross_attention_entropy;
+    append(record);
+  }
+
+  void append(nlohmann::json& record) const {
+    if (!phase_.variant.empty()) record["variant"] = phase_.variant;
     t_.run_.append_metrics(record);
   }
 
@@ -272,7 +282,7 @@ class Trainer::PhaseRun {
                           {"learning_rate", noam_learning_rate(std::max<int64_t>(step_, 1), t_.model_.config().d_model,
                                                                t_.config_.warmup_steps)}};
     for (const auto& [name, value] : line) record[name] = value;
-    t_.run_.append_metrics(record);
+    append(record);
     warn_if_unhealthy(health, progress_.epoch + 1, step_, t_.config_.warmup_steps, out_);
     Checkpoint c = snapshot(t_.model_, adam_, step_, at, t_.identity_, t_.model_.rng());
     c.metrics["val_loss"] = val.loss;

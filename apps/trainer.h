@@ -10,6 +10,7 @@
 
 #include "apps/run_directory.h"
 #include "apps/training_config.h"
+#include "data/batch.h"
 #include "data/encoded_corpus.h"
 #include "nn/transformer.h"
 #include "optim/checkpoint.h"
@@ -30,7 +31,8 @@ struct EvalResult {
 };
 
 struct TrainerPhase {
-  std::string name;  // "pretrain" or "quantize"
+  std::string name;     // "pretrain" or "quantize"
+  std::string variant;  // the quantized variant ("" for pretraining); tags its metrics records
   std::filesystem::path checkpoint_dir;
   int epochs = 1;
   // Validate (and checkpoint) every N steps as well as at the end of each epoch; 0: only at
@@ -40,6 +42,9 @@ struct TrainerPhase {
   std::function<void(Transformer&)> before_validation;
   // Called when validation accuracy improved and best.ckpt was written.
   std::function<void(Transformer&)> on_improved;
+  // The training loss of one batch (e.g. with distillation); unset: the model's masked_loss.
+  // Validation always uses masked_loss, so val_loss compares across phases and variants.
+  std::function<Variable(const Transformer&, const Batch&, TokenCounts*)> loss;
 };
 
 class Trainer {

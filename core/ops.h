@@ -98,6 +98,12 @@ Variable cross_entropy(const Variable& logits, const IndexTensor& labels, int ig
 // argmax (first maximum) is the label. (ops/linear_cross_entropy.cpp)
 Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variable& b, const IndexTensor& labels,
                               int ignore_index = 0, int64_t* hits = nullptr);
+// Mean KL(target || softmax(logits)) over the rows whose label is not ignore_index: the
+// soft-label term of knowledge distillation. target_probs has logits' shape [..., V], each
+// counted row a distribution (it gets no gradient); labels only select the rows.
+// (ops/kl_divergence.cpp)
+Variable kl_divergence(const Variable& logits, const Tensor& target_probs, const IndexTensor& labels,
+                       int ignore_index = 0);
 Variable sum(const Variable& x);  // (ops/reduce.cpp)
 Variable mean(const Variable& x);
 

@@ -13,20 +13,21 @@ namespace bcqnmt {
 
 namespace {
 
-// The integer fields, by their JSON key; one table serves reading, writing and checking.
-std::vector<std::pair<const char*, int BitAllocation::*>> bit_fields() {
-  return {{"embedding", &BitAllocation::embedding},
-          {"encoder_self_attention", &BitAllocation::encoder_self_attention},
-          {"encoder_ffn", &BitAllocation::encoder_ffn},
-          {"decoder_self_attention", &BitAllocation::decoder_self_attention},
-          {"cross_attention", &BitAllocation::cross_attention},
-          {"decoder_ffn", &BitAllocation::decoder_ffn},
-          {"final_layer", &BitAllocation::final_layer}};
-}
-
 constexpr const char* kRatioKey = "embedding_cluster_ratio";
 
 }  // namespace
+
+const std::vector<std::pair<const char*, int BitAllocation::*>>& bit_allocation_fields() {
+  static const std::vector<std::pair<const char*, int BitAllocation::*>> fields{
+      {"embedding", &BitAllocation::embedding},
+      {"encoder_self_attention", &BitAllocation::encoder_self_attention},
+      {"encoder_ffn", &BitAllocation::encoder_ffn},
+      {"decoder_self_attention", &BitAllocation::decoder_self_attention},
+      {"cross_attention", &BitAllocation::cross_attention},
+      {"decoder_ffn", &BitAllocation::decoder_ffn},
+      {"final_layer", &BitAllocation::final_layer}};
+  return fields;
+}
 
 const BitGroup* bit_group_of(const std::string& layer_path) {
   static const BitGroup rules[] = {
@@ -51,14 +52,14 @@ const BitGroup* bit_group_of(const std::string& layer_path) {
 
 BitAllocation BitAllocation::uniform(int bits) {
   BitAllocation a;
-  for (const auto& [key, field] : bit_fields()) a.*field = bits;
+  for (const auto& [key, field] : bit_allocation_fields()) a.*field = bits;
   return a;
 }
 
 BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) throw QuantError(source + ": bit allocation must be a JSON object");
   BitAllocation a;
-  const auto fields = bit_fields();
+  const auto fields = bit_allocation_fields();
   for (const auto& [key, value] : j.items()) {
     if (key == kRatioKey) {
       if (!value.is_number() || value.get<double>() < 0.0)
@@ -97,7 +98,7 @@ BitAllocation load_bit_allocation(const std::string& path) {
 
 nlohmann::json bit_allocation_to_json(const BitAllocation& a) {
   nlohmann::json j;
-  for (const auto& [key, field] : bit_fields()) j[key] = a.*field;
+  for (const auto& [key, field] : bit_allocation_fields()) j[key] = a.*field;
   j[kRatioKey] = a.embedding_cluster_ratio;
   return j;
 }

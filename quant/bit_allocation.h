@@ -13,6 +13,8 @@
 // embedding_cluster_ratio > 0 switches the embeddings (both of them) to frequency clusters
 // (quant/frequency_clusters.h) and then "embedding" is not used.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -44,6 +46,10 @@ struct BitGroup {
   int BitAllocation::*bits;
 };
 const BitGroup* bit_group_of(const std::string& layer_path);
+
+// The groups by their JSON key ("embedding", "encoder_self_attention", ... "final_layer"),
+// in that order: one table serves reading, writing, checking and per-group sweeps.
+const std::vector<std::pair<const char*, int BitAllocation::*>>& bit_allocation_fields();
 
 // `source` names the origin in error messages (a file path, "--bits-json").
 BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::string& source);

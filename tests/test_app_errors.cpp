@@ -78,22 +78,25 @@ TEST_CASE("a run directory without the checkpoint a command needs") {
   expect_usage_error(run_bcqnmt("evaluate --run " + run), "pretrain/best.ckpt");
   expect_usage_error(run_bcqnmt("translate --run " + run, "olá\n"), "pretrain");
   expect_usage_error(run_bcqnmt("quantize --run " + run), "pretrain/best.ckpt");
-  expect_usage_error(run_bcqnmt("evaluate --run " + run + " --model bcq"), "model.bcq");
+  expect_usage_error(run_bcqnmt("evaluate --run " + run + " --model 3bit"), "no model \"3bit\"");
   expect_usage_error(run_bcqnmt("evaluate --run " + (dir.path / "empty").string()), "config.json");
 }
 
 TEST_CASE("an unreadable .bcq file") {
   ScratchDir dir;
   make_run(dir.path / "run");
-  write_text(dir.path / "run" / "model.bcq", "this is not a bcq file");
-  const CommandResult r = run_bcqnmt("translate --run " + (dir.path / "run").string() + " --model bcq", "olá\n");
+  const auto file = dir.path / "run" / "quantized" / "v" / "model.bcq";
+  std::filesystem::create_directories(file.parent_path());
+  write_text(file, "this is not a bcq file");
+  const CommandResult r = run_bcqnmt("translate --run " + (dir.path / "run").string() + " --model v", "olá\n");
   expect_usage_error(r, "model.bcq");
-  CHECK(slurp(dir.path / "run" / "model.bcq") == "this is not a bcq file");
+  CHECK(slurp(file) == "this is not a bcq file");
 }
 
 TEST_CASE("bad flag values are usage errors") {
   expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
-  expect_usage_error(run_bcqnmt("evaluate --run x --model int8"), "model");
+  expect_usage_error(run_bcqnmt("quantize --run x --name ../escape"), "variant name");
+  expect_usage_error(run_bcqnmt("quantize --run x --distill 1.5"), "distill");
 }
 
 TEST_CASE("bf16 matmuls asked of a CPU without them: one-line error, no checkpoint") {

@@ -41,15 +41,19 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   MESSAGE("pretrain loss per epoch: " << losses[0] << " " << losses[1] << " " << losses[2]);
   CHECK(losses.back() < losses.front());
 
-  // Both models translate the whole test set into non-empty lines.
-  for (const char* model : {"fp", "bcq"}) {
+  // Both models translate the whole test set into non-empty lines. The quantized one is
+  // the config's variant under its default name.
+  const char* variant = "3bit-greedy-projection";
+  CHECK(std::filesystem::exists(run / "quantized" / variant / "model.bcq"));
+  CHECK(std::filesystem::exists(run / "quantized" / variant / "settings.json"));
+  for (const char* model : {"fp", variant}) {
     std::istringstream out(slurp(run / (std::string("output.") + model + ".txt")));
     int lines = 0, non_empty = 0;
     for (std::string line; std::getline(out, line); ++lines) non_empty += !line.empty();
     CHECK(lines == 1803);
     CHECK(non_empty > 1700);
   }
-  for (const char* model : {"fp", "bcq"}) {
+  for (const char* model : {"fp", variant}) {
     const CommandResult t = run_bcqnmt("translate --run " + run.string() + " --model " + model, "obrigado .\n");
     CHECK(t.status == 0);
     CHECK(count_lines(t.out) == 1);
@@ -57,5 +61,6 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   }
   const CommandResult info = run_bcqnmt("info --run " + run.string());
   CHECK(info.status == 0);
+  CHECK(info.out.find("variant 3bit-greedy-projection") != std::string::npos);
   CHECK(info.out.find("model.bcq") != std::string::npos);
 }

@@ -118,7 +118,7 @@ TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and 
   }
   const std::string curves = slurp(plots / "curves.svg");
   CHECK(curves.find("pretrain validation") != std::string::npos);
-  CHECK(curves.find("quantize train") != std::string::npos);
+  CHECK(curves.find("quantize 2bit-greedy-projection train") != std::string::npos);  // the variant's curve
   CHECK(slurp(plots / "health.svg").find("pretrain encoder share") != std::string::npos);
   const std::string attention = slurp(plots / "attention.svg");
   CHECK(attention.find("[START]") != std::string::npos);  // source tokens on the axis

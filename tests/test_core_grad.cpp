@@ -104,8 +104,24 @@ TEST_CASE("embedding, dropout, cross-entropy, reductions") {
   check_gradients("cross_entropy", [&](Xs& x) { return cross_entropy(x[0], labels, 0); }, {param({2, 3, 5}, -2.0f, 2.0f)});
   check_gradients("linear_cross_entropy", [&](Xs& x) { return linear_cross_entropy(x[0], x[1], x[2], labels, 0); },
                   {param({2, 3, 4}), param({4, 5}), param({5})});
+  Rng rng(11);
+  Tensor target = softmax(Variable(random_tensor({2, 3, 5}, rng, -2.0f, 2.0f))).value();
+  check_gradients("kl_divergence", [&](Xs& x) { return kl_divergence(x[0], target, labels, 0); },
+                  {param({2, 3, 5}, -2.0f, 2.0f)});
   check_gradients("sum", [](Xs& x) { return sum(x[0]); }, {param({3, 4})});
   check_gradients("mean", [](Xs& x) { return mean(x[0]); }, {param({3, 4})});
+}
+
+TEST_CASE("kl_divergence against a one-hot target is cross_entropy; against itself it is 0") {
+  Rng rng(5);
+  const Tensor logits = random_tensor({4, 6}, rng, -3.0f, 3.0f);
+  IndexTensor labels{{4}, {2, 0, 5, 1}};  // row 1 is pad
+  Tensor one_hot = Tensor::zeros({4, 6});
+  for (int r = 0; r < 4; ++r) one_hot.data()[r * 6 + labels.data[r]] = 1.0f;
+  const float kl = kl_divergence(Variable(logits), one_hot, labels, 0).value().item();
+  CHECK(kl == doctest::Approx(cross_entropy(Variable(logits), labels, 0).value().item()).epsilon(1e-5));
+  const Tensor self = softmax(Variable(logits)).value();
+  CHECK(std::abs(kl_divergence(Variable(logits), self, labels, 0).value().item()) < 1e-5f);
 }
 
 TEST_CASE("a value used twice accumulates both gradients") {

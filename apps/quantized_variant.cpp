@@ -1,0 +1,79 @@
+#include "apps/quantized_variant.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "apps/app_error.h"
+#include "core/atomic_file.h"
+#include "quant/bit_allocation.h"
+
+namespace bcqnmt {
+
+nlohmann::json variant_settings(const QuantizationConfig& q) {
+  nlohmann::json s = q.to_json();
+  s.erase("epochs");
+  s.erase("bits_config");
+  s["bits"] = q.bits_config.empty() ? bit_allocation_to_json(BitAllocation::uniform(q.bits))
+                                    : bit_allocation_to_json(load_bit_allocation(q.bits_config));
+  return s;
+}
+
+std::string default_variant_name(const QuantizationConfig& q) {
+  std::ostringstream name;
+  if (q.bits_config.empty())
+    name << q.bits << "bit";
+  else
+    name << std::filesystem::path(q.bits_config).stem().string();
+  name << "-" << q.solver << "-" << q.mode;
+  if (q.distill_weight > 0.0) name << "-kd" << q.distill_weight;
+  return name.str();
+}
+
+void check_variant_name(const std::string& name) {
+  const bool allowed = !name.empty() && name.size() <= 64 && name[0] != '.' &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+                       });
+  if (!allowed)
+    throw AppError("variant name \"" + name + "\": use 1-64 letters, digits, '.', '_' or '-', not starting with '.'");
+  if (name == kFullPrecisionModel)
+    throw AppError("variant name \"fp\" is taken by the full-precision model; choose another --name");
+}
+
+void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings) {
+  check_variant_name(name);
+  const auto dir = run.variant_dir(name);
+  const auto file = dir / "settings.json";
+  const bool holds_state = std::filesystem::exists(dir / "latest.ckpt") || std::filesystem::exists(run.bcq_model(name));
+  if (holds_state && std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    nlohmann::json stored;
+    try {
+      in >> stored;
+    } catch (const nlohmann::json::exception&) {
+      throw AppError(file.string() + ": not valid JSON; the variant's settings are unknown, so it cannot be resumed");
+    }
+    if (stored != settings)
+      throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with " + stored.dump() +
+                     ", not " + settings.dump() + "; choose another --name (or omit it) to keep both");
+    return;
+  }
+  if (holds_state)
+    throw AppError(dir.string() + " holds a model but no settings.json; choose another --name");
+  std::filesystem::create_directories(dir);
+  write_file_atomically(file, settings.dump(2) + "\n");
+}
+
+std::vector<std::string> finished_variants(const RunDirectory& run) {
+  std::vector<std::string> names;
+  const auto root = run.root / "quantized";
+  if (!std::filesystem::is_directory(root)) return names;
+  for (const auto& entry : std::filesystem::directory_iterator(root))
+    if (std::filesystem::exists(run.bcq_model(entry.path().filename().string())))
+      names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,40 @@
+#pragma once
+// The quantized models of one run, side by side. Each variant lives in its own directory,
+//   RUN/quantized/NAME/settings.json   how it was made (the resolved quantization settings)
+//   RUN/quantized/NAME/latest.ckpt best.ckpt   its quantization-aware training (fp32 latent)
+//   RUN/quantized/NAME/model.bcq       its best packed BCQ model
+// and is picked by NAME in evaluate, translate, info and plot (`--model NAME`; "fp" is the
+// full-precision model). The default name says how the variant was made
+// ("3bit-greedy-projection", "chung2020-alternating-ste-kd0.5"), so two different settings
+// never share a directory; an explicit --name that exists with other settings is an error.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/quantization_config.h"
+#include "apps/run_directory.h"
+
+namespace bcqnmt {
+
+// The name of the full-precision model wherever a command takes a model name.
+inline constexpr const char* kFullPrecisionModel = "fp";
+
+// The settings that make a variant what it is: the config with the bit allocation resolved
+// (the file's content, not its path) and without "epochs" (a run may be extended).
+nlohmann::json variant_settings(const QuantizationConfig& q);
+
+// "<bits>bit" or the bits file's stem, the solver, the mode, and "-kd<w>" with distillation.
+std::string default_variant_name(const QuantizationConfig& q);
+
+// Throws AppError unless name is 1-64 of [A-Za-z0-9._-], does not start with '.', and is not "fp".
+void check_variant_name(const std::string& name);
+
+// Records settings for a new variant (atomically), or checks them against the stored ones:
+// AppError naming both when they differ and the variant already holds a checkpoint or model
+// (a directory with settings.json only, left by a start that failed, is taken over).
+void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings);
+
+// Names of the variants with a model.bcq, sorted.
+std::vector<std::string> finished_variants(const RunDirectory& run);
+
+}  // namespace bcqnmt

@@ -1,0 +1,93 @@
+// Several quantized variants of one pretrained model side by side (apps/quantized_variant.h):
+// default names from the settings, explicit names, refusal to mix settings under one name,
+// post-training quantization, QAT with distillation, picking a variant by name in
+// evaluate / translate / info, and the results table of `bcqnmt report`.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "run_binary.h"
+#include "synthetic_corpus.h"
+
+using namespace bcqnmt::test;
+
+TEST_CASE("quantized variants coexist in one run and never overwrite each other") {
+  ScratchDir dir;
+  const auto data = dir.path / "data", run = dir.path / "run";
+  make_synthetic_corpus(data, 600);
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
+    "training": {"epochs": 1, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3}
+  })");
+  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
+  auto ok = [](const std::string& args, const std::string& in = "") {
+    const CommandResult r = run_bcqnmt(args, in);
+    INFO(args << "\n" << r.out << r.err);
+    REQUIRE(r.status == 0);
+    return r;
+  };
+  ok("vocab --size 200" + common);
+  ok("pretrain --config " + (dir.path / "config.json").string() + common);
+
+  // Default names say how each variant was made; an explicit name is taken as given.
+  ok("quantize --mode ptq --bits 2" + common);
+  ok("quantize --mode ptq --bits 3 --name mine" + common);
+  ok("quantize --mode ste --bits 2 --epochs 1 --distill 0.5" + common);
+  for (const char* name : {"2bit-greedy-ptq", "mine", "2bit-greedy-ste-kd0.5"}) {
+    CHECK_MESSAGE(std::filesystem::exists(run / "quantized" / name / "model.bcq"), name);
+    CHECK_MESSAGE(std::filesystem::exists(run / "quantized" / name / "settings.json"), name);
+  }
+  CHECK(nlohmann::json::parse(slurp(run / "quantized" / "mine" / "settings.json")).at("bits").at("encoder_ffn") == 3);
+
+  // The same name with other settings is refused, and the variant is untouched.
+  const std::string before = slurp(run / "quantized" / "mine" / "model.bcq");
+  const CommandResult clash = run_bcqnmt("quantize --mode ptq --bits 2 --name mine" + common);
+  CHECK(clash.status == 2);
+  CHECK(count_lines(clash.err) == 1);
+  CHECK(clash.err.find("variant \"mine\"") != std::string::npos);
+  CHECK(slurp(run / "quantized" / "mine" / "model.bcq") == before);
+  // ptq does not train, so training flags are an error rather than silently ignored.
+  CHECK(run_bcqnmt("quantize --mode ptq --epochs 2 --name other" + common).status == 2);
+
+  // Each variant is picked by name; outputs are kept per model.
+  for (const char* model : {"fp", "mine", "2bit-greedy-ste-kd0.5"}) {
+    ok("evaluate --model " + std::string(model) + " --samples 0" + common);
+    CHECK(std::filesystem::exists(run / ("output." + std::string(model) + ".txt")));
+    CHECK(count_lines(ok("translate --run " + run.string() + " --model " + model, "a b c .\n").out) == 1);
+  }
+  const CommandResult unknown = run_bcqnmt("translate --run " + run.string() + " --model nope", "a .\n");
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("fp, 2bit-greedy-ptq, 2bit-greedy-ste-kd0.5, mine") != std::string::npos);
+  const std::string info = ok("info --run " + run.string()).out;
+  for (const char* name : {"2bit-greedy-ptq", "mine", "2bit-greedy-ste-kd0.5"})
+    CHECK_MESSAGE(info.find("variant " + std::string(name)) != std::string::npos, info);
+
+  // The metrics log tags each variant's records with its name.
+  std::istringstream log(slurp(run / "metrics.jsonl"));
+  int kd_validations = 0;
+  for (std::string line; std::getline(log, line);) {
+    const auto r = nlohmann::json::parse(line);
+    kd_validations += r.value("variant", "") == "2bit-greedy-ste-kd0.5" && r.value("kind", "") == "validation";
+  }
+  CHECK(kd_validations == 1);
+
+  // The results table: one row per model, evaluated ones with their BLEU, each with its command.
+  const std::string table = ok("report --run " + run.string()).out;
+  INFO(table);
+  CHECK(table.find("| fp | 32.00 |") != std::string::npos);
+  CHECK(table.find("| 2bit-greedy-ptq |") != std::string::npos);
+  CHECK(table.find("`bcqnmt quantize --run " + run.string() + " --name mine --mode ptq --bits 3`") != std::string::npos);
+  CHECK(table.find("--mode ste --bits 2 --epochs 1 --distill 0.5`") != std::string::npos);
+  // --into replaces only the marked block of a markdown file.
+  const auto doc = dir.path / "results.md";
+  write_text(doc, "# Results\n<!-- results-table:begin -->\nold\n<!-- results-table:end -->\ntail\n");
+  ok("report --run " + run.string() + " --into " + doc.string());
+  const std::string updated = slurp(doc);
+  CHECK(updated.find("old") == std::string::npos);
+  CHECK(updated.find(table) != std::string::npos);
+  CHECK(updated.rfind("tail\n") == updated.size() - 5);
+  write_text(doc, "no markers\n");
+  CHECK(run_bcqnmt("report --run " + run.string() + " --into " + doc.string()).status == 2);
+  CHECK(slurp(doc) == "no markers\n");
+}
