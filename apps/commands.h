@@ -64,6 +64,12 @@ struct PipelineOptions {
 };
 int run_pipeline(const PipelineOptions& o, std::ostream& out);
 
+struct AverageOptions {
+  std::string run, data;
+  int last = 5;  // Vaswani et al. 2017 averaged the last 5 checkpoints
+};
+int run_average(const AverageOptions& o, std::ostream& out);  // apps/command_average.cpp
+
 struct ReportOptions {
   std::string run, into, marker = "results-table";
 };

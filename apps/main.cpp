@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
                                          add_quantize_command(app),  add_evaluate_command(app),
                                          add_translate_command(app), add_info_command(app),
                                          add_pipeline_command(app),  add_plot_command(app),
-                                         add_sensitivity_command(app), add_report_command(app)};
+                                         add_sensitivity_command(app), add_report_command(app),
+                                         add_average_command(app)};
 
   try {
     app.parse(argc, argv);

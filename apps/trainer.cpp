@@ -216,6 +216,7 @@ class Trainer::PhaseRun {
       Progress next;
       next.epoch = progress_.epoch + 1;
       validate_and_save(bar, next, true);
+      if (t_.config_.keep_epoch_checkpoints > 0) keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
     }
   }

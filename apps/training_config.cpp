@@ -24,7 +24,10 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   get("validation_limit", c.validation_limit);
   get("matmul_precision", c.matmul_precision);
   get("log_every", c.log_every);
+  get("keep_epoch_checkpoints", c.keep_epoch_checkpoints);
   if (c.log_every < 0) throw AppError("training config: \"log_every\" must be >= 0 (0 turns step logs off)");
+  if (c.keep_epoch_checkpoints < 0)
+    throw AppError("training config: \"keep_epoch_checkpoints\" must be >= 0 (0 keeps none)");
   if (c.epochs < 1 || c.batch_size < 1 || c.max_tokens < 2 || c.warmup_steps < 1 || c.token_budget < 1 ||
       c.shuffle_buffer < 1 || c.train_limit < 0 || c.validation_limit < 0)
     throw AppError("training config: epochs, batch_size, warmup_steps, token_budget, shuffle_buffer must be >= 1, "
@@ -50,7 +53,8 @@ nlohmann::json TrainingConfig::to_json() const {
           {"train_limit", train_limit},
           {"validation_limit", validation_limit},
           {"matmul_precision", matmul_precision},
-          {"log_every", log_every}};
+          {"log_every", log_every},
+          {"keep_epoch_checkpoints", keep_epoch_checkpoints}};
 }
 
 }  // namespace bcqnmt

@@ -26,6 +26,9 @@ struct TrainingConfig {
   // Every N steps: a metrics.jsonl record of the step's loss, learning rate, gradient norm
   // per parameter group and the health signals (nn/training_health.h). 0: off.
   int log_every = 50;
+  // Keep the last N epoch-end checkpoints (epoch_NNN.ckpt) for checkpoint averaging
+  // (`bcqnmt average`). 0: only latest.ckpt and best.ckpt.
+  int keep_epoch_checkpoints = 0;
 
   static TrainingConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;

@@ -1,5 +1,8 @@
 #include "optim/checkpoint_keeper.h"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace bcqnmt {
 
 CheckpointKeeper::CheckpointKeeper(std::filesystem::path run_dir, std::string metric, MetricGoal goal)
@@ -34,6 +37,60 @@ bool CheckpointKeeper::save(const Checkpoint& checkpoint) {
   if (improved) save_checkpoint(best_path(), to_write);
   save_checkpoint(latest_path(), to_write);
   return improved;
+}
+
+namespace {
+
+std::string epoch_file_name(int64_t epoch) {
+  char name[32];
+  std::snprintf(name, sizeof name, "epoch_%03lld.ckpt", static_cast<long long>(epoch));
+  return name;
+}
+
+// The epoch of "epoch_NNN.ckpt", or -1 for any other name.
+int64_t epoch_of(const std::string& name) {
+  if (!name.starts_with("epoch_") || !name.ends_with(".ckpt")) return -1;
+  const std::string digits = name.substr(6, name.size() - 11);
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return -1;
+  return std::stoll(digits);
+}
+
+}  // namespace
+
+void CheckpointKeeper::keep_epoch(int64_t epoch, int keep) const {
+  const auto target = run_dir_ / epoch_file_name(epoch);
+  std::error_code ec;
+  std::filesystem::remove(target, ec);
+  std::filesystem::create_hard_link(latest_path(), target, ec);
+  if (ec) std::filesystem::copy_file(latest_path(), target, std::filesystem::copy_options::overwrite_existing);
+  for (const auto& path : epoch_checkpoints())
+    if (epoch_of(path.filename().string()) <= epoch - keep) std::filesystem::remove(path, ec);
+}
+
+std::vector<std::filesystem::path> CheckpointKeeper::epoch_checkpoints() const {
+  std::vector<std::pair<int64_t, std::filesystem::path>> found;
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir_)) {
+    const int64_t epoch = epoch_of(entry.path().filename().string());
+    if (epoch >= 0) found.emplace_back(epoch, entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::filesystem::path> paths;
+  for (auto& [epoch, path] : found) paths.push_back(std::move(path));
+  return paths;
+}
+
+bool CheckpointKeeper::promote_if_better(const Checkpoint& candidate) {
+  Checkpoint latest = load_checkpoint(latest_path());
+  resume_from(latest);
+  const auto it = candidate.metrics.find(metric_);
+  if (it == candidate.metrics.end() || !improves(it->second)) return false;
+  best_ = it->second;
+  Checkpoint best = candidate;
+  best.metrics[best_metric_key()] = *best_;
+  save_checkpoint(best_path(), best);
+  latest.metrics[best_metric_key()] = *best_;
+  save_checkpoint(latest_path(), latest);
+  return true;
 }
 
 }  // namespace bcqnmt

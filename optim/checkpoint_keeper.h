@@ -6,9 +6,13 @@
 // "best_<metric>", so after a restart resume_from(latest) knows what to beat. best.ckpt is
 // written before latest.ckpt: a crash between the two leaves a best.ckpt at least as good
 // as the value latest.ckpt remembers.
+//
+// With keep_epochs, it also keeps the last few epoch-end checkpoints (epoch_NNN.ckpt), the
+// input of checkpoint averaging (optim/checkpoint_average.h).
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "optim/checkpoint.h"
 
@@ -33,6 +37,18 @@ class CheckpointKeeper {
   // both carry the updated "best_<metric>". Returns true when best.ckpt was written.
   // A checkpoint without the metric only updates latest.ckpt.
   bool save(const Checkpoint& checkpoint);
+
+  // Keeps latest.ckpt (just saved at the end of `epoch`) as epoch_NNN.ckpt, a hard link
+  // where the file system allows (saves replace latest.ckpt by rename, so the link keeps
+  // this epoch's file), else a copy; removes the epoch files older than the last `keep`.
+  void keep_epoch(int64_t epoch, int keep) const;
+  // The kept epoch checkpoints, oldest first.
+  std::vector<std::filesystem::path> epoch_checkpoints() const;
+
+  // Makes `candidate` (e.g. an average of epoch checkpoints, with the metric set) best.ckpt
+  // if it beats the best recorded in latest.ckpt, and records the new best in latest.ckpt so
+  // a resumed training does not replace it with a worse epoch. Returns whether it did.
+  bool promote_if_better(const Checkpoint& candidate);
 
  private:
   bool improves(double value) const;

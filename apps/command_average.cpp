@@ -1,0 +1,86 @@
+// bcqnmt average: checkpoint averaging (optim/checkpoint_average.h) of the last N epoch
+// checkpoints of pretraining. The average is validated and written to
+// pretrain/averaged.ckpt; when it validates better than pretrain/best.ckpt it becomes
+// best.ckpt, so evaluate, translate and quantize use it with no further flag. Run it when
+// no training is running in the same run directory (one writer per directory).
+#include <iostream>
+#include <memory>
+#include <ostream>
+
+#include "apps/app_error.h"
+#include "apps/command_line.h"
+#include "apps/commands.h"
+#include "apps/experiment.h"
+#include "optim/checkpoint_average.h"
+#include "optim/checkpoint_keeper.h"
+
+namespace bcqnmt {
+
+int run_average(const AverageOptions& o, std::ostream& out) {
+  Experiment e = open_experiment(o.run, "");
+  CheckpointKeeper keeper(e.run.pretrain_dir(), "val_masked_accuracy", MetricGoal::maximize);
+  std::vector<std::filesystem::path> paths = keeper.epoch_checkpoints();
+  if (static_cast<int>(paths.size()) < o.last)
+    throw AppError(e.run.pretrain_dir().string() + " holds " + std::to_string(paths.size()) +
+                   " epoch checkpoints (epoch_NNN.ckpt), fewer than --last " + std::to_string(o.last) +
+                   "; train with \"keep_epoch_checkpoints\" in the training config");
+  paths.erase(paths.begin(), paths.end() - o.last);
+  std::vector<Checkpoint> checkpoints;
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const auto& path : paths) {
+    checkpoints.push_back(load_checkpoint(path));
+    check_checkpoint_compatible(checkpoints.back(), path, e.model_json(), e.source_vocab.fingerprint(),
+                                e.target_vocab.fingerprint());
+    epochs.push_back(checkpoints.back().epoch);
+  }
+  Checkpoint average = average_checkpoints(checkpoints);
+  checkpoints.clear();
+
+  const std::string data_dir = resolve_data_dir(o.data);
+  const EncodedCorpus train;  // not needed to validate
+  const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);
+  Transformer model(e.model, e.training.seed);
+  load_model_parameters(model, average, paths.back());
+  const EvalResult val = Trainer(model, e.training, train, validation, e.identity(), e.run).evaluate(validation);
+  average.metrics["val_loss"] = val.loss;
+  average.metrics["val_masked_accuracy"] = val.masked_accuracy;
+  average.metrics["averaged_epochs"] = static_cast<double>(paths.size());
+  save_checkpoint(e.run.pretrain_dir() / "averaged.ckpt", average);
+  out << "average: epochs " << epochs.dump() << " -> " << (e.run.pretrain_dir() / "averaged.ckpt").string()
+      << ": val_loss " << val.loss << ", val_masked_accuracy " << val.masked_accuracy << "\n";
+  const std::optional<double> before = [&]() -> std::optional<double> {
+    const Checkpoint latest = load_checkpoint(keeper.latest_path());
+    const auto it = latest.metrics.find(keeper.best_metric_key());
+    return it == latest.metrics.end() ? std::nullopt : std::optional<double>(it->second);
+  }();
+  const bool promoted = keeper.promote_if_better(average);
+  if (promoted)
+    out << "average: better than the best single epoch ("
+        << (before ? std::to_string(*before) : std::string("none")) << "); it is now " << keeper.best_path().string()
+        << "\n";
+  else
+    out << "average: not better than " << keeper.best_path().string() << " (val_masked_accuracy " << *before
+        << "), which stays\n";
+  e.run.append_metrics({{"phase", "pretrain"},
+                        {"kind", "average"},
+                        {"epochs", epochs},
+                        {"val_loss", val.loss},
+                        {"val_masked_accuracy", val.masked_accuracy},
+                        {"became_best", promoted}});
+  return 0;
+}
+
+Subcommand add_average_command(CLI::App& app) {
+  auto o = std::make_shared<AverageOptions>();
+  CLI::App* c = app.add_subcommand(
+      "average", "Checkpoint averaging: the mean of the last N epoch checkpoints of pretraining; it becomes "
+                 "pretrain/best.ckpt if it validates better");
+  add_run_flag(c, o->run);
+  add_data_flag(c, o->data);
+  c->add_option("--last", o->last, "How many of the last epoch checkpoints to average")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1000));
+  return {c, [o] { return run_average(*o, std::cout); }};
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,72 @@
+// Checkpoint averaging: average_checkpoints is the element-wise mean; the trainer keeps the
+// last N epoch checkpoints; `bcqnmt average` validates the mean and makes it best.ckpt only
+// when it beats the best single epoch, recording the new best so a resumed run keeps it.
+#include <doctest/doctest.h>
+
+#include "optim/checkpoint_average.h"
+#include "optim/checkpoint_error.h"
+#include "run_binary.h"
+#include "synthetic_corpus.h"
+
+using namespace bcqnmt;
+using namespace bcqnmt::test;
+
+TEST_CASE("average_checkpoints is the element-wise mean; the rest comes from the last checkpoint") {
+  auto make = [](float a, float b, int64_t step) {
+    Checkpoint c;
+    c.parameters.push_back({"w", Tensor::from({2}, {a, b})});
+    c.step = step;
+    c.config_json = "{}";
+    c.metrics["val_loss"] = 1.0;
+    return c;
+  };
+  const Checkpoint mean = average_checkpoints({make(1, 2, 10), make(2, 4, 20), make(6, 0, 30)});
+  CHECK(mean.parameters[0].value.to_vector() == std::vector<float>{3.0f, 2.0f});
+  CHECK(mean.step == 30);
+  CHECK(mean.metrics.empty());
+  Checkpoint other = make(0, 0, 1);
+  other.parameters[0].name = "v";
+  CHECK_THROWS_AS(average_checkpoints({make(1, 2, 1), other}), CheckpointError);
+  CHECK_THROWS_AS(average_checkpoints({}), CheckpointError);
+}
+
+TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates their mean") {
+  ScratchDir dir;
+  const auto data = dir.path / "data", run = dir.path / "run";
+  make_synthetic_corpus(data, 600);
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
+    "training": {"epochs": 3, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3,
+                 "keep_epoch_checkpoints": 2}
+  })");
+  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
+  REQUIRE(run_bcqnmt("vocab --size 200" + common).status == 0);
+  REQUIRE(run_bcqnmt("pretrain --config " + (dir.path / "config.json").string() + common).status == 0);
+  const auto pretrain = run / "pretrain";
+  CHECK(!std::filesystem::exists(pretrain / "epoch_001.ckpt"));
+  REQUIRE(std::filesystem::exists(pretrain / "epoch_002.ckpt"));
+  REQUIRE(std::filesystem::exists(pretrain / "epoch_003.ckpt"));
+  CHECK(load_checkpoint(pretrain / "epoch_003.ckpt").epoch == 3);
+
+  const CommandResult too_many = run_bcqnmt("average --last 3" + common);
+  CHECK(too_many.status == 2);
+  CHECK(too_many.err.find("fewer than --last 3") != std::string::npos);
+
+  const CommandResult r = run_bcqnmt("average --last 2" + common);
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const Checkpoint averaged = load_checkpoint(pretrain / "averaged.ckpt");
+  const Checkpoint e2 = load_checkpoint(pretrain / "epoch_002.ckpt"), e3 = load_checkpoint(pretrain / "epoch_003.ckpt");
+  for (size_t i = 0; i < averaged.parameters.size(); ++i) {
+    const auto a = averaged.parameters[i].value.to_vector(), x = e2.parameters[i].value.to_vector(),
+               y = e3.parameters[i].value.to_vector();
+    for (size_t k = 0; k < a.size(); ++k) REQUIRE(a[k] == doctest::Approx((x[k] + y[k]) / 2).epsilon(1e-6));
+  }
+  const double value = averaged.metrics.at("val_masked_accuracy");
+  const Checkpoint best = load_checkpoint(pretrain / "best.ckpt");
+  const double best_value = best.metrics.at("val_masked_accuracy");
+  // Whichever won, best.ckpt holds the better of the two, and latest.ckpt remembers it.
+  CHECK(best_value >= value);
+  CHECK(load_checkpoint(pretrain / "latest.ckpt").metrics.at("best_val_masked_accuracy") == best_value);
+  if (r.out.find("it is now") != std::string::npos) CHECK(best_value == value);
+}
