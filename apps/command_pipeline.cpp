@@ -1,4 +1,5 @@
 // bcqnmt pipeline: the whole experiment, resumable at every stage, ending with a table.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -30,13 +31,18 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   run_vocab(vocab, out);
   out << "== 2/5 full-precision pretraining\n";
   run_pretrain({o.config, data_dir, o.run, o.epochs}, out);
+  const Experiment e = open_experiment(o.run, "");
+  const int epochs = o.epochs > 0 ? o.epochs : e.training.epochs;
+  if (e.training.keep_epoch_checkpoints > 1 && epochs > 1) {
+    out << "== checkpoint averaging\n";
+    run_average({o.run, data_dir, std::min(e.training.keep_epoch_checkpoints, epochs)}, out);
+  }
   out << "== 3/5 BCQ quantization-aware training\n";
   QuantizeOptions q;
   q.run = o.run;
   q.data = data_dir;
   if (o.quantize_epochs > 0) q.epochs = o.quantize_epochs;
   // The config's variant, under its default name, so `bcqnmt quantize` with no flags resumes it.
-  const Experiment e = open_experiment(o.run, "");
   q.name = default_variant_name(e.quantization);
   run_quantize(q, out);
   out << "== 4/5 evaluate the full-precision model\n";
@@ -72,7 +78,7 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
 
 Subcommand add_pipeline_command(CLI::App& app) {
   auto o = std::make_shared<PipelineOptions>();
-  CLI::App* c = app.add_subcommand("pipeline", "vocab -> pretrain -> quantize -> evaluate both, then a summary table");
+  CLI::App* c = app.add_subcommand("pipeline", "vocab -> pretrain (-> average, with \"keep_epoch_checkpoints\") -> quantize -> evaluate both, then a summary table");
   c->add_option("--config", o->config, "Config file (e.g. configs/small_bucketed.json)")->required();
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);

@@ -17,7 +17,7 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   write_text(dir.path / "config.json", R"({
     "model": {"num_layers": 2, "d_model": 64, "dff": 128, "num_heads": 4, "key_dim": 16, "dropout_rate": 0.1},
     "training": {"epochs": 3, "batcher": "bucketed", "token_budget": 2000, "warmup_steps": 100,
-                 "train_limit": 2000, "validation_limit": 200},
+                 "train_limit": 2000, "validation_limit": 200, "keep_epoch_checkpoints": 2},
     "quantization": {"bits": 3, "epochs": 1}
   })");
   const CommandResult r = run_bcqnmt("pipeline --config " + (dir.path / "config.json").string() + " --data " + data +
@@ -26,6 +26,7 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   INFO("stderr: " << r.err);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("Epoch 3/3") != std::string::npos);
+  CHECK(r.out.find("average: epochs [2,3]") != std::string::npos);  // checkpoint averaging of the last 2
   CHECK(r.out.find("PT: ") != std::string::npos);
   CHECK(r.out.find("OUT: ") != std::string::npos);
   CHECK(r.out.find("sacreBLEU-style") != std::string::npos);
