@@ -1,4 +1,5 @@
 // bcqnmt evaluate: translate a split, write output/ref files, report BLEU.
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -45,7 +46,10 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
       << "\n";
   const double bleu = nltk_corpus_bleu(text.target, outputs);
   const SacreBleuScore sacre = sacrebleu_corpus_bleu(text.target, outputs);
-  out << std::setprecision(16) << "Test BLEU: " << bleu << "\n" << std::setprecision(4) << std::fixed
+  // "Test BLEU: ..." is the reference's own line; other splits say which they are.
+  std::string split_title = o.split;
+  split_title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(split_title[0])));
+  out << std::setprecision(16) << split_title << " BLEU: " << bleu << "\n" << std::setprecision(4) << std::fixed
       << "BLEU (nltk corpus_bleu, " << o.split << ", " << text.size() << " pairs, "
       << (o.beam == 1 ? std::string("greedy") : "beam " + std::to_string(o.beam)) << ", model " << o.model
       << "): " << bleu << "\n"

@@ -1,8 +1,11 @@
 #pragma once
 // Strict reading of a flat JSON config section against its defaults: an unknown key or a
 // value of the wrong type is an error naming the section and key, never silently ignored.
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 
 #include "apps/app_error.h"
 
@@ -22,9 +25,23 @@ class JsonFields {
       if (!ok) throw AppError(section_ + ": \"" + key + "\" has the wrong type (expected like " + expected.dump() + ")");
     }
   }
+  // An integer that does not fit T is an error, not a silent wrap (4294967297 -> 1).
   template <class T>
   void get(const char* key, T& out) const {
-    if (j_.contains(key)) j_.at(key).get_to(out);
+    if (!j_.contains(key)) return;
+    const nlohmann::json& value = j_.at(key);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      const bool fits = value.is_number_unsigned()
+                            ? value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                            : value.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                  (std::is_unsigned_v<T> ||
+                                   value.get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max()));
+      if (!fits)
+        throw AppError(section_ + ": \"" + key + "\" = " + value.dump() + " is out of range (" +
+                       std::to_string(std::numeric_limits<T>::min()) + ".." +
+                       std::to_string(std::numeric_limits<T>::max()) + ")");
+    }
+    value.get_to(out);
   }
 
  private:

@@ -95,8 +95,8 @@ BucketBatcher::BucketBatcher(const EncodedCorpus& corpus, uint64_t seed, const B
     : Batcher(corpus, seed, limits), options_(options) {
   if (options.max_pairs < 1 || options.window < 1)
     throw DataError("bucket batcher needs max_pairs >= 1 and window >= 1");
-  if (options.max_tokens < std::max(limits.max_source_tokens, limits.max_target_tokens))
-    throw DataError("bucket batcher max_tokens " + std::to_string(options.max_tokens) +
+  if (options.token_budget < std::max(limits.max_source_tokens, limits.max_target_tokens))
+    throw DataError("bucket batcher: token budget (the training config's \"token_budget\") " + std::to_string(options.token_budget) +
                     " is below the longest row allowed (" +
                     std::to_string(std::max(limits.max_source_tokens, limits.max_target_tokens)) + ")");
 }
@@ -127,7 +127,7 @@ std::vector<std::vector<int64_t>> BucketBatcher::plan_epoch(Rng& rng) const {
       const int64_t row = std::max(source_row_length(corpus_.source[*it], limits_),
                                    target_row_length(corpus_.target[*it], limits_) - 1);
       const int64_t wider = std::max(longest, row);
-      if (!batch.empty() && (static_cast<int64_t>(batch.size() + 1) * wider > options_.max_tokens ||
+      if (!batch.empty() && (static_cast<int64_t>(batch.size() + 1) * wider > options_.token_budget ||
                              static_cast<int64_t>(batch.size()) == options_.max_pairs)) {
         batches.push_back(std::exchange(batch, {}));
         longest = 0;

@@ -78,7 +78,7 @@ class ShuffleBufferBatcher : public Batcher {
 };
 
 struct BucketOptions {
-  int64_t max_tokens = 4096;  // B * max(S, T) per batch, padding included
+  int64_t token_budget = 4096;  // B * max(S, T) per batch, padding included (the config's "token_budget")
   int64_t max_pairs = 512;    // B at most
   int64_t window = 16'384;    // pairs sorted together
 };

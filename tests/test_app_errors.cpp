@@ -71,6 +71,17 @@ TEST_CASE("malformed config, unknown keys, a config that differs from the run's"
   CHECK(slurp(dir.path / "run" / "config.json") == before);
 }
 
+TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new run keeps no config") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  std::filesystem::remove(dir.path / "run" / "config.json");
+  write_text(dir.path / "wrap.json", R"({"training": {"epochs": 4294967297}})");
+  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "wrap.json").string() + " --run " +
+                                (dir.path / "run").string()),
+                     "\"epochs\" = 4294967297 is out of range");
+  CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+}
+
 TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
