@@ -24,8 +24,18 @@ nlohmann::json read_config_file(const std::string& path) {
   return j;
 }
 
+namespace {
+// A run is bound to its config once pretraining has saved a checkpoint. Before that, a
+// config.json left by a start that failed (a wrong --data, a stop before the first save) is
+// replaced by the next start's, not a reason to refuse it.
+bool config_is_bound(const RunDirectory& run) {
+  return std::filesystem::exists(run.pretrain_dir() / "latest.ckpt");
+}
+}  // namespace
+
 void check_run_config(const RunDirectory& run, const nlohmann::json& config) {
-  if (std::filesystem::exists(run.config()) && read_config_file(run.config().string()) != config)
+  if (config_is_bound(run) && std::filesystem::exists(run.config()) &&
+      read_config_file(run.config().string()) != config)
     throw AppError("run " + run.root.string() + " was started with another config (" + run.config().string() +
                    "); use a new --run directory, or pass " + run.config().string() + " as --config to continue it");
 }
@@ -55,7 +65,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
   }
   if (!config_path.empty()) {
     check_run_config(e.run, e.config);
-    if (!has_run_config) {
+    if (!has_run_config || read_config_file(e.run.config().string()) != e.config) {
       std::filesystem::create_directories(e.run.root);
       write_file_atomically(e.run.config(), e.config.dump(2) + "\n");
     }

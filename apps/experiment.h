@@ -19,7 +19,8 @@ namespace bcqnmt {
 // section optional, unknown top-level keys and malformed JSON are errors naming the file.
 nlohmann::json read_config_file(const std::string& path);
 
-// Throws AppError if run_dir was started with a config other than config_path's.
+// Throws AppError if the run was started with another config and holds a pretraining
+// checkpoint; before its first checkpoint a run takes the new config.
 void check_run_config(const RunDirectory& run, const nlohmann::json& config);
 
 struct Experiment {
@@ -36,7 +37,8 @@ struct Experiment {
 };
 
 // Opens run_dir. With config_path, the config is adopted by a new run (copied to
-// config.json) or must equal the one the run started with; without it, the run's own
+// config.json, also over one left by a start that never saved a checkpoint) or must equal
+// the one the run started with; without it, the run's own
 // config.json is used. The vocabularies must exist (`bcqnmt vocab`).
 Experiment open_experiment(const std::string& run_dir, const std::string& config_path);
 

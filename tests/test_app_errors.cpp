@@ -1,6 +1,8 @@
 // Bad input to the bcqnmt binary: one line on stderr, exit status 2, nothing overwritten.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 
 #include "run_binary.h"
@@ -65,6 +67,7 @@ TEST_CASE("malformed config, unknown keys, a config that differs from the run's"
                                 (dir.path / "run").string()),
                      "unknown key \"num_layrs\"");
   write_text(dir.path / "other.json", R"({"model": {"num_layers": 3}})");
+  write_text(dir.path / "run" / "pretrain" / "latest.ckpt", "a run that has trained");
   expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "other.json").string() + " --run " +
                                 (dir.path / "run").string()),
                      "another config");
@@ -80,6 +83,16 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
                                 (dir.path / "run").string()),
                      "\"epochs\" = 4294967297 is out of range");
   CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  // A start that fails after adopting its config (here: no corpus) does not bind the run to
+  // it: the next start may bring another config.
+  write_text(dir.path / "first.json", R"({"model": {"num_layers": 1}})");
+  write_text(dir.path / "second.json", R"({"model": {"num_layers": 2}})");
+  const std::string run = " --data " + (dir.path / "nowhere").string() + " --run " + (dir.path / "run").string();
+  CHECK(run_bcqnmt("pretrain --config " + (dir.path / "first.json").string() + run).status == 2);
+  const CommandResult second = run_bcqnmt("pretrain --config " + (dir.path / "second.json").string() + run);
+  CHECK(second.status == 2);
+  CHECK(second.err.find("another config") == std::string::npos);
+  CHECK(nlohmann::json::parse(slurp(dir.path / "run" / "config.json")).at("model").at("num_layers") == 2);
 }
 
 TEST_CASE("a run directory without the checkpoint a command needs") {
