@@ -87,7 +87,7 @@ Subcommand add_pipeline_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   c->add_option("--vocab-limit", o->vocab_limit, "Learn the vocabularies from the first N pairs (0: all)")
       ->check(CLI::NonNegativeNumber);
-  return {c, [o] { return run_pipeline(*o, std::cout); }};
+  return {c, [o] { return run_pipeline(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 
 }  // namespace bcqnmt

@@ -41,7 +41,7 @@ Subcommand add_pretrain_command(CLI::App& app) {
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);
   c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(CLI::PositiveNumber);
-  return {c, [o] { return run_pretrain(*o, std::cout); }};
+  return {c, [o] { return run_pretrain(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 
 }  // namespace bcqnmt

@@ -180,7 +180,7 @@ Subcommand add_quantize_command(CLI::App& app) {
                 "Knowledge distillation from the fp32 model: weight of the token-level KL term, 0..1 (default: the "
                 "config's, 0)")
       ->check(CLI::Range(0.0, 1.0));
-  return {c, [o] { return run_quantize(*o, std::cout); }};
+  return {c, [o] { return run_quantize(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 
 }  // namespace bcqnmt

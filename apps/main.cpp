@@ -43,9 +43,11 @@ int main(int argc, char** argv) {
   }
   try {
     set_num_threads(threads);
-    install_interrupt_handlers();
-    for (const Subcommand& command : commands)
-      if (*command.app) return command.run();
+    for (const Subcommand& command : commands) {
+      if (!*command.app) continue;
+      if (command.checkpoints_on_interrupt) install_interrupt_handlers();
+      return command.run();
+    }
   } catch (const TrainingInterrupted&) {
     return kInterruptedExitStatus;
   } catch (const std::exception& e) {

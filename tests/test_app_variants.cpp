@@ -56,6 +56,21 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
     CHECK(std::filesystem::exists(run / ("output." + std::string(model) + ".txt")));
     CHECK(count_lines(ok("translate --run " + run.string() + " --model " + model, "a b c .\n").out) == 1);
   }
+  // translate keeps SIGTERM's default action (only training commands checkpoint first), so
+  // a translate waiting on its input stops at once.
+  {
+    const auto fifo = dir.path / "input.fifo", result = dir.path / "stopped.txt";
+    // The writer holds the pipe open without writing, as a user at a prompt would.
+    const std::string script = "mkfifo " + fifo.string() + " && { sleep 30 > " + fifo.string() +
+                               " & writer=$!; start=$(date +%s); timeout 1 " + BCQNMT_BINARY + " translate --run " +
+                               run.string() + " < " + fifo.string() + " > /dev/null 2>&1; status=$?; echo $status " +
+                               "$(( $(date +%s) - start )) > " + result.string() + "; kill $writer; }";
+    REQUIRE(std::system(("bash -c '" + script + "'").c_str()) >= 0);
+    int status = 0, seconds = 99;
+    std::istringstream(slurp(result)) >> status >> seconds;
+    CHECK(status == 124);  // timeout's SIGTERM ended it
+    CHECK(seconds <= 5);
+  }
   const CommandResult unknown = run_bcqnmt("translate --run " + run.string() + " --model nope", "a .\n");
   CHECK(unknown.status == 2);
   CHECK(unknown.err.find("fp, 2bit-greedy-ptq, 2bit-greedy-ste-kd0.5, mine") != std::string::npos);
