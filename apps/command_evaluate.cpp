@@ -38,10 +38,15 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
     for (const auto& l : lines) s += l + "\n";
     return s;
   };
-  const auto output_path = e.run.root / ("output." + o.model + ".txt");
-  const auto ref_path = e.run.root / "ref.txt";
+  // Named by everything that changes them, so evaluations of other models, splits, beams
+  // or limits never overwrite each other.
+  const std::string limit_tag = o.limit > 0 ? ".first" + std::to_string(o.limit) : "";
+  const auto output_path = e.run.eval_dir() / (o.model + "." + o.split + ".beam" + std::to_string(o.beam) + limit_tag + ".txt");
+  const auto ref_path = e.run.eval_dir() / ("ref." + o.split + limit_tag + ".txt");
+  std::filesystem::create_directories(e.run.eval_dir());
   write_file_atomically(output_path, join(outputs));
   write_file_atomically(ref_path, join(text.target));
+  if (!o.output.empty()) write_file_atomically(o.output, join(outputs));
   out << "Testing, results and references are written to " << output_path.string() << " and " << ref_path.string()
       << "\n";
   const double bleu = nltk_corpus_bleu(text.target, outputs);
@@ -83,6 +88,7 @@ Subcommand add_evaluate_command(CLI::App& app) {
       ->check(CLI::IsMember({"test", "validation", "train"}));
   c->add_option("--limit", o->limit, "Only the first N pairs (0: all)")->check(CLI::NonNegativeNumber);
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
+  c->add_option("--output", o->output, "Also write the translations to this file (atomically)");
   c->add_option("--samples", o->samples, "PT/EN/OUT examples to print")->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   return {c, [o] { return run_evaluate(*o, std::cout); }};

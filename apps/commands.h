@@ -34,6 +34,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out);
 
 struct EvaluateOptions {
   std::string run, data, model = "fp", split = "test";
+  std::string output;  // "": only RUN/eval/
   int64_t limit = 0;
   int beam = 1;
   int samples = 2;  // PT/EN/OUT examples printed

@@ -7,7 +7,8 @@
 //   quantized/NAME/...                            one quantized variant (apps/quantized_variant.h):
 //                                                   settings.json, latest.ckpt, best.ckpt, model.bcq
 //   metrics.jsonl                                 one JSON object per epoch / evaluation
-//   output.<model>.txt ref.txt                    the last evaluation's translations
+//   eval/<model>.<split>.beam<k>[.firstN].txt     an evaluation's translations, and
+//   eval/ref.<split>[.firstN].txt                 its references
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -26,6 +27,7 @@ struct RunDirectory {
   std::filesystem::path variant_dir(const std::string& name) const { return root / "quantized" / name; }
   std::filesystem::path bcq_model(const std::string& variant) const { return variant_dir(variant) / "model.bcq"; }
   std::filesystem::path metrics() const { return root / "metrics.jsonl"; }
+  std::filesystem::path eval_dir() const { return root / "eval"; }
 
   // Appends one line; metrics are a log, so appending (not atomic rewrite) is right.
   void append_metrics(const nlohmann::json& record) const;

@@ -48,7 +48,7 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   CHECK(std::filesystem::exists(run / "quantized" / variant / "model.bcq"));
   CHECK(std::filesystem::exists(run / "quantized" / variant / "settings.json"));
   for (const char* model : {"fp", variant}) {
-    std::istringstream out(slurp(run / (std::string("output.") + model + ".txt")));
+    std::istringstream out(slurp(run / "eval" / (std::string(model) + ".test.beam1.txt")));
     int lines = 0, non_empty = 0;
     for (std::string line; std::getline(out, line); ++lines) non_empty += !line.empty();
     CHECK(lines == 1803);

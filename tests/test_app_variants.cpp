@@ -51,9 +51,13 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   CHECK(run_bcqnmt("quantize --mode ptq --epochs 2 --name other" + common).status == 2);
 
   // Each variant is picked by name; outputs are kept per model.
+  ok("evaluate --model mine --split validation --limit 7 --beam 2 --output " + (dir.path / "mine.txt").string() + common);
+  CHECK(count_lines(slurp(run / "eval" / "mine.validation.beam2.first7.txt")) == 7);
+  CHECK(slurp(dir.path / "mine.txt") == slurp(run / "eval" / "mine.validation.beam2.first7.txt"));
+  CHECK(count_lines(slurp(run / "eval" / "ref.validation.first7.txt")) == 7);
   for (const char* model : {"fp", "mine", "2bit-greedy-ste-kd0.5"}) {
     ok("evaluate --model " + std::string(model) + " --samples 0" + common);
-    CHECK(std::filesystem::exists(run / ("output." + std::string(model) + ".txt")));
+    CHECK(std::filesystem::exists(run / "eval" / (std::string(model) + ".test.beam1.txt")));
     CHECK(count_lines(ok("translate --run " + run.string() + " --model " + model, "a b c .\n").out) == 1);
   }
   // translate keeps SIGTERM's default action (only training commands checkpoint first), so
