@@ -34,11 +34,15 @@ void describe_bcq_model(const std::filesystem::path& path, std::ostream& out) {
     quantized += p.quantized_parameters;
     bit_sum += p.average_bits * static_cast<double>(p.quantized_parameters);
   }
+  // "bits": the mean bit width of the quantized matrices (the sign planes only).
   out << std::left << std::setw(16) << "total" << std::right << std::setw(12) << "" << std::setw(12) << quantized
       << std::setw(14) << fp32 << std::setw(14) << packed << std::setw(8)
       << (quantized ? bit_sum / static_cast<double>(quantized) : 0.0) << "\n"
       << "compression: " << std::setprecision(1)
-      << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1)) << "x\n";
+      << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1)) << "x\n"
+      << "bits per weight, everything counted (8 x " << report.file_bytes << " file bytes / "
+      << loaded.model->num_parameters() << " parameters: alphas, fp32 biases and norms, headers): " << std::setprecision(2)
+      << 8.0 * static_cast<double>(report.file_bytes) / static_cast<double>(loaded.model->num_parameters()) << "\n";
 }
 
 }  // namespace
