@@ -26,6 +26,7 @@ int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   phase.name = "pretrain";
   phase.checkpoint_dir = e.run.pretrain_dir();
   phase.epochs = o.epochs > 0 ? o.epochs : e.training.epochs;
+  phase.restart = o.restart;
   trainer.run(phase, out);
   out << "pretrain: done; best model " << (e.run.pretrain_dir() / "best.ckpt").string() << "\n";
   return 0;
@@ -41,6 +42,8 @@ Subcommand add_pretrain_command(CLI::App& app) {
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);
   c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(CLI::PositiveNumber);
+  c->add_flag("--restart", o->restart,
+              "Start from scratch instead of resuming; best.ckpt is kept unless a new epoch beats it");
   return {c, [o] { return run_pretrain(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 

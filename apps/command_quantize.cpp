@@ -117,6 +117,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   phase.variant = name;
   phase.checkpoint_dir = e.run.variant_dir(name);
   phase.epochs = q.epochs;
+  phase.restart = o.restart;
   phase.validate_every = q.project_every;
   std::unique_ptr<Transformer> teacher;
   std::unique_ptr<Distillation> distillation;
@@ -180,6 +181,8 @@ Subcommand add_quantize_command(CLI::App& app) {
                 "Knowledge distillation from the fp32 model: weight of the token-level KL term, 0..1 (default: the "
                 "config's, 0)")
       ->check(CLI::Range(0.0, 1.0));
+  c->add_flag("--restart", o->restart,
+              "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten");
   return {c, [o] { return run_quantize(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 

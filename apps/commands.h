@@ -19,6 +19,7 @@ int run_vocab(const VocabOptions& o, std::ostream& out);
 struct PretrainOptions {
   std::string config, data, run;
   int epochs = 0;  // 0: the config's
+  bool restart = false;  // start from scratch (TrainerPhase::restart)
 };
 int run_pretrain(const PretrainOptions& o, std::ostream& out);
 
@@ -29,6 +30,7 @@ struct QuantizeOptions {  // unset or empty: the config's
   std::optional<std::string> solver, mode;
   std::optional<int64_t> project_every;  // projection mode: steps between projections (0: every epoch)
   std::optional<double> distill_weight;
+  bool restart = false;  // start the variant's training from scratch (TrainerPhase::restart)
 };
 int run_quantize(const QuantizeOptions& o, std::ostream& out);
 

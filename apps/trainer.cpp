@@ -180,7 +180,23 @@ class Trainer::PhaseRun {
   // Continues from checkpoint_dir/latest.ckpt when it exists: weights, optimizer, generator,
   // data position and the best value so far.
   void resume() {
-    if (!std::filesystem::exists(keeper_.latest_path())) return;
+    const bool has_latest = std::filesystem::exists(keeper_.latest_path());
+    const bool has_best = std::filesystem::exists(keeper_.best_path());
+    if (phase_.restart || !has_latest) {
+      if (has_best && !phase_.restart)
+        throw AppError(keeper_.best_path().string() + " exists but " + keeper_.latest_path().string() +
+                       " does not, so this phase cannot resume; starting over could replace that model with a worse "
+                       "one: pass --restart to start it from scratch (best.ckpt stays unless beaten)");
+      if (has_best) {
+        keeper_.resume_from(load_checkpoint(keeper_.best_path()));
+        out_ << phase_.name << ": starting from scratch (--restart); " << keeper_.best_path().string()
+             << " stays unless beaten\n";
+      }
+      // A fresh start drops step records an earlier attempt logged before its first save;
+      // after --restart the earlier attempt's records stay, as best.ckpt may come from it.
+      if (!phase_.restart) t_.run_.drop_metrics_after(phase_.name, phase_.variant, 0);
+      return;
+    }
     const Checkpoint c = load_checkpoint(keeper_.latest_path());
     check_checkpoint_compatible(c, keeper_.latest_path(), t_.identity_.config_json,
                                 t_.identity_.source_vocab_fingerprint, t_.identity_.target_vocab_fingerprint);

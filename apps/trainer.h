@@ -35,6 +35,10 @@ struct TrainerPhase {
   std::string variant;  // the quantized variant ("" for pretraining); tags its metrics records
   std::filesystem::path checkpoint_dir;
   int epochs = 1;
+  // Start from scratch even though the phase has checkpoints (`--restart`); best.ckpt is
+  // kept, with its value as the one to beat. Without it, a phase that has a best.ckpt but
+  // no latest.ckpt refuses to start, since starting over could replace a better model.
+  bool restart = false;
   // Validate (and checkpoint) every N steps as well as at the end of each epoch; 0: only at
   // epoch ends. The reference advises projecting every 500-2,000 steps.
   int64_t validate_every = 0;

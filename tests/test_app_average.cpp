@@ -69,4 +69,18 @@ TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates the
   CHECK(best_value >= value);
   CHECK(load_checkpoint(pretrain / "latest.ckpt").metrics.at("best_val_masked_accuracy") == best_value);
   if (r.out.find("it is now") != std::string::npos) CHECK(best_value == value);
+
+  // Never lose the best model: without latest.ckpt the phase refuses to start over, and
+  // --restart starts from scratch but keeps the better best.ckpt.
+  std::filesystem::remove(pretrain / "latest.ckpt");
+  const std::string best_bytes = slurp(pretrain / "best.ckpt");
+  const CommandResult refused = run_bcqnmt("pretrain --epochs 1" + common);
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("--restart") != std::string::npos);
+  const CommandResult restarted = run_bcqnmt("pretrain --epochs 1 --restart" + common);
+  INFO(restarted.out << restarted.err);
+  REQUIRE(restarted.status == 0);
+  CHECK(restarted.out.find("stays unless beaten") != std::string::npos);
+  CHECK(load_checkpoint(pretrain / "latest.ckpt").epoch == 1);
+  CHECK(slurp(pretrain / "best.ckpt") == best_bytes);  // one fresh epoch does not beat three
 }
