@@ -44,6 +44,7 @@ Subcommand add_pipeline_command(CLI::App& app);
 Subcommand add_plot_command(CLI::App& app);
 Subcommand add_report_command(CLI::App& app);
 Subcommand add_average_command(CLI::App& app);
+Subcommand add_score_command(CLI::App& app);
 Subcommand add_sensitivity_command(CLI::App& app);
 
 }  // namespace bcqnmt

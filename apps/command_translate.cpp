@@ -1,37 +1,162 @@
-// bcqnmt translate: Portuguese lines on stdin, English on stdout, one for one.
+// bcqnmt translate: Portuguese lines in, English lines out, one for one.
+//   A file (--input) or piped input is read whole and decoded in length-sorted batches;
+//   a terminal is answered line by line (unless --output is given). --output is written
+//   atomically at the end.
+//   An empty or blank line gives an empty line (no invented translation). Ill-formed UTF-8
+//   is replaced by U+FFFD and a line longer than the model's input is cut, each with one
+//   warning on stderr naming the line. A summary goes to stderr unless --quiet.
+//   --n-best and --scores add the decoder's scores (nn/decoding.h).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <istream>
 #include <memory>
 #include <ostream>
+#include <sstream>
 
+#include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
 #include "apps/translator.h"
+#include "core/atomic_file.h"
+#include "data/utf8.h"
 
 namespace bcqnmt {
 
-int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out) {
+namespace {
+
+bool blank(const std::string& line) {
+  return std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+// Repairs and checks one input line (1-based `number`), warning on `err`.
+std::string prepared(std::string line, int64_t number, const Translator& translator, std::ostream& err) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (const int64_t replaced = replace_invalid_utf8(line))
+    err << "warning: line " << number << ": " << replaced << " ill-formed UTF-8 sequence"
+        << (replaced == 1 ? "" : "s") << " replaced by U+FFFD\n";
+  const int64_t pieces = translator.source_wordpieces(line);
+  if (pieces > translator.max_source_wordpieces())
+    err << "warning: line " << number << ": " << pieces << " wordpieces, cut to the model's "
+        << translator.max_source_wordpieces() << "\n";
+  return line;
+}
+
+// The output line(s) of input line `index` (0-based): the text; with --scores
+// "text ||| score"; with --n-best N, N lines "index ||| text ||| score" as Moses and Marian
+// write them. A blank input line has no hypotheses and gives an empty text.
+std::string format(const std::vector<ScoredText>& hypotheses, int64_t index, const TranslateOptions& o) {
+  const std::vector<ScoredText> shown = hypotheses.empty() ? std::vector<ScoredText>(1) : hypotheses;
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(4);
+  if (o.n_best > 1) {
+    for (const ScoredText& h : shown) line << index << " ||| " << h.text << " ||| " << h.score << "\n";
+    return line.str();
+  }
+  line << shown.front().text;
+  if (o.scores) line << " ||| " << shown.front().score;
+  line << "\n";
+  return line.str();
+}
+
+}  // namespace
+
+int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
   Experiment e = open_experiment(o.run, "");
   auto model = load_run_model(e, o.model);
   const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
   DecodeOptions decode;
   decode.beam_size = o.beam;
-  // Line by line, so an interactive user gets each answer at once.
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out << translator.translate({line}, decode).front() << "\n" << std::flush;
+  decode.length_alpha = static_cast<float>(o.length_penalty);
+  decode.max_length = o.max_length;
+  decode.n_best = o.n_best;
+  if (o.n_best > o.beam)
+    throw AppError("--n-best " + std::to_string(o.n_best) + " needs --beam " + std::to_string(o.n_best) + " or more");
+
+  std::ifstream file;
+  if (!o.input.empty()) {
+    file.open(o.input, std::ios::binary);
+    if (!file) throw AppError("cannot read " + o.input);
+  }
+  std::istream& source = o.input.empty() ? in : file;
+  const bool interactive = o.input.empty() && o.output.empty() && &in == &std::cin && isatty(STDIN_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  int64_t sentences = 0, words = 0;
+  auto count_words = [&](const std::vector<ScoredText>& hypotheses) {
+    ++sentences;
+    if (hypotheses.empty() || hypotheses.front().text.empty()) return;
+    const std::string& best = hypotheses.front().text;
+    words += 1 + std::count(best.begin(), best.end(), ' ');
+  };
+
+  if (interactive) {  // answer each line at once
+    int64_t number = 0;
+    for (std::string line; std::getline(source, line);) {
+      line = prepared(std::move(line), ++number, translator, err);
+      const std::vector<ScoredText> hypotheses =
+          blank(line) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
+      count_words(hypotheses);
+      out << format(hypotheses, number - 1, o) << std::flush;
+    }
+  } else {
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(source, line);)
+      lines.push_back(prepared(std::move(line), static_cast<int64_t>(lines.size()) + 1, translator, err));
+    std::vector<std::string> text;  // the non-blank lines, decoded together
+    for (const std::string& line : lines)
+      if (!blank(line)) text.push_back(line);
+    const std::vector<std::vector<ScoredText>> translated = translator.translate_n_best(text, decode);
+    std::string result;
+    size_t next = 0;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::vector<ScoredText> hypotheses = blank(lines[i]) ? std::vector<ScoredText>{} : translated[next++];
+      count_words(hypotheses);
+      result += format(hypotheses, static_cast<int64_t>(i), o);
+    }
+    if (o.output.empty())
+      out << result << std::flush;
+    else
+      write_file_atomically(o.output, result);
+  }
+  if (!o.quiet) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    err << std::fixed << std::setprecision(1) << "translate: " << sentences << " sentences, " << words
+        << " output words in " << seconds << " s (" << (seconds > 0 ? words / seconds : 0.0) << " words/s, "
+        << (sentences ? 1000.0 * seconds / static_cast<double>(sentences) : 0.0) << " ms/sentence)\n";
   }
   return 0;
 }
 
 Subcommand add_translate_command(CLI::App& app) {
   auto o = std::make_shared<TranslateOptions>();
-  CLI::App* c = app.add_subcommand("translate", "Translate Portuguese lines from stdin to English on stdout");
+  CLI::App* c = app.add_subcommand(
+      "translate", "Translate Portuguese to English, one line per sentence (lower-cased and tokenized as the corpus)");
   add_run_flag(c, o->run);
   add_model_flag(c, o->model);
+  c->add_option("-i,--input", o->input, "Input file (default: standard input)")->check(CLI::ExistingFile);
+  c->add_option("-o,--output", o->output, "Output file, written atomically (default: standard output)");
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
-  return {c, [o] { return run_translate(*o, std::cin, std::cout); }};
+  c->add_option("--length-penalty", o->length_penalty,
+                "Beam search: GNMT length penalty alpha, score / ((5 + length) / 6)^alpha (Wu et al. 2016)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 5.0));
+  c->add_option("--max-length", o->max_length, "Most output tokens per sentence")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  c->add_option("--n-best", o->n_best,
+                "Write the N best translations of each sentence as \"index ||| translation ||| score\" lines (needs "
+                "--beam N or more)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  c->add_flag("--scores", o->scores, "Append \" ||| score\" to each translation (the decoder's ranking score)");
+  c->add_flag("-q,--quiet", o->quiet, "No summary on standard error");
+  return {c, [o] { return run_translate(*o, std::cin, std::cout, std::cerr); }};
 }
 
 }  // namespace bcqnmt

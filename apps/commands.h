@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "nn/decoding.h"
+
 namespace bcqnmt {
 
 struct VocabOptions {
@@ -51,9 +53,15 @@ int run_evaluate(const EvaluateOptions& o, std::ostream& out);
 
 struct TranslateOptions {
   std::string run, model = "fp";
+  std::string input, output;  // "": standard input / output
   int beam = 1;
+  double length_penalty = DecodeOptions{}.length_alpha;
+  int max_length = DecodeOptions{}.max_length;
+  int n_best = 1;       // > 1: "index ||| translation ||| score" lines
+  bool scores = false;  // 1-best: "translation ||| score"
+  bool quiet = false;   // no summary on stderr
 };
-int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out);
+int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out, std::ostream& err);
 
 struct InfoOptions {
   std::string run;
@@ -66,6 +74,11 @@ struct PipelineOptions {
   int64_t vocab_limit = 0;
 };
 int run_pipeline(const PipelineOptions& o, std::ostream& out);
+
+struct ScoreOptions {
+  std::string reference, hypothesis;  // hypothesis "": standard input
+};
+int run_score(const ScoreOptions& o, std::istream& in, std::ostream& out);  // apps/command_score.cpp
 
 struct AverageOptions {
   std::string run, data;

@@ -7,13 +7,29 @@
 
 #include "apps/command_line.h"
 #include "apps/interrupt.h"
+#include "bcqnmt_revision.h"  // generated at build time (cmake/revision.cmake)
+#include "core/gemm_bf16.h"
 #include "core/parallel.h"
+#include "quant/bcq_gemm.h"
 
 using namespace bcqnmt;
 
 namespace {
 constexpr int kUsageError = 2;
+
+// What `--version` prints: the release, the revision and build, and what this CPU gives the
+// kernels that pick their path at run time.
+std::string version_text() {
+  std::string bf16 = bf16_gemm_unavailable_reason();
+  if (bf16.empty()) bf16 = "available";
+  std::string bcq;
+  for (BcqIsa isa : {BcqIsa::avx512, BcqIsa::avx2, BcqIsa::portable})
+    if (bcq_isa_supported(isa)) bcq += (bcq.empty() ? "" : ", ") + bcq_isa_name(isa);
+  return std::string("bcqnmt ") + BCQNMT_VERSION + " (revision " + BCQNMT_REVISION + ", " + BCQNMT_BUILD_TYPE +
+         " build)\nbf16 matmuls: " + bf16 + "\nBCQ kernel paths on this CPU: " + bcq + " (using " +
+         bcq_isa_name(bcq_best_isa()) + ")";
 }
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"bcqnmt: train a Portuguese->English Transformer, compress it with binary-code-based quantization "
@@ -25,6 +41,7 @@ int main(int argc, char** argv) {
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("bcqnmt: error: ") + e.what() + " (see --help)\n";
   });
+  app.set_version_flag("--version", version_text);
   int threads = 0;
   app.add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
       ->check(CLI::NonNegativeNumber);
@@ -33,7 +50,7 @@ int main(int argc, char** argv) {
                                          add_translate_command(app), add_info_command(app),
                                          add_pipeline_command(app),  add_plot_command(app),
                                          add_sensitivity_command(app), add_report_command(app),
-                                         add_average_command(app)};
+                                         add_average_command(app),     add_score_command(app)};
 
   try {
     app.parse(argc, argv);

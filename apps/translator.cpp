@@ -16,6 +16,10 @@ std::vector<int32_t> Translator::encode_source(const std::string& sentence) cons
   return ids;
 }
 
+int64_t Translator::source_wordpieces(const std::string& sentence) const {
+  return static_cast<int64_t>(source_.encode(sentence).size());
+}
+
 std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>& encoded, int batch_size) {
   std::vector<size_t> order(encoded.size());
   std::iota(order.begin(), order.end(), 0);
@@ -34,15 +38,26 @@ std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>
   return batches;
 }
 
-std::vector<std::string> Translator::translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
-                                               int batch_size) const {
+std::vector<std::vector<ScoredText>> Translator::translate_n_best(const std::vector<std::string>& sentences,
+                                                                  const DecodeOptions& options, int batch_size) const {
   std::vector<std::vector<int32_t>> encoded;
   for (const auto& s : sentences) encoded.push_back(encode_source(s));
-  std::vector<std::string> out(sentences.size());
+  std::vector<std::vector<ScoredText>> out(sentences.size());
   for (const SourceBatch& batch : batch_by_length(encoded, batch_size)) {
-    const auto outputs = translate_batch(model_, batch.source, options);
-    for (size_t r = 0; r < batch.sentences.size(); ++r) out[batch.sentences[r]] = target_.decode(outputs[r]);
+    const auto outputs = decode_n_best(model_, batch.source, options);
+    for (size_t r = 0; r < batch.sentences.size(); ++r)
+      for (const ScoredTranslation& t : outputs[r]) out[batch.sentences[r]].push_back({target_.decode(t.tokens), t.score});
   }
+  return out;
+}
+
+std::vector<std::string> Translator::translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
+                                               int batch_size) const {
+  DecodeOptions one_best = options;
+  one_best.n_best = 1;
+  std::vector<std::string> out;
+  for (auto& hypotheses : translate_n_best(sentences, one_best, batch_size))
+    out.push_back(hypotheses.empty() ? std::string() : std::move(hypotheses.front().text));
   return out;
 }
 

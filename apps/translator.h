@@ -17,14 +17,27 @@ struct SourceBatch {
 };
 std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>& encoded, int batch_size);
 
+// One translation with the decoder's score (nn/decoding.h ScoredTranslation::score).
+struct ScoredText {
+  std::string text;
+  float score = 0.0f;
+};
+
 class Translator {
  public:
   Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens);
   // Sentences are decoded in length-sorted batches (less padding), answers in input order.
   std::vector<std::string> translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
                                      int batch_size = 64) const;
+  // Up to options.n_best translations per sentence, best first, with their scores.
+  std::vector<std::vector<ScoredText>> translate_n_best(const std::vector<std::string>& sentences,
+                                                        const DecodeOptions& options, int batch_size = 64) const;
   // [START] ids [END], cut to max_tokens as in training.
   std::vector<int32_t> encode_source(const std::string& sentence) const;
+  // Wordpieces of a sentence before any cut, and how many the model reads (max_tokens - 2,
+  // leaving room for [START] and [END]).
+  int64_t source_wordpieces(const std::string& sentence) const;
+  int64_t max_source_wordpieces() const { return max_tokens_ - 2; }
 
  private:
   const Transformer& model_;

@@ -220,6 +220,9 @@ SacreBleuScore sacrebleu_corpus_bleu(const std::vector<std::string>& references,
   const int64_t c = result.hypothesis_length, r = result.reference_length;
   if (c == 0) return result;
   result.brevity_penalty = c < r ? std::exp(1.0 - static_cast<double>(r) / static_cast<double>(c)) : 1.0;
+  // No n-gram of any order matches: 0, with every precision 0 (sacreBLEU 2.x's early stop,
+  // mjpost/sacrebleu#141; exp smoothing alone would make it a few BLEU points).
+  if (std::all_of(correct.begin(), correct.end(), [](int64_t m) { return m == 0; })) return result;
   double smooth = 1.0;
   for (int n = 0; n < kMaxOrder; ++n) {
     if (total[n] == 0) break;  // the remaining precisions stay 0

@@ -1,13 +1,12 @@
 #include "data/corpus.h"
 
-#include <unicode/utf8.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "data/data_error.h"
+#include "data/utf8.h"
 
 namespace bcqnmt {
 
@@ -64,20 +63,6 @@ SplitFiles locate_split(const fs::path& dir, Split split) {
   throw DataError("data directory " + dir.string() +
                   " holds no TED pt-en corpus (expected train.pt, train.en, ... or "
                   "datasets/pt_to_en/pt.train, ...); " + kFetchHint);
-}
-
-// Index of the first byte of an ill-formed UTF-8 sequence, or -1.
-int64_t first_invalid_utf8(const std::string& line) {
-  const auto* s = reinterpret_cast<const uint8_t*>(line.data());
-  const int32_t n = static_cast<int32_t>(line.size());
-  int32_t i = 0;
-  while (i < n) {
-    const int32_t start = i;
-    UChar32 c;
-    U8_NEXT(s, i, n, c);
-    if (c < 0) return start;
-  }
-  return -1;
 }
 
 std::vector<std::string> read_lines(const fs::path& path) {

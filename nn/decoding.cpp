@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/vector_math.h"
 #include "nn/error.h"
 
 namespace bcqnmt {
@@ -48,11 +49,17 @@ Tensor step_logits(const Transformer& model, const IndexTensor& tokens, const Va
   return model.final_layer().forward(h).value().reshape({b, -1});           // [B, V]
 }
 
-std::vector<std::vector<int32_t>> greedy(const Transformer& model, const IndexTensor& source, const DecodeOptions& o) {
+// log p(row[token]) = row[token] - logsumexp(row), with the vectorised exp.
+float log_probability_of(const float* row, int64_t v, int32_t token) {
+  const float mx = max_of(row, v);
+  return row[token] - mx - std::log(exp_shifted(row, v, mx, nullptr));
+}
+
+std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTensor& source, const DecodeOptions& o) {
   const int64_t b = source.shape[0];
   AttentionMask mask = padding_mask(source, false);
   Variable encoded = model.encoder().forward(source, mask);  // [B, S, D]
-  std::vector<std::vector<int32_t>> out(b);
+  std::vector<ScoredTranslation> out(b);
   std::vector<int32_t> active(b);  // sentence of each row still being decoded
   std::iota(active.begin(), active.end(), 0);
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
@@ -64,8 +71,9 @@ std::vector<std::vector<int32_t>> greedy(const Transformer& model, const IndexTe
     for (size_t r = 0; r < active.size(); ++r) {
       const float* row = logits.data() + r * v;
       const auto best = static_cast<int32_t>(std::max_element(row, row + v) - row);
+      out[active[r]].log_probability += log_probability_of(row, v, best);
       if (best == kEndId) continue;
-      out[active[r]].push_back(best);
+      out[active[r]].tokens.push_back(best);
       keep.push_back(static_cast<int32_t>(r));
       next.push_back(best);
     }
@@ -85,6 +93,7 @@ std::vector<std::vector<int32_t>> greedy(const Transformer& model, const IndexTe
     }
     tokens = IndexTensor{{static_cast<int64_t>(next.size()), 1}, next};
   }
+  for (ScoredTranslation& t : out) t.score = t.log_probability;
   return out;
 }
 
@@ -93,8 +102,8 @@ struct Hypothesis {
   float score;  // sum of log-probabilities
 };
 
-std::vector<std::vector<int32_t>> beam_search(const Transformer& model, const IndexTensor& source,
-                                              const DecodeOptions& o) {
+std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model, const IndexTensor& source,
+                                                        const DecodeOptions& o) {
   const int64_t b = source.shape[0], k = o.beam_size;
   const AttentionMask source_mask = padding_mask(source, false);
   Variable encoded = model.encoder().forward(source, source_mask);  // [B, S, D]
@@ -106,39 +115,37 @@ std::vector<std::vector<int32_t>> beam_search(const Transformer& model, const In
       mask.key_lengths.push_back(source_mask.key_lengths[n]);
     }
   encoded = Variable(select_rows(encoded.value(), expand));  // [B*K, S, D]
-  auto normalized = [&](const Hypothesis& h) {
-    return h.score / std::pow((5.0f + static_cast<float>(h.tokens.size() + 1)) / 6.0f, o.length_alpha);
-  };
+  // Wu et al. 2016's length penalty over `length` tokens ([END] included).
+  auto penalty = [&](size_t length) { return std::pow((5.0f + static_cast<float>(length)) / 6.0f, o.length_alpha); };
   // Only the first beam of each sentence is live at the start, so the K beams differ.
   std::vector<Hypothesis> live(b * k, Hypothesis{{}, -INFINITY});
   for (int64_t n = 0; n < b; ++n) live[n * k].score = 0.0f;
-  std::vector<std::vector<Hypothesis>> finished(b);
+  std::vector<std::vector<ScoredTranslation>> finished(b);
   std::vector<bool> done(b, false);
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
   DecoderCache cache;
+  std::vector<std::pair<float, int64_t>> candidates;  // (score, beam * V + token)
   for (int step = 0; step < o.max_length; ++step) {
     const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [B*K, V]
     const int64_t v = logits.size(1);
-    std::vector<float> logp(logits.numel());
+    std::vector<float> log_normalizer(b * k);  // logsumexp of each row, vectorised exp
     for (int64_t r = 0; r < b * k; ++r) {
       const float* row = logits.data() + r * v;
-      const float mx = *std::max_element(row, row + v);
-      float total = 0.0f;
-      for (int64_t j = 0; j < v; ++j) total += std::exp(row[j] - mx);
-      const float lse = mx + std::log(total);
-      for (int64_t j = 0; j < v; ++j) logp[r * v + j] = row[j] - lse;
+      const float mx = max_of(row, v);
+      log_normalizer[r] = mx + std::log(exp_shifted(row, v, mx, nullptr));
     }
     std::vector<int32_t> parents(b * k);
     std::vector<Hypothesis> next_live(b * k, Hypothesis{{}, -INFINITY});
     for (int64_t n = 0; n < b; ++n) {
       for (int64_t j = 0; j < k; ++j) parents[n * k + j] = static_cast<int32_t>(n * k);
       if (done[n]) continue;
-      std::vector<std::pair<float, int64_t>> candidates;  // (score, beam * V + token)
-      candidates.reserve(k * v);
+      candidates.clear();
       for (int64_t j = 0; j < k; ++j) {
         const float base = live[n * k + j].score;
         if (base == -INFINITY) continue;
-        for (int64_t t = 0; t < v; ++t) candidates.emplace_back(base + logp[(n * k + j) * v + t], j * v + t);
+        const float* row = logits.data() + (n * k + j) * v;
+        const float offset = base - log_normalizer[n * k + j];
+        for (int64_t t = 0; t < v; ++t) candidates.emplace_back(offset + row[t], j * v + t);
       }
       const int64_t top = std::min<int64_t>(2 * k, static_cast<int64_t>(candidates.size()));
       std::partial_sort(candidates.begin(), candidates.begin() + top, candidates.end(),
@@ -147,24 +154,26 @@ std::vector<std::vector<int32_t>> beam_search(const Transformer& model, const In
       for (int64_t c = 0; c < top && filled < k; ++c) {
         const int64_t beam = candidates[c].second / v;
         const auto token = static_cast<int32_t>(candidates[c].second % v);
-        Hypothesis h{live[n * k + beam].tokens, candidates[c].first};
+        const std::vector<int32_t>& history = live[n * k + beam].tokens;
         if (token == kEndId) {
-          finished[n].push_back(std::move(h));
+          const float log_p = candidates[c].first;
+          finished[n].push_back({history, log_p, log_p / penalty(history.size() + 1)});
           continue;
         }
+        Hypothesis h{history, candidates[c].first};
         h.tokens.push_back(token);
         parents[n * k + filled] = static_cast<int32_t>(n * k + beam);
         next_live[n * k + filled] = std::move(h);
         ++filled;
       }
-      // Done when K hypotheses have ended and no live one can still beat the best of them
-      // (scores only fall as tokens are added; the length bonus is bounded at max_length).
+      // Done once K hypotheses have finished and the best live one, ranked at its current
+      // length, does not beat the best finished one (CTranslate2's and fairseq's rule; a
+      // bound over every future length would wait for max_length's penalty).
       if (static_cast<int64_t>(finished[n].size()) >= k) {
         float best_done = -INFINITY;
-        for (const auto& h : finished[n]) best_done = std::max(best_done, normalized(h));
-        const float best_live = next_live[n * k].score /
-                                std::pow((5.0f + static_cast<float>(o.max_length)) / 6.0f, o.length_alpha);
-        done[n] = best_done >= best_live;
+        for (const auto& t : finished[n]) best_done = std::max(best_done, t.score);
+        const Hypothesis& best_live = next_live[n * k];
+        done[n] = best_live.score == -INFINITY || best_done >= best_live.score / penalty(best_live.tokens.size() + 1);
       }
     }
     live = std::move(next_live);
@@ -174,27 +183,44 @@ std::vector<std::vector<int32_t>> beam_search(const Transformer& model, const In
     for (int64_t r = 0; r < b * k; ++r) next[r] = live[r].tokens.empty() ? kEndId : live[r].tokens.back();
     tokens = IndexTensor{{b * k, 1}, next};
   }
-  std::vector<std::vector<int32_t>> out(b);
   for (int64_t n = 0; n < b; ++n) {
-    if (finished[n].empty())  // ran into max_length: take the live hypotheses
-      for (int64_t j = 0; j < k; ++j)
-        if (live[n * k + j].score > -INFINITY) finished[n].push_back(live[n * k + j]);
-    const auto best = std::max_element(finished[n].begin(), finished[n].end(),
-                                       [&](const auto& x, const auto& y) { return normalized(x) < normalized(y); });
-    if (best != finished[n].end()) out[n] = best->tokens;
+    if (static_cast<int64_t>(finished[n].size()) < o.n_best)  // max_length cut them: the live ones count too
+      for (int64_t j = 0; j < k; ++j) {
+        const Hypothesis& h = live[n * k + j];
+        if (h.score > -INFINITY) finished[n].push_back({h.tokens, h.score, h.score / penalty(h.tokens.size())});
+      }
+    std::stable_sort(finished[n].begin(), finished[n].end(),
+                     [](const auto& x, const auto& y) { return x.score > y.score; });
+    if (static_cast<int64_t>(finished[n].size()) > o.n_best) finished[n].resize(o.n_best);
   }
-  return out;
+  return finished;
 }
 
 }  // namespace
 
-std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, const IndexTensor& source,
-                                                  const DecodeOptions& options) {
+std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,
+                                                          const DecodeOptions& options) {
   if (source.shape.size() != 2) throw NnError("translate: source must be [B, S], got " + shape_str(source.shape));
   if (options.beam_size < 1) throw NnError("translate: beam size must be >= 1");
+  if (options.n_best < 1 || options.n_best > options.beam_size)
+    throw NnError("translate: n-best " + std::to_string(options.n_best) + " needs a beam of at least that size, not " +
+                  std::to_string(options.beam_size));
   NoGradGuard no_grad;
   EvalScope eval(model);
-  return options.beam_size == 1 ? greedy(model, source, options) : beam_search(model, source, options);
+  if (options.beam_size > 1) return beam_search(model, source, options);
+  std::vector<std::vector<ScoredTranslation>> out;
+  for (ScoredTranslation& t : greedy(model, source, options)) out.push_back({std::move(t)});
+  return out;
+}
+
+std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, const IndexTensor& source,
+                                                  const DecodeOptions& options) {
+  DecodeOptions one_best = options;
+  one_best.n_best = 1;
+  std::vector<std::vector<int32_t>> out;
+  for (auto& hypotheses : decode_n_best(model, source, one_best))
+    out.push_back(hypotheses.empty() ? std::vector<int32_t>{} : std::move(hypotheses.front().tokens));
+  return out;
 }
 
 std::vector<std::vector<float>> greedy_logits_uncached(const Transformer& model, const IndexTensor& source, int steps) {

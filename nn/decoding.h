@@ -13,6 +13,17 @@ struct DecodeOptions {
   int max_length = 128;       // output tokens, [END] excluded
   int beam_size = 1;          // 1 = greedy
   float length_alpha = 0.6f;  // beam: score / ((5 + len) / 6)^alpha (Wu et al. 2016)
+  int n_best = 1;             // hypotheses decode_n_best returns per sentence, <= beam_size
+};
+
+// One output of the decoder. log_probability sums log p over the tokens and the closing
+// [END] (none when max_length cut the hypothesis); score is what hypotheses are ranked by:
+// log_probability itself for greedy, divided by the length penalty ((5 + n) / 6)^alpha
+// over the n tokens + [END] for beam search (Wu et al. 2016, eq. 14).
+struct ScoredTranslation {
+  std::vector<int32_t> tokens;  // without [START] and [END]
+  float log_probability = 0.0f;
+  float score = 0.0f;
 };
 
 // The reserved ids of the vocabularies (DESIGN.md section 3).
@@ -21,6 +32,12 @@ struct DecodeOptions {
 // [START] and stopping before [END].
 std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, const IndexTensor& source,
                                                   const DecodeOptions& options);
+// The same search, keeping up to options.n_best hypotheses per sentence, best first, with
+// their scores. Beam search stops a sentence, as CTranslate2 and fairseq do, once beam_size
+// hypotheses have finished and none of the live ones ranks above the best of them.
+// NnError if n_best is not in 1..beam_size.
+std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,
+                                                          const DecodeOptions& options);
 
 // Logits of every step of a greedy decode, recomputing the whole decoder each step (no
 // cache): the plain reference the cached path is tested against. [steps][B * V]

@@ -21,6 +21,7 @@ Checkpoint average_checkpoints(const std::vector<Checkpoint>& checkpoints) {
   }
   Checkpoint average = last;
   average.metrics.clear();
+  average.optimizer = AdamState{};
   const double scale = 1.0 / static_cast<double>(checkpoints.size());
   for (size_t i = 0; i < last.parameters.size(); ++i) {
     const int64_t n = last.parameters[i].value.numel();

@@ -10,9 +10,10 @@
 
 namespace bcqnmt {
 
-// The mean of every parameter over `checkpoints` (accumulated in double), with everything
-// else (optimizer state, step, epoch, generator, data position, config, vocabularies) taken
-// from the last one, so training could continue from it. Metrics are cleared.
+// The mean of every parameter over `checkpoints` (accumulated in double); step, epoch,
+// config and vocabularies are the last one's. The average is a model, not a training state:
+// it carries no optimizer moments (a third of the file each; no optimizer ever produced
+// these weights) and no metrics. Training resumes from latest.ckpt, never from an average.
 // CheckpointError if the list is empty or the checkpoints differ in config, vocabularies,
 // parameter names or shapes.
 Checkpoint average_checkpoints(const std::vector<Checkpoint>& checkpoints);

@@ -5,8 +5,7 @@
 
 #include "optim/checkpoint_average.h"
 #include "optim/checkpoint_error.h"
-#include "run_binary.h"
-#include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt;
 using namespace bcqnmt::test;
@@ -15,6 +14,9 @@ TEST_CASE("average_checkpoints is the element-wise mean; the rest comes from the
   auto make = [](float a, float b, int64_t step) {
     Checkpoint c;
     c.parameters.push_back({"w", Tensor::from({2}, {a, b})});
+    c.optimizer.step = step;
+    c.optimizer.first_moment.push_back(Tensor::from({2}, {a, b}));
+    c.optimizer.second_moment.push_back(Tensor::from({2}, {a, b}));
     c.step = step;
     c.config_json = "{}";
     c.metrics["val_loss"] = 1.0;
@@ -24,6 +26,7 @@ TEST_CASE("average_checkpoints is the element-wise mean; the rest comes from the
   CHECK(mean.parameters[0].value.to_vector() == std::vector<float>{3.0f, 2.0f});
   CHECK(mean.step == 30);
   CHECK(mean.metrics.empty());
+  CHECK(mean.optimizer.first_moment.empty());  // a model, not a training state
   Checkpoint other = make(0, 0, 1);
   other.parameters[0].name = "v";
   CHECK_THROWS_AS(average_checkpoints({make(1, 2, 1), other}), CheckpointError);
@@ -32,16 +35,11 @@ TEST_CASE("average_checkpoints is the element-wise mean; the rest comes from the
 
 TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates their mean") {
   ScratchDir dir;
-  const auto data = dir.path / "data", run = dir.path / "run";
-  make_synthetic_corpus(data, 600);
-  write_text(dir.path / "config.json", R"({
-    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
-    "training": {"epochs": 3, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3,
-                 "keep_epoch_checkpoints": 2}
-  })");
-  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
-  REQUIRE(run_bcqnmt("vocab --size 200" + common).status == 0);
-  REQUIRE(run_bcqnmt("pretrain --config " + (dir.path / "config.json").string() + common).status == 0);
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 3, "keep_epoch_checkpoints": 2)");
+  const std::string& common = t.flags;
+  run_bcqnmt_ok("vocab --size 200" + common);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + common);
+  const auto run = t.run;
   const auto pretrain = run / "pretrain";
   CHECK(!std::filesystem::exists(pretrain / "epoch_001.ckpt"));
   REQUIRE(std::filesystem::exists(pretrain / "epoch_002.ckpt"));

@@ -36,6 +36,10 @@ TEST_CASE("--help tells the subcommands; no subcommand is a usage error") {
     CHECK(help.out.find(sub) != std::string::npos);
   CHECK(run_bcqnmt("").status == 2);
   CHECK(run_bcqnmt("pretrain --help").out.find("--epochs") != std::string::npos);
+  const CommandResult version = run_bcqnmt("--version");
+  CHECK(version.status == 0);
+  CHECK(version.out.find("bcqnmt 0.1.0 (revision ") != std::string::npos);
+  CHECK(version.out.find("BCQ kernel paths on this CPU: ") != std::string::npos);
 }
 
 TEST_CASE("missing data directory") {

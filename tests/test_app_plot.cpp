@@ -7,8 +7,7 @@
 
 #include "gradcheck.h"
 #include "nn/decoding.h"
-#include "run_binary.h"
-#include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt;
 using namespace bcqnmt::test;
@@ -89,22 +88,11 @@ TEST_CASE("attention_probabilities are the weights of the fused attention op") {
 
 TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and render") {
   ScratchDir dir;
-  const auto data = dir.path / "data", run = dir.path / "run", plots = dir.path / "plots";
-  make_synthetic_corpus(data, 600, 60, 5);
-  write_text(dir.path / "config.json", R"({
-    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
-    "training": {"epochs": 2, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3},
-    "quantization": {"epochs": 1, "bits": 2}
-  })");
-  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
-  for (const std::string& step : {"vocab --size 200" + common,
-                                  "pretrain --config " + (dir.path / "config.json").string() + common,
-                                  "quantize" + common,
-                                  "plot --out " + plots.string() + common}) {
-    const CommandResult r = run_bcqnmt(step);
-    INFO(step << "\n" << r.out << r.err);
-    REQUIRE(r.status == 0);
-  }
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 2)", R"("epochs": 1, "bits": 2)");
+  const auto plots = dir.path / "plots";
+  for (const std::string& step : {"vocab --size 200" + t.flags, "pretrain --config " + t.config.string() + t.flags,
+                                  "quantize" + t.flags, "plot --out " + plots.string() + t.flags})
+    run_bcqnmt_ok(step);
   const int rsvg = std::system("rsvg-convert --version > /dev/null 2>&1");
   REQUIRE_MESSAGE(rsvg == 0, "rsvg-convert is missing: apt-get install librsvg2-bin (scripts/setup.sh does)");
   for (const char* name : {"curves", "health", "attention", "weights"}) {

@@ -21,8 +21,7 @@
 #include "quant/group_sensitivity.h"
 #include "quant/quant_error.h"
 #include "quant_tiny_model.h"
-#include "run_binary.h"
-#include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt;
 using namespace bcqnmt::test;
@@ -176,21 +175,10 @@ TEST_CASE("group_sensitivity restores the weights when the evaluation throws, an
 
 TEST_CASE("bcqnmt sensitivity writes sensitivity.json and plot draws sensitivity.svg") {
   ScratchDir dir;
-  const auto data = dir.path / "data", run = dir.path / "run", plots = dir.path / "plots";
-  make_synthetic_corpus(data, 400, 40, 5);
-  write_text(dir.path / "config.json", R"({
-    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
-    "training": {"epochs": 1, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3},
-    "quantization": {"bits": 2}
-  })");
-  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
-  auto must_run = [](const std::string& step) {
-    const CommandResult r = run_bcqnmt(step);
-    INFO(step << "\n" << r.out << r.err);
-    REQUIRE(r.status == 0);
-    return r;
-  };
-  must_run("vocab --size 200" + common);
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)", R"("bits": 2)", 400, 40);
+  const auto run = t.run, plots = dir.path / "plots";
+  const std::string& common = t.flags;
+  run_bcqnmt_ok("vocab --size 200" + common);
 
   // Bad input: one line on stderr, status 2.
   for (const auto& [flags, says] : {std::pair{std::string(""), "pretrain"}, std::pair{std::string(" --bits 2,9"), "--bits"},
@@ -202,9 +190,9 @@ TEST_CASE("bcqnmt sensitivity writes sensitivity.json and plot draws sensitivity
     CHECK(contains(r.err, says));
   }
 
-  must_run("pretrain --config " + (dir.path / "config.json").string() + common);
-  CHECK(contains(must_run("plot --out " + plots.string() + common).out, "no sensitivity.svg"));
-  const CommandResult sweep = must_run("sensitivity --bits 2,1 --solver greedy" + common);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + common);
+  CHECK(contains(run_bcqnmt_ok("plot --out " + plots.string() + common).out, "no sensitivity.svg"));
+  const CommandResult sweep = run_bcqnmt_ok("sensitivity --bits 2,1 --solver greedy" + common);
   MESSAGE(sweep.out);
   CHECK(contains(sweep.out, "fp32 (baseline)"));
   CHECK(contains(sweep.out, "decoder_ffn"));
@@ -223,7 +211,7 @@ TEST_CASE("bcqnmt sensitivity writes sensitivity.json and plot draws sensitivity
   }
   CHECK(j.at("baseline").at("val_loss").get<double>() == doctest::Approx(logged).epsilon(1e-6));
 
-  CHECK(contains(must_run("plot --out " + plots.string() + common).out, "sensitivity.svg"));
+  CHECK(contains(run_bcqnmt_ok("plot --out " + plots.string() + common).out, "sensitivity.svg"));
   const std::string svg = slurp(plots / "sensitivity.svg");
   CHECK(contains(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
   for (const char* label : {"fp32 baseline", "1 bit", "2 bits", "encoder_self_attention", "final_layer"})

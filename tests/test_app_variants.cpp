@@ -7,33 +7,22 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "run_binary.h"
-#include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt::test;
 
 TEST_CASE("quantized variants coexist in one run and never overwrite each other") {
   ScratchDir dir;
-  const auto data = dir.path / "data", run = dir.path / "run";
-  make_synthetic_corpus(data, 600);
-  write_text(dir.path / "config.json", R"({
-    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
-    "training": {"epochs": 1, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3}
-  })");
-  const std::string common = " --threads 1 --data " + data.string() + " --run " + run.string();
-  auto ok = [](const std::string& args, const std::string& in = "") {
-    const CommandResult r = run_bcqnmt(args, in);
-    INFO(args << "\n" << r.out << r.err);
-    REQUIRE(r.status == 0);
-    return r;
-  };
-  ok("vocab --size 200" + common);
-  ok("pretrain --config " + (dir.path / "config.json").string() + common);
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
+  const auto run = t.run;
+  const std::string& common = t.flags;
+  run_bcqnmt_ok("vocab --size 200" + common);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + common);
 
   // Default names say how each variant was made; an explicit name is taken as given.
-  ok("quantize --mode ptq --bits 2" + common);
-  ok("quantize --mode ptq --bits 3 --name mine" + common);
-  ok("quantize --mode ste --bits 2 --epochs 1 --distill 0.5" + common);
+  run_bcqnmt_ok("quantize --mode ptq --bits 2" + common);
+  run_bcqnmt_ok("quantize --mode ptq --bits 3 --name mine" + common);
+  run_bcqnmt_ok("quantize --mode ste --bits 2 --epochs 1 --distill 0.5" + common);
   for (const char* name : {"2bit-greedy-ptq", "mine", "2bit-greedy-ste-kd0.5"}) {
     CHECK_MESSAGE(std::filesystem::exists(run / "quantized" / name / "model.bcq"), name);
     CHECK_MESSAGE(std::filesystem::exists(run / "quantized" / name / "settings.json"), name);
@@ -51,14 +40,14 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   CHECK(run_bcqnmt("quantize --mode ptq --epochs 2 --name other" + common).status == 2);
 
   // Each variant is picked by name; outputs are kept per model.
-  ok("evaluate --model mine --split validation --limit 7 --beam 2 --output " + (dir.path / "mine.txt").string() + common);
+  run_bcqnmt_ok("evaluate --model mine --split validation --limit 7 --beam 2 --output " + (dir.path / "mine.txt").string() + common);
   CHECK(count_lines(slurp(run / "eval" / "mine.validation.beam2.first7.txt")) == 7);
   CHECK(slurp(dir.path / "mine.txt") == slurp(run / "eval" / "mine.validation.beam2.first7.txt"));
   CHECK(count_lines(slurp(run / "eval" / "ref.validation.first7.txt")) == 7);
   for (const char* model : {"fp", "mine", "2bit-greedy-ste-kd0.5"}) {
-    ok("evaluate --model " + std::string(model) + " --samples 0" + common);
+    run_bcqnmt_ok("evaluate --model " + std::string(model) + " --samples 0" + common);
     CHECK(std::filesystem::exists(run / "eval" / (std::string(model) + ".test.beam1.txt")));
-    CHECK(count_lines(ok("translate --run " + run.string() + " --model " + model, "a b c .\n").out) == 1);
+    CHECK(count_lines(run_bcqnmt_ok("translate --run " + run.string() + " --model " + model, "a b c .\n").out) == 1);
   }
   // translate keeps SIGTERM's default action (only training commands checkpoint first), so
   // a translate waiting on its input stops at once.
@@ -78,7 +67,7 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   const CommandResult unknown = run_bcqnmt("translate --run " + run.string() + " --model nope", "a .\n");
   CHECK(unknown.status == 2);
   CHECK(unknown.err.find("fp, 2bit-greedy-ptq, 2bit-greedy-ste-kd0.5, mine") != std::string::npos);
-  const std::string info = ok("info --run " + run.string()).out;
+  const std::string info = run_bcqnmt_ok("info --run " + run.string()).out;
   for (const char* name : {"2bit-greedy-ptq", "mine", "2bit-greedy-ste-kd0.5"})
     CHECK_MESSAGE(info.find("variant " + std::string(name)) != std::string::npos, info);
 
@@ -92,7 +81,7 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   CHECK(kd_validations == 1);
 
   // The results table: one row per model, evaluated ones with their BLEU, each with its command.
-  const std::string table = ok("report --run " + run.string()).out;
+  const std::string table = run_bcqnmt_ok("report --run " + run.string()).out;
   INFO(table);
   CHECK(table.find("| fp | 32.00 |") != std::string::npos);
   CHECK(table.find("| 2bit-greedy-ptq |") != std::string::npos);
@@ -101,7 +90,7 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   // --into replaces only the marked block of a markdown file.
   const auto doc = dir.path / "results.md";
   write_text(doc, "# Results\n<!-- results-table:begin -->\nold\n<!-- results-table:end -->\ntail\n");
-  ok("report --run " + run.string() + " --into " + doc.string());
+  run_bcqnmt_ok("report --run " + run.string() + " --into " + doc.string());
   const std::string updated = slurp(doc);
   CHECK(updated.find("old") == std::string::npos);
   CHECK(updated.find(table) != std::string::npos);

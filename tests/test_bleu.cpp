@@ -135,5 +135,14 @@ TEST_CASE("sacrebleu_corpus_bleu against hand-derived count tables") {
     CHECK(sacrebleu_corpus_bleu({"a b"}, {"a b"}).score == 0.0);
     CHECK(sacrebleu_corpus_bleu({"a b"}, {""}).score == 0.0);
   }
+  SUBCASE("no match at any order scores 0, not the smoothed value (sacreBLEU 2.x, #141)") {
+    // Without the early stop, exp smoothing would give precisions 100/(2*4), 100/(4*3),
+    // 100/(8*2), 100/(16*1) and BLEU 7.99.
+    const auto s = sacrebleu_corpus_bleu({"a b c d"}, {"w x y z"});
+    CHECK(s.score == 0.0);
+    CHECK(s.precisions[0] == 0.0);
+    CHECK(s.brevity_penalty == 1.0);
+    CHECK(sacrebleu_corpus_bleu({"a b c d", "e f g h"}, {"w x y z", "q r s t"}).score == 0.0);
+  }
   CHECK_THROWS_AS(sacrebleu_corpus_bleu({"a"}, {}), DataError);
 }

@@ -190,6 +190,59 @@ TEST_CASE("greedy translate_batch: batched equals one by one; beam 1 is greedy; 
   for (auto& b : beams) CHECK(b.size() <= 12);
 }
 
+TEST_CASE("decode_n_best: scores are the summed log-probabilities, n-best sorted, the first is translate_batch's") {
+  Transformer model(tiny_config(), 13);
+  Rng rng(14);
+  IndexTensor source = random_ids({7, 4, 6}, 7, 11, rng);
+  DecodeOptions o;
+  o.max_length = 12;
+  // Greedy: the score is sum log softmax(logits)[token] over the tokens and [END], with the
+  // logits of greedy_logits_cached. (Not the uncached path: this untrained model emits [PAD]
+  // (id 0) at times, which the full decoder masks as padding when fed back and the cache
+  // does not.)
+  const auto greedy = decode_n_best(model, source, o);
+  const auto logits = greedy_logits_cached(model, source, o.max_length);
+  const int64_t v = model.config().tgt_vocab_size;
+  for (int n = 0; n < 3; ++n) {
+    REQUIRE(greedy[n].size() == 1);
+    const auto& t = greedy[n][0];
+    std::vector<int32_t> chosen = t.tokens;
+    if (static_cast<int>(chosen.size()) < o.max_length) chosen.push_back(kEndId);
+    double expected = 0.0;
+    for (size_t step = 0; step < chosen.size(); ++step) {
+      const float* row = logits[step].data() + n * v;
+      double total = 0.0, mx = row[0];
+      for (int64_t j = 0; j < v; ++j) mx = std::max<double>(mx, row[j]);
+      for (int64_t j = 0; j < v; ++j) total += std::exp(row[j] - mx);
+      expected += row[chosen[step]] - mx - std::log(total);
+    }
+    CHECK(t.log_probability == doctest::Approx(expected).epsilon(1e-4));
+    CHECK(t.score == t.log_probability);
+  }
+  // Beam: n_best hypotheses, distinct, best first; the first is what translate_batch gives;
+  // each score is its log-probability over the GNMT length penalty.
+  o.beam_size = 4;
+  o.n_best = 3;
+  const auto beams = decode_n_best(model, source, o);
+  o.n_best = 1;
+  const auto best = translate_batch(model, source, o);
+  for (int n = 0; n < 3; ++n) {
+    REQUIRE(beams[n].size() == 3);
+    CHECK(beams[n][0].tokens == best[n]);
+    for (int i = 0; i + 1 < 3; ++i) {
+      CHECK(beams[n][i].score >= beams[n][i + 1].score);
+      CHECK(beams[n][i].tokens != beams[n][i + 1].tokens);
+    }
+    for (const auto& h : beams[n]) {
+      const bool ended = static_cast<int>(h.tokens.size()) < o.max_length;
+      const double length = static_cast<double>(h.tokens.size() + (ended ? 1 : 0));
+      CHECK(h.score == doctest::Approx(h.log_probability / std::pow((5.0 + length) / 6.0, 0.6)).epsilon(1e-5));
+    }
+  }
+  o.n_best = 5;  // more than the beam
+  CHECK_THROWS_AS(decode_n_best(model, source, o), NnError);
+}
+
 TEST_CASE("masked_accuracy counts argmax hits (first maximum on ties) on non-pad labels") {
   // Rows: clear hit, clear miss, tie won by the earlier index (label 1), tie lost (label 3),
   // a pad row that is skipped whatever its logits.

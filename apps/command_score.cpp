@@ -1,0 +1,64 @@
+// bcqnmt score: BLEU of a hypothesis file against a reference file, one sentence per line,
+// as `sacrebleu REF < HYP` does: nltk-compatible corpus BLEU (the reference protocol's
+// number) and sacreBLEU-style 13a BLEU with its breakdown and signature (data/bleu.h).
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <ostream>
+
+#include "apps/app_error.h"
+#include "apps/command_line.h"
+#include "apps/commands.h"
+#include "data/bleu.h"
+
+namespace bcqnmt {
+
+namespace {
+
+std::vector<std::string> read_lines(std::istream& in) {
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw AppError("cannot read " + path);
+  return read_lines(in);
+}
+
+}  // namespace
+
+int run_score(const ScoreOptions& o, std::istream& in, std::ostream& out) {
+  const std::vector<std::string> references = read_lines(o.reference);
+  const std::vector<std::string> hypotheses = o.hypothesis.empty() ? read_lines(in) : read_lines(o.hypothesis);
+  if (references.size() != hypotheses.size())
+    throw AppError("the hypotheses have " + std::to_string(hypotheses.size()) + " lines and the references (" +
+                   o.reference + ") " + std::to_string(references.size()) + "; BLEU pairs them line by line");
+  const double nltk = nltk_corpus_bleu(references, hypotheses);
+  const SacreBleuScore s = sacrebleu_corpus_bleu(references, hypotheses);
+  out << std::fixed << std::setprecision(4) << "BLEU (nltk corpus_bleu, 0..1): " << nltk << "\n"
+      << std::setprecision(2) << "sacreBLEU-style: " << s.score << " " << s.precisions[0] << "/" << s.precisions[1]
+      << "/" << s.precisions[2] << "/" << s.precisions[3] << " (BP = " << std::setprecision(3) << s.brevity_penalty
+      << " ratio = " << (s.reference_length ? static_cast<double>(s.hypothesis_length) / s.reference_length : 0.0)
+      << " hyp_len = " << s.hypothesis_length << " ref_len = " << s.reference_length << ")\n"
+      << "signature: " << s.signature << "\n";
+  out.unsetf(std::ios::fixed);
+  return 0;
+}
+
+Subcommand add_score_command(CLI::App& app) {
+  auto o = std::make_shared<ScoreOptions>();
+  CLI::App* c = app.add_subcommand(
+      "score", "BLEU of translations (stdin or --hyp) against references (--ref), one sentence per line: nltk "
+               "corpus_bleu and sacreBLEU-style 13a with its n-gram precisions, brevity penalty and lengths");
+  c->add_option("--ref", o->reference, "Reference file")->required()->check(CLI::ExistingFile);
+  c->add_option("--hyp", o->hypothesis, "Hypothesis file (default: standard input)")->check(CLI::ExistingFile);
+  return {c, [o] { return run_score(*o, std::cin, std::cout); }};
+}
+
+}  // namespace bcqnmt

@@ -1,0 +1,71 @@
+// bcqnmt translate as people use it: files in and out, batched decoding that keeps the
+// input order, empty lines kept empty, and one warning line for what had to be changed.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "tiny_run.h"
+
+using namespace bcqnmt::test;
+
+namespace {
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("translate: --input/--output, batches in input order, empty lines, warnings") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const std::string run = " --run " + t.run.string();
+
+  std::string long_line;
+  for (int i = 0; i < 200; ++i) long_line += "kalo ";
+  const std::string input = "kalo mine .\n\n   \nsuta ri\xff po .\n" + long_line + ".\nkalo mine .\n";
+  write_text(dir.path / "in.txt", input);
+  const CommandResult r =
+      run_bcqnmt_ok("translate" + run + " -i " + (dir.path / "in.txt").string() + " -o " + (dir.path / "out.txt").string());
+  CHECK(r.out.empty());
+  const auto out = lines_of(slurp(dir.path / "out.txt"));
+  REQUIRE(out.size() == 6);
+  CHECK(!out[0].empty());
+  CHECK(out[1].empty());  // an empty line stays empty
+  CHECK(out[2].empty());  // so does a blank one
+  CHECK(out[5] == out[0]);  // the same sentence gives the same translation wherever it sits in the batch
+  // One warning per changed line, naming it; then the summary.
+  CHECK(r.err.find("warning: line 4: 1 ill-formed UTF-8 sequence replaced by U+FFFD") != std::string::npos);
+  CHECK(r.err.find("warning: line 5: ") != std::string::npos);
+  CHECK(r.err.find("cut to the model's 126") != std::string::npos);
+  CHECK(r.err.find("translate: 6 sentences") != std::string::npos);
+
+  // Piped input gives the same lines on stdout; --quiet drops the summary.
+  const CommandResult piped = run_bcqnmt_ok("translate --quiet" + run, input);
+  CHECK(lines_of(piped.out) == out);
+  CHECK(piped.err.find("translate:") == std::string::npos);
+  // Decoding settings reach the decoder: one output token at most.
+  const auto short_out = lines_of(run_bcqnmt_ok("translate --max-length 1 --quiet" + run, "kalo mine .\n").out);
+  REQUIRE(short_out.size() == 1);
+  CHECK(short_out[0].find(' ') == std::string::npos);
+  CHECK(run_bcqnmt("translate --length-penalty -1" + run, "a\n").status == 2);
+
+  // n-best: "index ||| translation ||| score", N per input line, best first; --scores on 1-best.
+  const auto n_best = lines_of(run_bcqnmt_ok("translate --quiet --beam 3 --n-best 2" + run, "kalo mine .\n\nsuta .\n").out);
+  REQUIRE(n_best.size() == 5);  // 2 + the blank line's one empty entry + 2
+  CHECK(n_best[0].rfind("0 ||| ", 0) == 0);
+  CHECK(n_best[1].rfind("0 ||| ", 0) == 0);
+  CHECK(n_best[2] == "1 |||  ||| 0.0000");
+  CHECK(n_best[3].rfind("2 ||| ", 0) == 0);
+  auto score_of = [](const std::string& line) { return std::stod(line.substr(line.rfind("||| ") + 4)); };
+  CHECK(score_of(n_best[0]) >= score_of(n_best[1]));
+  const auto scored = lines_of(run_bcqnmt_ok("translate --quiet --scores" + run, "kalo mine .\n").out);
+  REQUIRE(scored.size() == 1);
+  CHECK(scored[0].rfind(out[0] + " ||| -", 0) == 0);  // greedy: the same text, a log-probability
+  const CommandResult too_many = run_bcqnmt("translate --beam 2 --n-best 3" + run, "a\n");
+  CHECK(too_many.status == 2);
+  CHECK(too_many.err.find("--beam 3") != std::string::npos);
+}
