@@ -6,11 +6,18 @@
 #                                                # pretrain/latest.ckpt (in 40 MB parts) -> DIR
 #   bash scripts/carry_run.sh restore DIR  RUN   # back into a fresh RUN; training resumes
 #                                                # exactly where it stopped
+#   bash scripts/carry_run.sh save-model    RUN DIR  # a finished run's models: config, vocabularies,
+#                                                    # metrics.jsonl, pretrain/averaged.ckpt (a model
+#                                                    # without optimizer state, in 40 MB parts) and
+#                                                    # every quantized/NAME/{settings.json,model.bcq}
+#   bash scripts/carry_run.sh restore-model DIR RUN  # back into a fresh RUN as pretrain/best.ckpt:
+#                                                    # evaluate, translate, quantize and report work;
+#                                                    # pretraining does not resume (no latest.ckpt)
 #
 # Saved only at an epoch end where best.ckpt is latest.ckpt (the script checks), so one
 # checkpoint serves as both. Parts are verified against their sha256 on restore.
 set -euo pipefail
-usage() { echo "usage: bash scripts/carry_run.sh save RUN DIR | restore DIR RUN" >&2; exit 2; }
+usage() { echo "usage: bash scripts/carry_run.sh save RUN DIR | restore DIR RUN | save-model RUN DIR | restore-model DIR RUN" >&2; exit 2; }
 [ $# -eq 3 ] || usage
 case "$1" in
   save)
@@ -41,6 +48,38 @@ case "$1" in
     mv "$run/pretrain/latest.ckpt.tmp" "$run/pretrain/latest.ckpt"
     cp "$run/pretrain/latest.ckpt" "$run/pretrain/best.ckpt"
     echo "carry_run: restored $dir into $run; continue with: ./build/bcqnmt pretrain --run $run --epochs N"
+    ;;
+  save-model)
+    run=$2 dir=$3
+    [ -f "$run/pretrain/averaged.ckpt" ] || { echo "carry_run: $run/pretrain/averaged.ckpt is missing (bcqnmt average)" >&2; exit 1; }
+    mkdir -p "$dir"
+    rm -f "$dir"/model.ckpt.part-*
+    cp "$run"/config.json "$run"/vocab.pt.txt "$run"/vocab.en.txt "$run"/metrics.jsonl "$dir"/
+    split -b 40M -d "$run/pretrain/averaged.ckpt" "$dir/model.ckpt.part-"
+    (cd "$run/pretrain" && sha256sum averaged.ckpt) > "$dir/model.ckpt.sha256"
+    for variant in "$run"/quantized/*/; do
+      [ -f "$variant/model.bcq" ] || continue
+      mkdir -p "$dir/quantized/$(basename "$variant")"
+      cp "$variant/settings.json" "$variant/model.bcq" "$dir/quantized/$(basename "$variant")/"
+    done
+    echo "carry_run: saved $run's models to $dir"
+    ;;
+  restore-model)
+    dir=$2 run=$3
+    [ ! -e "$run/pretrain/best.ckpt" ] || { echo "carry_run: $run already has a model; not overwriting it" >&2; exit 1; }
+    mkdir -p "$run/pretrain"
+    cp "$dir"/config.json "$dir"/vocab.pt.txt "$dir"/vocab.en.txt "$dir"/metrics.jsonl "$run"/
+    cat "$dir"/model.ckpt.part-* > "$run/pretrain/best.ckpt.tmp"
+    want=$(cut -d' ' -f1 "$dir/model.ckpt.sha256")
+    got=$(sha256sum "$run/pretrain/best.ckpt.tmp" | cut -d' ' -f1)
+    if [ "$want" != "$got" ]; then
+      rm -f "$run/pretrain/best.ckpt.tmp"
+      echo "carry_run: the parts in $dir do not add up to the saved model (sha256 differs)" >&2
+      exit 1
+    fi
+    mv "$run/pretrain/best.ckpt.tmp" "$run/pretrain/best.ckpt"
+    [ -d "$dir/quantized" ] && cp -r "$dir/quantized" "$run/"
+    echo "carry_run: restored $dir's models into $run"
     ;;
   *) usage ;;
 esac
