@@ -19,6 +19,17 @@
 set -euo pipefail
 usage() { echo "usage: bash scripts/carry_run.sh save RUN DIR | restore DIR RUN | save-model RUN DIR | restore-model DIR RUN" >&2; exit 2; }
 [ $# -eq 3 ] || usage
+
+# join_parts DIR NAME TARGET: DIR/NAME.part-* -> TARGET, verified against DIR/NAME.sha256.
+join_parts() {
+  cat "$1/$2".part-* > "$3.tmp"
+  if [ "$(cut -d' ' -f1 "$1/$2.sha256")" != "$(sha256sum "$3.tmp" | cut -d' ' -f1)" ]; then
+    rm -f "$3.tmp"
+    echo "carry_run: the parts in $1 do not add up to the saved $2 (sha256 differs)" >&2
+    exit 1
+  fi
+  mv "$3.tmp" "$3"
+}
 case "$1" in
   save)
     run=$2 dir=$3
@@ -37,15 +48,7 @@ case "$1" in
     [ ! -e "$run/pretrain/latest.ckpt" ] || { echo "carry_run: $run already has a checkpoint; not overwriting it" >&2; exit 1; }
     mkdir -p "$run/pretrain"
     cp "$dir"/config.json "$dir"/vocab.pt.txt "$dir"/vocab.en.txt "$dir"/metrics.jsonl "$run"/
-    cat "$dir"/latest.ckpt.part-* > "$run/pretrain/latest.ckpt.tmp"
-    want=$(cut -d' ' -f1 "$dir/latest.ckpt.sha256")
-    got=$(sha256sum "$run/pretrain/latest.ckpt.tmp" | cut -d' ' -f1)
-    if [ "$want" != "$got" ]; then
-      rm -f "$run/pretrain/latest.ckpt.tmp"
-      echo "carry_run: the parts in $dir do not add up to the saved checkpoint (sha256 differs)" >&2
-      exit 1
-    fi
-    mv "$run/pretrain/latest.ckpt.tmp" "$run/pretrain/latest.ckpt"
+    join_parts "$dir" latest.ckpt "$run/pretrain/latest.ckpt"
     cp "$run/pretrain/latest.ckpt" "$run/pretrain/best.ckpt"
     echo "carry_run: restored $dir into $run; continue with: ./build/bcqnmt pretrain --run $run --epochs N"
     ;;
@@ -69,15 +72,7 @@ case "$1" in
     [ ! -e "$run/pretrain/best.ckpt" ] || { echo "carry_run: $run already has a model; not overwriting it" >&2; exit 1; }
     mkdir -p "$run/pretrain"
     cp "$dir"/config.json "$dir"/vocab.pt.txt "$dir"/vocab.en.txt "$dir"/metrics.jsonl "$run"/
-    cat "$dir"/model.ckpt.part-* > "$run/pretrain/best.ckpt.tmp"
-    want=$(cut -d' ' -f1 "$dir/model.ckpt.sha256")
-    got=$(sha256sum "$run/pretrain/best.ckpt.tmp" | cut -d' ' -f1)
-    if [ "$want" != "$got" ]; then
-      rm -f "$run/pretrain/best.ckpt.tmp"
-      echo "carry_run: the parts in $dir do not add up to the saved model (sha256 differs)" >&2
-      exit 1
-    fi
-    mv "$run/pretrain/best.ckpt.tmp" "$run/pretrain/best.ckpt"
+    join_parts "$dir" model.ckpt "$run/pretrain/best.ckpt"
     [ -d "$dir/quantized" ] && cp -r "$dir/quantized" "$run/"
     echo "carry_run: restored $dir's models into $run"
     ;;
