@@ -163,15 +163,15 @@ Subcommand add_quantize_command(CLI::App& app) {
           return std::string(e.what());
         }
       });
-  c->add_option("--bits", o->bits, "Bits per weight for every quantized group (default: the config's, 3)")
+  c->add_option("--bits", o->bits, "Bits per weight for every quantized group (default: the run config's \"bits\"; without one, 3)")
       ->check(CLI::Range(1, 8));
   c->add_option("--bits-config", o->bits_config, "JSON bit allocation per parameter group (overrides --bits)")
       ->check(CLI::ExistingFile);
-  c->add_option("--solver", o->solver, "BCQ solver (default: the config's, greedy as the reference)")
+  c->add_option("--solver", o->solver, "BCQ solver (default: the run config's \"solver\"; without one, greedy as the reference)")
       ->check(CLI::IsMember(bcq_method_names()));
   c->add_option("--mode", o->mode,
                 "projection: train, project every N steps as the reference; ste: train with the straight-through "
-                "estimator; ptq: quantize once, no training (default: the config's, projection)")
+                "estimator; ptq: quantize once, no training (default: the run config's \"mode\"; without one, projection)")
       ->check(CLI::IsMember(quantization_mode_names()));
   c->add_option("--epochs", o->epochs, "Epochs of quantization-aware training (default: the config's)")
       ->check(CLI::PositiveNumber);

@@ -24,7 +24,9 @@ namespace {
 
 // What the log says about one model.
 struct ModelLog {
-  std::string command;             // the last "start" record's
+  std::string command;             // of the last "start" that went on to validate (an
+                                   // interrupted start before its first validation made nothing)
+  std::string started;             // the last "start" record's command
   double best_val_accuracy = -1.0;  // over its validation records (the .bcq holds the best)
   std::map<int64_t, double> epoch_seconds;  // QAT epoch -> its longest elapsed time
   const nlohmann::json* evaluation = nullptr;  // the last full-test greedy evaluation
@@ -54,8 +56,9 @@ std::map<std::string, ModelLog> summarise(const std::vector<nlohmann::json>& rec
     if (phase != "pretrain" && phase != "quantize") continue;
     ModelLog& log = logs[model];
     const std::string kind = r.value("kind", "");
-    if (kind == "start") log.command = r.value("command", "");
+    if (kind == "start") log.started = r.value("command", "");
     if (kind != "validation") continue;
+    if (!log.started.empty()) log.command = log.started;
     log.best_val_accuracy = std::max(log.best_val_accuracy, r.value("val_masked_accuracy", -1.0));
     double& seconds = log.epoch_seconds[r.value("epoch", int64_t{0})];
     seconds = std::max(seconds, r.value("seconds", 0.0));

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -79,6 +80,10 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   if (o.n_best > o.beam)
     throw AppError("--n-best " + std::to_string(o.n_best) + " needs --beam " + std::to_string(o.n_best) + " or more");
 
+  if (!o.output.empty()) {  // fail before decoding, not after
+    const auto dir = std::filesystem::absolute(o.output).parent_path();
+    if (!std::filesystem::is_directory(dir)) throw AppError("--output " + o.output + ": directory " + dir.string() + " does not exist");
+  }
   std::ifstream file;
   if (!o.input.empty()) {
     file.open(o.input, std::ios::binary);
@@ -151,7 +156,7 @@ Subcommand add_translate_command(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   c->add_option("--n-best", o->n_best,
                 "Write the N best translations of each sentence as \"index ||| translation ||| score\" lines (needs "
-                "--beam N or more)")
+                "--beam N or more; a blank input line gives one line with an empty translation)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   c->add_flag("--scores", o->scores, "Append \" ||| score\" to each translation (the decoder's ranking score)");

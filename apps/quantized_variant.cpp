@@ -54,9 +54,15 @@ void adopt_variant_settings(const RunDirectory& run, const std::string& name, co
     } catch (const nlohmann::json::exception&) {
       throw AppError(file.string() + ": not valid JSON; the variant's settings are unknown, so it cannot be resumed");
     }
-    if (stored != settings)
-      throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with " + stored.dump() +
-                     ", not " + settings.dump() + "; choose another --name (or omit it) to keep both");
+    if (stored != settings) {
+      std::string differences;
+      for (const auto& [key, value] : settings.items()) {
+        const nlohmann::json old = stored.contains(key) ? stored.at(key) : nlohmann::json();
+        if (old != value) differences += (differences.empty() ? "" : ", ") + key + " " + old.dump() + " vs " + value.dump();
+      }
+      throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with other settings (" +
+                     differences + "); choose another --name (or omit it) to keep both");
+    }
     return;
   }
   if (holds_state)
