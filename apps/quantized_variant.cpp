@@ -55,10 +55,16 @@ void adopt_variant_settings(const RunDirectory& run, const std::string& name, co
       throw AppError(file.string() + ": not valid JSON; the variant's settings are unknown, so it cannot be resumed");
     }
     if (stored != settings) {
-      std::string differences;
-      for (const auto& [key, value] : settings.items()) {
-        const nlohmann::json old = stored.contains(key) ? stored.at(key) : nlohmann::json();
-        if (old != value) differences += (differences.empty() ? "" : ", ") + key + " " + old.dump() + " vs " + value.dump();
+      std::string differences;  // "bits.encoder_ffn 3 vs 2, mode \"ste\" vs \"ptq\""
+      const nlohmann::json patch = nlohmann::json::diff(stored, settings);
+      for (const auto& change : patch) {
+        std::string key = change.value("path", "");
+        key = key.substr(key.empty() ? 0 : 1);
+        std::replace(key.begin(), key.end(), '/', '.');
+        const nlohmann::json::json_pointer at(change.value("path", ""));
+        const nlohmann::json old = stored.contains(at) ? stored.at(at) : nlohmann::json();
+        const nlohmann::json now = settings.contains(at) ? settings.at(at) : nlohmann::json();
+        differences += (differences.empty() ? "" : ", ") + key + " " + old.dump() + " vs " + now.dump();
       }
       throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with other settings (" +
                      differences + "); choose another --name (or omit it) to keep both");
