@@ -86,11 +86,11 @@ Subcommand add_evaluate_command(CLI::App& app) {
   add_model_flag(c, o->model);
   c->add_option("--split", o->split, "test, validation or train")->capture_default_str()
       ->check(CLI::IsMember({"test", "validation", "train"}));
-  c->add_option("--limit", o->limit, "Only the first N pairs (0: all)")->check(CLI::NonNegativeNumber);
+  c->add_option("--limit", o->limit, "Only the first N pairs (0: all)")->check(kNonNegativeCount);
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
   c->add_option("--output", o->output, "Also write the translations to this file (atomically)");
   c->add_option("--samples", o->samples, "PT/EN/OUT examples to print")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeCount);
   return {c, [o] { return run_evaluate(*o, std::cout); }};
 }
 

@@ -5,6 +5,7 @@
 // share are declared here, once, with their help text.
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <limits>
 #include <string>
 
 namespace bcqnmt {
@@ -16,6 +17,11 @@ struct Subcommand {
   // every other command keeps the default action, so Ctrl-C stops it at once.
   bool checkpoints_on_interrupt = false;
 };
+
+// Counts on the command line. CLI11's PositiveNumber / NonNegativeNumber would print their
+// upper bound, DBL_MAX, in full in the error message.
+inline const CLI::Range kPositiveCount(1, std::numeric_limits<int>::max());
+inline const CLI::Range kNonNegativeCount(0, std::numeric_limits<int>::max());
 
 // --run DIR (required): the run directory.
 inline CLI::Option* add_run_flag(CLI::App* command, std::string& run) {

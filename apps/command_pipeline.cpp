@@ -82,11 +82,11 @@ Subcommand add_pipeline_command(CLI::App& app) {
   c->add_option("--config", o->config, "Config file (e.g. configs/small_bucketed.json)")->required();
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);
-  c->add_option("--epochs", o->epochs, "Pretraining epochs (default: the config's)")->check(CLI::PositiveNumber);
+  c->add_option("--epochs", o->epochs, "Pretraining epochs (default: the config's)")->check(kPositiveCount);
   c->add_option("--quantize-epochs", o->quantize_epochs, "Quantization epochs (default: the config's)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveCount);
   c->add_option("--vocab-limit", o->vocab_limit, "Learn the vocabularies from the first N pairs (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeCount);
   return {c, [o] { return run_pipeline(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 

@@ -41,7 +41,7 @@ Subcommand add_pretrain_command(CLI::App& app) {
   c->add_option("--config", o->config, "Config file (required for a new run, e.g. configs/small_bucketed.json)");
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);
-  c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(CLI::PositiveNumber);
+  c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(kPositiveCount);
   c->add_flag("--restart", o->restart,
               "Start from scratch instead of resuming; best.ckpt is kept unless a new epoch beats it");
   return {c, [o] { return run_pretrain(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};

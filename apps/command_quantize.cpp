@@ -174,9 +174,9 @@ Subcommand add_quantize_command(CLI::App& app) {
                 "estimator; ptq: quantize once, no training (default: the run config's \"mode\"; without one, projection)")
       ->check(CLI::IsMember(quantization_mode_names()));
   c->add_option("--epochs", o->epochs, "Epochs of quantization-aware training (default: the config's)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveCount);
   c->add_option("--project-every", o->project_every, "Projection mode: steps between projections (0: one epoch)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeCount);
   c->add_option("--distill", o->distill_weight,
                 "Knowledge distillation from the fp32 model: weight of the token-level KL term, 0..1 (default: the "
                 "config's, 0)")

@@ -126,7 +126,7 @@ Subcommand add_sensitivity_command(CLI::App& app) {
   c->add_option("--solver", o->solver, "BCQ solver (default: the run's quantization config's)")
       ->check(CLI::IsMember(bcq_method_names()));
   c->add_option("--limit", o->limit, "Validation pairs to evaluate on (default: the training config's validation_limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeCount);
   return {c, [o] { return run_sensitivity(*o, std::cout); }};
 }
 

@@ -46,7 +46,7 @@ Subcommand add_vocab_command(CLI::App& app) {
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);
   c->add_option("--size", o->size, "Target vocabulary size")->capture_default_str()->check(CLI::Range(16, 1000000));
-  c->add_option("--limit", o->limit, "Learn from the first N training pairs only (0: all)")->check(CLI::NonNegativeNumber);
+  c->add_option("--limit", o->limit, "Learn from the first N training pairs only (0: all)")->check(kNonNegativeCount);
   return {c, [o] { return run_vocab(*o, std::cout); }};
 }
 

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text);
   int threads = 0;
   app.add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeCount);
   const std::vector<Subcommand> commands{add_vocab_command(app),     add_pretrain_command(app),
                                          add_quantize_command(app),  add_evaluate_command(app),
                                          add_translate_command(app), add_info_command(app),
