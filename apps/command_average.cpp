@@ -48,12 +48,8 @@ int run_average(const AverageOptions& o, std::ostream& out) {
   save_checkpoint(e.run.pretrain_dir() / "averaged.ckpt", average);
   out << "average: epochs " << epochs.dump() << " -> " << (e.run.pretrain_dir() / "averaged.ckpt").string()
       << ": val_loss " << val.loss << ", val_masked_accuracy " << val.masked_accuracy << "\n";
-  const std::optional<double> before = [&]() -> std::optional<double> {
-    const Checkpoint latest = load_checkpoint(keeper.latest_path());
-    const auto it = latest.metrics.find(keeper.best_metric_key());
-    return it == latest.metrics.end() ? std::nullopt : std::optional<double>(it->second);
-  }();
-  const bool promoted = keeper.promote_if_better(average);
+  std::optional<double> before;
+  const bool promoted = keeper.promote_if_better(average, &before);
   if (promoted)
     out << "average: better than the best single epoch ("
         << (before ? std::to_string(*before) : std::string("none")) << "); it is now " << keeper.best_path().string()

@@ -68,14 +68,10 @@ int run_info(const InfoOptions& o, std::ostream& out) {
   const std::vector<std::string> variants = finished_variants(e.run);
   if (variants.empty())
     out << "quantized variants: none yet (run `bcqnmt quantize --run " << e.run.root.string() << "`)\n";
-  const auto variants_root = e.run.root / "quantized";
-  if (std::filesystem::is_directory(variants_root))
-    for (const auto& entry : std::filesystem::directory_iterator(variants_root)) {
-      const std::string name = entry.path().filename().string();
-      if (!std::filesystem::exists(e.run.bcq_model(name)))
-        out << "variant " << name << ": in progress or stopped before its first validation (no model.bcq yet; "
-            << "`bcqnmt quantize --run " << e.run.root.string() << " --name " << name << "` resumes it)\n";
-    }
+  for (const std::string& name : all_variants(e.run))
+    if (!std::filesystem::exists(e.run.bcq_model(name)))
+      out << "variant " << name << ": in progress or stopped before its first validation (no model.bcq yet; "
+          << "`bcqnmt quantize --run " << e.run.root.string() << " --name " << name << "` resumes it)\n";
   for (const std::string& name : variants) {
     out << "\nvariant " << name << " (--model " << name << ")\n";
     for (const char* file : {"latest.ckpt", "best.ckpt"}) describe_checkpoint(e.run.variant_dir(name) / file);

@@ -77,14 +77,20 @@ void adopt_variant_settings(const RunDirectory& run, const std::string& name, co
   write_file_atomically(file, settings.dump(2) + "\n");
 }
 
-std::vector<std::string> finished_variants(const RunDirectory& run) {
+std::vector<std::string> all_variants(const RunDirectory& run) {
   std::vector<std::string> names;
   const auto root = run.root / "quantized";
   if (!std::filesystem::is_directory(root)) return names;
   for (const auto& entry : std::filesystem::directory_iterator(root))
-    if (std::filesystem::exists(run.bcq_model(entry.path().filename().string())))
-      names.push_back(entry.path().filename().string());
+    if (entry.is_directory()) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> finished_variants(const RunDirectory& run) {
+  std::vector<std::string> names;
+  for (const std::string& name : all_variants(run))
+    if (std::filesystem::exists(run.bcq_model(name))) names.push_back(name);
   return names;
 }
 

@@ -34,7 +34,8 @@ void check_variant_name(const std::string& name);
 // (a directory with settings.json only, left by a start that failed, is taken over).
 void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings);
 
-// Names of the variants with a model.bcq, sorted.
+// Names of every variant directory (finished or not), and of those with a model.bcq; sorted.
+std::vector<std::string> all_variants(const RunDirectory& run);
 std::vector<std::string> finished_variants(const RunDirectory& run);
 
 }  // namespace bcqnmt

@@ -79,9 +79,10 @@ std::vector<std::filesystem::path> CheckpointKeeper::epoch_checkpoints() const {
   return paths;
 }
 
-bool CheckpointKeeper::promote_if_better(const Checkpoint& candidate) {
+bool CheckpointKeeper::promote_if_better(const Checkpoint& candidate, std::optional<double>* previous_best) {
   Checkpoint latest = load_checkpoint(latest_path());
   resume_from(latest);
+  if (previous_best) *previous_best = best_;
   const auto it = candidate.metrics.find(metric_);
   if (it == candidate.metrics.end() || !improves(it->second)) return false;
   best_ = it->second;

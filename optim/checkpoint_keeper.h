@@ -47,8 +47,9 @@ class CheckpointKeeper {
 
   // Makes `candidate` (e.g. an average of epoch checkpoints, with the metric set) best.ckpt
   // if it beats the best recorded in latest.ckpt, and records the new best in latest.ckpt so
-  // a resumed training does not replace it with a worse epoch. Returns whether it did.
-  bool promote_if_better(const Checkpoint& candidate);
+  // a resumed training does not replace it with a worse epoch. `previous_best`, if given,
+  // receives the value it had to beat (none: no best yet). Returns whether it did.
+  bool promote_if_better(const Checkpoint& candidate, std::optional<double>* previous_best = nullptr);
 
  private:
   bool improves(double value) const;
