@@ -11,6 +11,8 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/validation_bleu.h"
+#include "apps/model_loading.h"
 #include "optim/checkpoint_average.h"
 #include "optim/checkpoint_keeper.h"
 
@@ -18,7 +20,7 @@ namespace bcqnmt {
 
 int run_average(const AverageOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, "");
-  CheckpointKeeper keeper(e.run.pretrain_dir(), "val_masked_accuracy", MetricGoal::maximize);
+  CheckpointKeeper keeper(e.run.pretrain_dir(), e.training.best_metric, MetricGoal::maximize);
   std::vector<std::filesystem::path> paths = keeper.epoch_checkpoints();
   if (static_cast<int>(paths.size()) < o.last)
     throw AppError(e.run.pretrain_dir().string() + " holds " + std::to_string(paths.size()) +
@@ -41,13 +43,17 @@ int run_average(const AverageOptions& o, std::ostream& out) {
   const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);
   Transformer model(e.model, e.training.seed);
   load_model_parameters(model, average, paths.back());
-  const EvalResult val = Trainer(model, e.training, train, validation, e.identity(), e.run).evaluate(validation);
+  Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
+  trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
+  const EvalResult val = trainer.validate();
   average.metrics["val_loss"] = val.loss;
   average.metrics["val_masked_accuracy"] = val.masked_accuracy;
+  if (val.bleu) average.metrics["val_bleu"] = *val.bleu;
   average.metrics["averaged_epochs"] = static_cast<double>(paths.size());
   save_checkpoint(e.run.pretrain_dir() / "averaged.ckpt", average);
   out << "average: epochs " << epochs.dump() << " -> " << (e.run.pretrain_dir() / "averaged.ckpt").string()
-      << ": val_loss " << val.loss << ", val_masked_accuracy " << val.masked_accuracy << "\n";
+      << ": val_loss " << val.loss << ", val_masked_accuracy " << val.masked_accuracy
+      << (val.bleu ? ", val_bleu " + std::to_string(*val.bleu) : std::string()) << "\n";
   std::optional<double> before;
   const bool promoted = keeper.promote_if_better(average, &before);
   if (promoted)
@@ -55,14 +61,13 @@ int run_average(const AverageOptions& o, std::ostream& out) {
         << (before ? std::to_string(*before) : std::string("none")) << "); it is now " << keeper.best_path().string()
         << "\n";
   else
-    out << "average: not better than " << keeper.best_path().string() << " (val_masked_accuracy " << *before
+    out << "average: not better than " << keeper.best_path().string() << " (" << e.training.best_metric << " " << *before
         << "), which stays\n";
-  e.run.append_metrics({{"phase", "pretrain"},
-                        {"kind", "average"},
-                        {"epochs", epochs},
-                        {"val_loss", val.loss},
-                        {"val_masked_accuracy", val.masked_accuracy},
-                        {"became_best", promoted}});
+  nlohmann::json record{{"phase", "pretrain"},         {"kind", "average"},
+                        {"epochs", epochs},              {"val_loss", val.loss},
+                        {"val_masked_accuracy", val.masked_accuracy}, {"became_best", promoted}};
+  if (val.bleu) record["val_bleu"] = *val.bleu;
+  e.run.append_metrics(record);
   return 0;
 }
 

@@ -30,7 +30,7 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   vocab.limit = o.vocab_limit;
   run_vocab(vocab, out);
   out << "== 2/5 full-precision pretraining\n";
-  run_pretrain({o.config, data_dir, o.run, o.epochs}, out);
+  run_pretrain({o.config, data_dir, o.run, o.epochs, /*restart=*/false, o.matmul_precision}, out);
   const Experiment e = open_experiment(o.run, "");
   const int epochs = o.epochs > 0 ? o.epochs : e.training.epochs;
   if (e.training.keep_epoch_checkpoints > 1 && epochs > 1) {
@@ -85,6 +85,7 @@ Subcommand add_pipeline_command(CLI::App& app) {
   c->add_option("--epochs", o->epochs, "Pretraining epochs (default: the config's)")->check(kPositiveCount);
   c->add_option("--quantize-epochs", o->quantize_epochs, "Quantization epochs (default: the config's)")
       ->check(kPositiveCount);
+  add_matmul_precision_flag(c, o->matmul_precision);
   c->add_option("--vocab-limit", o->vocab_limit, "Learn the vocabularies from the first N pairs (0: all)")
       ->check(kNonNegativeCount);
   return {c, [o] { return run_pipeline(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};

@@ -6,11 +6,13 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/validation_bleu.h"
 
 namespace bcqnmt {
 
 int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, o.config);
+  if (!o.matmul_precision.empty()) e.training.matmul_precision = o.matmul_precision;
   const std::string data_dir = resolve_data_dir(o.data);
   const EncodedCorpus train = load_encoded_split(e, data_dir, Split::kTrain, e.training.train_limit);
   const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);
@@ -20,8 +22,10 @@ int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   std::string command = "bcqnmt pretrain --run " + o.run;
   if (!o.config.empty()) command += " --config " + o.config;
   if (o.epochs > 0) command += " --epochs " + std::to_string(o.epochs);
+  if (!o.matmul_precision.empty()) command += " --matmul-precision " + o.matmul_precision;
   e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
   Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
+  trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
   TrainerPhase phase;
   phase.name = "pretrain";
   phase.checkpoint_dir = e.run.pretrain_dir();
@@ -42,6 +46,7 @@ Subcommand add_pretrain_command(CLI::App& app) {
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);
   c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(kPositiveCount);
+  add_matmul_precision_flag(c, o->matmul_precision);
   c->add_flag("--restart", o->restart,
               "Start from scratch instead of resuming; best.ckpt is kept unless a new epoch beats it");
   return {c, [o] { return run_pretrain(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};

@@ -15,7 +15,9 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/model_loading.h"
 #include "apps/quantized_variant.h"
+#include "apps/validation_bleu.h"
 #include "nn/distillation.h"
 #include "quant/bcq_model.h"
 
@@ -96,17 +98,20 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
     out << "quantize: wrote " << bcq_path.string() << "\n";
   };
   Trainer trainer(*model, e.training, train, validation, e.identity(), e.run);
+  trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
 
   if (q.mode == "ptq") {
     const auto start = std::chrono::steady_clock::now();
     const BcqModel bcq = BcqModel::quantize(*model, settings);
     bcq.write_dequantized(*model);
-    const EvalResult val = trainer.evaluate(validation);
+    const EvalResult val = trainer.validate();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     save_bcq(bcq);
-    e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "validation"}, {"epoch", 0},
+    nlohmann::json record{{"phase", "quantize"}, {"variant", name}, {"kind", "validation"}, {"epoch", 0},
                           {"step", 0}, {"seconds", seconds}, {"val_loss", val.loss},
-                          {"val_masked_accuracy", val.masked_accuracy}});
+                          {"val_masked_accuracy", val.masked_accuracy}};
+    if (val.bleu) record["val_bleu"] = *val.bleu;
+    e.run.append_metrics(record);
     out << "quantize: post-training quantization, no retraining: val_loss " << val.loss << ", val_masked_accuracy "
         << val.masked_accuracy << " (" << seconds << " s)\n";
     return 0;

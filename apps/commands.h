@@ -22,6 +22,7 @@ struct PretrainOptions {
   std::string config, data, run;
   int epochs = 0;  // 0: the config's
   bool restart = false;  // start from scratch (TrainerPhase::restart)
+  std::string matmul_precision;  // "": the config's "matmul_precision"
 };
 int run_pretrain(const PretrainOptions& o, std::ostream& out);
 
@@ -72,6 +73,7 @@ struct PipelineOptions {
   std::string config, data, run;
   int epochs = 0, quantize_epochs = 0;
   int64_t vocab_limit = 0;
+  std::string matmul_precision;  // "": the config's (pretraining only)
 };
 int run_pipeline(const PipelineOptions& o, std::ostream& out);
 

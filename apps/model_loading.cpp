@@ -2,9 +2,18 @@
 
 #include "apps/app_error.h"
 #include "apps/quantized_variant.h"
+#include "nn/error.h"
 #include "quant/bcq_model.h"
 
 namespace bcqnmt {
+
+void load_model_parameters(Transformer& model, const Checkpoint& checkpoint, const std::filesystem::path& path) {
+  try {
+    load_parameters(model, checkpoint.parameters);
+  } catch (const NnError& e) {
+    throw CheckpointError(path.string() + ": " + e.what());
+  }
+}
 
 std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& name) {
   if (name == kFullPrecisionModel) {

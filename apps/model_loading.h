@@ -8,6 +8,11 @@
 
 namespace bcqnmt {
 
+// Copies a checkpoint's weights (read from `path`) into the model through nn's one loader
+// (load_parameters, nn/module.h): CheckpointError naming the file when a name or shape does
+// not fit or a weight is NaN or Inf.
+void load_model_parameters(Transformer& model, const Checkpoint& checkpoint, const std::filesystem::path& path);
+
 // AppError naming the run's models when `name` is neither "fp" nor a finished variant.
 std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& name);
 

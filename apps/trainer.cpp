@@ -1,13 +1,17 @@
 #include "apps/trainer.h"
 
 #include <cereal/archives/portable_binary.hpp>
+#include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 
-#include "apps/interrupt.h"
 #include "apps/app_error.h"
+#include "apps/interrupt.h"
+#include "apps/model_loading.h"
 #include "apps/progress_bar.h"
 #include "apps/training_batches.h"
 #include "core/gemm_bf16.h"
@@ -73,21 +77,6 @@ MetricList running_metrics(const Progress& p) {
 
 }  // namespace
 
-void load_model_parameters(Transformer& model, const Checkpoint& c, const std::filesystem::path& path) {
-  auto params = model.named_parameters();
-  if (params.size() != c.parameters.size())
-    throw CheckpointError(path.string() + ": holds " + std::to_string(c.parameters.size()) + " tensors, the model has " +
-                          std::to_string(params.size()));
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].first != c.parameters[i].name || params[i].second.shape() != c.parameters[i].value.shape())
-      throw CheckpointError(path.string() + ": parameter " + c.parameters[i].name + " " +
-                            shape_str(c.parameters[i].value.shape()) + " does not fit the model's " + params[i].first +
-                            " " + shape_str(params[i].second.shape()));
-    params[i].second.value().copy_from(c.parameters[i].value);
-  }
-}
-
-
 Trainer::Trainer(Transformer& model, const TrainingConfig& config, const EncodedCorpus& train,
                  const EncodedCorpus& validation, CheckpointIdentity identity, RunDirectory run)
     : model_(model), config_(config), train_(train), validation_(validation), identity_(std::move(identity)), run_(std::move(run)) {}
@@ -135,6 +124,22 @@ void warn_if_unhealthy(const ModelHealth& h, int64_t epoch, int64_t step, int64_
 
 }  // namespace
 
+double EvalResult::metric(const std::string& name) const {
+  if (name == "val_masked_accuracy") return masked_accuracy;
+  if (name == "val_bleu" && bleu) return *bleu;
+  throw std::logic_error("EvalResult: no value for metric " + name);
+}
+
+EvalResult Trainer::validate() const {
+  EvalResult r = evaluate(validation_);
+  if (bleu_scorer_) {
+    // Translation runs fp32 in `evaluate` and `translate`; val_bleu predicts their figure.
+    const GemmPrecisionScope fp32(GemmPrecision::fp32);
+    r.bleu = bleu_scorer_(model_);
+  }
+  return r;
+}
+
 EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
   NoGradGuard no_grad;
   // The precision training validates in, whether or not a phase is running (post-training
@@ -173,7 +178,7 @@ class Trainer::PhaseRun {
         phase_(phase),
         out_(out),
         adam_(trainer.model_.parameters()),
-        keeper_(phase.checkpoint_dir, "val_masked_accuracy", MetricGoal::maximize),
+        keeper_(phase.checkpoint_dir, trainer.config_.best_metric, MetricGoal::maximize),
         probe_(health_batch(trainer.validation_, trainer.config_)),
         interactive_(stdout_is_terminal()) {}
 
@@ -205,6 +210,8 @@ class Trainer::PhaseRun {
     t_.model_.rng().set_state(c.rng_state);
     progress_ = from_blob(c.data_order_state);
     step_ = c.step;
+    saved_step_ = c.step;
+    if (c.metrics.count(kValidationsSinceBest)) validations_since_best_ = static_cast<int>(c.metrics.at(kValidationsSinceBest));
     keeper_.resume_from(c);
     t_.run_.drop_metrics_after(phase_.name, phase_.variant, step_);
     out_ << phase_.name << ": resuming from " << keeper_.latest_path().string() << " (epoch " << progress_.epoch + 1
@@ -214,7 +221,7 @@ class Trainer::PhaseRun {
   void train_epochs() {
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
     t_.model_.train();
-    while (progress_.epoch < phase_.epochs) {
+    while (progress_.epoch < phase_.epochs && !patience_exhausted()) {
       batcher->restore({t_.config_.seed, progress_.epoch, progress_.position});
       out_ << "Epoch " << progress_.epoch + 1 << "/" << phase_.epochs << "\n";
       ProgressBar bar(batcher->batches_in_epoch(), out_, interactive_);
@@ -226,44 +233,84 @@ class Trainer::PhaseRun {
           Progress after = progress_;
           ++after.position;
           validate_and_save(bar, after, false);
+          if (patience_exhausted()) break;
         }
         if (interrupt_requested()) save_and_stop();
       }
+      if (patience_exhausted()) break;  // stopped by a mid-epoch validation; its checkpoint resumes here
       Progress next;
       next.epoch = progress_.epoch + 1;
       validate_and_save(bar, next, true);
       if (t_.config_.keep_epoch_checkpoints > 0) keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
     }
+    if (patience_exhausted())
+      out_ << phase_.name << ": early stopping: " << t_.config_.best_metric << " has not improved on "
+           << (keeper_.best_value() ? std::to_string(*keeper_.best_value()) : std::string("-")) << " in "
+           << validations_since_best_ << " validations (\"patience\": " << t_.config_.patience << "); best model "
+           << keeper_.best_path().string() << "\n";
   }
 
  private:
-  // Forward, backward, the step log every log_every steps, clipping, Adam.
+  // Key of the checkpoint metric that counts validations since the last new best (patience).
+  static constexpr const char* kValidationsSinceBest = "validations_since_best";
+
+  bool patience_exhausted() const {
+    return t_.config_.patience > 0 && validations_since_best_ >= t_.config_.patience;
+  }
+
+  // Forward, backward, the non-finite guard, the step log every log_every steps, clipping, Adam.
   void step(const Batch& batch, ProgressBar& bar) {
     adam_.zero_grad();
     TokenCounts counts;
     Variable loss = phase_.loss ? phase_.loss(t_.model_, batch, &counts)
                                 : t_.model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
     loss.backward();
+    const double loss_value = loss.value().item();
+    const double norm = gradient_norm(adam_.parameters());
+    if (!std::isfinite(loss_value) || !std::isfinite(norm)) stop_on_non_finite(loss_value, norm);
     ++step_;
+    log_tokens_ += counts.total;
     const double learning_rate = noam_learning_rate(step_, t_.model_.config().d_model, t_.config_.warmup_steps);
-    if (t_.config_.log_every > 0 && step_ % t_.config_.log_every == 0)
-      log_step(loss.value().item(), learning_rate, bar);
-    if (t_.config_.clip_norm > 0.0) clip_grad_norm(adam_.parameters(), t_.config_.clip_norm);
+    if (t_.config_.log_every > 0 && step_ % t_.config_.log_every == 0) log_step(loss_value, learning_rate, bar);
+    if (t_.config_.clip_norm > 0.0) clip_grad_norm(adam_.parameters(), norm, t_.config_.clip_norm);
     adam_.step(learning_rate);
-    progress_.loss_sum += loss.value().item();
+    progress_.loss_sum += loss_value;
     progress_.correct += counts.correct;
     progress_.tokens += counts.total;
     ++progress_.batches_seen;
     bar.update(progress_.position + 1, running_metrics(progress_));
   }
 
+  // A NaN or Inf loss or gradient would poison the weights and, through Adam's moments,
+  // every later step. Nothing of this step is applied or saved: the last checkpoint stays
+  // the run's state, and the error says what to change before resuming from it.
+  [[noreturn]] void stop_on_non_finite(double loss, double norm) const {
+    std::string groups;
+    for (const auto& [group, group_norm] : gradient_norms_by_group(t_.model_))
+      if (!std::isfinite(group_norm)) groups += (groups.empty() ? "" : ", ") + group;
+    auto str = [](double v) { return std::isnan(v) ? "NaN" : std::isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : std::to_string(v); };
+    throw AppError(phase_.name + " step " + std::to_string(step_ + 1) + ": the loss is " + str(loss) +
+                   " and the gradient norm " + str(norm) +
+                   (groups.empty() ? std::string() : " (non-finite in " + groups + ")") +
+                   "; training stopped without applying or saving this step, so " + keeper_.latest_path().string() +
+                   (saved_step_ > 0 ? " (step " + std::to_string(saved_step_) + ")" : std::string(" (none yet)")) +
+                   " is the last good state. Resume after lowering the learning rate (a longer \"warmup_steps\"), "
+                   "setting \"clip_norm\", or with fp32 matmuls");
+  }
+
   // A "log" record: the step's loss and learning rate, the gradient norms per group before
-  // clipping (what the loss asked for, not what was applied) and the health signals.
+  // clipping (what the loss asked for, not what was applied), the target tokens per second
+  // since the previous record, and the health signals.
   void log_step(double loss, double learning_rate, const ProgressBar& bar) {
+    const auto now = std::chrono::steady_clock::now();
+    const double interval = std::chrono::duration<double>(now - last_log_time_).count();
     nlohmann::json record{{"phase", phase_.name}, {"kind", "log"},   {"epoch", progress_.epoch + 1},
                           {"step", step_},        {"learning_rate", learning_rate}, {"step_loss", loss},
-                          {"seconds", bar.elapsed_seconds()}};
+                          {"seconds", bar.elapsed_seconds()},
+                          {"target_tokens_per_second", interval > 0 ? static_cast<double>(log_tokens_) / interval : 0.0}};
+    last_log_time_ = now;
+    log_tokens_ = 0;
     for (const auto& [group, norm] : gradient_norms_by_group(t_.model_)) record["grad_norm"][group] = norm;
     const ModelHealth health = measure_health(t_.model_, probe_.source, probe_.target_in);
     record["encoder_position_share"] = health.encoder_position_share;
@@ -280,11 +327,12 @@ class Trainer::PhaseRun {
   // `at` is where a resume from this checkpoint continues.
   void validate_and_save(ProgressBar& bar, const Progress& at, bool epoch_end) {
     if (phase_.before_validation) phase_.before_validation(t_.model_);
-    const EvalResult val = t_.evaluate(t_.validation_);
+    const EvalResult val = t_.validate();
     const ModelHealth health = measure_health(t_.model_, probe_.source, probe_.target_in);
     MetricList line = running_metrics(progress_);
     line.emplace_back("val_loss", val.loss);
     line.emplace_back("val_masked_accuracy", val.masked_accuracy);
+    if (val.bleu) line.emplace_back("val_bleu", *val.bleu);
     line.emplace_back("encoder_position_share", health.encoder_position_share);
     line.emplace_back("cross_attention_entropy", health.cross_attention_entropy);
     if (epoch_end) {
@@ -304,10 +352,15 @@ class Trainer::PhaseRun {
     Checkpoint c = snapshot(t_.model_, adam_, step_, at, t_.identity_, t_.model_.rng());
     c.metrics["val_loss"] = val.loss;
     c.metrics["val_masked_accuracy"] = val.masked_accuracy;
+    if (val.bleu) c.metrics["val_bleu"] = *val.bleu;
+    const double value = val.metric(t_.config_.best_metric);
+    validations_since_best_ = keeper_.improves(value) ? 0 : validations_since_best_ + 1;
+    c.metrics[kValidationsSinceBest] = validations_since_best_;
     const std::optional<double> previous = keeper_.best_value();
+    saved_step_ = step_;
     if (keeper_.save(c)) {
-      out_ << phase_.name << " step " << step_ << ": val_masked_accuracy improved from "
-           << (previous ? std::to_string(*previous) : std::string("-inf")) << " to " << val.masked_accuracy
+      out_ << phase_.name << " step " << step_ << ": " << t_.config_.best_metric << " improved from "
+           << (previous ? std::to_string(*previous) : std::string("-inf")) << " to " << value
            << ", saving model to " << keeper_.best_path().string() << "\n";
       if (phase_.on_improved) phase_.on_improved(t_.model_);
     }
@@ -315,7 +368,9 @@ class Trainer::PhaseRun {
 
   [[noreturn]] void save_and_stop() {
     ++progress_.position;
-    keeper_.save(snapshot(t_.model_, adam_, step_, progress_, t_.identity_, t_.model_.rng()));
+    Checkpoint c = snapshot(t_.model_, adam_, step_, progress_, t_.identity_, t_.model_.rng());
+    c.metrics[kValidationsSinceBest] = validations_since_best_;
+    keeper_.save(c);
     out_ << "\n" << phase_.name << ": interrupted; saved " << keeper_.latest_path().string()
          << " (the next run resumes from here)\n";
     throw TrainingInterrupted{};
@@ -330,6 +385,10 @@ class Trainer::PhaseRun {
   const bool interactive_;
   Progress progress_;
   int64_t step_ = 0;
+  int64_t saved_step_ = 0;          // the step of the last checkpoint written or resumed from
+  int validations_since_best_ = 0;  // early stopping's count (TrainingConfig::patience)
+  int64_t log_tokens_ = 0;          // target tokens since the last "log" record
+  std::chrono::steady_clock::time_point last_log_time_ = std::chrono::steady_clock::now();
 };
 
 void Trainer::run(const TrainerPhase& phase, std::ostream& out) {

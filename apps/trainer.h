@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "apps/run_directory.h"
@@ -28,7 +29,13 @@ struct EvalResult {
   double loss = 0.0;             // mean over non-pad target tokens
   double masked_accuracy = 0.0;
   int64_t tokens = 0;
+  std::optional<double> bleu;    // "val_bleu", when the trainer has a BLEU scorer
+  // The value of a TrainingConfig::best_metric name ("val_masked_accuracy", "val_bleu").
+  double metric(const std::string& name) const;
 };
+
+// BLEU of a model's translations of a fixed set of sentences (apps/validation_bleu.h).
+using BleuScorer = std::function<double(const Transformer&)>;
 
 struct TrainerPhase {
   std::string name;     // "pretrain" or "quantize"
@@ -59,7 +66,12 @@ class Trainer {
   // exists; otherwise starts from the model's current weights with a fresh optimizer and
   // warm-up. On SIGINT/SIGTERM it checkpoints and throws TrainingInterrupted.
   void run(const TrainerPhase& phase, std::ostream& out);
+  // Loss and masked accuracy of the model on `split` (eval mode, no gradients).
   EvalResult evaluate(const EncodedCorpus& split) const;
+  // evaluate(validation), plus val_bleu from the BLEU scorer when one is set.
+  EvalResult validate() const;
+  // Every validation also scores BLEU with `scorer` (an empty function: none).
+  void set_bleu_scorer(BleuScorer scorer) { bleu_scorer_ = std::move(scorer); }
 
  private:
   class PhaseRun;  // one run of a phase (trainer.cpp)
@@ -69,10 +81,7 @@ class Trainer {
   const EncodedCorpus& validation_;
   CheckpointIdentity identity_;
   RunDirectory run_;
+  BleuScorer bleu_scorer_;
 };
-
-// Copies named parameters from a checkpoint (read from `path`) into the model; names and
-// shapes must match, else CheckpointError naming the file.
-void load_model_parameters(Transformer& model, const Checkpoint& checkpoint, const std::filesystem::path& path);
 
 }  // namespace bcqnmt

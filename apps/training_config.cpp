@@ -25,7 +25,18 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   get("matmul_precision", c.matmul_precision);
   get("log_every", c.log_every);
   get("keep_epoch_checkpoints", c.keep_epoch_checkpoints);
+  get("patience", c.patience);
+  get("validation_bleu_pairs", c.validation_bleu_pairs);
+  get("best_metric", c.best_metric);
   if (c.log_every < 0) throw AppError("training config: \"log_every\" must be >= 0 (0 turns step logs off)");
+  if (c.validation_bleu_pairs < 0)
+    throw AppError("training config: \"validation_bleu_pairs\" must be >= 0 (0 turns validation BLEU off)");
+  if (c.best_metric != "val_masked_accuracy" && c.best_metric != "val_bleu")
+    throw AppError("training config: \"best_metric\" must be \"val_masked_accuracy\" or \"val_bleu\", got \"" +
+                   c.best_metric + "\"");
+  if (c.best_metric == "val_bleu" && c.validation_bleu_pairs == 0)
+    throw AppError("training config: \"best_metric\": \"val_bleu\" needs \"validation_bleu_pairs\" > 0 (e.g. 200)");
+  if (c.patience < 0) throw AppError("training config: \"patience\" must be >= 0 (0 turns early stopping off)");
   if (c.keep_epoch_checkpoints < 0)
     throw AppError("training config: \"keep_epoch_checkpoints\" must be >= 0 (0 keeps none)");
   if (c.epochs < 1 || c.batch_size < 1 || c.max_tokens < 2 || c.warmup_steps < 1 || c.token_budget < 1 ||
@@ -54,7 +65,10 @@ nlohmann::json TrainingConfig::to_json() const {
           {"validation_limit", validation_limit},
           {"matmul_precision", matmul_precision},
           {"log_every", log_every},
-          {"keep_epoch_checkpoints", keep_epoch_checkpoints}};
+          {"keep_epoch_checkpoints", keep_epoch_checkpoints},
+          {"patience", patience},
+          {"validation_bleu_pairs", validation_bleu_pairs},
+          {"best_metric", best_metric}};
 }
 
 }  // namespace bcqnmt

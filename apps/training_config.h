@@ -29,6 +29,15 @@ struct TrainingConfig {
   // Keep the last N epoch-end checkpoints (epoch_NNN.ckpt) for checkpoint averaging
   // (`bcqnmt average`). 0: only latest.ckpt and best.ckpt.
   int keep_epoch_checkpoints = 0;
+  // Early stopping: end the phase once this many validations in a row have not beaten the
+  // best value of best_metric (Marian's --early-stopping, fairseq's --patience). 0: off.
+  int patience = 0;
+  // Every validation also translates the first N validation pairs greedily and records
+  // their nltk corpus BLEU as "val_bleu" (the test protocol's metric on a fixed subset). 0: off.
+  int validation_bleu_pairs = 0;
+  // The validation metric that picks best.ckpt and drives patience: "val_masked_accuracy"
+  // (the reference's) or "val_bleu" (needs validation_bleu_pairs > 0).
+  std::string best_metric = "val_masked_accuracy";
 
   static TrainingConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;

@@ -51,6 +51,13 @@ class Tensor {
   Shape shape_;
 };
 
+// A tensor with its parameter name ("encoder/layer_0/ffn/dense_0/kernel"): how checkpoints
+// and nn/module.h's load_parameters carry a model's weights.
+struct NamedTensor {
+  std::string name;
+  Tensor value;
+};
+
 // Integer tensor for token ids and labels; never differentiated.
 struct IndexTensor {
   Shape shape;

@@ -1,10 +1,7 @@
 #include "nn/module.h"
 
 #include <algorithm>
-
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/vector.hpp>
+#include <cmath>
 
 #include "nn/error.h"
 
@@ -67,31 +64,24 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
-void save_parameters(const Module& module, std::ostream& out) {
-  cereal::PortableBinaryOutputArchive archive(out);
+void load_parameters(Module& module, const std::vector<NamedTensor>& values) {
   auto params = module.named_parameters();
-  archive(static_cast<uint64_t>(params.size()));
-  for (const auto& [name, p] : params) archive(name, p.value().shape(), p.value().to_vector());
-}
-
-void load_parameters(Module& module, std::istream& in) {
-  cereal::PortableBinaryInputArchive archive(in);
-  auto params = module.named_parameters();
-  uint64_t count = 0;
-  archive(count);
-  if (count != params.size())
-    throw NnError("parameter file holds " + std::to_string(count) + " tensors, the model has " +
-                  std::to_string(params.size()));
-  for (auto& [name, p] : params) {
-    std::string stored_name;
-    Shape shape;
-    std::vector<float> values;
-    archive(stored_name, shape, values);
-    if (stored_name != name || shape != p.value().shape())
-      throw NnError("parameter mismatch: file has " + stored_name + " " + shape_str(shape) + ", model expects " + name +
-                    " " + shape_str(p.value().shape()));
-    p.value().copy_from(Tensor::from(shape, values));
+  if (params.size() != values.size())
+    throw NnError("holds " + std::to_string(values.size()) + " tensors, the model has " + std::to_string(params.size()));
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, p] = params[i];
+    const NamedTensor& v = values[i];
+    if (v.name != name || v.value.shape() != p.value().shape())
+      throw NnError("parameter " + v.name + " " + shape_str(v.value.shape()) + " does not fit the model's " + name + " " +
+                    shape_str(p.value().shape()));
+    const float* x = v.value.data();
+    const int64_t bad = std::find_if(x, x + v.value.numel(), [](float f) { return !std::isfinite(f); }) - x;
+    if (bad < v.value.numel())
+      throw NnError("parameter " + name + " holds a non-finite value (" +
+                    (std::isnan(x[bad]) ? "NaN" : x[bad] > 0 ? "+Inf" : "-Inf") + " at element " + std::to_string(bad) +
+                    "): the training that wrote it diverged");
   }
+  for (size_t i = 0; i < params.size(); ++i) params[i].second.value().copy_from(values[i].value);
 }
 
 }  // namespace bcqnmt

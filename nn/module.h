@@ -3,7 +3,6 @@
 // names them hierarchically ("encoder/layer_0/self_attention/mha/query/kernel") so that
 // checkpoints, quantizers and the info command can address any weight by name.
 #include <functional>
-#include <iosfwd>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,9 +70,11 @@ class Module {
 // parameter path.
 std::vector<std::string> path_components(const std::string& path);
 
-// Named parameters to and from a cereal portable binary stream. Loading checks that every
-// name and shape matches and throws NnError naming the first mismatch.
-void save_parameters(const Module& module, std::ostream& out);
-void load_parameters(Module& module, std::istream& in);
+// Copies `values` (one per parameter, in named_parameters() order, as checkpoints store
+// them) into the module's parameters: the one way weights get into a model. Throws NnError
+// naming the first parameter whose name or shape differs, or that holds a NaN or Inf (the
+// weights of a diverged training, which no command can use; quantizing them would turn
+// whole rows of BCQ scales into NaN).
+void load_parameters(Module& module, const std::vector<NamedTensor>& values);
 
 }  // namespace bcqnmt

@@ -19,11 +19,6 @@
 
 namespace bcqnmt {
 
-struct NamedTensor {
-  std::string name;
-  Tensor value;
-};
-
 struct Checkpoint {
   std::vector<NamedTensor> parameters;  // model parameters by name, in the model's order
   AdamState optimizer;                  // moments align with `parameters` (or are empty)

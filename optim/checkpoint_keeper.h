@@ -51,8 +51,10 @@ class CheckpointKeeper {
   // receives the value it had to beat (none: no best yet). Returns whether it did.
   bool promote_if_better(const Checkpoint& candidate, std::optional<double>* previous_best = nullptr);
 
- private:
+  // Whether `value` of the metric would beat the best so far (what save() would do with it).
   bool improves(double value) const;
+
+ private:
 
   std::filesystem::path run_dir_;
   std::string metric_;

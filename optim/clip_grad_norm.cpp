@@ -6,12 +6,15 @@
 
 namespace bcqnmt {
 
-double clip_grad_norm(const std::vector<Variable>& parameters, double max_norm) {
+double gradient_norm(const std::vector<Variable>& parameters) {
   double squares = 0.0;
   for (const Variable& p : parameters)
     if (p.grad().defined())
       squares += deterministic_sum(p.grad().data(), p.grad().numel(), [](float v) { return static_cast<double>(v) * v; });
-  const double norm = std::sqrt(squares);
+  return std::sqrt(squares);
+}
+
+void clip_grad_norm(const std::vector<Variable>& parameters, double norm, double max_norm) {
   if (norm > max_norm) {
     const float scale = static_cast<float>(max_norm / norm);
     for (const Variable& p : parameters) {
@@ -23,7 +26,6 @@ double clip_grad_norm(const std::vector<Variable>& parameters, double max_norm) 
       });
     }
   }
-  return norm;
 }
 
 }  // namespace bcqnmt

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -140,15 +141,20 @@ TEST_CASE("noam_learning_rate gives the formula's values") {
   CHECK(noam_learning_rate(4001, 128, 4000) < noam_learning_rate(4000, 128, 4000));
 }
 
-TEST_CASE("clip_grad_norm scales all gradients together and returns the norm before clipping") {
+TEST_CASE("gradient_norm is the global norm; clip_grad_norm scales all gradients together") {
   // Gradients [3] and [4] (a third parameter has none): global norm sqrt(9 + 16) = 5.
   Variable a(Tensor::zeros({1}), true), b(Tensor::zeros({1}), true), none(Tensor::zeros({1}), true);
   set_grad(a, {3.0f});
   set_grad(b, {4.0f});
-  CHECK(clip_grad_norm({a, b, none}, 10.0) == doctest::Approx(5.0));
+  const double norm = gradient_norm({a, b, none});
+  CHECK(norm == doctest::Approx(5.0));
+  clip_grad_norm({a, b, none}, norm, 10.0);
   CHECK(a.grad().item() == 3.0f);  // under the limit: untouched
-  CHECK(clip_grad_norm({a, b, none}, 1.0) == doctest::Approx(5.0));
+  clip_grad_norm({a, b, none}, norm, 1.0);
   CHECK(a.grad().item() == doctest::Approx(0.6));
   CHECK(b.grad().item() == doctest::Approx(0.8));
   CHECK_FALSE(none.grad().defined());
+  // A NaN anywhere makes the norm NaN, which is what the trainer's non-finite guard reads.
+  set_grad(b, {std::numeric_limits<float>::quiet_NaN()});
+  CHECK(std::isnan(gradient_norm({a, b, none})));
 }
