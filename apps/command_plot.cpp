@@ -199,7 +199,7 @@ void plot_weights(const Experiment& e, const Transformer& model, const PlotOptio
   for (const auto& [name, p] : named)
     if (name == o.layer) found = &p;
   if (found == nullptr || found->dim() != 2)
-    throw AppError("--layer \"" + o.layer + "\" is not a weight matrix of the model (e.g. " +
+    throw UsageError("--layer \"" + o.layer + "\" is not a weight matrix of the model (e.g. " +
                    "encoder/layer_0/ffn/dense_0/kernel; `bcqnmt info` lists the parts)");
   const Tensor& w = found->value();
   const Tensor m = bcq_rows_first(o.layer, w);  // BCQ rows are output rows

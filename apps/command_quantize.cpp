@@ -62,8 +62,10 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   q.project_every = o.project_every.value_or(q.project_every);
   q.distill_weight = o.distill_weight.value_or(q.distill_weight);
   if (q.mode == "ptq" && (o.epochs || o.project_every || o.distill_weight))
-    throw AppError("quantize: --epochs, --project-every and --distill train; --mode ptq does not train");
+    throw UsageError("quantize: --epochs, --project-every and --distill train; --mode ptq does not train");
   const std::string name = o.name.empty() ? default_variant_name(q) : o.name;
+  // Read before anything is written, so a missing or bad file leaves the run as it was.
+  const BitAllocation bits = q.bits_config.empty() ? BitAllocation::uniform(q.bits) : load_bit_allocation(q.bits_config);
   adopt_variant_settings(e.run, name, variant_settings(q));
   e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "start"}, {"command", command_line(o, name)}});
 
@@ -72,7 +74,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);
 
   QuantizeSettings settings;
-  settings.bits = q.bits_config.empty() ? BitAllocation::uniform(q.bits) : load_bit_allocation(q.bits_config);
+  settings.bits = bits;
   settings.solver.method = bcq_method_from_name(q.solver);
   settings.solver.cycles = q.cycles;
   settings.solver.group_size = q.group_size;
@@ -170,8 +172,7 @@ Subcommand add_quantize_command(CLI::App& app) {
       });
   c->add_option("--bits", o->bits, "Bits per weight for every quantized group (default: the run config's \"bits\"; without one, 3)")
       ->check(CLI::Range(1, 8));
-  c->add_option("--bits-config", o->bits_config, "JSON bit allocation per parameter group (overrides --bits)")
-      ->check(CLI::ExistingFile);
+  c->add_option("--bits-config", o->bits_config, "JSON bit allocation per parameter group (overrides --bits)");
   c->add_option("--solver", o->solver, "BCQ solver (default: the run config's \"solver\"; without one, greedy as the reference)")
       ->check(CLI::IsMember(bcq_method_names()));
   c->add_option("--mode", o->mode,

@@ -173,8 +173,7 @@ Subcommand add_report_command(CLI::App& app) {
   add_run_flag(c, o->run);
   c->add_option("--into", o->into,
                 "Replace the table between the lines <!-- MARKER:begin --> and <!-- MARKER:end --> of this markdown "
-                "file (atomically) instead of printing it")
-      ->check(CLI::ExistingFile);
+                "file (atomically) instead of printing it");
   c->add_option("--marker", o->marker, "The marker name for --into")->capture_default_str();
   return {c, [o] { return run_report(*o, std::cout); }};
 }

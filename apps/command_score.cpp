@@ -56,8 +56,8 @@ Subcommand add_score_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand(
       "score", "BLEU of translations (stdin or --hyp) against references (--ref), one sentence per line: nltk "
                "corpus_bleu and sacreBLEU-style 13a with its n-gram precisions, brevity penalty and lengths");
-  c->add_option("--ref", o->reference, "Reference file")->required()->check(CLI::ExistingFile);
-  c->add_option("--hyp", o->hypothesis, "Hypothesis file (default: standard input)")->check(CLI::ExistingFile);
+  c->add_option("--ref", o->reference, "Reference file")->required();
+  c->add_option("--hyp", o->hypothesis, "Hypothesis file (default: standard input)");
   return {c, [o] { return run_score(*o, std::cin, std::cout); }};
 }
 

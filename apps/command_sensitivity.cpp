@@ -32,12 +32,12 @@ std::vector<int> parse_bit_widths(const std::string& text) {
     try {
       q = std::stoi(item, &used);
     } catch (const std::exception&) {
-      throw AppError(usage);
+      throw UsageError(usage);
     }
-    if (used != item.size() || q < 1 || q > 8) throw AppError(usage);
+    if (used != item.size() || q < 1 || q > 8) throw UsageError(usage);
     widths.push_back(q);
   }
-  if (widths.empty()) throw AppError(usage);
+  if (widths.empty()) throw UsageError(usage);
   return widths;
 }
 

@@ -78,7 +78,7 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   decode.max_length = o.max_length;
   decode.n_best = o.n_best;
   if (o.n_best > o.beam)
-    throw AppError("--n-best " + std::to_string(o.n_best) + " needs --beam " + std::to_string(o.n_best) + " or more");
+    throw UsageError("--n-best " + std::to_string(o.n_best) + " needs --beam " + std::to_string(o.n_best) + " or more");
 
   if (!o.output.empty()) {  // fail before decoding, not after
     const auto dir = std::filesystem::absolute(o.output).parent_path();
@@ -144,7 +144,7 @@ Subcommand add_translate_command(CLI::App& app) {
       "translate", "Translate Portuguese to English, one line per sentence (lower-cased and tokenized as the corpus)");
   add_run_flag(c, o->run);
   add_model_flag(c, o->model);
-  c->add_option("-i,--input", o->input, "Input file (default: standard input)")->check(CLI::ExistingFile);
+  c->add_option("-i,--input", o->input, "Input file (default: standard input)");
   c->add_option("-o,--output", o->output, "Output file, written atomically (default: standard output)");
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
   c->add_option("--length-penalty", o->length_penalty,

@@ -5,8 +5,8 @@
 namespace bcqnmt {
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
+volatile std::sig_atomic_t g_signal = 0;  // the signal caught, 0 for none
+extern "C" void on_signal(int signal) { g_signal = signal; }
 }  // namespace
 
 void install_interrupt_handlers() {
@@ -14,6 +14,8 @@ void install_interrupt_handlers() {
   std::signal(SIGTERM, on_signal);
 }
 
-bool interrupt_requested() { return g_interrupted != 0; }
+bool interrupt_requested() { return g_signal != 0; }
+
+int interrupted_exit_status() { return g_signal == 0 ? 0 : 128 + g_signal; }
 
 }  // namespace bcqnmt

@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <string>
 #include <vector>
 
+#include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/interrupt.h"
 #include "bcqnmt_revision.h"  // generated at build time (cmake/revision.cmake)
@@ -15,7 +17,32 @@
 using namespace bcqnmt;
 
 namespace {
+// Exit statuses (README "Exit status"): 0 done, 1 a run-time failure (missing or corrupt
+// file, bad config, a run in the wrong state), 2 a command line that cannot mean anything,
+// 130 / 143 stopped by SIGINT / SIGTERM (training commands after saving a checkpoint).
+constexpr int kRuntimeError = 1;
 constexpr int kUsageError = 2;
+
+// CLI11 says only "A subcommand is required" for `bcqnmt frob`: name the word and the
+// commands instead. The first argument that is neither a flag nor --threads' value is
+// where a command belongs.
+std::string unknown_command_message(int argc, char** argv, const std::vector<Subcommand>& commands) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--threads") {
+      ++i;
+      continue;
+    }
+    if (word.rfind("-", 0) == 0) continue;
+    std::string names;
+    for (const Subcommand& c : commands) {
+      if (c.app->get_name() == word) return "";
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+    }
+    return "bcqnmt: error: unknown command \"" + word + "\"; the commands are " + names + " (see --help)\n";
+  }
+  return "";
+}
 
 // What `--version` prints: the release, the revision and build, and what this CPU gives the
 // kernels that pick their path at run time.
@@ -43,14 +70,23 @@ int main(int argc, char** argv) {
   });
   app.set_version_flag("--version", version_text);
   int threads = 0;
-  app.add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
-      ->check(kNonNegativeCount);
+  auto add_threads_flag = [&threads](CLI::App* a) {
+    a->add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
+        ->check(kNonNegativeCount);
+  };
+  add_threads_flag(&app);
   const std::vector<Subcommand> commands{add_vocab_command(app),     add_pretrain_command(app),
                                          add_quantize_command(app),  add_evaluate_command(app),
                                          add_translate_command(app), add_info_command(app),
                                          add_pipeline_command(app),  add_plot_command(app),
                                          add_sensitivity_command(app), add_report_command(app),
                                          add_average_command(app),     add_score_command(app)};
+  // Also on each command, so that its --help shows it (before or after the command name).
+  for (const Subcommand& command : commands) add_threads_flag(command.app);
+  if (const std::string unknown = unknown_command_message(argc, argv, commands); !unknown.empty()) {
+    std::cerr << unknown;
+    return kUsageError;
+  }
 
   try {
     app.parse(argc, argv);
@@ -66,13 +102,13 @@ int main(int argc, char** argv) {
       return command.run();
     }
   } catch (const TrainingInterrupted&) {
-    return kInterruptedExitStatus;
+    return interrupted_exit_status();
   } catch (const std::exception& e) {
     std::cout.flush();
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');  // one line, always
     std::cerr << "bcqnmt: error: " << message << "\n";
-    return kUsageError;
+    return dynamic_cast<const UsageError*>(&e) ? kUsageError : kRuntimeError;
   }
   return 0;
 }

@@ -36,9 +36,9 @@ void check_variant_name(const std::string& name) {
                          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
                        });
   if (!allowed)
-    throw AppError("variant name \"" + name + "\": use 1-64 letters, digits, '.', '_' or '-', not starting with '.'");
+    throw UsageError("variant name \"" + name + "\": use 1-64 letters, digits, '.', '_' or '-', not starting with '.'");
   if (name == kFullPrecisionModel)
-    throw AppError("variant name \"fp\" is taken by the full-precision model; choose another --name");
+    throw UsageError("variant name \"fp\" is taken by the full-precision model; choose another --name");
 }
 
 void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings) {

@@ -47,7 +47,7 @@ TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates the
   CHECK(load_checkpoint(pretrain / "epoch_003.ckpt").epoch == 3);
 
   const CommandResult too_many = run_bcqnmt("average --last 3" + common);
-  CHECK(too_many.status == 2);
+  CHECK(too_many.status == 1);
   CHECK(too_many.err.find("fewer than --last 3") != std::string::npos);
 
   const CommandResult r = run_bcqnmt("average --last 2" + common);
@@ -73,7 +73,7 @@ TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates the
   std::filesystem::remove(pretrain / "latest.ckpt");
   const std::string best_bytes = slurp(pretrain / "best.ckpt");
   const CommandResult refused = run_bcqnmt("pretrain --epochs 1" + common);
-  CHECK(refused.status == 2);
+  CHECK(refused.status == 1);
   CHECK(refused.err.find("--restart") != std::string::npos);
   const CommandResult restarted = run_bcqnmt("pretrain --epochs 1 --restart" + common);
   INFO(restarted.out << restarted.err);

@@ -1,4 +1,6 @@
-// Bad input to the bcqnmt binary: one line on stderr, exit status 2, nothing overwritten.
+// Bad input to the bcqnmt binary: one line on stderr, nothing overwritten, and the exit
+// status of its kind: 2 for a command line that cannot mean anything, 1 for a run-time
+// failure (a missing or corrupt file, a bad config, a run in the wrong state).
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -21,11 +23,13 @@ void make_run(const std::filesystem::path& run) {
   write_text(run / "config.json", R"({"model": {"num_layers": 1, "d_model": 8, "dff": 8, "num_heads": 2, "key_dim": 4}})");
 }
 
-void expect_usage_error(const CommandResult& r, const std::string& needle) {
-  CHECK(r.status == 2);
+void expect_error(const CommandResult& r, int status, const std::string& needle) {
+  CHECK(r.status == status);
   CHECK(count_lines(r.err) == 1);
   CHECK_MESSAGE(r.err.find(needle) != std::string::npos, "stderr was: " << r.err);
 }
+void expect_usage_error(const CommandResult& r, const std::string& needle) { expect_error(r, 2, needle); }
+void expect_runtime_error(const CommandResult& r, const std::string& needle) { expect_error(r, 1, needle); }
 
 }  // namespace
 
@@ -35,6 +39,13 @@ TEST_CASE("--help tells the subcommands; no subcommand is a usage error") {
   for (const char* sub : {"vocab", "pretrain", "quantize", "evaluate", "translate", "info", "pipeline"})
     CHECK(help.out.find(sub) != std::string::npos);
   CHECK(run_bcqnmt("").status == 2);
+  // An unknown word where the command belongs is named, with the commands there are.
+  for (const char* args : {"frob", "--threads 2 frob --run x"})
+    expect_usage_error(run_bcqnmt(args), "unknown command \"frob\"; the commands are vocab, pretrain, quantize");
+  // Every command's --help shows the global --threads.
+  for (const char* sub : {"vocab", "pretrain", "quantize", "evaluate", "translate", "info", "pipeline", "plot",
+                          "sensitivity", "report", "average", "score"})
+    CHECK_MESSAGE(run_bcqnmt(std::string(sub) + " --help").out.find("--threads") != std::string::npos, sub);
   CHECK(run_bcqnmt("pretrain --help").out.find("--epochs") != std::string::npos);
   const CommandResult version = run_bcqnmt("--version");
   CHECK(version.status == 0);
@@ -45,7 +56,7 @@ TEST_CASE("--help tells the subcommands; no subcommand is a usage error") {
 TEST_CASE("missing data directory") {
   ScratchDir dir;
   const CommandResult r = run_bcqnmt("vocab --data " + (dir.path / "nowhere").string() + " --run " + (dir.path / "run").string());
-  expect_usage_error(r, "nowhere");
+  expect_runtime_error(r, "nowhere");
   CHECK_FALSE(std::filesystem::exists(dir.path / "run" / "vocab.pt.txt"));
 }
 
@@ -56,7 +67,7 @@ TEST_CASE("mismatched corpus files") {
     write_text(dir.path / "data" / (std::string(split) + ".en"), "one\n");
   }
   const CommandResult r = run_bcqnmt("vocab --data " + (dir.path / "data").string() + " --run " + (dir.path / "run").string());
-  expect_usage_error(r, "lines");
+  expect_runtime_error(r, "lines");
 }
 
 TEST_CASE("malformed config, unknown keys, a config that differs from the run's") {
@@ -64,15 +75,15 @@ TEST_CASE("malformed config, unknown keys, a config that differs from the run's"
   make_run(dir.path / "run");
   const std::string before = slurp(dir.path / "run" / "config.json");
   write_text(dir.path / "bad.json", "{\"model\": {\"num_layers\": 2,}");
-  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "bad.json").string() + " --run " + (dir.path / "run").string()),
+  expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "bad.json").string() + " --run " + (dir.path / "run").string()),
                      "malformed JSON");
   write_text(dir.path / "unknown.json", R"({"model": {"num_layrs": 2}})");
-  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "unknown.json").string() + " --run " +
+  expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "unknown.json").string() + " --run " +
                                 (dir.path / "run").string()),
                      "unknown key \"num_layrs\"");
   write_text(dir.path / "other.json", R"({"model": {"num_layers": 3}})");
   write_text(dir.path / "run" / "pretrain" / "latest.ckpt", "a run that has trained");
-  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "other.json").string() + " --run " +
+  expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "other.json").string() + " --run " +
                                 (dir.path / "run").string()),
                      "another config");
   CHECK(slurp(dir.path / "run" / "config.json") == before);
@@ -83,7 +94,7 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   make_run(dir.path / "run");
   std::filesystem::remove(dir.path / "run" / "config.json");
   write_text(dir.path / "wrap.json", R"({"training": {"epochs": 4294967297}})");
-  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "wrap.json").string() + " --run " +
+  expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "wrap.json").string() + " --run " +
                                 (dir.path / "run").string()),
                      "\"epochs\" = 4294967297 is out of range");
   CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
@@ -92,9 +103,9 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   write_text(dir.path / "first.json", R"({"model": {"num_layers": 1}})");
   write_text(dir.path / "second.json", R"({"model": {"num_layers": 2}})");
   const std::string run = " --data " + (dir.path / "nowhere").string() + " --run " + (dir.path / "run").string();
-  CHECK(run_bcqnmt("pretrain --config " + (dir.path / "first.json").string() + run).status == 2);
+  CHECK(run_bcqnmt("pretrain --config " + (dir.path / "first.json").string() + run).status == 1);
   const CommandResult second = run_bcqnmt("pretrain --config " + (dir.path / "second.json").string() + run);
-  CHECK(second.status == 2);
+  CHECK(second.status == 1);
   CHECK(second.err.find("another config") == std::string::npos);
   CHECK(nlohmann::json::parse(slurp(dir.path / "run" / "config.json")).at("model").at("num_layers") == 2);
 }
@@ -103,11 +114,11 @@ TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
   const std::string run = (dir.path / "run").string();
-  expect_usage_error(run_bcqnmt("evaluate --run " + run), "pretrain/best.ckpt");
-  expect_usage_error(run_bcqnmt("translate --run " + run, "olá\n"), "pretrain");
-  expect_usage_error(run_bcqnmt("quantize --run " + run), "pretrain/best.ckpt");
-  expect_usage_error(run_bcqnmt("evaluate --run " + run + " --model 3bit"), "no model \"3bit\"");
-  expect_usage_error(run_bcqnmt("evaluate --run " + (dir.path / "empty").string()), "config.json");
+  expect_runtime_error(run_bcqnmt("evaluate --run " + run), "pretrain/best.ckpt");
+  expect_runtime_error(run_bcqnmt("translate --run " + run, "olá\n"), "pretrain");
+  expect_runtime_error(run_bcqnmt("quantize --run " + run), "pretrain/best.ckpt");
+  expect_runtime_error(run_bcqnmt("evaluate --run " + run + " --model 3bit"), "no model \"3bit\"");
+  expect_runtime_error(run_bcqnmt("evaluate --run " + (dir.path / "empty").string()), "config.json");
 }
 
 TEST_CASE("an unreadable .bcq file") {
@@ -117,7 +128,7 @@ TEST_CASE("an unreadable .bcq file") {
   std::filesystem::create_directories(file.parent_path());
   write_text(file, "this is not a bcq file");
   const CommandResult r = run_bcqnmt("translate --run " + (dir.path / "run").string() + " --model v", "olá\n");
-  expect_usage_error(r, "model.bcq");
+  expect_runtime_error(r, "model.bcq");
   CHECK(slurp(file) == "this is not a bcq file");
 }
 
@@ -140,10 +151,10 @@ TEST_CASE("bf16 matmuls asked of a CPU without them: one-line error, no checkpoi
   const CommandResult r = run_bcqnmt("pretrain --config " + (dir.path / "bf16.json").string() + " --run " +
                                      (dir.path / "run").string() + " --data " + (dir.path / "data").string());
   unsetenv("ONEDNN_MAX_CPU_ISA");
-  expect_usage_error(r, "bf16 matmuls need a CPU with AVX512-BF16 or AMX");
+  expect_runtime_error(r, "bf16 matmuls need a CPU with AVX512-BF16 or AMX");
   CHECK_FALSE(std::filesystem::exists(dir.path / "run" / "pretrain" / "latest.ckpt"));
   write_text(dir.path / "fp16.json", R"({"training": {"matmul_precision": "fp16"}})");
-  expect_usage_error(run_bcqnmt("pretrain --config " + (dir.path / "fp16.json").string() + " --run " +
+  expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "fp16.json").string() + " --run " +
                                 (dir.path / "other").string()),
                      "\"matmul_precision\" must be \"fp32\", \"bf16\" or \"auto\"");
 }

@@ -8,23 +8,12 @@
 #include <thread>
 
 #include "optim/checkpoint.h"
-#include "run_binary.h"
-#include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt;
 using namespace bcqnmt::test;
 
-namespace {
-
-std::vector<std::vector<float>> parameters_of(const std::filesystem::path& checkpoint) {
-  std::vector<std::vector<float>> out;
-  for (const auto& p : load_checkpoint(checkpoint).parameters) out.push_back(p.value.to_vector());
-  return out;
-}
-
-}  // namespace
-
-TEST_CASE("resume after a finished epoch and after SIGINT mid-epoch is bit-identical") {
+TEST_CASE("resume after a finished epoch and after SIGINT mid-epoch is bit-identical; SIGTERM exits 143") {
   ScratchDir dir;
   const auto data = dir.path / "data";
   make_synthetic_corpus(data, 3000);
@@ -34,7 +23,7 @@ TEST_CASE("resume after a finished epoch and after SIGINT mid-epoch is bit-ident
   })");
   const std::string common = " --threads 1 --data " + data.string() + " --config " + (dir.path / "config.json").string();
   REQUIRE(run_bcqnmt("vocab --data " + data.string() + " --run " + (dir.path / "a").string()).status == 0);
-  for (const char* run : {"b", "c"}) {  // the same vocabularies, so the runs are comparable
+  for (const char* run : {"b", "c", "d"}) {  // the same vocabularies, so the runs are comparable
     std::filesystem::create_directories(dir.path / run);
     for (const char* file : {"vocab.pt.txt", "vocab.en.txt"})
       std::filesystem::copy_file(dir.path / "a" / file, dir.path / run / file);
@@ -52,25 +41,31 @@ TEST_CASE("resume after a finished epoch and after SIGINT mid-epoch is bit-ident
   CHECK(b.out.find("resuming") != std::string::npos);
   CHECK(parameters_of(dir.path / "b" / "pretrain" / "latest.ckpt") == reference);
 
-  // c: SIGINT as soon as the first progress line of epoch 1 appears, then resume.
-  const auto log = dir.path / "c.log";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string cmd = std::string(BCQNMT_BINARY) + " pretrain --run " + (dir.path / "c").string() + common +
-                            " > " + log.string() + " 2>&1";
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (slurp(log).find("ETA") == std::string::npos && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  kill(pid, SIGINT);
-  int raw = 0;
-  waitpid(pid, &raw, 0);
-  INFO(slurp(log));
-  CHECK(WIFEXITED(raw));
-  CHECK(WEXITSTATUS(raw) == 130);
-  CHECK(slurp(log).find("interrupted; saved") != std::string::npos);
+  // Starts pretraining in run `name`, sends `signal` as soon as the first progress line of
+  // epoch 1 appears, and returns the exit status; the log must say the checkpoint was saved.
+  auto interrupted_run = [&](const std::string& name, int signal) {
+    const auto log = dir.path / (name + ".log");
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd = std::string(BCQNMT_BINARY) + " pretrain --run " + (dir.path / name).string() + common +
+                              " > " + log.string() + " 2>&1";
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (slurp(log).find("ETA") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    kill(pid, signal);
+    int raw = 0;
+    waitpid(pid, &raw, 0);
+    INFO(slurp(log));
+    CHECK(slurp(log).find("interrupted; saved") != std::string::npos);
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  };
+  // The shell's statuses for the two signals: 128 + 2 and 128 + 15.
+  CHECK(interrupted_run("d", SIGTERM) == 143);
+  // c: SIGINT mid-epoch, then resume.
+  CHECK(interrupted_run("c", SIGINT) == 130);
   const CommandResult c = run_bcqnmt("pretrain --run " + (dir.path / "c").string() + common);
   REQUIRE(c.status == 0);
   CHECK(c.out.find("resuming") != std::string::npos);

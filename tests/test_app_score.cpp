@@ -27,8 +27,8 @@ TEST_CASE("bcqnmt score reads hypotheses from stdin or --hyp and prints both BLE
   CHECK(run_bcqnmt("score --ref " + ref.string(), "w x y z\n").out.find("sacreBLEU-style: 0.00 ") != std::string::npos);
 
   const CommandResult mismatch = run_bcqnmt("score --ref " + ref.string(), "one\ntwo\n");
-  CHECK(mismatch.status == 2);
+  CHECK(mismatch.status == 1);
   CHECK(count_lines(mismatch.err) == 1);
   CHECK(mismatch.err.find("2 lines") != std::string::npos);
-  CHECK(run_bcqnmt("score --ref " + (dir.path / "missing.txt").string(), "x\n").status == 2);
+  CHECK(run_bcqnmt("score --ref " + (dir.path / "missing.txt").string(), "x\n").status == 1);
 }

@@ -32,12 +32,17 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   // The same name with other settings is refused, and the variant is untouched.
   const std::string before = slurp(run / "quantized" / "mine" / "model.bcq");
   const CommandResult clash = run_bcqnmt("quantize --mode ptq --bits 2 --name mine" + common);
-  CHECK(clash.status == 2);
+  CHECK(clash.status == 1);
   CHECK(count_lines(clash.err) == 1);
   CHECK(clash.err.find("variant \"mine\"") != std::string::npos);
   CHECK(slurp(run / "quantized" / "mine" / "model.bcq") == before);
   // ptq does not train, so training flags are an error rather than silently ignored.
   CHECK(run_bcqnmt("quantize --mode ptq --epochs 2 --name other" + common).status == 2);
+  // A missing bit-allocation file is a run-time error found before anything is written.
+  const CommandResult missing = run_bcqnmt("quantize --mode ptq --name other --bits-config nowhere.json" + common);
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("nowhere.json: cannot open bit allocation file") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(run / "quantized" / "other"));
 
   // Each variant is picked by name; outputs are kept per model.
   run_bcqnmt_ok("evaluate --model mine --split validation --limit 7 --beam 2 --output " + (dir.path / "mine.txt").string() + common);
@@ -65,7 +70,7 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
     CHECK(seconds <= 5);
   }
   const CommandResult unknown = run_bcqnmt("translate --run " + run.string() + " --model nope", "a .\n");
-  CHECK(unknown.status == 2);
+  CHECK(unknown.status == 1);
   CHECK(unknown.err.find("fp, 2bit-greedy-ptq, 2bit-greedy-ste-kd0.5, mine") != std::string::npos);
   const std::string info = run_bcqnmt_ok("info --run " + run.string()).out;
   for (const char* name : {"2bit-greedy-ptq", "mine", "2bit-greedy-ste-kd0.5"})
@@ -96,6 +101,6 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   CHECK(updated.find(table) != std::string::npos);
   CHECK(updated.rfind("tail\n") == updated.size() - 5);
   write_text(doc, "no markers\n");
-  CHECK(run_bcqnmt("report --run " + run.string() + " --into " + doc.string()).status == 2);
+  CHECK(run_bcqnmt("report --run " + run.string() + " --into " + doc.string()).status == 1);
   CHECK(slurp(doc) == "no markers\n");
 }

@@ -3,7 +3,9 @@
 // (tests/synthetic_corpus.h) and the config of a 1-layer d_model 32 model that trains an
 // epoch in about a second on one thread. `flags` is what every command of the run takes.
 #include <string>
+#include <vector>
 
+#include "optim/checkpoint.h"
 #include "run_binary.h"
 #include "synthetic_corpus.h"
 
@@ -36,6 +38,21 @@ inline CommandResult run_bcqnmt_ok(const std::string& args, const std::string& s
   INFO(args << "\n" << r.out << r.err);
   REQUIRE(r.status == 0);
   return r;
+}
+
+// A tiny run with vocabularies and one epoch of pretraining done.
+inline TinyRun make_trained_tiny_run(const std::filesystem::path& dir, const std::string& training = "") {
+  TinyRun t = make_tiny_run(dir, training);
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags + " --epochs 1");
+  return t;
+}
+
+// Every parameter of a checkpoint file, in order: what bit-identity checks compare.
+inline std::vector<std::vector<float>> parameters_of(const std::filesystem::path& checkpoint) {
+  std::vector<std::vector<float>> out;
+  for (const auto& p : bcqnmt::load_checkpoint(checkpoint).parameters) out.push_back(p.value.to_vector());
+  return out;
 }
 
 }  // namespace bcqnmt::test
