@@ -35,6 +35,10 @@ int run_average(const AverageOptions& o, std::ostream& out) {
                                 e.target_vocab.fingerprint());
     epochs.push_back(checkpoints.back().epoch);
   }
+  {  // Each input through the one loader first, so a NaN or Inf is blamed on its own file.
+    Transformer probe(e.model, e.training.seed);
+    for (size_t i = 0; i < paths.size(); ++i) load_model_parameters(probe, checkpoints[i], paths[i]);
+  }
   Checkpoint average = average_checkpoints(checkpoints);
   checkpoints.clear();
 

@@ -8,11 +8,18 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/interrupt.h"
 #include "apps/quantized_variant.h"
 
 namespace bcqnmt {
 
 namespace {
+// The stages between training phases have no checkpoint to write: a SIGINT/SIGTERM caught
+// during one ends the pipeline before the next (130/143); a rerun resumes.
+void stop_if_interrupted() {
+  if (interrupt_requested()) throw TrainingInterrupted{};
+}
+
 double best_validation_accuracy(const std::filesystem::path& best) {
   const Checkpoint c = load_checkpoint(best);
   return c.metrics.count("val_masked_accuracy") ? c.metrics.at("val_masked_accuracy") : 0.0;
@@ -37,6 +44,7 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
     out << "== checkpoint averaging\n";
     run_average({o.run, data_dir, std::min(e.training.keep_epoch_checkpoints, epochs)}, out);
   }
+  stop_if_interrupted();
   out << "== 3/5 BCQ quantization-aware training\n";
   QuantizeOptions q;
   q.run = o.run;
@@ -45,11 +53,13 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   // The config's variant, under its default name, so `bcqnmt quantize` with no flags resumes it.
   q.name = default_variant_name(e.quantization);
   run_quantize(q, out);
+  stop_if_interrupted();
   out << "== 4/5 evaluate the full-precision model\n";
   EvaluateOptions ev;
   ev.run = o.run;
   ev.data = data_dir;
   const EvaluationSummary fp = evaluate_run(ev, out);
+  stop_if_interrupted();
   out << "== 5/5 evaluate the BCQ model\n";
   ev.model = q.name;
   const EvaluationSummary bcq = evaluate_run(ev, out);

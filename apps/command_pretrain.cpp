@@ -12,7 +12,11 @@ namespace bcqnmt {
 
 int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, o.config);
-  if (!o.matmul_precision.empty()) e.training.matmul_precision = o.matmul_precision;
+  if (!o.matmul_precision.empty() && o.matmul_precision != e.training.matmul_precision) {
+    out << "pretrain: --matmul-precision " << o.matmul_precision << " overrides the config's \""
+        << e.training.matmul_precision << "\" for this run\n";
+    e.training.matmul_precision = o.matmul_precision;
+  }
   const std::string data_dir = resolve_data_dir(o.data);
   const EncodedCorpus train = load_encoded_split(e, data_dir, Split::kTrain, e.training.train_limit);
   const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);

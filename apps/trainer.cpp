@@ -221,6 +221,7 @@ class Trainer::PhaseRun {
   void train_epochs() {
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
     t_.model_.train();
+    last_log_time_ = std::chrono::steady_clock::now();  // tokens/s excludes start-up
     while (progress_.epoch < phase_.epochs && !patience_exhausted()) {
       batcher->restore({t_.config_.seed, progress_.epoch, progress_.position});
       out_ << "Epoch " << progress_.epoch + 1 << "/" << phase_.epochs << "\n";
@@ -243,6 +244,12 @@ class Trainer::PhaseRun {
       validate_and_save(bar, next, true);
       if (t_.config_.keep_epoch_checkpoints > 0) keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
+      // A signal during the validation: its checkpoint is the one just written.
+      if (interrupt_requested()) {
+        out_ << phase_.name << ": interrupted; saved " << keeper_.latest_path().string()
+             << " (the next run resumes from here)\n";
+        throw TrainingInterrupted{};
+      }
     }
     if (patience_exhausted())
       out_ << phase_.name << ": early stopping: " << t_.config_.best_metric << " has not improved on "
@@ -295,8 +302,9 @@ class Trainer::PhaseRun {
                    (groups.empty() ? std::string() : " (non-finite in " + groups + ")") +
                    "; training stopped without applying or saving this step, so " + keeper_.latest_path().string() +
                    (saved_step_ > 0 ? " (step " + std::to_string(saved_step_) + ")" : std::string(" (none yet)")) +
-                   " is the last good state. Resume after lowering the learning rate (a longer \"warmup_steps\"), "
-                   "setting \"clip_norm\", or with fp32 matmuls");
+                   " is the last good state. A run keeps its config, so either resume it with "
+                   "--matmul-precision fp32 (if it ran bf16), or start a new run directory with a longer "
+                   "\"warmup_steps\" or a \"clip_norm\"");
   }
 
   // A "log" record: the step's loss and learning rate, the gradient norms per group before
@@ -359,8 +367,10 @@ class Trainer::PhaseRun {
     const std::optional<double> previous = keeper_.best_value();
     saved_step_ = step_;
     if (keeper_.save(c)) {
-      out_ << phase_.name << " step " << step_ << ": " << t_.config_.best_metric << " improved from "
-           << (previous ? std::to_string(*previous) : std::string("-inf")) << " to " << value
+      out_ << phase_.name << " step " << step_ << ": " << t_.config_.best_metric << " improved from ";
+      if (previous) out_ << *previous;  // stream formatting: 5.2e-232 stays visible, as in the progress line
+      else out_ << "-inf";
+      out_ << " to " << value
            << ", saving model to " << keeper_.best_path().string() << "\n";
       if (phase_.on_improved) phase_.on_improved(t_.model_);
     }

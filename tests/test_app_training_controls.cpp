@@ -171,3 +171,19 @@ TEST_CASE("best_metric val_bleu needs validation_bleu_pairs") {
   CHECK(r.status == 1);
   CHECK(r.err.find("needs \"validation_bleu_pairs\" > 0") != std::string::npos);
 }
+
+TEST_CASE("checkpoint averaging names the epoch checkpoint that holds a NaN or Inf") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)");
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const auto first = t.run / "pretrain" / "epoch_001.ckpt";
+  Checkpoint c = load_checkpoint(first);
+  c.parameters.at(2).value.data()[0] = std::numeric_limits<float>::quiet_NaN();
+  std::filesystem::remove(first);  // a hard link to an older latest.ckpt: write a new file
+  save_checkpoint(first, c);
+  const CommandResult r = run_bcqnmt("average --last 2" + t.flags);
+  CHECK(r.status == 1);
+  CHECK(r.err.find(first.string() + ": parameter " + c.parameters.at(2).name + " holds a non-finite value (NaN") !=
+        std::string::npos);
+}
