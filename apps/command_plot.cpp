@@ -193,15 +193,16 @@ void plot_attention(const Experiment& e, Transformer& model, const std::string& 
       .save(path);
 }
 
-void plot_weights(const Experiment& e, const Transformer& model, const PlotOptions& o, const std::filesystem::path& path) {
-  const Variable* found = nullptr;
-  const auto named = model.named_parameters();
-  for (const auto& [name, p] : named)
-    if (name == o.layer) found = &p;
-  if (found == nullptr || found->dim() != 2)
-    throw UsageError("--layer \"" + o.layer + "\" is not a weight matrix of the model (e.g. " +
+// The weight matrix --layer names; UsageError if the model has none of that name.
+Tensor layer_weight(const Transformer& model, const std::string& layer) {
+  for (const auto& [name, p] : model.named_parameters())
+    if (name == layer && p.dim() == 2) return p.value();
+  throw UsageError("--layer \"" + layer + "\" is not a weight matrix of the model (e.g. " +
                    "encoder/layer_0/ffn/dense_0/kernel; `bcqnmt info` lists the parts)");
-  const Tensor& w = found->value();
+}
+
+void plot_weights(const Experiment& e, const Transformer& model, const PlotOptions& o, const std::filesystem::path& path) {
+  const Tensor w = layer_weight(model, o.layer);
   const Tensor m = bcq_rows_first(o.layer, w);  // BCQ rows are output rows
   const int64_t rows = m.size(0);
   BcqOptions options;
@@ -270,6 +271,7 @@ void plot_sensitivity(const std::filesystem::path& json_path, const std::filesys
 
 int run_plot(const PlotOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, "");
+  layer_weight(Transformer(e.model, e.training.seed), o.layer);  // a bad --layer fails before any file is written
   const std::filesystem::path dir = o.out.empty() ? e.run.root / "plots" : std::filesystem::path(o.out);
   std::filesystem::create_directories(dir);
   const MetricRecords metrics = read_metric_records(e.run);

@@ -136,6 +136,11 @@ TEST_CASE("bad flag values are usage errors") {
   expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
   expect_usage_error(run_bcqnmt("quantize --run x --name ../escape"), "variant name");
   expect_usage_error(run_bcqnmt("quantize --run x --distill 1.5"), "distill");
+  // Found before any picture is written.
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  expect_usage_error(run_bcqnmt("plot --run " + (dir.path / "run").string() + " --layer nope"), "--layer \"nope\"");
+  CHECK_FALSE(std::filesystem::exists(dir.path / "run" / "plots"));
 }
 
 TEST_CASE("bf16 matmuls asked of a CPU without them: one-line error, no checkpoint") {
