@@ -131,13 +131,20 @@ TEST_CASE("step logs record the target tokens per second") {
   for (const auto& r : logs) CHECK(r.at("target_tokens_per_second").get<double>() > 0.0);
 }
 
-TEST_CASE("patience is checked like every training key") {
-  ScratchDir dir;
-  const TinyRun t = make_tiny_run(dir.path, R"("patience": -1)");
-  run_bcqnmt_ok("vocab" + t.flags);
-  const CommandResult r = run_bcqnmt("pretrain --config " + t.config.string() + t.flags);
-  CHECK(r.status == 1);
-  CHECK(r.err.find("\"patience\" must be >= 0") != std::string::npos);
+TEST_CASE("the new training keys are checked like every other: one line, exit 1, before training") {
+  for (const auto& [training, says] :
+       {std::pair{R"("patience": -1)", "\"patience\" must be >= 0"},
+        std::pair{R"("best_metric": "val_bleu")", "needs \"validation_bleu_pairs\" > 0"},
+        std::pair{R"("best_metric": "bleu")", "\"best_metric\" must be \"val_masked_accuracy\" or \"val_bleu\""}}) {
+    ScratchDir dir;
+    const TinyRun t = make_tiny_run(dir.path, training);
+    run_bcqnmt_ok("vocab" + t.flags);
+    const CommandResult r = run_bcqnmt("pretrain --config " + t.config.string() + t.flags);
+    INFO(training << ": " << r.err);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(says) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(t.run / "pretrain"));
+  }
 }
 
 TEST_CASE("best.ckpt can be chosen by validation BLEU on a fixed subset") {
@@ -161,15 +168,6 @@ TEST_CASE("best.ckpt can be chosen by validation BLEU on a fixed subset") {
   expected.precision(16);
   expected << "Validation BLEU: " << best.metrics.at("val_bleu") << "\n";
   CHECK(eval.out.find(expected.str()) != std::string::npos);
-}
-
-TEST_CASE("best_metric val_bleu needs validation_bleu_pairs") {
-  ScratchDir dir;
-  const TinyRun t = make_tiny_run(dir.path, R"("best_metric": "val_bleu")");
-  run_bcqnmt_ok("vocab" + t.flags);
-  const CommandResult r = run_bcqnmt("pretrain --config " + t.config.string() + t.flags);
-  CHECK(r.status == 1);
-  CHECK(r.err.find("needs \"validation_bleu_pairs\" > 0") != std::string::npos);
 }
 
 TEST_CASE("checkpoint averaging names the epoch checkpoint that holds a NaN or Inf") {
