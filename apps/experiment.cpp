@@ -10,12 +10,14 @@ namespace bcqnmt {
 
 nlohmann::json read_config_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw AppError("cannot read config file " + path);
+  if (!in || std::filesystem::is_directory(path)) throw AppError("cannot read config file " + path);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw AppError(path + ": malformed JSON (" + std::string(e.what()) + ")");
+  } catch (const std::exception& e) {  // a read error of the stream itself
+    throw AppError("cannot read config file " + path + ": " + e.what());
   }
   if (!j.is_object()) throw AppError(path + ": expected a JSON object with \"model\", \"training\", \"quantization\"");
   for (const auto& [key, value] : j.items())

@@ -219,6 +219,9 @@ class Trainer::PhaseRun {
   }
 
   void train_epochs() {
+    if (progress_.epoch >= phase_.epochs && !patience_exhausted())
+      out_ << phase_.name << ": epoch " << progress_.epoch << " of " << phase_.epochs
+           << " is done; nothing to train (--epochs N asks for more)\n";
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
     t_.model_.train();
     last_log_time_ = std::chrono::steady_clock::now();  // tokens/s excludes start-up
@@ -254,7 +257,8 @@ class Trainer::PhaseRun {
     if (patience_exhausted())
       out_ << phase_.name << ": early stopping: " << t_.config_.best_metric << " has not improved on "
            << (keeper_.best_value() ? std::to_string(*keeper_.best_value()) : std::string("-")) << " in "
-           << validations_since_best_ << " validations (\"patience\": " << t_.config_.patience << "); best model "
+           << validations_since_best_ << (validations_since_best_ == 1 ? " validation" : " validations")
+           << " (\"patience\": " << t_.config_.patience << "); best model "
            << keeper_.best_path().string() << "\n";
   }
 

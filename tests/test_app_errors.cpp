@@ -77,6 +77,8 @@ TEST_CASE("malformed config, unknown keys, a config that differs from the run's"
   write_text(dir.path / "bad.json", "{\"model\": {\"num_layers\": 2,}");
   expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "bad.json").string() + " --run " + (dir.path / "run").string()),
                      "malformed JSON");
+  expect_runtime_error(run_bcqnmt("pretrain --config " + dir.path.string() + " --run " + (dir.path / "run").string()),
+                       "cannot read config file " + dir.path.string());
   write_text(dir.path / "unknown.json", R"({"model": {"num_layrs": 2}})");
   expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "unknown.json").string() + " --run " +
                                 (dir.path / "run").string()),

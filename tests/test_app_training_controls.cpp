@@ -129,6 +129,9 @@ TEST_CASE("step logs record the target tokens per second") {
   const auto logs = metrics_records(t.run, "log");
   REQUIRE(!logs.empty());
   for (const auto& r : logs) CHECK(r.at("target_tokens_per_second").get<double>() > 0.0);
+  // A finished phase says so instead of resuming silently into nothing.
+  CHECK(run_bcqnmt_ok("pretrain --epochs 1" + t.flags).out.find("epoch 1 of 1 is done; nothing to train") !=
+        std::string::npos);
 }
 
 TEST_CASE("the new training keys are checked like every other: one line, exit 1, before training") {
