@@ -11,8 +11,13 @@ namespace bcqnmt {
 
 bool stdout_is_terminal() { return isatty(fileno(stdout)) != 0; }
 
-ProgressBar::ProgressBar(int64_t total_steps, std::ostream& out, bool interactive)
-    : total_(std::max<int64_t>(total_steps, 1)), out_(out), interactive_(interactive), start_(std::chrono::steady_clock::now()) {}
+ProgressBar::ProgressBar(int64_t total_steps, int64_t first_step, std::ostream& out, bool interactive)
+    : total_(std::max<int64_t>(total_steps, 1)),
+      first_(first_step),
+      out_(out),
+      interactive_(interactive),
+      last_reported_decile_(first_step * 10 / total_),
+      start_(std::chrono::steady_clock::now()) {}
 
 double ProgressBar::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -25,7 +30,7 @@ std::string ProgressBar::line(int64_t done, const MetricList& metrics) const {
   s << done << "/" << total_ << " [" << std::string(filled, '=');
   if (filled < kWidth) s << (done > 0 ? ">" : ".") << std::string(kWidth - filled - 1, '.');
   const double elapsed = elapsed_seconds();
-  const double per_step = done > 0 ? elapsed / static_cast<double>(done) : 0.0;
+  const double per_step = done > first_ ? elapsed / static_cast<double>(done - first_) : 0.0;
   s << "] - ";
   if (done < total_)
     s << "ETA: " << static_cast<int64_t>(per_step * static_cast<double>(total_ - done)) << "s";

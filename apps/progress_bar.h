@@ -16,7 +16,9 @@ using MetricList = std::vector<std::pair<std::string, double>>;
 
 class ProgressBar {
  public:
-  ProgressBar(int64_t total_steps, std::ostream& out, bool interactive);
+  // `first_step`: the steps of the epoch already done when the bar starts (a resumed run);
+  // the time per step and the ETA count only the steps this bar has seen.
+  ProgressBar(int64_t total_steps, int64_t first_step, std::ostream& out, bool interactive);
   void update(int64_t done, const MetricList& metrics);
   // The final line of the epoch, with extra metrics (val_loss, ...) appended.
   void finish(const MetricList& metrics);
@@ -25,6 +27,7 @@ class ProgressBar {
  private:
   std::string line(int64_t done, const MetricList& metrics) const;
   int64_t total_;
+  int64_t first_;
   std::ostream& out_;
   bool interactive_;
   static constexpr double kPlainLineSeconds = 30.0;

@@ -228,7 +228,7 @@ class Trainer::PhaseRun {
     while (progress_.epoch < phase_.epochs && !patience_exhausted()) {
       batcher->restore({t_.config_.seed, progress_.epoch, progress_.position});
       out_ << "Epoch " << progress_.epoch + 1 << "/" << phase_.epochs << "\n";
-      ProgressBar bar(batcher->batches_in_epoch(), out_, interactive_);
+      ProgressBar bar(batcher->batches_in_epoch(), progress_.position, out_, interactive_);
       Batch batch;
       for (; batcher->next(batch); ++progress_.position) {
         step(batch, bar);

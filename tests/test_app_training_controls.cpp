@@ -10,9 +10,11 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "apps/app_error.h"
 #include "apps/experiment.h"
+#include "apps/progress_bar.h"
 #include "apps/trainer.h"
 #include "apps/training_batches.h"
 #include "core/ops.h"
@@ -187,4 +189,20 @@ TEST_CASE("checkpoint averaging names the epoch checkpoint that holds a NaN or I
   CHECK(r.status == 1);
   CHECK(r.err.find(first.string() + ": parameter " + c.parameters.at(2).name + " holds a non-finite value (NaN") !=
         std::string::npos);
+}
+
+TEST_CASE("after a resume the ETA counts only the steps this process has timed") {
+  // 50 of 100 steps were done before the resume; 10 more take ~1 s here, so ~0.1 s a step
+  // and ~4 s for the 40 left (dividing by all 60 steps, as before, said 0 s).
+  std::ostringstream out;
+  ProgressBar bar(100, 50, out, /*interactive=*/false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  bar.update(60, {});
+  const std::string line = out.str();
+  INFO(line);
+  const size_t at = line.find("ETA: ");
+  REQUIRE(at != std::string::npos);
+  const int eta = std::stoi(line.substr(at + 5));
+  CHECK(eta >= 3);
+  CHECK(eta <= 40);  // generous: a loaded machine sleeps longer than asked
 }
