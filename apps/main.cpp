@@ -24,9 +24,12 @@ constexpr int kRuntimeError = 1;
 constexpr int kUsageError = 2;
 
 // CLI11 says only "A subcommand is required" for `bcqnmt frob`: name the word and the
-// commands instead. The first argument that is neither a flag nor --threads' value is
-// where a command belongs.
+// commands instead. When no argument names a command, the first one that is neither a flag
+// nor --threads' value is where a command belongs. (With a command somewhere, as in
+// `bcqnmt --run R info`, CLI11's own message about the misplaced flag is the right one.)
 std::string unknown_command_message(int argc, char** argv, const std::vector<Subcommand>& commands) {
+  std::string names, first_word;
+  for (const Subcommand& c : commands) names += (names.empty() ? "" : ", ") + c.app->get_name();
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     if (word == "--threads") {
@@ -34,14 +37,12 @@ std::string unknown_command_message(int argc, char** argv, const std::vector<Sub
       continue;
     }
     if (word.rfind("-", 0) == 0) continue;
-    std::string names;
-    for (const Subcommand& c : commands) {
+    for (const Subcommand& c : commands)
       if (c.app->get_name() == word) return "";
-      names += (names.empty() ? "" : ", ") + c.app->get_name();
-    }
-    return "bcqnmt: error: unknown command \"" + word + "\"; the commands are " + names + " (see --help)\n";
+    if (first_word.empty()) first_word = word;
   }
-  return "";
+  if (first_word.empty()) return "";
+  return "bcqnmt: error: unknown command \"" + first_word + "\"; the commands are " + names + " (see --help)\n";
 }
 
 // What `--version` prints: the release, the revision and build, and what this CPU gives the
