@@ -248,11 +248,7 @@ class Trainer::PhaseRun {
       if (t_.config_.keep_epoch_checkpoints > 0) keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
       // A signal during the validation: its checkpoint is the one just written.
-      if (interrupt_requested()) {
-        out_ << phase_.name << ": interrupted; saved " << keeper_.latest_path().string()
-             << " (the next run resumes from here)\n";
-        throw TrainingInterrupted{};
-      }
+      if (interrupt_requested()) stop_interrupted("");
     }
     if (patience_exhausted())
       out_ << phase_.name << ": early stopping: " << t_.config_.best_metric << " has not improved on "
@@ -385,7 +381,12 @@ class Trainer::PhaseRun {
     Checkpoint c = snapshot(t_.model_, adam_, step_, progress_, t_.identity_, t_.model_.rng());
     c.metrics[kValidationsSinceBest] = validations_since_best_;
     keeper_.save(c);
-    out_ << "\n" << phase_.name << ": interrupted; saved " << keeper_.latest_path().string()
+    stop_interrupted("\n");
+  }
+
+  // After latest.ckpt holds where to resume: say so and stop (main exits 130/143).
+  [[noreturn]] void stop_interrupted(const char* line_break) const {
+    out_ << line_break << phase_.name << ": interrupted; saved " << keeper_.latest_path().string()
          << " (the next run resumes from here)\n";
     throw TrainingInterrupted{};
   }
