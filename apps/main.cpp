@@ -9,10 +9,8 @@
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/interrupt.h"
-#include "bcqnmt_revision.h"  // generated at build time (cmake/revision.cmake)
-#include "core/gemm_bf16.h"
+#include "apps/version.h"
 #include "core/parallel.h"
-#include "quant/bcq_gemm.h"
 
 using namespace bcqnmt;
 
@@ -45,18 +43,6 @@ std::string unknown_command_message(int argc, char** argv, const std::vector<Sub
   return "bcqnmt: error: unknown command \"" + first_word + "\"; the commands are " + names + " (see --help)\n";
 }
 
-// What `--version` prints: the release, the revision and build, and what this CPU gives the
-// kernels that pick their path at run time.
-std::string version_text() {
-  std::string bf16 = bf16_gemm_unavailable_reason();
-  if (bf16.empty()) bf16 = "available";
-  std::string bcq;
-  for (BcqIsa isa : {BcqIsa::avx512, BcqIsa::avx2, BcqIsa::portable})
-    if (bcq_isa_supported(isa)) bcq += (bcq.empty() ? "" : ", ") + bcq_isa_name(isa);
-  return std::string("bcqnmt ") + BCQNMT_VERSION + " (revision " + BCQNMT_REVISION + ", " + BCQNMT_BUILD_TYPE +
-         " build)\nbf16 matmuls: " + bf16 + "\nBCQ kernel paths on this CPU: " + bcq + " (using " +
-         bcq_isa_name(bcq_best_isa()) + ")";
-}
 }  // namespace
 
 int main(int argc, char** argv) {

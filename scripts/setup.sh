@@ -9,6 +9,7 @@ packages=(
   ocl-icd-opencl-dev   # oneDNN's CMake package asks for OpenCL (Debian builds its GPU runtime)
   libicu-dev           # Unicode normalisation for the tokenizer
   libcereal-dev        # checkpoint and model serialisation
+  libssl-dev           # OpenSSL libcrypto: SHA-256 of run and bundle files
   doctest-dev          # tests
   libbenchmark-dev     # bench/
   libcli11-dev         # command-line parsing of the bcqnmt binary
