@@ -60,8 +60,10 @@ int run_info(const InfoOptions& o, std::ostream& out) {
     if (!std::filesystem::exists(path)) return;
     const Checkpoint c = load_checkpoint(path);
     out << std::filesystem::relative(path, e.run.root).string() << ": step " << c.step << ", epoch " << c.epoch;
-    if (c.metrics.count("val_masked_accuracy"))
-      out << std::setprecision(4) << ", val_masked_accuracy " << c.metrics.at("val_masked_accuracy");
+    // The validation figures the trainer stored, in the order it logs them (val_bleu only
+    // when the config asks for "validation_bleu_pairs").
+    for (const char* metric : {"val_masked_accuracy", "val_bleu"})
+      if (c.metrics.count(metric)) out << std::setprecision(4) << ", " << metric << " " << c.metrics.at(metric);
     out << "\n";
   };
   for (const char* file : {"latest.ckpt", "best.ckpt"}) describe_checkpoint(e.run.pretrain_dir() / file);

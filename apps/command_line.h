@@ -4,9 +4,12 @@
 // returns how to run it once parsed. main.cpp only lists them. The flags several commands
 // share are declared here, once, with their help text.
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <functional>
 #include <limits>
 #include <string>
+
+#include "data/corpus.h"
 
 namespace bcqnmt {
 
@@ -18,10 +21,25 @@ struct Subcommand {
   bool checkpoints_on_interrupt = false;
 };
 
-// Counts on the command line. CLI11's PositiveNumber / NonNegativeNumber would print their
-// upper bound, DBL_MAX, in full in the error message.
-inline const CLI::Range kPositiveCount(1, std::numeric_limits<int>::max());
-inline const CLI::Range kNonNegativeCount(0, std::numeric_limits<int>::max());
+// Counts on the command line: whole numbers from `lowest` to INT_MAX. The error says which
+// rule the value broke ("abc" is not a number; "-1" is below 0); CLI11's Range calls "abc"
+// out of range, and its PositiveNumber prints its upper bound, DBL_MAX, in full.
+inline CLI::Validator count_from(int lowest) {
+  return CLI::Validator(
+      [lowest](std::string& value) -> std::string {
+        long long parsed = 0;
+        const char* end = value.data() + value.size();
+        const auto [stop, status] = std::from_chars(value.data(), end, parsed);
+        if (value.empty() || stop != end) return "\"" + value + "\" is not a whole number";
+        if (status == std::errc::result_out_of_range || parsed > std::numeric_limits<int>::max())
+          return value + " is too large (at most " + std::to_string(std::numeric_limits<int>::max()) + ")";
+        if (parsed < lowest) return value + " is below " + std::to_string(lowest);
+        return "";
+      },
+      "INT >= " + std::to_string(lowest));
+}
+inline const CLI::Validator kPositiveCount = count_from(1);
+inline const CLI::Validator kNonNegativeCount = count_from(0);
 
 // --run DIR (required): the run directory.
 inline CLI::Option* add_run_flag(CLI::App* command, std::string& run) {
@@ -30,8 +48,11 @@ inline CLI::Option* add_run_flag(CLI::App* command, std::string& run) {
 
 // --data DIR: the corpus (data/corpus.h resolve_data_dir gives the default).
 inline CLI::Option* add_data_flag(CLI::App* command, std::string& data, const std::string& more = "") {
+  std::string defaults;
+  for (const std::string& dir : default_data_dirs()) defaults += (defaults.empty() ? "" : ", else ") + dir;
   return command->add_option("--data", data,
-                             "Corpus directory (default: $BCQNMT_DATA, else ../shared/data/ted_hrlr_pt_to_en)" + more);
+                             "Corpus directory (default: $BCQNMT_DATA, else " + defaults +
+                                 ", relative to the current directory)" + more);
 }
 
 // --model NAME: "fp" (the default) or a quantized variant (apps/model_loading.h).

@@ -1,6 +1,6 @@
 #pragma once
 // The "training" object of a config file: how pretraining (and the training half of
-// quantization-aware training) runs. Defaults are the reference protocol (DESIGN.md §2).
+// quantization-aware training) runs. Defaults are the reference protocol (docs/reference.md §2).
 #include <cstdint>
 #include <string>
 

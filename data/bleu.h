@@ -1,5 +1,5 @@
 #pragma once
-// Corpus BLEU (Papineni et al. 2002) in the two forms bcqnmt reports (DESIGN.md section 4).
+// Corpus BLEU (Papineni et al. 2002) in the two forms bcqnmt reports (docs/reference.md §4).
 //
 // nltk_corpus_bleu: the reference protocol, nltk 3.8 `corpus_bleu` with default arguments on
 // whitespace-split lines (Python str.split()), scale 0..1. Clipped n-gram matches and

@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* kFetchHint =
-    "get the corpus with `scripts/fetch_data.sh [URL] [DEST]` and pass its DEST as --data "
-    "or in the environment variable BCQNMT_DATA";
+    "get the corpus with `scripts/fetch_data.sh` (into ./ted_hrlr_pt_to_en, where bcqnmt looks by "
+    "default), or pass its DEST as --data or in the environment variable BCQNMT_DATA";
 
 // The original release names the validation split "dev" and puts the language first.
 const char* original_split_name(Split split) {
@@ -133,14 +133,20 @@ ParallelText load_split(const std::string& dir, Split split) {
   return text;
 }
 
+std::vector<std::string> default_data_dirs() {
+  return {(fs::path("..") / "shared" / "data" / "ted_hrlr_pt_to_en").string(), "ted_hrlr_pt_to_en"};
+}
+
 std::string resolve_data_dir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv("BCQNMT_DATA"); env != nullptr && env[0] != '\0') return env;
-  const fs::path shared = fs::path("..") / "shared" / "data" / "ted_hrlr_pt_to_en";
-  if (fs::is_directory(shared)) return shared.string();
-  throw DataError("no corpus found: no --data given, BCQNMT_DATA is not set and " +
-                  (fs::current_path() / shared).lexically_normal().string() + " does not exist; " +
-                  kFetchHint);
+  std::string tried;
+  for (const std::string& dir : default_data_dirs()) {
+    if (fs::is_directory(dir)) return dir;
+    tried += (tried.empty() ? "" : " nor ") + (fs::current_path() / dir).lexically_normal().string();
+  }
+  throw DataError("no corpus found: no --data given, BCQNMT_DATA is not set, and neither " + tried +
+                  " exists; " + kFetchHint);
 }
 
 }  // namespace bcqnmt

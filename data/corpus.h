@@ -27,9 +27,16 @@ struct ParallelText {
 // and line on a missing file, a line-count mismatch or invalid UTF-8.
 ParallelText load_split(const std::string& dir, Split split);
 
-// Where the corpus lives: `flag_value` if non-empty, else $BCQNMT_DATA, else
-// ../shared/data/ted_hrlr_pt_to_en if that directory exists; otherwise a DataError that
-// explains how to fetch the data (scripts/fetch_data.sh).
+// The corpus directories bcqnmt looks in when neither --data nor $BCQNMT_DATA names one, in
+// order, relative to the current directory: ../shared/data/ted_hrlr_pt_to_en (beside a
+// checkout, as on the project's machines), then ted_hrlr_pt_to_en (scripts/fetch_data.sh's
+// default DEST). scripts/fetch_data.sh --if-missing looks in the same places, and
+// tests/test_data_fetch.cpp checks that the two agree.
+std::vector<std::string> default_data_dirs();
+
+// Where the corpus lives: `flag_value` if non-empty, else $BCQNMT_DATA, else the first of
+// default_data_dirs() that exists; otherwise a DataError that names the places looked in
+// and explains how to fetch the data (scripts/fetch_data.sh).
 std::string resolve_data_dir(const std::string& flag_value);
 
 }  // namespace bcqnmt

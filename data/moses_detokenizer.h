@@ -3,7 +3,7 @@
 // Moses-tokenized (`it 's`, `do n't`, `` ``quoted'' ``, `long-term`, `10,000`, `u.s.`),
 // while BERT splitting turns `'s` into `' s` and `n't` into `n ' t`. Joining BERT words with
 // spaces would leave 4.2% of the test references' tokens unmatchable by a whitespace BLEU
-// (DESIGN.md section 3), so decoding re-glues what the Moses tokenizer kept together.
+// (docs/reference.md §3), so decoding re-glues what the Moses tokenizer kept together.
 //
 // The rules were read off train.en (each one's evidence is beside it in the .cpp) and are
 // measured on the references themselves: detokenize(split(line)) == line for 99.1% of

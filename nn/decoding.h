@@ -26,7 +26,7 @@ struct ScoredTranslation {
   float score = 0.0f;
 };
 
-// The reserved ids of the vocabularies (DESIGN.md section 3).
+// The reserved ids of the vocabularies (docs/reference.md §3).
 
 // source [B, S] with [START]/[END], right-padded -> per sentence the output ids, without
 // [START] and stopping before [END].

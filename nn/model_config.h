@@ -1,6 +1,6 @@
 #pragma once
 // The model's hyper-parameters, read from the "model" object of a JSON config
-// (configs/small.json is the reference model of DESIGN.md section 1).
+// (configs/small.json is the reference model of docs/reference.md §1).
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>

@@ -1,5 +1,5 @@
 #pragma once
-// The reference Transformer (DESIGN.md section 1): encoder, decoder and an untied final
+// The reference Transformer (docs/reference.md §1): encoder, decoder and an untied final
 // Dense(D -> V_target) producing logits.
 #include "nn/decoder.h"
 #include "nn/encoder.h"

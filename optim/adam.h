@@ -19,7 +19,7 @@
 namespace bcqnmt {
 
 struct AdamOptions {
-  double beta1 = 0.9;  // DESIGN.md section 2 (reference protocol)
+  double beta1 = 0.9;  // docs/reference.md §2 (reference protocol)
   double beta2 = 0.98;
   double epsilon = 1e-9;
 };

@@ -138,6 +138,11 @@ TEST_CASE("bad flag values are usage errors") {
   expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
   expect_usage_error(run_bcqnmt("quantize --run x --name ../escape"), "variant name");
   expect_usage_error(run_bcqnmt("quantize --run x --distill 1.5"), "distill");
+  // Counts say which rule the value broke (CLI11's range check called "abc" out of range).
+  expect_usage_error(run_bcqnmt("--threads abc info --run x"), "--threads: \"abc\" is not a whole number");
+  expect_usage_error(run_bcqnmt("info --run x --threads -1"), "--threads: -1 is below 0");
+  expect_usage_error(run_bcqnmt("translate --run x --beam 0"), "--beam");
+  expect_usage_error(run_bcqnmt("evaluate --run x --limit 99999999999"), "--limit: 99999999999 is too large (at most 2147483647)");
   // Found before any picture is written.
   ScratchDir dir;
   make_run(dir.path / "run");

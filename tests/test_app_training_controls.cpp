@@ -5,6 +5,8 @@
 // the throughput.
 #include <doctest/doctest.h>
 
+#include <iomanip>
+
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -173,6 +175,10 @@ TEST_CASE("best.ckpt can be chosen by validation BLEU on a fixed subset") {
   expected.precision(16);
   expected << "Validation BLEU: " << best.metrics.at("val_bleu") << "\n";
   CHECK(eval.out.find(expected.str()) != std::string::npos);
+  // `info` shows the metric best.ckpt was chosen by.
+  std::ostringstream shown;
+  shown << std::fixed << std::setprecision(4) << "val_bleu " << best.metrics.at("val_bleu") << "\n";
+  CHECK(run_bcqnmt_ok("info --run " + t.run.string()).out.find(shown.str()) != std::string::npos);
 }
 
 TEST_CASE("checkpoint averaging names the epoch checkpoint that holds a NaN or Inf") {

@@ -201,5 +201,5 @@ TEST_CASE("real corpus: bucketed batches waste <= 10% of slots on the train spli
   const double bucketed = epoch_padding(corpus, 1);
   MESSAGE("TED train, padding: reference " << 100 * reference << "%, bucketed " << 100 * bucketed << "%");
   CHECK(bucketed <= 0.10);
-  CHECK(ShuffleBufferBatcher(corpus, 0).batches_in_epoch() == 810);  // DESIGN.md section 2
+  CHECK(ShuffleBufferBatcher(corpus, 0).batches_in_epoch() == 810);  // docs/reference.md §2
 }

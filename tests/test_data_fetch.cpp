@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "data/corpus.h"
+#include "data/data_error.h"
 #include "test_data_files.h"
 
 using namespace bcqnmt;
@@ -90,4 +91,38 @@ TEST_CASE("fetch_data.sh: checksum verified, original layout extracted, ._* skip
   // Refuses to overwrite an existing extraction.
   CHECK(run("bash " + shell_quoted(script) + " --sha256 " + sha256 + " " + url + " " + shell_quoted(good), output, log) != 0);
   CHECK(output.find("already exists") != std::string::npos);
+}
+
+TEST_CASE("fetch_data.sh --if-missing looks where bcqnmt looks, and fetches nothing when a corpus is there") {
+  ScratchDir dir;
+  const fs::path cwd = dir.path / "checkout";
+  fs::create_directories(cwd);
+  const std::string script = std::string(BCQNMT_SOURCE_DIR) + "/scripts/fetch_data.sh";
+  const fs::path log = dir.path / "log.txt";
+  const std::string unreachable = "file://" + (dir.path / "no_such_archive.tar.gz").string();
+  const auto if_missing = [&](std::string& output) {
+    return run("cd " + shell_quoted(cwd) + " && env -u BCQNMT_DATA bash " + shell_quoted(script) + " --if-missing " +
+                   unreachable,
+               output, log);
+  };
+  const fs::path old_cwd = fs::current_path();
+  std::string output;
+  // Nothing anywhere: it tries to download (and fails on the unreachable URL), and bcqnmt's
+  // own lookup names the places it tried.
+  CHECK(if_missing(output) != 0);
+  CHECK(output.find("download") != std::string::npos);
+  fs::current_path(cwd);
+  ::unsetenv("BCQNMT_DATA");
+  CHECK_THROWS_WITH_AS(resolve_data_dir(""), doctest::Contains("ted_hrlr_pt_to_en"), DataError);
+  // Each default place, in bcqnmt's order: both find the same directory.
+  for (const std::string& place : default_data_dirs()) {
+    fs::create_directories(cwd / place);
+    CHECK(resolve_data_dir("") == place);
+    fs::current_path(old_cwd);
+    CHECK(if_missing(output) == 0);
+    CHECK(output.find("corpus found in " + place) != std::string::npos);
+    fs::current_path(cwd);
+    fs::remove_all(cwd / place);
+  }
+  fs::current_path(old_cwd);
 }

@@ -223,7 +223,7 @@ TEST_CASE("real corpus: learned vocabularies match the reference sizes, fast and
   if (v == nullptr) return;
   MESSAGE("pt " << v->pt.size() << " tokens in " << v->pt_seconds << " s, en " << v->en.size() << " tokens in "
                 << v->en_seconds << " s");
-  // DESIGN.md section 3: tf-text's learner gave the reference pt 7,765 / en 7,010 entries.
+  // docs/reference.md §3: tf-text's learner gave the reference pt 7,765 / en 7,010 entries.
   CHECK(v->pt.size() == 7765);
   CHECK(v->en.size() == 7010);
   CHECK(v->pt_seconds < 60);

@@ -54,7 +54,7 @@ TEST_CASE("small.json has exactly the reference's 10,184,162 parameters") {
   c.tgt_vocab_size = 7010;
   Transformer model(c, 1);
   CHECK(model.num_parameters() == 10184162);
-  // Per-part counts from DESIGN.md section 1.
+  // Per-part counts from docs/reference.md §1.
   CHECK(model.encoder().layers()[0]->num_parameters() == 659712);
   CHECK(model.decoder().layers()[0]->num_parameters() == 1187456);
   CHECK(model.encoder().pos_embedding().num_parameters() == 993920);

@@ -274,7 +274,7 @@ TEST_CASE("the 3-bit .bcq of the small.json model is at most 4.9 MB") {
     fp32 += p.fp32_bytes;
   }
   MESSAGE("total: " << quantized << " quantized, fp32 " << fp32 << " B, packed " << packed << " B");
-  CHECK(quantized == 10'128'512);  // DESIGN.md section 5
+  CHECK(quantized == 10'128'512);  // docs/reference.md §5
   CHECK(fp32 == model.num_parameters() * 4);
 
   // Runtime memory: parameter tensors alive + packed bytes held by the kernels.

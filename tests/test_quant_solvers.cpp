@@ -1,5 +1,5 @@
 // BCQ solvers and the BcqMatrix container: exactness of the greedy reference, error levels
-// on Gaussian rows (figures from DESIGN.md section 5), groups, packing, serialization.
+// on Gaussian rows (figures from docs/reference.md §5), groups, packing, serialization.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -65,7 +65,7 @@ TEST_CASE("greedy residual + dequantized == original (the reference's integrity 
   }
 }
 
-TEST_CASE("error on 512-wide Gaussian rows matches DESIGN.md section 5") {
+TEST_CASE("error on 512-wide Gaussian rows matches docs/reference.md §5") {
   const double greedy3 = gaussian_error(3, BcqMethod::greedy);
   const double refined3 = gaussian_error(3, BcqMethod::refined_greedy);
   const double alt3_two_cycles = gaussian_error(3, BcqMethod::alternating, 2);
