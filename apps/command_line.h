@@ -13,8 +13,9 @@ namespace bcqnmt {
 struct Subcommand {
   CLI::App* app;             // parsed when *app is true
   std::function<int()> run;  // the exit status; errors are thrown (main turns them into one line)
-  // Training commands catch SIGINT/SIGTERM to checkpoint before stopping (apps/interrupt.h);
-  // every other command keeps the default action, so Ctrl-C stops it at once.
+  // Training commands catch SIGINT/SIGTERM to checkpoint before stopping (apps/interrupt.h),
+  // and `serve` to finish the requests in flight; every other command keeps the default
+  // action, so Ctrl-C stops it at once.
   bool checkpoints_on_interrupt = false;
 };
 
