@@ -11,6 +11,7 @@
 // (apps/translation_queue.h). SIGINT/SIGTERM: stop accepting, finish the requests in flight,
 // exit 130/143 (apps/interrupt.h).
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <iostream>
@@ -147,6 +148,12 @@ int run_serve(const ServeOptions& o, std::ostream& out) {
   httplib::Server server;
   server.set_payload_max_length(static_cast<size_t>(o.max_request_bytes));
   server.set_keep_alive_timeout(1);  // an idle browser connection holds a stop up to this long
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on a
+  // port in use starts without a word and the kernel splits the connections between them.
+  server.set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   add_routes(server, queue, health, o);
   const int port = o.port == 0 ? server.bind_to_any_port(o.host) : (server.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port < 0) throw AppError("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address of this machine)");
