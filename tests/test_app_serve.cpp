@@ -7,7 +7,6 @@
 
 #include <future>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "serve_process.h"
 #include "tiny_run.h"
@@ -15,13 +14,6 @@
 using namespace bcqnmt::test;
 
 namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // POST /translate with `body`: the status and the parsed answer (null if not JSON).
 std::pair<int, nlohmann::json> post(int port, const std::string& body) {
@@ -41,8 +33,8 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
                                            "po .",        "kalo .",       "suta mine ri po kalo .", "mine ."};
   std::string input;
   for (const std::string& s : sentences) input += s + "\n";
-  const std::vector<std::string> expected = lines_of(run_bcqnmt_ok("translate -q --run " + t.run.string(), input).out);
-  REQUIRE(expected.size() == sentences.size());
+  const std::string expected = run_bcqnmt_ok("translate -q --run " + t.run.string(), input).out;  // one line each
+  const std::string first_expected = expected.substr(0, expected.find('\n'));
 
   // A long window makes the batching of 8 simultaneous clients certain, and leaves a request
   // in flight when SIGTERM comes below.
@@ -72,14 +64,17 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
     for (const std::string& s : sentences)
       answers.push_back(std::async(std::launch::async, [&] { return post(server.port, nlohmann::json{{"text", {s}}}.dump()); }));
     int most_batched = 0;
+    std::string served;
     for (size_t i = 0; i < sentences.size(); ++i) {
       const auto [status, answer] = answers[i].get();
       REQUIRE(status == 200);
-      CHECK(answer.at("translations") == nlohmann::json{expected[i]});
+      REQUIRE(answer.at("translations").size() == 1);
+      served += answer.at("translations").at(0).get<std::string>() + "\n";
       CHECK(answer.at("scores").size() == 1);
       CHECK(answer.at("timing_ms").at("total").get<double>() >= answer.at("timing_ms").at("decode").get<double>());
       most_batched = std::max(most_batched, answer.at("batched_requests").get<int>());
     }
+    CHECK(served == expected);
     CHECK(most_batched > 1);
 
     // Several sentences, n-best with beam search, and the attention map.
@@ -127,7 +122,7 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
     const auto [status, answer] = in_flight.get();
     CHECK(status == 200);
-    CHECK(answer.at("translations") == nlohmann::json{expected[0]});
+    CHECK(answer.at("translations") == nlohmann::json{first_expected});
     CHECK(server.process.out().find("stopped by signal") != std::string::npos);
     CHECK(post(server.port, R"({"text": ["kalo"]})").first == -1);  // no longer listening
   }

@@ -7,19 +7,12 @@
 
 #include "nn/cross_attention_map.h"
 #include "nn/decoding.h"
+#include "quant_tiny_model.h"
 
 using namespace bcqnmt;
 
 TEST_CASE("cross_attention_map equals the incremental decoder's recorded attention, row by row") {
-  ModelConfig c;
-  c.num_layers = 2;
-  c.d_model = 8;
-  c.dff = 16;
-  c.num_heads = 2;
-  c.key_dim = 4;
-  c.src_vocab_size = 11;
-  c.tgt_vocab_size = 13;
-  Transformer model(c, 7);
+  Transformer model(test::quant_tiny_config(), 7);  // 2 heads
   model.eval();
   const IndexTensor source{{1, 6}, {kStartId, 5, 9, 4, 7, kEndId}};
   DecodeOptions options;
