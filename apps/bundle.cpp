@@ -114,9 +114,17 @@ nlohmann::json read_bundle_manifest(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(path))
     throw AppError(dir.string() + " is not a bundle (no " + kBundleManifest + "); `bcqnmt export` writes one");
   const nlohmann::json manifest = nlohmann::json::parse(read_bytes(path), nullptr, /*allow_exceptions=*/false);
-  if (!manifest.is_object() || manifest.value("format", 0) != kBundleFormat || !manifest.contains("files") ||
-      !manifest["files"].is_object() || !manifest.contains("model") || !manifest["model"].is_string())
-    throw AppError(path.string() + ": not a bundle manifest of format " + std::to_string(kBundleFormat));
+  bool valid = manifest.is_object() && manifest.contains("format") && manifest["format"] == kBundleFormat &&
+               manifest.contains("files") && manifest["files"].is_object() && manifest.contains("model") &&
+               manifest["model"].is_string();
+  if (valid && manifest["model"] != kFullPrecisionModel) {
+    try {
+      check_variant_name(manifest["model"]);  // no path in a model's name
+    } catch (const UsageError&) {
+      valid = false;
+    }
+  }
+  if (!valid) throw AppError(path.string() + ": not a bundle manifest of format " + std::to_string(kBundleFormat));
   const RunDirectory bundle{dir};
   std::vector<std::filesystem::path> needed = model_files(bundle, manifest["model"].get<std::string>());
   for (const std::filesystem::path& p : {bundle.config(), bundle.source_vocab(), bundle.target_vocab()})

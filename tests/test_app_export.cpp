@@ -73,4 +73,18 @@ TEST_CASE("export: the quantized model by default, a bundle that translates as t
   CHECK(count_lines(tampered.err) == 1);
   CHECK(tampered.err.find("vocab.en.txt was modified or damaged") != std::string::npos);
   CHECK(run_bcqnmt("translate --bundle " + t.run.string(), input).err.find("is not a bundle") != std::string::npos);
+
+  // A missing file, a manifest that leaves the model out or names a path: exit 1, one line.
+  nlohmann::json fp_manifest = nlohmann::json::parse(slurp(fp_bundle / "bundle.json"));
+  std::filesystem::remove(fp_bundle / "vocab.pt.txt");
+  CHECK(run_bcqnmt("translate --bundle " + fp_bundle.string(), input).err.find("vocab.pt.txt is missing") != std::string::npos);
+  fp_manifest["files"].erase("pretrain/best.ckpt");
+  write_text(fp_bundle / "bundle.json", fp_manifest.dump());
+  CHECK(run_bcqnmt("translate --bundle " + fp_bundle.string(), input).err.find("does not list pretrain/best.ckpt") !=
+        std::string::npos);
+  fp_manifest["model"] = "../other";
+  write_text(fp_bundle / "bundle.json", fp_manifest.dump());
+  const CommandResult malformed = run_bcqnmt("translate --bundle " + fp_bundle.string(), input);
+  CHECK(malformed.status == 1);
+  CHECK(malformed.err.find("not a bundle manifest") != std::string::npos);
 }
