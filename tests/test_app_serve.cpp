@@ -38,7 +38,7 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
 
   // A long window makes the batching of 8 simultaneous clients certain, and leaves a request
   // in flight when SIGTERM comes below.
-  ServeProcess server({"--run", t.run.string(), "--batch-window-ms", "300", "--max-request-bytes", "2000",
+  ServeProcess server({"--run", t.run.string(), "--batch-window-ms", "1000", "--max-request-bytes", "2000",
                        "--max-sentences", "4"});
   INFO(server.process.out() << server.process.err());
   REQUIRE(server.port > 0);
@@ -116,7 +116,7 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
 
   SUBCASE("SIGTERM: the request in flight is answered, then exit 143") {
     auto in_flight = std::async(std::launch::async, [&] { return post(server.port, R"({"text": ["kalo mine ."]})"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // queued: the window is 300 ms
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // queued, waiting out its 1 s window
     const auto start = std::chrono::steady_clock::now();
     CHECK(server.process.stop(SIGTERM, std::chrono::seconds(10)) == 143);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
