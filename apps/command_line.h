@@ -16,8 +16,9 @@ namespace bcqnmt {
 struct Subcommand {
   CLI::App* app;             // parsed when *app is true
   std::function<int()> run;  // the exit status; errors are thrown (main turns them into one line)
-  // Training commands catch SIGINT/SIGTERM to checkpoint before stopping (apps/interrupt.h);
-  // every other command keeps the default action, so Ctrl-C stops it at once.
+  // Training commands catch SIGINT/SIGTERM to checkpoint before stopping (apps/interrupt.h),
+  // and `serve` to finish the requests in flight; every other command keeps the default
+  // action, so Ctrl-C stops it at once.
   bool checkpoints_on_interrupt = false;
 };
 
@@ -61,6 +62,17 @@ inline CLI::Option* add_model_flag(CLI::App* command, std::string& model) {
       ->capture_default_str();
 }
 
+// Where a translating command's model comes from: --run DIR [--model NAME], or --bundle DIR
+// (apps/bundle.h), which holds one model and excludes both (a parse error, exit status 2).
+// apps/model_loading.h load_model reads them and requires one of --run and --bundle.
+inline void add_model_source_flags(CLI::App* command, std::string& run, std::string& bundle, std::string& model) {
+  CLI::Option* run_flag = add_run_flag(command, run)->required(false);
+  CLI::Option* model_flag = add_model_flag(command, model);
+  command->add_option("--bundle", bundle, "A bundle written by `bcqnmt export` (instead of --run and --model)")
+      ->excludes(run_flag)
+      ->excludes(model_flag);
+}
+
 // --matmul-precision fp32|bf16|auto: overrides the training config's "matmul_precision" for
 // this invocation only (it is arithmetic, not the experiment: the run's config.json keeps its
 // value, and a resumed run may change it).
@@ -83,6 +95,8 @@ Subcommand add_plot_command(CLI::App& app);
 Subcommand add_report_command(CLI::App& app);
 Subcommand add_average_command(CLI::App& app);
 Subcommand add_score_command(CLI::App& app);
+Subcommand add_export_command(CLI::App& app);
+Subcommand add_serve_command(CLI::App& app);
 Subcommand add_sensitivity_command(CLI::App& app);
 
 }  // namespace bcqnmt

@@ -30,6 +30,7 @@
 #include "apps/svg_charts.h"
 #include "apps/translator.h"
 #include "data/corpus.h"
+#include "nn/cross_attention_map.h"
 #include "quant/bcq_model.h"
 #include "quant/group_sensitivity.h"
 
@@ -170,26 +171,14 @@ void plot_attention(const Experiment& e, Transformer& model, const std::string& 
                     const std::filesystem::path& path) {
   const Translator translator(model, e.source_vocab, e.target_vocab, e.training.max_tokens);
   const std::vector<int32_t> source = translator.encode_source(sentence);
-  std::vector<Tensor> steps;  // per decoding step [1, H, 1, S]
-  MultiHeadAttention& mha = model.decoder().layers().back()->cross_attention().mha();
-  mha.record_probabilities(&steps);
-  const std::vector<int32_t> output =
-      translate_batch(model, IndexTensor{{1, static_cast<int64_t>(source.size())}, source}, DecodeOptions{}).front();
-  mha.record_probabilities(nullptr);
-  std::vector<std::vector<float>> weights;  // [steps][S], mean over heads
-  for (const Tensor& p : steps) {
-    const int64_t heads = p.size(1), s = p.size(3);
-    std::vector<float> row(s, 0.0f);
-    for (int64_t h = 0; h < heads; ++h)
-      for (int64_t j = 0; j < s; ++j) row[j] += p.data()[h * s + j] / static_cast<float>(heads);
-    weights.push_back(std::move(row));
-  }
+  const IndexTensor batch{{1, static_cast<int64_t>(source.size())}, source};
+  const std::vector<int32_t> output = translate_batch(model, batch, DecodeOptions{}).front();
   std::vector<std::string> rows, cols;
   for (int32_t id : output) rows.push_back(e.target_vocab.token_of(id));
-  if (rows.size() < weights.size()) rows.push_back("[END]");  // the step that stopped
+  rows.push_back("[END]");  // the step after the last token
   for (int32_t id : source) cols.push_back(e.source_vocab.token_of(id));
-  heat_map_svg(weights, rows, cols, "Cross-attention, last decoder layer, mean of heads", "output token (greedy)",
-               "source token")
+  heat_map_svg(cross_attention_map(model, batch, output), rows, cols, "Cross-attention, last decoder layer, mean of heads",
+               "output token (greedy)", "source token")
       .save(path);
 }
 

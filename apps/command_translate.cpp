@@ -69,8 +69,7 @@ std::string format(const std::vector<ScoredText>& hypotheses, int64_t index, con
 }  // namespace
 
 int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
-  Experiment e = open_experiment(o.run, "");
-  auto model = load_run_model(e, o.model);
+  auto [e, model, description] = load_model(o.run, o.bundle, o.model);
   const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
   DecodeOptions decode;
   decode.beam_size = o.beam;
@@ -142,8 +141,7 @@ Subcommand add_translate_command(CLI::App& app) {
   auto o = std::make_shared<TranslateOptions>();
   CLI::App* c = app.add_subcommand(
       "translate", "Translate Portuguese to English, one line per sentence (lower-cased and tokenized as the corpus)");
-  add_run_flag(c, o->run);
-  add_model_flag(c, o->model);
+  add_model_source_flags(c, o->run, o->bundle, o->model);
   c->add_option("-i,--input", o->input, "Input file (default: standard input)");
   c->add_option("-o,--output", o->output, "Output file, written atomically (default: standard output)");
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));

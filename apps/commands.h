@@ -53,7 +53,7 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out);
 int run_evaluate(const EvaluateOptions& o, std::ostream& out);
 
 struct TranslateOptions {
-  std::string run, model = "fp";
+  std::string run, model = "fp", bundle;  // --run/--model or --bundle (apps/model_loading.h load_model)
   std::string input, output;  // "": standard input / output
   int beam = 1;
   double length_penalty = DecodeOptions{}.length_alpha;
@@ -63,6 +63,22 @@ struct TranslateOptions {
   bool quiet = false;   // no summary on stderr
 };
 int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out, std::ostream& err);
+
+struct ExportOptions {
+  std::string run, out;
+  std::string model;  // "": default_export_model (apps/bundle.h)
+};
+int run_export(const ExportOptions& o, std::ostream& out);  // apps/command_export.cpp
+
+struct ServeOptions {
+  std::string run, model = "fp", bundle;  // as TranslateOptions
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (the one taken is printed)
+  int64_t max_request_bytes = 64 * 1024;
+  int max_sentences = 64;  // per request
+  double batch_window_ms = 5.0;  // requests arriving this close together are decoded as one batch
+};
+int run_serve(const ServeOptions& o, std::ostream& out);  // apps/command_serve.cpp
 
 struct InfoOptions {
   std::string run;

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
                                          add_translate_command(app), add_info_command(app),
                                          add_pipeline_command(app),  add_plot_command(app),
                                          add_sensitivity_command(app), add_report_command(app),
-                                         add_average_command(app),     add_score_command(app)};
+                                         add_average_command(app),     add_score_command(app),
+                                         add_export_command(app),      add_serve_command(app)};
   // Also on each command, so that its --help shows it (before or after the command name).
   for (const Subcommand& command : commands) add_threads_flag(command.app);
   if (const std::string unknown = unknown_command_message(argc, argv, commands); !unknown.empty()) {

@@ -1,6 +1,7 @@
 #include "apps/model_loading.h"
 
 #include "apps/app_error.h"
+#include "apps/bundle.h"
 #include "apps/quantized_variant.h"
 #include "nn/error.h"
 #include "quant/bcq_model.h"
@@ -41,6 +42,15 @@ std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::stri
     throw AppError(path.string() + " was built with other vocabularies than " + e.run.root.string());
   loaded.model->eval();
   return std::move(loaded.model);
+}
+
+LoadedModel load_model(const std::string& run, const std::string& bundle, const std::string& name) {
+  if (run.empty() == bundle.empty()) throw UsageError("give either --run DIR or --bundle DIR");
+  const std::string model = bundle.empty() ? name : read_bundle_manifest(bundle)["model"].get<std::string>();
+  LoadedModel loaded{open_experiment(bundle.empty() ? run : bundle, ""), nullptr, {}};
+  loaded.model = load_run_model(loaded.experiment, model);
+  loaded.description = describe_model(loaded.experiment, model);
+  return loaded;
 }
 
 }  // namespace bcqnmt

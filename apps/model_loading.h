@@ -16,4 +16,14 @@ void load_model_parameters(Transformer& model, const Checkpoint& checkpoint, con
 // AppError naming the run's models when `name` is neither "fp" nor a finished variant.
 std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::string& name);
 
+// The model a translating command reads: `--run DIR [--model NAME]` or `--bundle DIR` (a
+// bundle of `bcqnmt export`, apps/bundle.h, whose files' SHA-256 digests are checked first).
+// UsageError unless exactly one of run and bundle is given.
+struct LoadedModel {
+  Experiment experiment;
+  std::unique_ptr<Transformer> model;
+  nlohmann::json description;  // describe_model (apps/bundle.h): name, bits per weight
+};
+LoadedModel load_model(const std::string& run, const std::string& bundle, const std::string& name);
+
 }  // namespace bcqnmt

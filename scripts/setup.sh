@@ -16,6 +16,8 @@ packages=(
   nlohmann-json3-dev   # JSON configs and metrics
   librsvg2-bin         # rsvg-convert: tests check that plotted SVGs render
   curl ca-certificates # scripts/fetch_data.sh downloads the corpus over https
+  libcpp-httplib-dev   # cpp-httplib: the HTTP server of `bcqnmt serve` (and its tests' client)
+  chromium chromium-driver  # tests only: the page of `bcqnmt serve` in headless Chromium
 )
 missing=()
 for p in "${packages[@]}"; do

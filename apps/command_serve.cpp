@@ -1,0 +1,193 @@
+// bcqnmt serve: the model behind an HTTP server (cpp-httplib) with a JSON API and a web page.
+//   GET  /           the page (apps/web/index.html, compiled in): Portuguese in, English and
+//                    the cross-attention map out
+//   GET  /health     {"status": "ok", "model", "bits_per_weight", "bit_allocation", "version"}
+//   POST /translate  {"text": ["...", ...], "beam": 1, "n_best": 1, "attention": false} ->
+//                    {"translations": [...], "scores": [...], "n_best": [[{"text", "score"}]],
+//                     "attention": [{"source", "target", "weights"}], "timing_ms": {...}}
+// Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields,
+// blank sentences or too many sentences, 413 for a body over --max-request-bytes (httplib
+// refuses it before reading), 404 for other paths. Requests are batched
+// (apps/translation_queue.h). SIGINT/SIGTERM: stop accepting, finish the requests in flight,
+// exit 130/143 (apps/interrupt.h).
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <thread>
+
+#include "apps/app_error.h"
+#include "apps/command_line.h"
+#include "apps/commands.h"
+#include "apps/interrupt.h"
+#include "apps/translation_queue.h"
+#include "apps/version.h"
+#include "bcqnmt_web_page.h"  // kWebPage: apps/web/index.html, built in (cmake/embed_file.cmake)
+
+namespace bcqnmt {
+
+namespace {
+
+// A request the API refuses; the message goes back as {"error": message}.
+struct BadRequest : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr int kMaxBeam = 16;  // per request: a wide beam costs every other request its latency
+
+int integer_field(const nlohmann::json& body, const char* name, int fallback, int low, int high) {
+  if (!body.contains(name)) return fallback;
+  const nlohmann::json& v = body.at(name);
+  if (!v.is_number_integer() || v.get<int64_t>() < low || v.get<int64_t>() > high)
+    throw BadRequest(std::string("\"") + name + "\" must be an integer from " + std::to_string(low) + " to " +
+                     std::to_string(high));
+  return v.get<int>();
+}
+
+TranslationRequest parse_request(const std::string& body_text, const ServeOptions& o) {
+  const nlohmann::json body = nlohmann::json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) throw BadRequest("the body is not valid JSON (UTF-8)");
+  if (!body.is_object()) throw BadRequest("the body must be a JSON object with \"text\": [\"...\", ...]");
+  for (const auto& [key, value] : body.items())
+    if (key != "text" && key != "beam" && key != "n_best" && key != "attention")
+      throw BadRequest("unknown field \"" + key + "\" (the fields: text, beam, n_best, attention)");
+  if (!body.contains("text") || !body["text"].is_array())
+    throw BadRequest("\"text\" must be an array of Portuguese sentences");
+  TranslationRequest r;
+  if (body["text"].size() > static_cast<size_t>(o.max_sentences))
+    throw BadRequest("at most " + std::to_string(o.max_sentences) + " sentences per request, got " +
+                     std::to_string(body["text"].size()));
+  for (const nlohmann::json& s : body["text"]) {
+    if (!s.is_string()) throw BadRequest("\"text\" must hold strings only");
+    if (s.get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos)
+      throw BadRequest("\"text\"[" + std::to_string(r.text.size()) + "] is blank");
+    r.text.push_back(s.get<std::string>());
+  }
+  r.options.beam_size = integer_field(body, "beam", 1, 1, kMaxBeam);
+  r.options.n_best = integer_field(body, "n_best", 1, 1, r.options.beam_size);
+  if (body.contains("attention") && !body["attention"].is_boolean())
+    throw BadRequest("\"attention\" must be true or false");
+  r.attention = body.value("attention", false);
+  return r;
+}
+
+nlohmann::json response_json(const TranslationResult& result, const TranslationRequest& request, double total_ms) {
+  nlohmann::json out{{"translations", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
+  for (const std::vector<ScoredText>& hypotheses : result.hypotheses) {
+    out["translations"].push_back(hypotheses.front().text);
+    out["scores"].push_back(hypotheses.front().score);
+    if (request.options.n_best <= 1) continue;
+    nlohmann::json list = nlohmann::json::array();
+    for (const ScoredText& h : hypotheses) list.push_back({{"text", h.text}, {"score", h.score}});
+    out["n_best"].push_back(list);
+  }
+  for (const AttentionMap& a : result.attention)
+    out["attention"].push_back({{"source", a.source}, {"target", a.target}, {"weights", a.weights}});
+  out["timing_ms"] = {{"queue", result.queue_ms}, {"decode", result.decode_ms}, {"total", total_ms}};
+  out["batched_requests"] = result.batch_requests;
+  return out;
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann::json& health, const ServeOptions& o) {
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kWebPage, sizeof kWebPage - 1, "text/html; charset=utf-8");
+  });
+  server.Get("/health", [&health](const httplib::Request&, httplib::Response& res) { send_json(res, 200, health); });
+  server.Post("/translate", [&queue, &o](const httplib::Request& req, httplib::Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    TranslationRequest request;
+    try {
+      request = parse_request(req.body, o);
+    } catch (const BadRequest& e) {
+      send_json(res, 400, {{"error", e.what()}});
+      return;
+    }
+    const TranslationResult result = queue.submit(request).get();
+    const double total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    send_json(res, 200, response_json(result, request, total_ms));
+  });
+  // httplib's own refusals (413 before reading an oversized body, 404) and failures get a
+  // JSON body too; a handler that threw is a 500 naming the error.
+  server.set_error_handler([&o](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const std::string message = res.status == 413 ? "the body is over " + std::to_string(o.max_request_bytes) + " bytes"
+                                : res.status == 404 ? "no such path; the paths: GET /, GET /health, POST /translate"
+                                                    : "HTTP status " + std::to_string(res.status);
+    send_json(res, res.status, {{"error", message}});
+  });
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+    std::string message = "internal error";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& error) {
+      message = error.what();
+    } catch (...) {
+    }
+    send_json(res, 500, {{"error", message}});
+  });
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& o, std::ostream& out) {
+  LoadedModel model = load_model(o.run, o.bundle, o.model);
+  nlohmann::json health = model.description;
+  health["status"] = "ok";
+  health["version"] = version_line();
+  TranslationQueue queue(model, std::chrono::microseconds(static_cast<int64_t>(o.batch_window_ms * 1000.0)));
+
+  httplib::Server server;
+  server.set_payload_max_length(static_cast<size_t>(o.max_request_bytes));
+  server.set_keep_alive_timeout(1);  // an idle browser connection holds a stop up to this long
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on a
+  // port in use starts without a word and the kernel splits the connections between them.
+  server.set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  add_routes(server, queue, health, o);
+  const int port = o.port == 0 ? server.bind_to_any_port(o.host) : (server.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (port < 0) throw AppError("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address of this machine)");
+  out << "serving " << health["model"].get<std::string>() << " on http://" << o.host << ":" << port
+      << "/ (POST /translate, GET /health; Ctrl-C stops)" << std::endl;
+
+  std::thread listener([&server] { server.listen_after_bind(); });
+  // The signal handler only sets a flag (apps/interrupt.h); this thread acts on it.
+  while (!interrupt_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  server.stop();    // stop accepting; httplib's workers finish the requests in flight
+  listener.join();  // returns once they have
+  queue.stop();
+  out << "serve: stopped by signal after finishing the requests in flight" << std::endl;
+  throw TrainingInterrupted{};  // main() exits 130 / 143
+}
+
+Subcommand add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* c = app.add_subcommand("serve", "HTTP server: JSON API (POST /translate, GET /health) and a web page at /");
+  add_model_source_flags(c, o->run, o->bundle, o->model);
+  c->add_option("--host", o->host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
+  c->add_option("--port", o->port, "TCP port (0: any free one, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
+  c->add_option("--max-request-bytes", o->max_request_bytes, "Largest request body; larger ones get 413")
+      ->capture_default_str()
+      ->check(kPositiveCount);
+  c->add_option("--max-sentences", o->max_sentences, "Most sentences in one request; more get 400")
+      ->capture_default_str()
+      ->check(kPositiveCount);
+  c->add_option("--batch-window-ms", o->batch_window_ms,
+                "How long the decoder waits after a request for others to decode in the same batch (ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1000.0));
+  // SIGINT/SIGTERM set a flag that run_serve acts on (a graceful stop), as training does.
+  return {c, [o] { return run_serve(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
+}
+
+}  // namespace bcqnmt

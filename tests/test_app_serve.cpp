@@ -1,0 +1,143 @@
+// bcqnmt serve over real HTTP on 127.0.0.1 (httplib's client): the API answers as
+// `translate` does, also for concurrent clients whose requests are batched together; bad
+// requests get a JSON error and a 4xx; SIGTERM and SIGINT stop it gracefully (the request
+// in flight is answered) with 143 and 130.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "serve_process.h"
+#include "tiny_run.h"
+
+using namespace bcqnmt::test;
+
+namespace {
+
+// POST /translate with `body`: the status and the parsed answer (null if not JSON).
+std::pair<int, nlohmann::json> post(int port, const std::string& body) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60);
+  const httplib::Result r = client.Post("/translate", body, "application/json");
+  if (!r) return {-1, nullptr};
+  return {r->status, nlohmann::json::parse(r->body, nullptr, false)};
+}
+
+}  // namespace
+
+TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, graceful SIGTERM") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  const std::vector<std::string> sentences{"kalo mine .", "suta ri po .", "mine kalo suta .", "ri ri po kalo .",
+                                           "po .",        "kalo .",       "suta mine ri po kalo .", "mine ."};
+  std::string input;
+  for (const std::string& s : sentences) input += s + "\n";
+  const std::string expected = run_bcqnmt_ok("translate -q --run " + t.run.string(), input).out;  // one line each
+  const std::string first_expected = expected.substr(0, expected.find('\n'));
+
+  // A long window makes the batching of 8 simultaneous clients certain, and leaves a request
+  // in flight when SIGTERM comes below.
+  ServeProcess server({"--run", t.run.string(), "--batch-window-ms", "1000", "--max-request-bytes", "2000",
+                       "--max-sentences", "4"});
+  INFO(server.process.out() << server.process.err());
+  REQUIRE(server.port > 0);
+
+  SUBCASE("GET /health") {
+    httplib::Client client("127.0.0.1", server.port);
+    const httplib::Result r = client.Get("/health");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    const nlohmann::json health = nlohmann::json::parse(r->body);
+    CHECK(health.at("status") == "ok");
+    CHECK(health.at("model") == "fp");
+    CHECK(health.at("bits_per_weight") == 32.0);
+    CHECK(health.at("version").get<std::string>().find("bcqnmt ") == 0);
+    const httplib::Result page = client.Get("/");
+    REQUIRE(page);
+    CHECK(page->status == 200);
+    CHECK(page->body.find("id=\"translate\"") != std::string::npos);
+  }
+
+  SUBCASE("8 concurrent clients get what translate gives, decoded in shared batches") {
+    std::vector<std::future<std::pair<int, nlohmann::json>>> answers;
+    for (const std::string& s : sentences)
+      answers.push_back(std::async(std::launch::async, [&] { return post(server.port, nlohmann::json{{"text", {s}}}.dump()); }));
+    int most_batched = 0;
+    std::string served;
+    for (size_t i = 0; i < sentences.size(); ++i) {
+      const auto [status, answer] = answers[i].get();
+      REQUIRE(status == 200);
+      REQUIRE(answer.at("translations").size() == 1);
+      served += answer.at("translations").at(0).get<std::string>() + "\n";
+      CHECK(answer.at("scores").size() == 1);
+      CHECK(answer.at("timing_ms").at("total").get<double>() >= answer.at("timing_ms").at("decode").get<double>());
+      most_batched = std::max(most_batched, answer.at("batched_requests").get<int>());
+    }
+    CHECK(served == expected);
+    CHECK(most_batched > 1);
+
+    // Several sentences, n-best with beam search, and the attention map.
+    const auto [status, answer] =
+        post(server.port, R"({"text": ["kalo mine .", "po ."], "beam": 3, "n_best": 2, "attention": true})");
+    REQUIRE(status == 200);
+    CHECK(answer.at("n_best").size() == 2);
+    CHECK(answer.at("n_best").at(0).size() == 2);
+    CHECK(answer.at("n_best").at(0).at(0).at("text") == answer.at("translations").at(0));
+    const nlohmann::json& map = answer.at("attention").at(0);
+    CHECK(map.at("source").size() == 5);  // [START] kalo mine . [END] (one wordpiece each in this vocabulary)
+    REQUIRE(map.at("weights").size() == map.at("target").size());
+    CHECK(map.at("weights").at(0).size() == map.at("source").size());
+  }
+
+  SUBCASE("bad requests: one JSON error line and a 4xx") {
+    for (const auto& [body, status] : std::vector<std::pair<std::string, int>>{
+             {"{\"text\": [", 400},
+             {"[1, 2]", 400},
+             {R"({"text": "kalo"})", 400},
+             {R"({"text": [1]})", 400},
+             {R"({"text": ["kalo"], "beam": 0})", 400},
+             {R"({"text": ["kalo"], "beam": 2, "n_best": 3})", 400},
+             {R"({"text": ["kalo"], "beem": 2})", 400},
+             {R"({"text": ["  "]})", 400},
+             {R"({"text": ["a", "b", "c", "d", "e"]})", 400},  // over --max-sentences
+             {R"({"text": [")" + std::string(3000, 'a') + "\"]}", 413},  // over --max-request-bytes
+             {"{\"text\": [\"ol\xe1\"]}", 400}}) {                       // not UTF-8
+      const auto [got, answer] = post(server.port, body);
+      INFO(body.substr(0, 60));
+      CHECK(got == status);
+      CHECK(answer.at("error").is_string());
+    }
+    httplib::Client client("127.0.0.1", server.port);
+    const httplib::Result missing = client.Get("/nothing");
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+  }
+
+  SUBCASE("SIGTERM: the request in flight is answered, then exit 143") {
+    auto in_flight = std::async(std::launch::async, [&] { return post(server.port, R"({"text": ["kalo mine ."]})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // queued, waiting out its 1 s window
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(server.process.stop(SIGTERM, std::chrono::seconds(10)) == 143);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+    const auto [status, answer] = in_flight.get();
+    CHECK(status == 200);
+    CHECK(answer.at("translations") == nlohmann::json{first_expected});
+    CHECK(server.process.out().find("stopped by signal") != std::string::npos);
+    CHECK(post(server.port, R"({"text": ["kalo"]})").first == -1);  // no longer listening
+  }
+}
+
+TEST_CASE("serve: Ctrl-C (SIGINT) stops it with 130; a port in use is one error line") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  ServeProcess server({"--run", t.run.string()});
+  REQUIRE(server.port > 0);
+  const CommandResult clash =
+      run_bcqnmt("serve --run " + t.run.string() + " --port " + std::to_string(server.port));
+  CHECK(clash.status == 1);
+  CHECK(count_lines(clash.err) == 1);
+  CHECK(clash.err.find("cannot listen on 127.0.0.1:" + std::to_string(server.port)) != std::string::npos);
+  CHECK(server.process.stop(SIGINT, std::chrono::seconds(10)) == 130);
+  CHECK(run_bcqnmt("serve --bundle " + t.run.string() + " --run " + t.run.string()).status == 2);
+}
