@@ -10,7 +10,9 @@
 
 namespace bcqnmt {
 
-int run_pretrain(const PretrainOptions& o, std::ostream& out) {
+int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
+  DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
+  std::ostream& out = group.root_stream(terminal);
   Experiment e = open_experiment(o.run, o.config);
   if (!o.matmul_precision.empty() && o.matmul_precision != e.training.matmul_precision) {
     out << "pretrain: --matmul-precision " << o.matmul_precision << " overrides the config's \""
@@ -27,8 +29,9 @@ int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   if (!o.config.empty()) command += " --config " + o.config;
   if (o.epochs > 0) command += " --epochs " + std::to_string(o.epochs);
   if (!o.matmul_precision.empty()) command += " --matmul-precision " + o.matmul_precision;
-  e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
+  if (group.is_root()) e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
   Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
+  trainer.set_data_parallel(group);
   trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
   TrainerPhase phase;
   phase.name = "pretrain";
