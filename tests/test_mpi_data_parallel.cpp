@@ -1,6 +1,7 @@
 // Data-parallel training under mpirun (optim/data_parallel.h, docs/scaling.md): `mpirun -np 2
 // bcqnmt pretrain` gives the single-process result, resumes at another N, and a rank killed
 // mid-run ends the job in bounded time with a non-zero exit and a loadable checkpoint.
+// Rank pids are found through /proc (Linux).
 //
 // Registered in ctest only when CMake found MPI (tests/CMakeLists.txt); otherwise its ctest
 // entry says SKIPPED and why. The runs use "dropout_rate": 0: with dropout, rank r > 0 draws
@@ -11,10 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -168,5 +171,110 @@ TEST_CASE("mpirun -np 2 pretrain matches one process over 20 steps, and resumes 
     CHECK(first_step <= 1e-6);
     CHECK(resumed_logs <= 1e-4);
     CHECK(resumed_parameters <= 1e-4);
+  }
+}
+
+namespace {
+
+// The pid of the rank-`rank` child of mpirun `launcher` (Open MPI sets OMPI_COMM_WORLD_RANK in
+// each rank's environment); -1 if there is none (yet).
+pid_t rank_pid(pid_t launcher, int rank) {
+  const std::string wanted = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = slurp(entry.path() / "stat");  // "pid (comm) state ppid ..."
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    char state = 0;
+    pid_t parent = 0;
+    fields >> state >> parent;
+    if (parent != launcher) continue;
+    std::string environment = slurp(entry.path() / "environ");
+    std::replace(environment.begin(), environment.end(), '\0', '\n');
+    if (("\n" + environment).find("\n" + wanted + "\n") != std::string::npos) return std::stoi(name);
+  }
+  return -1;
+}
+
+// A process that still runs (a zombie has ended: it only waits for its parent to reap it).
+bool running(pid_t pid) {
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+bool has_temporary_file(const fs::path& dir) {
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(dir, ignored))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL of one rank ends the mpirun job within 60 s, non-zero, and the last checkpoint loads and resumes") {
+  ScratchDir dir;
+  TinyRun t = make_tiny_run(dir.path, "", "", 640, 60);  // with dropout, as a real run
+  run_bcqnmt_ok("vocab" + t.flags);
+  const std::string flags = t.flags + " --config " + t.config.string();
+  const fs::path checkpoints = t.run / "pretrain";
+  Rng rng(20);
+  // Round 1 kills at a random moment after the first checkpoint; round 2 as soon as rank 0
+  // has a checkpoint write under way (a temporary file exists).
+  for (int round = 1; round <= 2; ++round) {
+    const fs::path log = dir.path / ("round" + std::to_string(round) + ".log");
+    const pid_t launcher = fork();
+    REQUIRE(launcher >= 0);
+    if (launcher == 0) {
+      const std::string command = kMpirun + " -np 2 " + BCQNMT_BINARY + " pretrain --epochs 200" + flags + " > " +
+                                  log.string() + " 2>&1";
+      execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    const auto latest_mtime = [&] {
+      std::error_code missing;
+      return fs::last_write_time(checkpoints / "latest.ckpt", missing);
+    };
+    const auto before = latest_mtime();
+    while (latest_mtime() == before && std::chrono::steady_clock::now() < give_up)  // a checkpoint of this round
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (round == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(1500)));
+    } else {
+      while (!has_temporary_file(checkpoints) && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    const pid_t victim = rank_pid(launcher, 1), survivor = rank_pid(launcher, 0);
+    REQUIRE(victim > 0);
+    REQUIRE(survivor > 0);
+    REQUIRE(kill(victim, SIGKILL) == 0);
+    const auto killed = std::chrono::steady_clock::now();
+    int raw = 0;
+    while (waitpid(launcher, &raw, WNOHANG) == 0 && std::chrono::steady_clock::now() - killed < std::chrono::seconds(60))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+    if (seconds >= 60) {  // leave nothing behind before failing
+      kill(survivor, SIGKILL);
+      kill(launcher, SIGKILL);
+      waitpid(launcher, &raw, 0);
+    }
+    INFO(slurp(log));
+    MESSAGE("round " << round << ": mpirun ended " << seconds << " s after rank 1 was killed, exit status "
+                     << (WIFEXITED(raw) ? WEXITSTATUS(raw) : -1));
+    CHECK(seconds < 60);
+    CHECK((WIFSIGNALED(raw) || (WIFEXITED(raw) && WEXITSTATUS(raw) != 0)));
+    CHECK(slurp(log).find("exited on signal 9") != std::string::npos);  // mpirun names the rank and the signal
+    CHECK_FALSE(running(survivor));  // rank 0 has ended too
+
+    Checkpoint latest;
+    CHECK_NOTHROW(latest = load_checkpoint(checkpoints / "latest.ckpt"));
+    CHECK_NOTHROW(load_checkpoint(checkpoints / "best.ckpt"));
+    // One process resumes the job's run for one more epoch.
+    const CommandResult resumed =
+        run_bcqnmt_ok("pretrain --epochs " + std::to_string(latest.epoch + 1) + flags);
+    CHECK(resumed.out.find("resuming") != std::string::npos);
   }
 }
