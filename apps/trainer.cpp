@@ -261,7 +261,8 @@ class Trainer::PhaseRun {
       Progress next;
       next.epoch = progress_.epoch + 1;
       validate_and_save(bar, next, true);
-      if (t_.config_.keep_epoch_checkpoints > 0) keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
+      if (group_.is_root() && t_.config_.keep_epoch_checkpoints > 0)
+        keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
       // A signal during the validation: its checkpoint is the one just written.
       if (group_.any(interrupt_requested(), "the interrupt flag")) stop_interrupted("");

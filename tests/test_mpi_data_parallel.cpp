@@ -36,9 +36,9 @@ CommandResult run_mpi(int ranks, const std::string& args) {
 }
 
 // A tiny run without dropout whose epoch is 20 global batches of 32 pairs (640 pairs, the
-// reference batcher), logging every step.
+// reference batcher), logging every step and keeping epoch checkpoints (rank 0's to write).
 TinyRun make_run_without_dropout(const fs::path& dir) {
-  TinyRun t = make_tiny_run(dir, R"("log_every": 1)", "", 640, 60);
+  TinyRun t = make_tiny_run(dir, R"("log_every": 1, "keep_epoch_checkpoints": 2)", "", 640, 60);
   std::string config = slurp(t.config);
   const std::string dropout = R"("dropout_rate": 0.1)";
   REQUIRE(config.find(dropout) != std::string::npos);
