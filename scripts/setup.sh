@@ -15,6 +15,7 @@ packages=(
   libcli11-dev         # command-line parsing of the bcqnmt binary
   nlohmann-json3-dev   # JSON configs and metrics
   librsvg2-bin         # rsvg-convert: tests check that plotted SVGs render
+  libopenmpi-dev openmpi-bin  # Open MPI: data-parallel training under mpirun (optional in CMake; docs/scaling.md)
 )
 missing=()
 for p in "${packages[@]}"; do
