@@ -48,7 +48,8 @@ Subcommand add_pretrain_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand(
       "pretrain", "Train the full-precision model; resumes from the run's latest checkpoint. A config's "
                   "\"matmul_precision\" (fp32, bf16 or auto) chooses bf16 dense-layer GEMMs on CPUs with AVX512-BF16 "
-                  "or AMX (configs/small_bucketed.json)");
+                  "or AMX (configs/small_bucketed.json). Under `mpirun -np N`: synchronous data-parallel training on "
+                  "N ranks, each with a shard of every batch (docs/scaling.md)");
   c->add_option("--config", o->config, "Config file (required for a new run, e.g. configs/small_bucketed.json)");
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);

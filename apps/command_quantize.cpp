@@ -161,7 +161,8 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
 Subcommand add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
   CLI::App* c = app.add_subcommand(
-      "quantize", "Make a BCQ variant of the pretrained model: RUN/quantized/NAME/model.bcq");
+      "quantize", "Make a BCQ variant of the pretrained model: RUN/quantized/NAME/model.bcq. Under `mpirun -np N`: "
+                  "data-parallel over N ranks (docs/scaling.md)");
   add_run_flag(c, o->run);
   add_data_flag(c, o->data);
   c->add_option("--name", o->name,

@@ -1,6 +1,7 @@
 #include "optim/data_parallel.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -69,6 +70,13 @@ DataParallel& DataParallel::world() {
   }();
   return group;
 #else
+  // Launched as one of several ranks (Open MPI and PMI launchers say how many) by a build
+  // that cannot talk to the others: N copies would each train alone on the same run.
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* ranks = std::getenv(variable); ranks != nullptr && std::atoi(ranks) > 1)
+      throw DataParallelError(std::string("started as one of ") + ranks +
+                              " MPI ranks, but this bcqnmt was built without MPI; install libopenmpi-dev and "
+                              "rebuild (docs/scaling.md), or run it without mpirun");
   return single_process();
 #endif
 }

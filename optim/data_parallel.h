@@ -38,7 +38,8 @@ class DataParallel {
   // The group of this process. The first call joins the MPI job when the build has MPI
   // (MPI_Init_thread, MPI_THREAD_FUNNELED: only the main thread calls MPI); a process
   // started without mpirun is then a group of one (an MPI singleton). Only the training
-  // commands call it, so the other commands never start MPI.
+  // commands call it, so the other commands never start MPI. A build without MPI started
+  // by mpirun as one of N > 1 ranks throws DataParallelError instead of training alone.
   static DataParallel& world();
   // A group of one without MPI (what the trainer uses unless given world()).
   static DataParallel& single_process();
