@@ -35,10 +35,12 @@ CommandResult run_mpi(int ranks, const std::string& args) {
   return run_command(kMpirun + " -np " + std::to_string(ranks) + " " + BCQNMT_BINARY + " " + args);
 }
 
-// A tiny run without dropout whose epoch is 20 global batches of 32 pairs (640 pairs, the
-// reference batcher), logging every step and keeping epoch checkpoints (rank 0's to write).
+// A tiny run without dropout whose epoch is 20 global batches of 32 pairs and a last one of
+// a single pair, which leaves one of 2 ranks an empty shard (641 pairs, the reference batcher),
+// logging every step and keeping epoch checkpoints (rank 0's to write).
+constexpr int kStepsPerEpoch = 21;
 TinyRun make_run_without_dropout(const fs::path& dir) {
-  TinyRun t = make_tiny_run(dir, R"("log_every": 1, "keep_epoch_checkpoints": 2)", "", 640, 60);
+  TinyRun t = make_tiny_run(dir, R"("log_every": 1, "keep_epoch_checkpoints": 2)", "", 641, 60);
   std::string config = slurp(t.config);
   const std::string dropout = R"("dropout_rate": 0.1)";
   REQUIRE(config.find(dropout) != std::string::npos);
@@ -112,7 +114,7 @@ double largest_log_difference(const fs::path& a, const fs::path& b, int64_t last
 
 }  // namespace
 
-TEST_CASE("mpirun -np 2 pretrain matches one process over 20 steps, and resumes at another N") {
+TEST_CASE("mpirun -np 2 pretrain matches one process over 21 steps, and resumes at another N") {
   ScratchDir dir;
   const TinyRun t = make_run_without_dropout(dir.path);
   run_bcqnmt_ok("vocab" + t.flags);
@@ -131,23 +133,23 @@ TEST_CASE("mpirun -np 2 pretrain matches one process over 20 steps, and resumes 
   size_t headers = 0;
   for (size_t at = r.out.find("Epoch 1/1"); at != std::string::npos; at = r.out.find("Epoch 1/1", at + 1)) ++headers;
   CHECK(headers == 1);
-  REQUIRE(log_records(one).size() == 20);
-  REQUIRE(log_records(two).size() == 20);
+  REQUIRE(log_records(one).size() == kStepsPerEpoch);
+  REQUIRE(log_records(two).size() == kStepsPerEpoch);
   CHECK(log_records(one).begin()->second["step_loss"] > log_records(one).rbegin()->second["step_loss"]);  // it trained
 
   const double logs = largest_log_difference(one, two);
-  MESSAGE("np 2 vs np 1, steps 1-20: largest relative difference of step loss and gradient norms " << logs);
+  MESSAGE("np 2 vs np 1, steps 1-21: largest relative difference of step loss and gradient norms " << logs);
   CHECK(logs <= 1e-5);
   const double parameters = largest_parameter_difference(one / "pretrain" / "latest.ckpt", two / "pretrain" / "latest.ckpt");
-  MESSAGE("np 2 vs np 1 after 20 steps: largest per-tensor parameter difference " << parameters);
+  MESSAGE("np 2 vs np 1 after 21 steps: largest per-tensor parameter difference " << parameters);
   CHECK(parameters <= 1e-5);
   CHECK(load_checkpoint(two / "pretrain" / "latest.ckpt").metrics.at("val_loss") ==
         doctest::Approx(load_checkpoint(one / "pretrain" / "latest.ckpt").metrics.at("val_loss")).epsilon(1e-5));
 
   // Resume at another N: each run's checkpoint after epoch 1, continued for epoch 2 at its
-  // own N and at the other one. Step 21 starts from the same weights, so only the shards'
+  // own N and at the other one. Step 22 starts from the same weights, so only the shards'
   // summation order differs (measured: ~1e-7). Training amplifies such differences: over
-  // steps 21-40, at the peak learning rate, they grew to 1.2e-5 (logs) and 2.0e-5
+  // steps 22-42, at the peak learning rate, they grew to 1.2e-5 (logs) and 2.0e-5
   // (parameters) when measured, hence 1e-4 there.
   for (const auto& [from, np_same, np_other] : {std::tuple{one, 1, 2}, std::tuple{two, 2, 1}}) {
     const fs::path other = dir.path / (from.filename().string() + "_other");
@@ -160,14 +162,14 @@ TEST_CASE("mpirun -np 2 pretrain matches one process over 20 steps, and resumes 
     REQUIRE(same.status == 0);
     REQUIRE(changed.status == 0);
     CHECK(changed.out.find("resuming") != std::string::npos);
-    const double first_step = largest_log_difference(from, other, 21);
+    const double first_step = largest_log_difference(from, other, kStepsPerEpoch + 1);
     const double resumed_logs = largest_log_difference(from, other);
     const double resumed_parameters =
         largest_parameter_difference(from / "pretrain" / "latest.ckpt", other / "pretrain" / "latest.ckpt");
     MESSAGE("epoch 1 at np " << np_same << ", epoch 2 at np " << np_other << " vs np " << np_same
-                             << ": step 21 " << first_step << ", steps 21-40 " << resumed_logs << ", parameters "
+                             << ": step 22 " << first_step << ", steps 22-42 " << resumed_logs << ", parameters "
                              << resumed_parameters);
-    CHECK(log_records(other).size() == 20);
+    CHECK(log_records(other).size() == kStepsPerEpoch);
     CHECK(first_step <= 1e-6);
     CHECK(resumed_logs <= 1e-4);
     CHECK(resumed_parameters <= 1e-4);
