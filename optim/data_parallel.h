@@ -35,11 +35,11 @@ class DataParallelError : public std::runtime_error {
 
 class DataParallel {
  public:
-  // The group of this process. The first call joins the MPI job when the build has MPI
-  // (MPI_Init_thread, MPI_THREAD_FUNNELED: only the main thread calls MPI); a process
-  // started without mpirun is then a group of one (an MPI singleton). Only the training
-  // commands call it, so the other commands never start MPI. A build without MPI started
-  // by mpirun as one of N > 1 ranks throws DataParallelError instead of training alone.
+  // The group of this process. When an MPI launcher (mpirun, srun) started it and the build
+  // has MPI, the first call joins the job (MPI_Init_thread, MPI_THREAD_FUNNELED: only the
+  // main thread calls MPI). A process started without a launcher is a group of one that
+  // never initialises MPI. Only the training commands call it. A build without MPI started
+  // as one of N > 1 ranks throws DataParallelError instead of training alone.
   static DataParallel& world();
   // A group of one without MPI (what the trainer uses unless given world()).
   static DataParallel& single_process();
