@@ -8,10 +8,9 @@
 // disjoint shard of every global batch. After backward, reduce_gradients() sums the
 // gradients of all ranks in one flat fp32 buffer (MPI_Allreduce, in place: P floats, 4P
 // bytes, where P is the parameter count, plus one "has a gradient" flag per parameter
-// tensor). Each
-// rank scales its local loss by its share of the global target-token count first, so the
-// sum is the gradient of the loss averaged over the global batch, independent of N
-// (docs/scaling.md). Every rank then applies the same update to the same weights.
+// tensor). Each rank scales its local loss by its share of the global target-token count
+// first, so the sum is the gradient of the loss averaged over the global batch, independent
+// of N (docs/scaling.md). Every rank then applies the same update to the same weights.
 //
 // Errors: MPI calls return their errors (MPI_ERRORS_RETURN) and a failed call throws
 // DataParallelError naming the operation; the process then exits non-zero without
