@@ -10,7 +10,9 @@
 
 namespace bcqnmt {
 
-int run_pretrain(const PretrainOptions& o, std::ostream& out) {
+int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
+  DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
+  std::ostream& out = group.root_stream(terminal);
   Experiment e = open_experiment(o.run, o.config);
   if (!o.matmul_precision.empty() && o.matmul_precision != e.training.matmul_precision) {
     out << "pretrain: --matmul-precision " << o.matmul_precision << " overrides the config's \""
@@ -27,8 +29,9 @@ int run_pretrain(const PretrainOptions& o, std::ostream& out) {
   if (!o.config.empty()) command += " --config " + o.config;
   if (o.epochs > 0) command += " --epochs " + std::to_string(o.epochs);
   if (!o.matmul_precision.empty()) command += " --matmul-precision " + o.matmul_precision;
-  e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
+  if (group.is_root()) e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
   Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
+  trainer.set_data_parallel(group);
   trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
   TrainerPhase phase;
   phase.name = "pretrain";
@@ -45,7 +48,8 @@ Subcommand add_pretrain_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand(
       "pretrain", "Train the full-precision model; resumes from the run's latest checkpoint. A config's "
                   "\"matmul_precision\" (fp32, bf16 or auto) chooses bf16 dense-layer GEMMs on CPUs with AVX512-BF16 "
-                  "or AMX (configs/small_bucketed.json)");
+                  "or AMX (configs/small_bucketed.json). Under `mpirun -np N`: synchronous data-parallel training on "
+                  "N ranks, each with a shard of every batch (docs/scaling.md)");
   c->add_option("--config", o->config, "Config file (required for a new run, e.g. configs/small_bucketed.json)");
   add_data_flag(c, o->data);
   add_run_flag(c, o->run);

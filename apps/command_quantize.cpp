@@ -49,7 +49,9 @@ std::string command_line(const QuantizeOptions& o, const std::string& name) {
 
 }  // namespace
 
-int run_quantize(const QuantizeOptions& o, std::ostream& out) {
+int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
+  DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
+  std::ostream& out = group.root_stream(terminal);
   Experiment e = open_experiment(o.run, "");
   const auto pretrained = e.run.pretrain_dir() / "best.ckpt";
   e.run.require(pretrained, "pretrain");
@@ -67,7 +69,8 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   // Read before anything is written, so a missing or bad file leaves the run as it was.
   const BitAllocation bits = q.bits_config.empty() ? BitAllocation::uniform(q.bits) : load_bit_allocation(q.bits_config);
   adopt_variant_settings(e.run, name, variant_settings(q));
-  e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "start"}, {"command", command_line(o, name)}});
+  if (group.is_root())
+    e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "start"}, {"command", command_line(o, name)}});
 
   const std::string data_dir = resolve_data_dir(o.data);
   const EncodedCorpus train = load_encoded_split(e, data_dir, Split::kTrain, e.training.train_limit);
@@ -96,11 +99,13 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
   if (q.distill_weight > 0.0) out << ", distillation weight " << q.distill_weight;
   out << ", from " << pretrained.string() << "\n";
   auto save_bcq = [&](const BcqModel& bcq) {
+    if (!group.is_root()) return;
     bcq.save(bcq_path, *model, e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
     out << "quantize: wrote " << bcq_path.string() << "\n";
   };
   Trainer trainer(*model, e.training, train, validation, e.identity(), e.run);
   trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
+  trainer.set_data_parallel(group);
 
   if (q.mode == "ptq") {
     const auto start = std::chrono::steady_clock::now();
@@ -113,7 +118,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
                           {"step", 0}, {"seconds", seconds}, {"val_loss", val.loss},
                           {"val_masked_accuracy", val.masked_accuracy}};
     if (val.bleu) record["val_bleu"] = *val.bleu;
-    e.run.append_metrics(record);
+    if (group.is_root()) e.run.append_metrics(record);
     out << "quantize: post-training quantization, no retraining: val_loss " << val.loss << ", val_masked_accuracy "
         << val.masked_accuracy << " (" << seconds << " s)\n";
     return 0;
@@ -156,7 +161,8 @@ int run_quantize(const QuantizeOptions& o, std::ostream& out) {
 Subcommand add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
   CLI::App* c = app.add_subcommand(
-      "quantize", "Make a BCQ variant of the pretrained model: RUN/quantized/NAME/model.bcq");
+      "quantize", "Make a BCQ variant of the pretrained model: RUN/quantized/NAME/model.bcq. Under `mpirun -np N`: "
+                  "data-parallel over N ranks (docs/scaling.md)");
   add_run_flag(c, o->run);
   add_data_flag(c, o->data);
   c->add_option("--name", o->name,

@@ -11,6 +11,7 @@
 #include "apps/interrupt.h"
 #include "apps/version.h"
 #include "core/parallel.h"
+#include "optim/data_parallel.h"
 
 using namespace bcqnmt;
 
@@ -87,9 +88,12 @@ int main(int argc, char** argv) {
     for (const Subcommand& command : commands) {
       if (!*command.app) continue;
       if (command.checkpoints_on_interrupt) install_interrupt_handlers();
-      return command.run();
+      const int status = command.run();
+      DataParallel::finish();  // after an error, no: see optim/data_parallel.h
+      return status;
     }
   } catch (const TrainingInterrupted&) {
+    DataParallel::finish();  // every rank agreed to stop and the checkpoint is written
     return interrupted_exit_status();
   } catch (const std::exception& e) {
     std::cout.flush();

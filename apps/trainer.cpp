@@ -154,7 +154,9 @@ EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
   for (int64_t begin = 0; begin < split.size(); begin += config_.batch_size) {
     std::vector<int64_t> pairs(std::min<int64_t>(config_.batch_size, split.size() - begin));
     std::iota(pairs.begin(), pairs.end(), begin);
-    const Batch batch = make_batch(split, pairs, limits);
+    const std::vector<int64_t> shard = rank_shard(pairs, split, limits, group_->rank(), group_->size());
+    if (shard.empty()) continue;
+    const Batch batch = make_batch(split, shard, limits);
     TokenCounts counts;
     const Variable loss = model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
     loss_sum += loss.value().item() * static_cast<double>(counts.total);
@@ -162,9 +164,12 @@ EvalResult Trainer::evaluate(const EncodedCorpus& split) const {
     r.tokens += counts.total;
   }
   model_.train(was_training);
+  double totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(r.tokens)};
+  group_->sum(totals, "the validation loss and token counts");
+  r.tokens = static_cast<int64_t>(totals[2]);
   if (r.tokens) {
-    r.loss = loss_sum / static_cast<double>(r.tokens);
-    r.masked_accuracy = static_cast<double>(correct) / static_cast<double>(r.tokens);
+    r.loss = totals[0] / totals[2];
+    r.masked_accuracy = totals[1] / totals[2];
   }
   return r;
 }
@@ -180,7 +185,9 @@ class Trainer::PhaseRun {
         adam_(trainer.model_.parameters()),
         keeper_(phase.checkpoint_dir, trainer.config_.best_metric, MetricGoal::maximize),
         probe_(health_batch(trainer.validation_, trainer.config_)),
-        interactive_(stdout_is_terminal()) {}
+        interactive_(stdout_is_terminal()),
+        group_(*trainer.group_),
+        limits_(batch_limits(trainer.config_)) {}
 
   // Continues from checkpoint_dir/latest.ckpt when it exists: weights, optimizer, generator,
   // data position and the best value so far.
@@ -199,7 +206,7 @@ class Trainer::PhaseRun {
       }
       // A fresh start drops step records an earlier attempt logged before its first save;
       // after --restart the earlier attempt's records stay, as best.ckpt may come from it.
-      if (!phase_.restart) t_.run_.drop_metrics_after(phase_.name, phase_.variant, 0);
+      if (!phase_.restart && group_.is_root()) t_.run_.drop_metrics_after(phase_.name, phase_.variant, 0);
       return;
     }
     const Checkpoint c = load_checkpoint(keeper_.latest_path());
@@ -213,9 +220,18 @@ class Trainer::PhaseRun {
     saved_step_ = c.step;
     if (c.metrics.count(kValidationsSinceBest)) validations_since_best_ = static_cast<int>(c.metrics.at(kValidationsSinceBest));
     keeper_.resume_from(c);
-    t_.run_.drop_metrics_after(phase_.name, phase_.variant, step_);
+    if (group_.is_root()) t_.run_.drop_metrics_after(phase_.name, phase_.variant, step_);
     out_ << phase_.name << ": resuming from " << keeper_.latest_path().string() << " (epoch " << progress_.epoch + 1
          << ", step " << step_ << ")\n";
+  }
+
+  // Data-parallel ranks start from the same weights (from the same seed or checkpoint) and
+  // draw different dropout masks: rank r > 0 mixes r into rank 0's generator state. Rank 0
+  // keeps the single-process stream, and its state is the one checkpoints store.
+  void join_replicas() {
+    group_.check_replicas_agree(adam_.parameters(),
+                                "at the start of training (does every rank read the same run directory?)");
+    if (!group_.is_root()) t_.model_.rng().set_state(splitmix64(t_.model_.rng().state() ^ static_cast<uint64_t>(group_.rank())));
   }
 
   void train_epochs() {
@@ -229,9 +245,9 @@ class Trainer::PhaseRun {
       batcher->restore({t_.config_.seed, progress_.epoch, progress_.position});
       out_ << "Epoch " << progress_.epoch + 1 << "/" << phase_.epochs << "\n";
       ProgressBar bar(batcher->batches_in_epoch(), progress_.position, out_, interactive_);
-      Batch batch;
-      for (; batcher->next(batch); ++progress_.position) {
-        step(batch, bar);
+      std::vector<int64_t> pairs;
+      for (; batcher->next_pairs(pairs); ++progress_.position) {
+        step(make_batch(t_.train_, rank_shard(pairs, t_.train_, limits_, group_.rank(), group_.size()), limits_), bar);
         if (phase_.validate_every > 0 && step_ % phase_.validate_every == 0 &&
             progress_.position + 1 < batcher->batches_in_epoch()) {
           Progress after = progress_;
@@ -239,16 +255,17 @@ class Trainer::PhaseRun {
           validate_and_save(bar, after, false);
           if (patience_exhausted()) break;
         }
-        if (interrupt_requested()) save_and_stop();
+        if (group_.any(interrupt_requested(), "the interrupt flag")) save_and_stop();
       }
       if (patience_exhausted()) break;  // stopped by a mid-epoch validation; its checkpoint resumes here
       Progress next;
       next.epoch = progress_.epoch + 1;
       validate_and_save(bar, next, true);
-      if (t_.config_.keep_epoch_checkpoints > 0) keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
+      if (group_.is_root() && t_.config_.keep_epoch_checkpoints > 0)
+        keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
       // A signal during the validation: its checkpoint is the one just written.
-      if (interrupt_requested()) stop_interrupted("");
+      if (group_.any(interrupt_requested(), "the interrupt flag")) stop_interrupted("");
     }
     if (patience_exhausted())
       out_ << phase_.name << ": early stopping: " << t_.config_.best_metric << " has not improved on "
@@ -266,20 +283,34 @@ class Trainer::PhaseRun {
     return t_.config_.patience > 0 && validations_since_best_ >= t_.config_.patience;
   }
 
-  // Forward, backward, the non-finite guard, the step log every log_every steps, clipping, Adam.
-  void step(const Batch& batch, ProgressBar& bar) {
+  // Forward and backward of this rank's shard, the gradients summed over the ranks, the
+  // non-finite guard, the step log every log_every steps, clipping, Adam.
+  void step(const Batch& shard, ProgressBar& bar) {
     adam_.zero_grad();
     TokenCounts counts;
-    Variable loss = phase_.loss ? phase_.loss(t_.model_, batch, &counts)
-                                : t_.model_.masked_loss(batch.source, batch.target_in, batch.target_out, &counts);
-    loss.backward();
-    const double loss_value = loss.value().item();
+    const int64_t batch_tokens = group_.sum(shard.num_target_tokens, "the batch's target-token count");
+    double loss_sum = 0.0;  // this shard's: its mean loss times its target tokens
+    if (shard.size() > 0) {
+      Variable loss = phase_.loss ? phase_.loss(t_.model_, shard, &counts)
+                                  : t_.model_.masked_loss(shard.source, shard.target_in, shard.target_out, &counts);
+      // The shard's mean weighted by its share of the batch's target tokens, so the ranks'
+      // gradients sum to the gradient of the whole batch's mean (1 with one rank).
+      (loss * static_cast<float>(static_cast<double>(shard.num_target_tokens) / static_cast<double>(batch_tokens)))
+          .backward();
+      loss_sum = loss.value().item() * static_cast<double>(shard.num_target_tokens);
+    }
+    group_.reduce_gradients(adam_.parameters());
+    double sums[2] = {loss_sum, static_cast<double>(counts.correct)};
+    group_.sum(sums, "the step's loss and correct tokens");
+    counts = {static_cast<int64_t>(sums[1]), batch_tokens};
+    const double loss_value = sums[0] / static_cast<double>(batch_tokens);
     const double norm = gradient_norm(adam_.parameters());
     if (!std::isfinite(loss_value) || !std::isfinite(norm)) stop_on_non_finite(loss_value, norm);
     ++step_;
     log_tokens_ += counts.total;
     const double learning_rate = noam_learning_rate(step_, t_.model_.config().d_model, t_.config_.warmup_steps);
-    if (t_.config_.log_every > 0 && step_ % t_.config_.log_every == 0) log_step(loss_value, learning_rate, bar);
+    if (group_.is_root() && t_.config_.log_every > 0 && step_ % t_.config_.log_every == 0)
+      log_step(loss_value, learning_rate, bar);
     if (t_.config_.clip_norm > 0.0) clip_grad_norm(adam_.parameters(), norm, t_.config_.clip_norm);
     adam_.step(learning_rate);
     progress_.loss_sum += loss_value;
@@ -328,7 +359,7 @@ class Trainer::PhaseRun {
 
   void append(nlohmann::json& record) const {
     if (!phase_.variant.empty()) record["variant"] = phase_.variant;
-    t_.run_.append_metrics(record);
+    if (group_.is_root()) t_.run_.append_metrics(record);
   }
 
   // Projection hook, validation, health, metrics line and record, latest/best checkpoints.
@@ -362,11 +393,14 @@ class Trainer::PhaseRun {
     c.metrics["val_masked_accuracy"] = val.masked_accuracy;
     if (val.bleu) c.metrics["val_bleu"] = *val.bleu;
     const double value = val.metric(t_.config_.best_metric);
-    validations_since_best_ = keeper_.improves(value) ? 0 : validations_since_best_ + 1;
+    group_.check_replicas_agree(adam_.parameters(), ("at step " + std::to_string(step_)).c_str());
+    // Rank 0's keeper alone sees every save, so it keeps the count for early stopping.
+    validations_since_best_ = static_cast<int>(
+        group_.broadcast(keeper_.improves(value) ? 0 : validations_since_best_ + 1, "the validations since the best"));
     c.metrics[kValidationsSinceBest] = validations_since_best_;
     const std::optional<double> previous = keeper_.best_value();
     saved_step_ = step_;
-    if (keeper_.save(c)) {
+    if (group_.is_root() && keeper_.save(c)) {
       out_ << phase_.name << " step " << step_ << ": " << t_.config_.best_metric << " improved from ";
       if (previous) out_ << *previous;  // stream formatting: 5.2e-232 stays visible, as in the progress line
       else out_ << "-inf";
@@ -380,7 +414,8 @@ class Trainer::PhaseRun {
     ++progress_.position;
     Checkpoint c = snapshot(t_.model_, adam_, step_, progress_, t_.identity_, t_.model_.rng());
     c.metrics[kValidationsSinceBest] = validations_since_best_;
-    keeper_.save(c);
+    if (group_.is_root()) keeper_.save(c);
+    group_.barrier("the interrupt checkpoint");  // no rank exits (and ends the job) before it is written
     stop_interrupted("\n");
   }
 
@@ -398,6 +433,8 @@ class Trainer::PhaseRun {
   CheckpointKeeper keeper_;
   const Batch probe_;  // the fixed batch of the health signals
   const bool interactive_;
+  DataParallel& group_;
+  const BatchLimits limits_;
   Progress progress_;
   int64_t step_ = 0;
   int64_t saved_step_ = 0;          // the step of the last checkpoint written or resumed from
@@ -413,7 +450,9 @@ void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
       << config_.matmul_precision << "\")\n";
   PhaseRun run(*this, phase, out);
   run.resume();
+  run.join_replicas();
   run.train_epochs();
+  group_->barrier("the end of training");  // rank 0's last checkpoint is written before any rank exits
 }
 
 }  // namespace bcqnmt

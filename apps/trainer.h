@@ -15,6 +15,7 @@
 #include "data/encoded_corpus.h"
 #include "nn/transformer.h"
 #include "optim/checkpoint.h"
+#include "optim/data_parallel.h"
 
 namespace bcqnmt {
 
@@ -72,6 +73,10 @@ class Trainer {
   EvalResult validate() const;
   // Every validation also scores BLEU with `scorer` (an empty function: none).
   void set_bleu_scorer(BleuScorer scorer) { bleu_scorer_ = std::move(scorer); }
+  // Trains and validates as one rank of `group` (optim/data_parallel.h): a shard of every
+  // batch, gradients and validation sums reduced over the ranks, files written by rank 0
+  // alone. The run directory must be visible to every rank. Default: a group of one.
+  void set_data_parallel(DataParallel& group) { group_ = &group; }
 
  private:
   class PhaseRun;  // one run of a phase (trainer.cpp)
@@ -82,6 +87,7 @@ class Trainer {
   CheckpointIdentity identity_;
   RunDirectory run_;
   BleuScorer bleu_scorer_;
+  DataParallel* group_ = &DataParallel::single_process();
 };
 
 }  // namespace bcqnmt

@@ -12,4 +12,14 @@ namespace bcqnmt {
 BatchLimits batch_limits(const TrainingConfig& config);
 std::unique_ptr<Batcher> make_batcher(const TrainingConfig& config, const EncodedCorpus& train);
 
+// Rank `rank` of `ranks`' share of a global batch (data-parallel training,
+// optim/data_parallel.h): a contiguous run of `pairs`, cut so that every rank gets about
+// the same number of tokens (source + target, after `limits` cut them). Pair i goes to
+// the rank whose share of the batch's tokens holds the middle of pair i, so the shards are
+// disjoint, cover the batch, keep its order, and differ by at most one pair's tokens from
+// an even split. A batch with fewer pairs than ranks leaves some shards empty. With one
+// rank: `pairs` itself.
+std::vector<int64_t> rank_shard(const std::vector<int64_t>& pairs, const EncodedCorpus& corpus, const BatchLimits& limits,
+                                int rank, int ranks);
+
 }  // namespace bcqnmt

@@ -32,13 +32,20 @@ void Batcher::ensure_plan() {
 }
 
 bool Batcher::next(Batch& batch) {
+  std::vector<int64_t> pairs;
+  if (!next_pairs(pairs)) return false;
+  batch = make_batch(corpus_, pairs, limits_);
+  return true;
+}
+
+bool Batcher::next_pairs(std::vector<int64_t>& pairs) {
   ensure_plan();
   if (state_.position >= static_cast<int64_t>(plan_.size())) {
     ++state_.epoch;
     state_.position = 0;
     return false;
   }
-  batch = make_batch(corpus_, plan_[state_.position++], limits_);
+  pairs = plan_[state_.position++];
   return true;
 }
 

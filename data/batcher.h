@@ -39,6 +39,9 @@ class Batcher {
   // Fills `batch` with the next batch of the current epoch. At the end of an epoch it
   // returns false and moves to the start of the next one.
   bool next(Batch& batch);
+  // The same step as next(), giving the batch's pair indices instead of the batch (a
+  // data-parallel rank makes a Batch of its shard of them, apps/training_batches.h).
+  bool next_pairs(std::vector<int64_t>& pairs);
   int64_t batches_in_epoch();  // of the current epoch
   const BatcherState& state() const { return state_; }
   void restore(const BatcherState& state);  // DataError if position is past the epoch's end

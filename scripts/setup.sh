@@ -18,6 +18,7 @@ packages=(
   curl ca-certificates # scripts/fetch_data.sh downloads the corpus over https
   libcpp-httplib-dev   # cpp-httplib: the HTTP server of `bcqnmt serve` (and its tests' client)
   chromium chromium-driver  # tests only: the page of `bcqnmt serve` in headless Chromium
+  libopenmpi-dev openmpi-bin  # Open MPI: data-parallel training under mpirun (optional in CMake; docs/scaling.md)
 )
 missing=()
 for p in "${packages[@]}"; do

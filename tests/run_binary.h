@@ -24,11 +24,11 @@ inline std::string slurp(const std::filesystem::path& path) {
   return s.str();
 }
 
-// `args` is pasted into a shell command line after the binary; `stdin_text` is fed in.
-inline CommandResult run_bcqnmt(const std::string& args, const std::string& stdin_text = "") {
+// `command` is a shell command line (e.g. mpirun with the binary); `stdin_text` is fed in.
+inline CommandResult run_command(const std::string& command_line, const std::string& stdin_text = "") {
   ScratchDir io;
   write_text(io.path / "in", stdin_text);
-  const std::string command = std::string(BCQNMT_BINARY) + " " + args + " < " + (io.path / "in").string() + " > " +
+  const std::string command = command_line + " < " + (io.path / "in").string() + " > " +
                               (io.path / "out").string() + " 2> " + (io.path / "err").string();
   const int raw = std::system(command.c_str());
   CommandResult r;
@@ -36,6 +36,11 @@ inline CommandResult run_bcqnmt(const std::string& args, const std::string& stdi
   r.out = slurp(io.path / "out");
   r.err = slurp(io.path / "err");
   return r;
+}
+
+// `args` is pasted into a shell command line after the binary; `stdin_text` is fed in.
+inline CommandResult run_bcqnmt(const std::string& args, const std::string& stdin_text = "") {
+  return run_command(std::string(BCQNMT_BINARY) + " " + args, stdin_text);
 }
 
 inline int count_lines(const std::string& s) {

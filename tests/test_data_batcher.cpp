@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/random.h"
+#include "apps/training_batches.h"
 #include "data/batcher.h"
 #include "data/data_error.h"
 #include "data/vocabulary.h"
@@ -202,4 +203,41 @@ TEST_CASE("real corpus: bucketed batches waste <= 10% of slots on the train spli
   MESSAGE("TED train, padding: reference " << 100 * reference << "%, bucketed " << 100 * bucketed << "%");
   CHECK(bucketed <= 0.10);
   CHECK(ShuffleBufferBatcher(corpus, 0).batches_in_epoch() == 810);  // docs/reference.md §2
+}
+
+TEST_CASE("rank_shard: disjoint contiguous shards that cover the batch, balanced by tokens; empty when pairs < ranks") {
+  const EncodedCorpus corpus = synthetic_corpus(1000);
+  const BatchLimits limits;
+  BucketBatcher batcher(corpus, /*seed=*/4);
+  std::vector<int64_t> pairs;
+  int batches = 0;
+  while (batcher.next_pairs(pairs)) {
+    ++batches;
+    auto tokens = [&](int64_t p) {
+      return source_row_length(corpus.source[p], limits) + target_row_length(corpus.target[p], limits);
+    };
+    int64_t total = 0, longest = 0;
+    for (int64_t p : pairs) {
+      total += tokens(p);
+      longest = std::max(longest, tokens(p));
+    }
+    for (int ranks : {1, 2, 3, 8}) {
+      std::vector<int64_t> joined;
+      for (int rank = 0; rank < ranks; ++rank) {
+        const std::vector<int64_t> shard = rank_shard(pairs, corpus, limits, rank, ranks);
+        joined.insert(joined.end(), shard.begin(), shard.end());
+        int64_t shard_tokens = 0;
+        for (int64_t p : shard) shard_tokens += tokens(p);
+        // Within one pair's tokens of an even split (each pair goes where its middle falls).
+        CHECK(std::abs(static_cast<double>(shard_tokens) - static_cast<double>(total) / ranks) <= longest);
+      }
+      CHECK(joined == pairs);  // in order: disjoint, contiguous, and nothing lost
+    }
+  }
+  CHECK(batches > 10);
+  const std::vector<int64_t> one_pair = {7};
+  const std::vector<int64_t> first = rank_shard(one_pair, corpus, limits, 0, 2);
+  const std::vector<int64_t> second = rank_shard(one_pair, corpus, limits, 1, 2);
+  CHECK(first.size() + second.size() == 1);  // one rank has the pair, the other nothing
+  CHECK((first == one_pair || second == one_pair));
 }
