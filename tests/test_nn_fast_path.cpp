@@ -1,5 +1,5 @@
 // Speed changed nothing but speed: the same tiny Transformer, same seed, trained 50 steps
-// with the fast kernels and with the plain reference paths (core/kernel_path.h), gives
+// with the fast kernels and with the plain reference paths (core/execution_context.h), gives
 // the same loss curve. Under bf16 matmuls (core/gemm_bf16.h) the fast path (oneDNN) and
 // the plain one (operands rounded, then sgemm) cannot agree that closely, for the reason
 // worked out above the bf16 test case; there the check is that the two bf16 curves differ
@@ -11,7 +11,6 @@
 #include <string>
 
 #include "core/gemm_bf16.h"
-#include "core/kernel_path.h"
 #include "nn/metrics.h"
 #include "optim/adam.h"
 #include "isa_cap.h"
@@ -23,7 +22,7 @@ namespace {
 
 std::vector<float> loss_curve(KernelPath path, GemmPrecision precision = GemmPrecision::fp32, uint64_t seed = 31) {
   const GemmPrecisionScope scope(precision);
-  set_kernel_path(path);
+  const KernelPathScope kernels(path);
   Transformer model(test::reverse_task_config(/*dropout_rate=*/0.1f), seed);  // dropout masks must match too
   Adam adam(model.parameters());
   Rng data(32);
@@ -39,7 +38,6 @@ std::vector<float> loss_curve(KernelPath path, GemmPrecision precision = GemmPre
     adam.step(1e-3);
     losses.push_back(loss.value().item());
   }
-  set_kernel_path(KernelPath::fast);
   return losses;
 }
 

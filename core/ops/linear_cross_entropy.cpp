@@ -14,7 +14,6 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
-#include "core/kernel_path.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/vector_math.h"
@@ -27,14 +26,15 @@ namespace {
 // still two full 256-row GEMM panels for the two cores.
 constexpr int64_t kBlockRows = 512;
 
-// z = x W + b for rows [first, first + rows) into block [rows, V].
-void block_logits(const Tensor& x, const Tensor& w, const Tensor* b, int64_t first, int64_t rows, float* block) {
+// z = x W + b for rows [first, first + rows) into block [rows, V]; shared_w is W.
+void block_logits(const Tensor& x, const Tensor& w, const Tensor* b, int64_t first, int64_t rows, float* block,
+                  SharedGemmOperand& shared_w) {
   const int64_t d = w.size(0), v = w.size(1);
   const float* xb = x.data() + first * d;
   if (b)
-    gemm_bias(false, false, rows, v, d, xb, d, w.data(), v, b->data(), block, v);
+    gemm_bias(false, false, rows, v, d, xb, d, w.data(), v, b->data(), block, v, {.shared_b = &shared_w});
   else
-    gemm(false, false, rows, v, d, 1.0f, xb, d, w.data(), v, 0.0f, block, v);
+    gemm(false, false, rows, v, d, 1.0f, xb, d, w.data(), v, 0.0f, block, v, {.shared_b = &shared_w});
 }
 
 }  // namespace
@@ -77,10 +77,10 @@ Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variab
   std::vector<uint8_t> hit(static_cast<size_t>(n), 0);
   {
     Tensor block({std::min(n, kBlockRows), v});  // [rows, V]
-    const SharedGemmOperand shared_w(wv.data(), d, v);
+    SharedGemmOperand shared_w(wv.data(), d, v);
     for (int64_t first = 0; first < n; first += kBlockRows) {
       const int64_t rows = std::min(kBlockRows, n - first);
-      block_logits(xv, wv, bp, first, rows, block.data());
+      block_logits(xv, wv, bp, first, rows, block.data(), shared_w);
       parallel_for(rows, 16, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) {
           const int64_t r = first + i, label = labels.data[r];
@@ -117,10 +117,10 @@ Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variab
         float* dw = nw.requires_grad ? nw.grad_output(beta_w).data() : nullptr;  // [D, V]
         float* db = nb ? nb->grad_buffer().data() : nullptr;                      // [V]
         Tensor block({std::min(n, kBlockRows), v});                               // [rows, V]
-        const SharedGemmOperand shared_w(wv.data(), d, v);
+        SharedGemmOperand shared_w(wv.data(), d, v);
         for (int64_t first = 0; first < n; first += kBlockRows) {
           const int64_t rows = std::min(kBlockRows, n - first);
-          block_logits(xv, wv, bias.defined() ? &bias : nullptr, first, rows, block.data());
+          block_logits(xv, wv, bias.defined() ? &bias : nullptr, first, rows, block.data(), shared_w);
           parallel_for(rows, 16, [&](int64_t lo, int64_t hi) {
             for (int64_t i = lo; i < hi; ++i) {
               const int64_t r = first + i;
@@ -136,8 +136,12 @@ Variable linear_cross_entropy(const Variable& x, const Variable& w, const Variab
           });
           SharedGemmOperand shared_dz(block.data(), rows, v);  // bf16 rounds dZ once for dX and dW
           if (db) shared_dz.add_column_sums(db);
-          if (dx) gemm(false, true, rows, d, v, 1.0f, block.data(), v, wv.data(), v, beta_x, dx + first * d, d);
-          if (dw) gemm(true, false, d, v, rows, 1.0f, xv.data() + first * d, d, block.data(), v, first == 0 ? beta_w : 1.0f, dw, v);
+          if (dx)
+            gemm(false, true, rows, d, v, 1.0f, block.data(), v, wv.data(), v, beta_x, dx + first * d, d,
+                 {.shared_a = &shared_dz, .shared_b = &shared_w});
+          if (dw)
+            gemm(true, false, d, v, rows, 1.0f, xv.data() + first * d, d, block.data(), v, first == 0 ? beta_w : 1.0f,
+                 dw, v, {.shared_b = &shared_dz});
         }
       });
 }
