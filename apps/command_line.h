@@ -8,6 +8,8 @@
 #include <limits>
 #include <string>
 
+#include "apps/training_config.h"
+
 namespace bcqnmt {
 
 struct Subcommand {
@@ -40,7 +42,7 @@ inline CLI::Option* add_model_flag(CLI::App* command, std::string& model) {
       ->capture_default_str();
 }
 
-// --matmul-precision fp32|bf16|auto: overrides the training config's "matmul_precision" for
+// --matmul-precision (matmul_precision_names(), apps/training_config.h): overrides the training config's "matmul_precision" for
 // this invocation only (it is arithmetic, not the experiment: the run's config.json keeps its
 // value, and a resumed run may change it).
 inline CLI::Option* add_matmul_precision_flag(CLI::App* command, std::string& precision) {
@@ -48,7 +50,7 @@ inline CLI::Option* add_matmul_precision_flag(CLI::App* command, std::string& pr
       ->add_option("--matmul-precision", precision,
                    "Dense-layer GEMMs: fp32, bf16 (needs AVX512-BF16 or AMX) or auto (default: the config's "
                    "\"matmul_precision\")")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+      ->check(CLI::IsMember(matmul_precision_names().names()));
 }
 
 Subcommand add_vocab_command(CLI::App& app);

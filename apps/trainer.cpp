@@ -84,9 +84,10 @@ Trainer::Trainer(Transformer& model, const TrainingConfig& config, const Encoded
 namespace {
 
 GemmPrecision training_precision(const TrainingConfig& config) {
-  if (config.matmul_precision == "auto")
+  if (config.matmul_precision == MatmulPrecision::automatic)
     return bf16_gemm_unavailable_reason().empty() ? GemmPrecision::bf16 : GemmPrecision::fp32;
-  const GemmPrecision precision = parse_gemm_precision(config.matmul_precision);
+  const GemmPrecision precision =
+      config.matmul_precision == MatmulPrecision::bf16 ? GemmPrecision::bf16 : GemmPrecision::fp32;
   if (precision == GemmPrecision::bf16) {
     const std::string reason = bf16_gemm_unavailable_reason();
     if (!reason.empty()) throw AppError("training config: \"matmul_precision\": \"bf16\": " + reason);
@@ -409,8 +410,8 @@ class Trainer::PhaseRun {
 void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
   // Training and its validation passes; translation and evaluation stay fp32.
   const GemmPrecisionScope precision(training_precision(config_));
-  out << phase.name << ": " << gemm_precision_name(gemm_precision()) << " matmuls (\"matmul_precision\": \""
-      << config_.matmul_precision << "\")\n";
+  out << phase.name << ": " << gemm_precision_names().name(gemm_precision()) << " matmuls (\"matmul_precision\": \""
+      << matmul_precision_names().name(config_.matmul_precision) << "\")\n";
   PhaseRun run(*this, phase, out);
   run.resume();
   run.train_epochs();

@@ -236,7 +236,7 @@ void BM_TrainStep(benchmark::State& state) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   state.counters["peak_rss_MB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  state.SetLabel(std::string(bucketed ? "bucketed" : "reference batches") + ", " + gemm_precision_name(precision));
+  state.SetLabel(std::string(bucketed ? "bucketed" : "reference batches") + ", " + gemm_precision_names().name(precision));
 }
 
 // The ratio needs both figures from the same run: computed after all benchmarks ran.

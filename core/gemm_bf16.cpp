@@ -279,14 +279,9 @@ std::string bf16_gemm_unavailable_reason() {
   return reason;
 }
 
-GemmPrecision parse_gemm_precision(const std::string& name) {
-  if (name == "fp32") return GemmPrecision::fp32;
-  if (name == "bf16") return GemmPrecision::bf16;
-  throw std::invalid_argument("matmul precision must be \"fp32\" or \"bf16\", not \"" + name + "\"");
-}
-
-const char* gemm_precision_name(GemmPrecision precision) {
-  return precision == GemmPrecision::bf16 ? "bf16" : "fp32";
+const NameTable<GemmPrecision>& gemm_precision_names() {
+  static const NameTable<GemmPrecision> names("matmul precision", {{GemmPrecision::fp32, "fp32"}, {GemmPrecision::bf16, "bf16"}});
+  return names;
 }
 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,

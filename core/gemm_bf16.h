@@ -13,11 +13,12 @@
 #include <string>
 
 #include "core/execution_context.h"
+#include "core/name_table.h"
 
 namespace bcqnmt {
 
-GemmPrecision parse_gemm_precision(const std::string& name);  // "fp32" | "bf16"
-const char* gemm_precision_name(GemmPrecision precision);
+// "fp32", "bf16": the precisions' names (core/name_table.h).
+const NameTable<GemmPrecision>& gemm_precision_names();
 
 // An operand `data` [rows, cols] (contiguous) that several bf16 products read while it
 // keeps its values — a dense layer's output gradient feeds both its input and its weight

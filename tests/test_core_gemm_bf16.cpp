@@ -142,9 +142,9 @@ TEST_CASE("gemm() takes the bf16 path only while the precision says so") {
 }
 
 TEST_CASE("matmul precision names") {
-  CHECK(parse_gemm_precision("bf16") == GemmPrecision::bf16);
-  CHECK(std::string(gemm_precision_name(parse_gemm_precision("fp32"))) == "fp32");
-  CHECK_THROWS_WITH_AS(parse_gemm_precision("fp16"), "matmul precision must be \"fp32\" or \"bf16\", not \"fp16\"",
+  CHECK(gemm_precision_names().parse("bf16") == GemmPrecision::bf16);
+  CHECK(gemm_precision_names().name(gemm_precision_names().parse("fp32")) == "fp32");
+  CHECK_THROWS_WITH_AS(gemm_precision_names().parse("fp16"), "matmul precision must be \"fp32\" or \"bf16\", not \"fp16\"",
                        std::invalid_argument);
 }
 
