@@ -7,6 +7,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/validation_bleu.h"
 
 namespace bcqnmt {

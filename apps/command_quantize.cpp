@@ -15,6 +15,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/model_loading.h"
 #include "apps/quantized_variant.h"
 #include "apps/validation_bleu.h"

@@ -14,6 +14,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/model_loading.h"
 #include "core/atomic_file.h"
 #include "quant/group_sensitivity.h"

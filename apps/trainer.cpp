@@ -63,7 +63,7 @@ Checkpoint snapshot(const Transformer& model, const Adam& adam, int64_t step, co
   c.step = step;
   c.epoch = progress.epoch;
   c.rng_state = rng.state();
-  c.data_order_state = to_blob(progress);
+  c.trainer_progress = to_blob(progress);
   c.config_json = id.config_json;
   c.source_vocab_fingerprint = id.source_vocab_fingerprint;
   c.target_vocab_fingerprint = id.target_vocab_fingerprint;
@@ -209,7 +209,7 @@ class Trainer::PhaseRun {
     load_model_parameters(t_.model_, c, keeper_.latest_path());
     adam_.load_state(c.optimizer);
     t_.model_.rng().set_state(c.rng_state);
-    progress_ = from_blob(c.data_order_state);
+    progress_ = from_blob(c.trainer_progress);
     step_ = c.step;
     saved_step_ = c.step;
     if (c.metrics.count(kValidationsSinceBest)) validations_since_best_ = static_cast<int>(c.metrics.at(kValidationsSinceBest));
