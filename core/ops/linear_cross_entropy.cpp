@@ -37,6 +37,21 @@ void block_logits(const Tensor& x, const Tensor& w, const Tensor* b, int64_t fir
     gemm(false, false, rows, v, d, 1.0f, xb, d, w.data(), v, 0.0f, block, v, {.shared_b = &shared_w});
 }
 
+// For each block of up to kBlockRows of the n rows: its logits [rows, V] computed into one
+// reused buffer (W rounded once for all blocks under bf16), then
+// visit(first, rows, block, shared_w).
+template <class Visit>
+void for_each_logit_block(const Tensor& xv, const Tensor& wv, const Tensor* bias, int64_t n, Visit&& visit) {
+  const int64_t d = wv.size(0), v = wv.size(1);
+  Tensor block({std::min(n, kBlockRows), v});  // [rows, V]
+  SharedGemmOperand shared_w(wv.data(), d, v);
+  for (int64_t first = 0; first < n; first += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, n - first);
+    block_logits(xv, wv, bias, first, rows, block.data(), shared_w);
+    visit(first, rows, block.data(), shared_w);
+  }
+}
+
 // The reference path: linear, then cross_entropy, the logits held whole.
 Variable composed_linear_cross_entropy(const Variable& x, const Variable& w, const Variable& b,
                                        const IndexTensor& labels, int ignore_index, int64_t* hits) {
@@ -73,19 +88,15 @@ struct RowLosses {
 };
 RowLosses row_losses(const Tensor& xv, const Tensor& wv, const Tensor* bias, const IndexTensor& labels,
                      int ignore_index) {
-  const int64_t d = wv.size(0), v = wv.size(1), n = labels.numel();
+  const int64_t v = wv.size(1), n = labels.numel();
   RowLosses out{std::vector<float>(static_cast<size_t>(n), 0.0f), std::vector<float>(static_cast<size_t>(n), 0.0f),
                 std::vector<uint8_t>(static_cast<size_t>(n), 0)};
-  Tensor block({std::min(n, kBlockRows), v});  // [rows, V]
-  SharedGemmOperand shared_w(wv.data(), d, v);
-  for (int64_t first = 0; first < n; first += kBlockRows) {
-    const int64_t rows = std::min(kBlockRows, n - first);
-    block_logits(xv, wv, bias, first, rows, block.data(), shared_w);
+  for_each_logit_block(xv, wv, bias, n, [&](int64_t first, int64_t rows, const float* block, SharedGemmOperand&) {
     parallel_for(rows, 16, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t r = first + i, label = labels.data[r];
         if (label == ignore_index) continue;
-        const float* z = block.data() + i * v;
+        const float* z = block + i * v;
         const float top = max_of(z, v);
         const float lse = top + std::log(exp_shifted(z, v, top, nullptr));
         out.logsumexp[r] = lse;
@@ -93,7 +104,7 @@ RowLosses row_losses(const Tensor& xv, const Tensor& wv, const Tensor* bias, con
         out.hit[r] = first_argmax_is(z, label, top);
       }
     });
-  }
+  });
   return out;
 }
 
@@ -104,15 +115,11 @@ void backward_blocks(const Tensor& xv, const Tensor& wv, const Tensor* bias, con
                      const std::vector<float>& logsumexp, int ignore_index, float scale, float* dx, float beta_x,
                      float* dw, float beta_w, float* db) {
   const int64_t d = wv.size(0), v = wv.size(1), n = static_cast<int64_t>(y.size());
-  Tensor block({std::min(n, kBlockRows), v});  // [rows, V]
-  SharedGemmOperand shared_w(wv.data(), d, v);
-  for (int64_t first = 0; first < n; first += kBlockRows) {
-    const int64_t rows = std::min(kBlockRows, n - first);
-    block_logits(xv, wv, bias, first, rows, block.data(), shared_w);
+  for_each_logit_block(xv, wv, bias, n, [&](int64_t first, int64_t rows, float* block, SharedGemmOperand& shared_w) {
     parallel_for(rows, 16, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t r = first + i;
-        float* g = block.data() + i * v;
+        float* g = block + i * v;
         if (y[r] == ignore_index) {
           std::fill(g, g + v, 0.0f);
           continue;
@@ -122,15 +129,15 @@ void backward_blocks(const Tensor& xv, const Tensor& wv, const Tensor* bias, con
         g[y[r]] -= scale;
       }
     });
-    SharedGemmOperand shared_dz(block.data(), rows, v);  // bf16 rounds dZ once for dX and dW
+    SharedGemmOperand shared_dz(block, rows, v);  // bf16 rounds dZ once for dX and dW
     if (db) shared_dz.add_column_sums(db);
     if (dx)
-      gemm(false, true, rows, d, v, 1.0f, block.data(), v, wv.data(), v, beta_x, dx + first * d, d,
+      gemm(false, true, rows, d, v, 1.0f, block, v, wv.data(), v, beta_x, dx + first * d, d,
            {.shared_a = &shared_dz, .shared_b = &shared_w});
     if (dw)
-      gemm(true, false, d, v, rows, 1.0f, xv.data() + first * d, d, block.data(), v, first == 0 ? beta_w : 1.0f, dw,
-           v, {.shared_b = &shared_dz});
-  }
+      gemm(true, false, d, v, rows, 1.0f, xv.data() + first * d, d, block, v, first == 0 ? beta_w : 1.0f, dw, v,
+           {.shared_b = &shared_dz});
+  });
 }
 
 }  // namespace
