@@ -11,6 +11,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/validation_bleu.h"
 #include "apps/model_loading.h"
 #include "optim/checkpoint_average.h"

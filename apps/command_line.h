@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "apps/training_config.h"
 #include "data/corpus.h"
 
 namespace bcqnmt {
@@ -73,7 +74,7 @@ inline void add_model_source_flags(CLI::App* command, std::string& run, std::str
       ->excludes(model_flag);
 }
 
-// --matmul-precision fp32|bf16|auto: overrides the training config's "matmul_precision" for
+// --matmul-precision (matmul_precision_names(), apps/training_config.h): overrides the training config's "matmul_precision" for
 // this invocation only (it is arithmetic, not the experiment: the run's config.json keeps its
 // value, and a resumed run may change it).
 inline CLI::Option* add_matmul_precision_flag(CLI::App* command, std::string& precision) {
@@ -81,7 +82,7 @@ inline CLI::Option* add_matmul_precision_flag(CLI::App* command, std::string& pr
       ->add_option("--matmul-precision", precision,
                    "Dense-layer GEMMs: fp32, bf16 (needs AVX512-BF16 or AMX) or auto (default: the config's "
                    "\"matmul_precision\")")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+      ->check(CLI::IsMember(matmul_precision_names().names()));
 }
 
 Subcommand add_vocab_command(CLI::App& app);

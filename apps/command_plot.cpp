@@ -194,10 +194,10 @@ void plot_weights(const Experiment& e, const Transformer& model, const PlotOptio
   const Tensor w = layer_weight(model, o.layer);
   const Tensor m = bcq_rows_first(o.layer, w);  // BCQ rows are output rows
   const int64_t rows = m.size(0);
-  BcqOptions options;
-  options.bits = o.bits > 0 ? o.bits : e.quantization.bits;
-  options.method = bcq_method_from_name(o.solver.empty() ? e.quantization.solver : o.solver);
-  options.cycles = e.quantization.cycles;
+  BcqOptions options = e.quantization.solver_options();
+  if (o.bits > 0) options.bits = o.bits;
+  if (!o.solver.empty()) options.method = bcq_method_names().parse<UsageError>(o.solver);
+  options.group_size = 0;  // one alpha set per row: the levels drawn are means over rows
   const BcqMatrix q = bcq_quantize(m, options);
   std::vector<double> mean_alpha(options.bits, 0.0);
   for (int b = 0; b < options.bits; ++b)
@@ -216,7 +216,7 @@ void plot_weights(const Experiment& e, const Transformer& model, const PlotOptio
   }
   std::ostringstream title, legend;
   title << o.layer << " [" << w.size(0) << ", " << w.size(1) << "], fp32 weights of pretrain/best.ckpt";
-  legend << options.bits << "-bit " << (o.solver.empty() ? e.quantization.solver : o.solver)
+  legend << options.bits << "-bit " << bcq_method_names().name(options.method)
          << " levels (mean alphas); rel. sq. error " << std::setprecision(3) << err / norm;
   histogram_svg(w.to_vector(), 80, levels, title.str(), "weight value", legend.str()).save(path);
 }
@@ -232,7 +232,7 @@ void plot_sensitivity(const std::filesystem::path& json_path, const std::filesys
   const char* by_bits[] = {"#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#3949ab", "#5e35b1"};
   BarChart chart;
   chart.title = "Per-group BCQ sensitivity: one group quantized, the rest fp32, no QAT (" +
-                bcq_method_name(sweep.solver.method) + " solver)";
+                bcq_method_names().name(sweep.solver.method) + " solver)";
   chart.x_label = "validation loss (masked cross-entropy per token)";
   std::map<int, size_t> series_of_bits;
   std::map<std::string, size_t> category_of_group;
@@ -297,7 +297,7 @@ Subcommand add_plot_command(CLI::App& app) {
   c->add_option("--layer", o->layer, "Weight matrix for the histogram")->capture_default_str();
   c->add_option("--bits", o->bits, "BCQ bits of the levels (default: the run's)")->check(CLI::Range(1, 8));
   c->add_option("--solver", o->solver, "BCQ solver of the levels (default: the run's)")
-      ->check(CLI::IsMember(bcq_method_names()));
+      ->check(CLI::IsMember(bcq_method_names().names()));
   return {c, [o] { return run_plot(*o, std::cout); }};
 }
 

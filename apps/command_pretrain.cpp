@@ -3,9 +3,11 @@
 #include <memory>
 #include <ostream>
 
+#include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/validation_bleu.h"
 
 namespace bcqnmt {
@@ -14,17 +16,19 @@ int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
   std::ostream& out = group.root_stream(terminal);
   Experiment e = open_experiment(o.run, o.config);
-  if (!o.matmul_precision.empty() && o.matmul_precision != e.training.matmul_precision) {
+  const auto& precisions = matmul_precision_names();
+  if (!o.matmul_precision.empty() && precisions.parse<UsageError>(o.matmul_precision) != e.training.matmul_precision) {
     out << "pretrain: --matmul-precision " << o.matmul_precision << " overrides the config's \""
-        << e.training.matmul_precision << "\" for this run\n";
-    e.training.matmul_precision = o.matmul_precision;
+        << precisions.name(e.training.matmul_precision) << "\" for this run\n";
+    e.training.matmul_precision = precisions.parse(o.matmul_precision);
   }
   const std::string data_dir = resolve_data_dir(o.data);
   const EncodedCorpus train = load_encoded_split(e, data_dir, Split::kTrain, e.training.train_limit);
   const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);
   Transformer model(e.model, e.training.seed);
   out << "pretrain: " << model.num_parameters() << " parameters, " << train.size() << " training pairs, "
-      << validation.size() << " validation pairs, batcher " << e.training.batcher << "\n";
+      << validation.size() << " validation pairs, batcher " << batcher_names().name(e.training.batcher)
+      << "\n";
   std::string command = "bcqnmt pretrain --run " + o.run;
   if (!o.config.empty()) command += " --config " + o.config;
   if (o.epochs > 0) command += " --epochs " + std::to_string(o.epochs);
@@ -47,7 +51,7 @@ Subcommand add_pretrain_command(CLI::App& app) {
   auto o = std::make_shared<PretrainOptions>();
   CLI::App* c = app.add_subcommand(
       "pretrain", "Train the full-precision model; resumes from the run's latest checkpoint. A config's "
-                  "\"matmul_precision\" (fp32, bf16 or auto) chooses bf16 dense-layer GEMMs on CPUs with AVX512-BF16 "
+                  "\"matmul_precision\" (" + matmul_precision_names().choices() + ") chooses bf16 dense-layer GEMMs on CPUs with AVX512-BF16 "
                   "or AMX (configs/small_bucketed.json). Under `mpirun -np N`: synchronous data-parallel training on "
                   "N ranks, each with a shard of every batch (docs/scaling.md)");
   c->add_option("--config", o->config, "Config file (required for a new run, e.g. configs/small_bucketed.json)");

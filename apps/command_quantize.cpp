@@ -15,6 +15,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/model_loading.h"
 #include "apps/quantized_variant.h"
 #include "apps/validation_bleu.h"
@@ -58,12 +59,12 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
   QuantizationConfig q = e.quantization;  // flags override the config
   q.bits = o.bits.value_or(q.bits);
   if (!o.bits_config.empty()) q.bits_config = o.bits_config;
-  q.solver = o.solver.value_or(q.solver);
-  q.mode = o.mode.value_or(q.mode);
+  if (o.solver) q.solver = bcq_method_names().parse<UsageError>(*o.solver);
+  if (o.mode) q.mode = quantization_mode_names().parse<UsageError>(*o.mode);
   q.epochs = o.epochs.value_or(q.epochs);
   q.project_every = o.project_every.value_or(q.project_every);
   q.distill_weight = o.distill_weight.value_or(q.distill_weight);
-  if (q.mode == "ptq" && (o.epochs || o.project_every || o.distill_weight))
+  if (q.mode == QuantizationMode::ptq && (o.epochs || o.project_every || o.distill_weight))
     throw UsageError("quantize: --epochs, --project-every and --distill train; --mode ptq does not train");
   const std::string name = o.name.empty() ? default_variant_name(q) : o.name;
   // Read before anything is written, so a missing or bad file leaves the run as it was.
@@ -78,9 +79,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
 
   QuantizeSettings settings;
   settings.bits = bits;
-  settings.solver.method = bcq_method_from_name(q.solver);
-  settings.solver.cycles = q.cycles;
-  settings.solver.group_size = q.group_size;
+  settings.solver = q.solver_options();
   settings.source_token_counts = token_counts(train.source, e.source_vocab.size());
   settings.target_token_counts = token_counts(train.target, e.target_vocab.size());
 
@@ -93,9 +92,10 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
   };
   const std::unique_ptr<Transformer> model = load_pretrained();
   const auto bcq_path = e.run.bcq_model(name);
-  out << "quantize: variant \"" << name << "\": " << q.mode << " mode, solver " << q.solver << ", "
+  out << "quantize: variant \"" << name << "\": " << quantization_mode_names().name(q.mode) << " mode, solver "
+      << bcq_method_names().name(q.solver) << ", "
       << (q.bits_config.empty() ? std::to_string(q.bits) + " bits" : "bits from " + q.bits_config);
-  if (q.mode != "ptq") out << ", " << q.epochs << " epochs";
+  if (q.mode != QuantizationMode::ptq) out << ", " << q.epochs << " epochs";
   if (q.distill_weight > 0.0) out << ", distillation weight " << q.distill_weight;
   out << ", from " << pretrained.string() << "\n";
   auto save_bcq = [&](const BcqModel& bcq) {
@@ -107,7 +107,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
   trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
   trainer.set_data_parallel(group);
 
-  if (q.mode == "ptq") {
+  if (q.mode == QuantizationMode::ptq) {
     const auto start = std::chrono::steady_clock::now();
     const BcqModel bcq = BcqModel::quantize(*model, settings);
     bcq.write_dequantized(*model);
@@ -142,7 +142,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
     };
   }
   BcqModel projected;
-  if (q.mode == "projection") {
+  if (q.mode == QuantizationMode::projection) {
     phase.before_validation = [&](Transformer& m) {
       projected = BcqModel::quantize(m, settings);
       projected.write_dequantized(m);
@@ -180,11 +180,11 @@ Subcommand add_quantize_command(CLI::App& app) {
       ->check(CLI::Range(1, 8));
   c->add_option("--bits-config", o->bits_config, "JSON bit allocation per parameter group (overrides --bits)");
   c->add_option("--solver", o->solver, "BCQ solver (default: the run config's \"solver\"; without one, greedy as the reference)")
-      ->check(CLI::IsMember(bcq_method_names()));
+      ->check(CLI::IsMember(bcq_method_names().names()));
   c->add_option("--mode", o->mode,
                 "projection: train, project every N steps as the reference; ste: train with the straight-through "
                 "estimator; ptq: quantize once, no training (default: the run config's \"mode\"; without one, projection)")
-      ->check(CLI::IsMember(quantization_mode_names()));
+      ->check(CLI::IsMember(quantization_mode_names().names()));
   c->add_option("--epochs", o->epochs, "Epochs of quantization-aware training (default: the config's)")
       ->check(kPositiveCount);
   c->add_option("--project-every", o->project_every, "Projection mode: steps between projections (0: one epoch)")

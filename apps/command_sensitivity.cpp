@@ -14,6 +14,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
+#include "apps/trainer.h"
 #include "apps/model_loading.h"
 #include "core/atomic_file.h"
 #include "quant/group_sensitivity.h"
@@ -66,11 +67,9 @@ int run_sensitivity(const SensitivityOptions& o, std::ostream& out) {
                                                       o.limit > 0 ? o.limit : e.training.validation_limit);
   if (validation.size() == 0) throw AppError("the validation split has no pairs to evaluate on");
 
-  BcqOptions solver;
-  const std::string solver_name = o.solver.value_or(e.quantization.solver);
-  solver.method = bcq_method_from_name(solver_name);
-  solver.cycles = e.quantization.cycles;
-  solver.group_size = e.quantization.group_size;
+  BcqOptions solver = e.quantization.solver_options();  // solver.bits unused: each sweep row has its own
+  if (o.solver) solver.method = bcq_method_names().parse<UsageError>(*o.solver);
+  const std::string& solver_name = bcq_method_names().name(solver.method);
 
   // The trainer's validation pass (same batching, loss and accuracy as training logs),
   // here in fp32 matmuls as inference runs; it trains nothing.
@@ -124,7 +123,7 @@ Subcommand add_sensitivity_command(CLI::App& app) {
   add_data_flag(c, o->data);
   c->add_option("--bits", o->bits, "Comma-separated bit widths to try per group, each 1..8")->capture_default_str();
   c->add_option("--solver", o->solver, "BCQ solver (default: the run's quantization config's)")
-      ->check(CLI::IsMember(bcq_method_names()));
+      ->check(CLI::IsMember(bcq_method_names().names()));
   c->add_option("--limit", o->limit, "Validation pairs to evaluate on (default: the training config's validation_limit)")
       ->check(kNonNegativeCount);
   return {c, [o] { return run_sensitivity(*o, std::cout); }};

@@ -6,12 +6,12 @@
 
 #include "apps/quantization_config.h"
 #include "apps/run_directory.h"
-#include "apps/trainer.h"
 #include "apps/training_config.h"
 #include "data/corpus.h"
 #include "data/encoded_corpus.h"
 #include "data/vocabulary.h"
 #include "nn/model_config.h"
+#include "optim/checkpoint.h"
 
 namespace bcqnmt {
 

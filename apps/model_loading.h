@@ -5,6 +5,7 @@
 #include <string>
 
 #include "apps/experiment.h"
+#include "nn/transformer.h"
 
 namespace bcqnmt {
 

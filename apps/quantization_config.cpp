@@ -1,27 +1,27 @@
 #include "apps/quantization_config.h"
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "apps/app_error.h"
-#include "apps/json_fields.h"
+#include "nn/json_fields.h"
 #include "quant/bcq_solvers.h"
-#include "quant/quant_error.h"
 
 namespace bcqnmt {
 
-const std::vector<std::string>& quantization_mode_names() {
-  static const std::vector<std::string> names{"projection", "ste", "ptq"};
+const NameTable<QuantizationMode>& quantization_mode_names() {
+  static const NameTable<QuantizationMode> names("\"mode\"", {{QuantizationMode::projection, "projection"},
+                                                               {QuantizationMode::ste, "ste"},
+                                                               {QuantizationMode::ptq, "ptq"}});
   return names;
 }
 
 QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   QuantizationConfig c;
-  const JsonFields fields(j, c.to_json(), "quantization config");
+  const JsonFields<AppError> fields(j, c.to_json(), "quantization config");
   fields.get("bits", c.bits);
   fields.get("bits_config", c.bits_config);
-  fields.get("solver", c.solver);
-  fields.get("mode", c.mode);
+  fields.get("solver", c.solver, bcq_method_names());
+  fields.get("mode", c.mode, quantization_mode_names());
   fields.get("epochs", c.epochs);
   fields.get("project_every", c.project_every);
   fields.get("cycles", c.cycles);
@@ -32,19 +32,11 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
     throw AppError("quantization config: epochs and cycles must be >= 1, project_every and group_size >= 0");
   if (!(c.distill_weight >= 0.0 && c.distill_weight <= 1.0))
     throw AppError("quantization config: \"distill_weight\" must be in 0..1");
-  try {
-    bcq_method_from_name(c.solver);
-  } catch (const QuantError& e) {
-    throw AppError(std::string("quantization config: \"solver\": ") + e.what());
-  }
-  const auto& modes = quantization_mode_names();
-  if (std::find(modes.begin(), modes.end(), c.mode) == modes.end())
-    throw AppError("quantization config: \"mode\" must be projection, ste or ptq, not \"" + c.mode + "\"");
   return c;
 }
 
 nlohmann::json QuantizationConfig::to_json() const {
-  return {{"bits", bits},     {"bits_config", bits_config},     {"solver", solver}, {"mode", mode},
+  return {{"bits", bits},     {"bits_config", bits_config},     {"solver", bcq_method_names().name(solver)}, {"mode", quantization_mode_names().name(mode)},
           {"epochs", epochs}, {"project_every", project_every}, {"cycles", cycles}, {"group_size", group_size},
           {"distill_weight", distill_weight}};
 }

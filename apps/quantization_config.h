@@ -9,25 +9,33 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/name_table.h"
+#include "quant/bcq_solvers.h"
+
 namespace bcqnmt {
 
-// The modes' names: "projection" and "ste" train (quantization-aware training), "ptq"
-// quantizes the pretrained weights once (post-training quantization). Config validation and
-// the command line read them here.
-const std::vector<std::string>& quantization_mode_names();
+// projection and ste train (quantization-aware training: the reference's periodic
+// projection, or the straight-through estimator); ptq quantizes the pretrained weights once
+// (post-training quantization).
+enum class QuantizationMode { projection, ste, ptq };
+const NameTable<QuantizationMode>& quantization_mode_names();  // "projection", "ste", "ptq"
 
+// The solver's settings start from BcqOptions' defaults (quant/bcq_solvers.h), their one owner.
 struct QuantizationConfig {
-  int bits = 3;                    // every group, unless bits_config names a per-group file
-  std::string bits_config;         // JSON bit allocation (quant/bit_allocation.h)
-  std::string solver = "greedy";   // the reference's; "refined_greedy", "alternating"
-  std::string mode = "projection";  // or "ste", "ptq"
+  int bits = BcqOptions{}.bits;      // every group, unless bits_config names a per-group file
+  std::string bits_config;           // JSON bit allocation (quant/bit_allocation.h)
+  BcqMethod solver = BcqOptions{}.method;  // names: bcq_method_names()
+  QuantizationMode mode = QuantizationMode::projection;
   int epochs = 30;
   int64_t project_every = 0;  // steps between projections; 0: once per epoch (the reference)
-  int cycles = 2;             // alternating solver
-  int64_t group_size = 0;     // columns per alpha group; 0: one alpha set per row
+  int cycles = BcqOptions{}.cycles;          // alternating solver
+  int64_t group_size = BcqOptions{}.group_size;  // columns per alpha group; 0: one alpha set per row
   // Token-level knowledge distillation from the fp32 model (nn/distillation.h): the weight
   // of the KL term in the loss, 0..1; 0 trains on the labels alone (the reference).
   double distill_weight = 0.0;
+
+  // The solver's options (solver.bits: `bits`; a bit allocation overrides it per group).
+  BcqOptions solver_options() const { return {bits, group_size, solver, cycles}; }
 
   static QuantizationConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;

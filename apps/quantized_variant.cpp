@@ -25,7 +25,7 @@ std::string default_variant_name(const QuantizationConfig& q) {
     name << q.bits << "bit";
   else
     name << std::filesystem::path(q.bits_config).stem().string();
-  name << "-" << q.solver << "-" << q.mode;
+  name << "-" << bcq_method_names().name(q.solver) << "-" << quantization_mode_names().name(q.mode);
   if (q.distill_weight > 0.0) name << "-kd" << q.distill_weight;
   return name.str();
 }

@@ -63,7 +63,7 @@ Checkpoint snapshot(const Transformer& model, const Adam& adam, int64_t step, co
   c.step = step;
   c.epoch = progress.epoch;
   c.rng_state = rng.state();
-  c.data_order_state = to_blob(progress);
+  c.trainer_progress = to_blob(progress);
   c.config_json = id.config_json;
   c.source_vocab_fingerprint = id.source_vocab_fingerprint;
   c.target_vocab_fingerprint = id.target_vocab_fingerprint;
@@ -84,9 +84,10 @@ Trainer::Trainer(Transformer& model, const TrainingConfig& config, const Encoded
 namespace {
 
 GemmPrecision training_precision(const TrainingConfig& config) {
-  if (config.matmul_precision == "auto")
+  if (config.matmul_precision == MatmulPrecision::automatic)
     return bf16_gemm_unavailable_reason().empty() ? GemmPrecision::bf16 : GemmPrecision::fp32;
-  const GemmPrecision precision = parse_gemm_precision(config.matmul_precision);
+  const GemmPrecision precision =
+      config.matmul_precision == MatmulPrecision::bf16 ? GemmPrecision::bf16 : GemmPrecision::fp32;
   if (precision == GemmPrecision::bf16) {
     const std::string reason = bf16_gemm_unavailable_reason();
     if (!reason.empty()) throw AppError("training config: \"matmul_precision\": \"bf16\": " + reason);
@@ -215,7 +216,7 @@ class Trainer::PhaseRun {
     load_model_parameters(t_.model_, c, keeper_.latest_path());
     adam_.load_state(c.optimizer);
     t_.model_.rng().set_state(c.rng_state);
-    progress_ = from_blob(c.data_order_state);
+    progress_ = from_blob(c.trainer_progress);
     step_ = c.step;
     saved_step_ = c.step;
     if (c.metrics.count(kValidationsSinceBest)) validations_since_best_ = static_cast<int>(c.metrics.at(kValidationsSinceBest));
@@ -446,8 +447,8 @@ class Trainer::PhaseRun {
 void Trainer::run(const TrainerPhase& phase, std::ostream& out) {
   // Training and its validation passes; translation and evaluation stay fp32.
   const GemmPrecisionScope precision(training_precision(config_));
-  out << phase.name << ": " << gemm_precision_name(gemm_precision()) << " matmuls (\"matmul_precision\": \""
-      << config_.matmul_precision << "\")\n";
+  out << phase.name << ": " << gemm_precision_names().name(gemm_precision()) << " matmuls (\"matmul_precision\": \""
+      << matmul_precision_names().name(config_.matmul_precision) << "\")\n";
   PhaseRun run(*this, phase, out);
   run.resume();
   run.join_replicas();

@@ -19,13 +19,6 @@
 
 namespace bcqnmt {
 
-// What a checkpoint must match to be resumed into this model.
-struct CheckpointIdentity {
-  std::string config_json;
-  uint64_t source_vocab_fingerprint = 0;
-  uint64_t target_vocab_fingerprint = 0;
-};
-
 struct EvalResult {
   double loss = 0.0;             // mean over non-pad target tokens
   double masked_accuracy = 0.0;

@@ -9,7 +9,7 @@ BatchLimits batch_limits(const TrainingConfig& config) {
 }
 
 std::unique_ptr<Batcher> make_batcher(const TrainingConfig& config, const EncodedCorpus& train) {
-  if (config.batcher == "bucketed") {
+  if (config.batcher == BatcherKind::bucketed) {
     BucketOptions options;
     options.token_budget = config.token_budget;
     return std::make_unique<BucketBatcher>(train, config.seed, options, batch_limits(config));

@@ -3,13 +3,26 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app_error.h"
-#include "apps/json_fields.h"
+#include "nn/json_fields.h"
 
 namespace bcqnmt {
 
+const NameTable<BatcherKind>& batcher_names() {
+  static const NameTable<BatcherKind> names("\"batcher\"",
+                                            {{BatcherKind::reference, "reference"}, {BatcherKind::bucketed, "bucketed"}});
+  return names;
+}
+
+const NameTable<MatmulPrecision>& matmul_precision_names() {
+  static const NameTable<MatmulPrecision> names(
+      "\"matmul_precision\"",
+      {{MatmulPrecision::fp32, "fp32"}, {MatmulPrecision::bf16, "bf16"}, {MatmulPrecision::automatic, "auto"}});
+  return names;
+}
+
 TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   TrainingConfig c;
-  const JsonFields fields(j, c.to_json(), "training config");
+  const JsonFields<AppError> fields(j, c.to_json(), "training config");
   auto get = [&](const char* key, auto& out) { fields.get(key, out); };
   get("epochs", c.epochs);
   get("batch_size", c.batch_size);
@@ -17,12 +30,12 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   get("shuffle_buffer", c.shuffle_buffer);
   get("warmup_steps", c.warmup_steps);
   get("seed", c.seed);
-  get("batcher", c.batcher);
+  fields.get("batcher", c.batcher, batcher_names());
   get("token_budget", c.token_budget);
   get("clip_norm", c.clip_norm);
   get("train_limit", c.train_limit);
   get("validation_limit", c.validation_limit);
-  get("matmul_precision", c.matmul_precision);
+  fields.get("matmul_precision", c.matmul_precision, matmul_precision_names());
   get("log_every", c.log_every);
   get("keep_epoch_checkpoints", c.keep_epoch_checkpoints);
   get("patience", c.patience);
@@ -43,11 +56,6 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
       c.shuffle_buffer < 1 || c.train_limit < 0 || c.validation_limit < 0)
     throw AppError("training config: epochs, batch_size, warmup_steps, token_budget, shuffle_buffer must be >= 1, "
                    "max_tokens >= 2, limits >= 0");
-  if (c.batcher != "reference" && c.batcher != "bucketed")
-    throw AppError("training config: \"batcher\" must be \"reference\" or \"bucketed\", got \"" + c.batcher + "\"");
-  if (c.matmul_precision != "fp32" && c.matmul_precision != "bf16" && c.matmul_precision != "auto")
-    throw AppError("training config: \"matmul_precision\" must be \"fp32\", \"bf16\" or \"auto\", got \"" +
-                   c.matmul_precision + "\"");
   return c;
 }
 
@@ -58,12 +66,12 @@ nlohmann::json TrainingConfig::to_json() const {
           {"shuffle_buffer", shuffle_buffer},
           {"warmup_steps", warmup_steps},
           {"seed", seed},
-          {"batcher", batcher},
+          {"batcher", batcher_names().name(batcher)},
           {"token_budget", token_budget},
           {"clip_norm", clip_norm},
           {"train_limit", train_limit},
           {"validation_limit", validation_limit},
-          {"matmul_precision", matmul_precision},
+          {"matmul_precision", matmul_precision_names().name(matmul_precision)},
           {"log_every", log_every},
           {"keep_epoch_checkpoints", keep_epoch_checkpoints},
           {"patience", patience},

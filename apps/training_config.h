@@ -6,7 +6,19 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/name_table.h"
+
 namespace bcqnmt {
+
+// "reference": random pairs from a shuffle buffer, padded (the reference's tf.data
+// pipeline); "bucketed": pairs of similar length by a token budget (data/batcher.h).
+enum class BatcherKind { reference, bucketed };
+const NameTable<BatcherKind>& batcher_names();
+
+// "bf16": GEMM operands rounded to bf16 (core/gemm_bf16.h), an error where the CPU has no
+// native bf16; "auto": bf16 where it has (AVX512-BF16 or AMX), else fp32.
+enum class MatmulPrecision { fp32, bf16, automatic };
+const NameTable<MatmulPrecision>& matmul_precision_names();  // "fp32", "bf16", "auto"
 
 struct TrainingConfig {
   int epochs = 30;
@@ -15,14 +27,12 @@ struct TrainingConfig {
   int shuffle_buffer = 20000;
   int warmup_steps = 4000;
   uint64_t seed = 1;
-  std::string batcher = "reference";  // "reference" (random, padded) or "bucketed" (by length)
+  BatcherKind batcher = BatcherKind::reference;
   int token_budget = 6000;            // bucketed: padded target+source slots per batch
   double clip_norm = 0.0;             // 0: off
   int64_t train_limit = 0;            // use only the first N training pairs (0: all)
   int64_t validation_limit = 0;       // and the first N validation pairs (0: all)
-  // "bf16": GEMM operands rounded to bf16 (core/gemm_bf16.h), an error where the CPU has
-  // no native bf16; "auto": bf16 where it has (AVX512-BF16 or AMX), else fp32.
-  std::string matmul_precision = "fp32";
+  MatmulPrecision matmul_precision = MatmulPrecision::fp32;
   // Every N steps: a metrics.jsonl record of the step's loss, learning rate, gradient norm
   // per parameter group and the health signals (nn/training_health.h). 0: off.
   int log_every = 50;

@@ -125,9 +125,10 @@ void record(const GemmShape& s) { g_recorded->push_back(s); }
 std::vector<GemmShape> step_gemms(Trainee& t, const Batch& batch) {
   std::vector<GemmShape> shapes;
   g_recorded = &shapes;
-  set_gemm_observer(record);
-  t.train_step(batch);
-  set_gemm_observer(nullptr);
+  {
+    const GemmObserverScope observe(record);
+    t.train_step(batch);
+  }
   const ModelConfig& c = t.model.config();
   const int64_t b = batch.source.shape[0], s = batch.source.shape[1], tt = batch.target_in.shape[1];
   auto attention = [&](int64_t tq, int64_t tk) {
@@ -222,18 +223,20 @@ void BM_TrainStep(benchmark::State& state) {
   // One more step, observed: the share of its wall time spent inside GEMMs.
   std::vector<GemmShape> shapes;
   g_recorded = &shapes;
-  set_gemm_observer(record);
-  const auto start = std::chrono::steady_clock::now();
-  t.train_step(batches[0]);
-  const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  set_gemm_observer(nullptr);
+  double step_seconds = 0.0;
+  {
+    const GemmObserverScope observe(record);
+    const auto start = std::chrono::steady_clock::now();
+    t.train_step(batches[0]);
+    step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   double gemm_seconds = 0.0;
   for (const auto& g : shapes) gemm_seconds += g.seconds;
   state.counters["gemm_share"] = gemm_seconds / step_seconds;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   state.counters["peak_rss_MB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  state.SetLabel(std::string(bucketed ? "bucketed" : "reference batches") + ", " + gemm_precision_name(precision));
+  state.SetLabel(std::string(bucketed ? "bucketed" : "reference batches") + ", " + gemm_precision_names().name(precision));
 }
 
 // The ratio needs both figures from the same run: computed after all benchmarks ran.

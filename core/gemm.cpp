@@ -6,7 +6,6 @@
 #include <chrono>
 
 #include "core/gemm_bf16.h"
-#include "core/kernel_path.h"
 #include "core/parallel.h"
 
 namespace bcqnmt {
@@ -19,8 +18,6 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
               static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
               static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
-
-void (*g_observer)(const GemmShape&) = nullptr;
 
 // Below this many multiply-adds one thread is faster than splitting.
 constexpr int64_t kParallelWork = int64_t{1} << 18;
@@ -52,12 +49,13 @@ void gemm_panels(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
   });
 }
 
-// fp32 sgemm, or under set_gemm_precision(bf16) the mixed-precision product of
+// fp32 sgemm, or under GemmPrecision::bf16 the mixed-precision product of
 // core/gemm_bf16.h (its plain path on the reference kernel path).
 // With a bias, the fp32 paths first copy it into every row of C and accumulate onto it.
 void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
-  const bool bf16 = gemm_precision() == GemmPrecision::bf16 && alpha == 1.0f && k > 0;
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+                   const GemmOptions& options) {
+  const bool bf16 = gemm_precision() == GemmPrecision::bf16 && !options.fp32 && alpha == 1.0f && k > 0;
   const bool fast = kernel_path() == KernelPath::fast;
   if (bias && !(bf16 && fast && !trans_a)) {
     parallel_for(m, std::max<int64_t>(1, kElementwiseGrain / n), [&](int64_t lo, int64_t hi) {
@@ -68,7 +66,7 @@ void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   }
   if (bf16) {
     if (fast)
-      gemm_bf16(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, bias);
+      gemm_bf16(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, bias, options.shared_a, options.shared_b);
     else
       gemm_bf16_reference(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     return;
@@ -77,24 +75,26 @@ void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 }
 
 void observed_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+                   const GemmOptions& options) {
   if (m == 0 || n == 0) return;
-  if (!g_observer) return gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+  const GemmObserver observer = execution_context().gemm_observer;
+  if (!observer) return gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, options);
   const auto start = std::chrono::steady_clock::now();
-  gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
-  g_observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, options);
+  observer({trans_a, trans_b, m, n, k, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
 }
 
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  observed_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options) {
+  observed_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr, options);
 }
 
 void gemm_bias(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-               const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc) {
-  observed_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, bias);
+               const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, const GemmOptions& options) {
+  observed_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, bias, options);
 }
 
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
@@ -102,7 +102,5 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
   if (m == 0 || n == 0) return;
   sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
-
-void set_gemm_observer(void (*observer)(const GemmShape&)) { g_observer = observer; }
 
 }  // namespace bcqnmt

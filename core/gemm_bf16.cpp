@@ -25,8 +25,6 @@ namespace bcqnmt {
 
 namespace {
 
-GemmPrecision g_precision = GemmPrecision::fp32;
-
 uint16_t bf16_bits(float x) {
   const uint32_t u = std::bit_cast<uint32_t>(x);
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
@@ -94,35 +92,16 @@ class PooledScratch {
   size_t granted_ = 0;
 };
 
-// The operands of the open SharedGemmOperand scopes (innermost last; a scope in the
-// vocabulary loss shares W across row blocks and each block's dZ inside it): rounded on
-// first use, zero rows padding each to a multiple of 64 so it serves as a row operand
-// (16) and as a depth one (64).
-struct SharedOperand {
-  const float* source = nullptr;
-  int64_t rows = 0, cols = 0;
-  PooledScratch rounded;
-  bool ready = false;
-};
-constexpr int kMaxSharedScopes = 4;
-SharedOperand g_shared[kMaxSharedScopes];
-int g_shared_scopes = 0;
-
 constexpr int64_t kSharedRowMultiple = 64;
 
 // `src` [rows, cols] (leading dimension ld) in bf16, at least rows_out x cols rows: the
-// shared copy when it is a shared operand, else a fresh conversion into `scratch`.
+// shared copy when the caller names one (it must be this operand), else a fresh conversion
+// into `scratch`.
 const uint16_t* rounded_rows(const float* src, int64_t rows, int64_t cols, int64_t ld, int64_t rows_out,
-                             PooledScratch& scratch) {
-  for (int i = 0; i < g_shared_scopes; ++i) {
-    SharedOperand& shared = g_shared[i];
-    if (src != shared.source || rows != shared.rows || cols != shared.cols || ld != cols) continue;
-    if (!shared.ready) {
-      const int64_t padded = round_up(rows, kSharedRowMultiple);
-      to_bf16(src, rows, cols, ld, shared.rounded.allocate<uint16_t>(padded * cols), padded, cols);
-      shared.ready = true;
-    }
-    return shared.rounded.data<uint16_t>();
+                             PooledScratch& scratch, SharedGemmOperand* shared) {
+  if (shared) {
+    if (!shared->is(src, rows, cols, ld)) throw std::logic_error("gemm_bf16: a shared operand that is not the operand");
+    return shared->bf16_rows();
   }
   to_bf16(src, rows, cols, ld, scratch.allocate<uint16_t>(rows_out * cols), rows_out, cols);
   return scratch.data<uint16_t>();
@@ -255,31 +234,36 @@ void depth_varying(bool trans_b, int64_t m, int64_t n, int64_t k_padded, const u
 
 }  // namespace
 
-SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols) : slot_(g_shared_scopes) {
-  if (g_shared_scopes == kMaxSharedScopes) throw std::logic_error("SharedGemmOperand: more than 4 nested scopes");
-  SharedOperand& shared = g_shared[g_shared_scopes++];
-  shared.source = data;  // only the bf16 paths ever round it
-  shared.rows = rows;
-  shared.cols = cols;
-  shared.ready = false;
+SharedGemmOperand::SharedGemmOperand(const float* data, int64_t rows, int64_t cols)
+    : source_(data), rows_(rows), cols_(cols) {}
+
+SharedGemmOperand::~SharedGemmOperand() {
+  if (block_) storage_release(block_, granted_);
+}
+
+uint16_t* SharedGemmOperand::allocate_rounded() {
+  const int64_t padded = round_up(rows_, kSharedRowMultiple);
+  if (!block_) block_ = storage_acquire(static_cast<size_t>(std::max<int64_t>(padded * cols_, 1)) * sizeof(uint16_t), &granted_);
+  return reinterpret_cast<uint16_t*>(block_);
+}
+
+const uint16_t* SharedGemmOperand::bf16_rows() {
+  if (!ready_) {
+    const int64_t padded = round_up(rows_, kSharedRowMultiple);
+    to_bf16(source_, rows_, cols_, cols_, allocate_rounded(), padded, cols_);
+    ready_ = true;
+  }
+  return reinterpret_cast<const uint16_t*>(block_);
 }
 
 void SharedGemmOperand::add_column_sums(float* out) {
-  SharedOperand& s = g_shared[slot_];
-  if (g_precision != GemmPrecision::bf16 || s.ready) return bcqnmt::add_column_sums(s.source, s.rows, s.cols, out);
-  const int64_t padded = round_up(s.rows, kSharedRowMultiple);
-  uint16_t* rounded = s.rounded.allocate<uint16_t>(padded * s.cols);
-  add_column_sums_visiting(s.source, s.rows, s.cols, out, nullptr,
-                           [&](int64_t r) { row_to_bf16(s.source + r * s.cols, rounded + r * s.cols, s.cols); });
-  std::fill(rounded + s.rows * s.cols, rounded + padded * s.cols, uint16_t{0});
-  s.ready = true;
-}
-
-SharedGemmOperand::~SharedGemmOperand() {
-  SharedOperand& shared = g_shared[--g_shared_scopes];
-  shared.source = nullptr;
-  shared.ready = false;
-  shared.rounded.release();
+  if (gemm_precision() != GemmPrecision::bf16 || ready_) return bcqnmt::add_column_sums(source_, rows_, cols_, out);
+  const int64_t padded = round_up(rows_, kSharedRowMultiple);
+  uint16_t* rounded = allocate_rounded();
+  add_column_sums_visiting(source_, rows_, cols_, out, nullptr,
+                           [&](int64_t r) { row_to_bf16(source_ + r * cols_, rounded + r * cols_, cols_); });
+  std::fill(rounded + rows_ * cols_, rounded + padded * cols_, uint16_t{0});
+  ready_ = true;
 }
 
 float round_to_bf16(float x) { return std::bit_cast<float>(static_cast<uint32_t>(bf16_bits(x)) << 16); }
@@ -295,47 +279,35 @@ std::string bf16_gemm_unavailable_reason() {
   return reason;
 }
 
-void set_gemm_precision(GemmPrecision precision) {
-  if (precision == GemmPrecision::bf16) {
-    const std::string reason = bf16_gemm_unavailable_reason();
-    if (!reason.empty()) throw std::runtime_error(reason + "; use \"matmul_precision\": \"fp32\"");
-  }
-  g_precision = precision;
-}
-
-GemmPrecision gemm_precision() { return g_precision; }
-
-GemmPrecision parse_gemm_precision(const std::string& name) {
-  if (name == "fp32") return GemmPrecision::fp32;
-  if (name == "bf16") return GemmPrecision::bf16;
-  throw std::invalid_argument("matmul precision must be \"fp32\" or \"bf16\", not \"" + name + "\"");
-}
-
-const char* gemm_precision_name(GemmPrecision precision) {
-  return precision == GemmPrecision::bf16 ? "bf16" : "fp32";
+const NameTable<GemmPrecision>& gemm_precision_names() {
+  static const NameTable<GemmPrecision> names("matmul precision", {{GemmPrecision::fp32, "fp32"}, {GemmPrecision::bf16, "bf16"}});
+  return names;
 }
 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+               SharedGemmOperand* shared_a, SharedGemmOperand* shared_b) {
   if (m == 0 || n == 0) return;
   if (bias && trans_a) throw std::invalid_argument("gemm_bf16: a bias needs op(A) = A");
   if (const std::string reason = bf16_gemm_unavailable_reason(); !reason.empty()) throw std::runtime_error(reason);
   PooledScratch a16, b16;
   if (!trans_a) {
     // [m, k] rows rounded up to a multiple of 16; B keeps its layout.
-    const uint16_t* ar = rounded_rows(a, m, k, lda, round_up(m, kRowMultiple), a16);
-    const uint16_t* br = trans_b ? rounded_rows(b, n, k, ldb, n, b16) : rounded_rows(b, k, n, ldb, k, b16);
+    const uint16_t* ar = rounded_rows(a, m, k, lda, round_up(m, kRowMultiple), a16, shared_a);
+    const uint16_t* br =
+        trans_b ? rounded_rows(b, n, k, ldb, n, b16, shared_b) : rounded_rows(b, k, n, ldb, k, b16, shared_b);
     rows_varying(trans_b, m, n, k, ar, br, trans_b ? k : n, beta, c, ldc, bias);
     return;
   }
   const int64_t depth = round_up(std::max<int64_t>(k, 1), kDepthMultiple);
-  const uint16_t* ar = rounded_rows(a, k, m, lda, depth, a16);  // A stored [k, m]
+  const uint16_t* ar = rounded_rows(a, k, m, lda, depth, a16, shared_a);  // A stored [k, m]
   const uint16_t* br;
   if (trans_b) {  // B stored [n, k]: its depth is its columns, padded with zeros
+    if (shared_b) throw std::logic_error("gemm_bf16: a shared B needs op(A) = A or op(B) = B");
     br = b16.allocate<uint16_t>(n * depth);
     to_bf16(b, n, k, ldb, b16.data<uint16_t>(), n, depth);
   } else {
-    br = rounded_rows(b, k, n, ldb, depth, b16);
+    br = rounded_rows(b, k, n, ldb, depth, b16, shared_b);
   }
   depth_varying(trans_b, m, n, depth, ar, br, beta, c, ldc);
 }

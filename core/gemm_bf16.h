@@ -5,37 +5,25 @@
 // this model's shapes; everything outside the GEMMs (master weights, Adam, softmax,
 // normalisation, the attention's small products) stays fp32. See docs/performance.md.
 //
-// core/gemm.h routes gemm() here while set_gemm_precision(GemmPrecision::bf16) is in
-// force; gemm_bf16 is also public so tests can compare it with sgemm directly.
+// core/gemm.h routes gemm() here while the execution context's precision is bf16
+// (GemmPrecisionScope, core/execution_context.h); gemm_bf16 is also public so tests can
+// compare it with sgemm directly.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "core/execution_context.h"
+#include "core/name_table.h"
+
 namespace bcqnmt {
 
-enum class GemmPrecision { fp32, bf16 };
+// "fp32", "bf16": the precisions' names (core/name_table.h).
+const NameTable<GemmPrecision>& gemm_precision_names();
 
-// Switching to bf16 throws std::runtime_error, naming the reason, when this CPU or this
-// oneDNN cannot run bf16 matmuls natively (no AVX512-BF16 or AMX).
-void set_gemm_precision(GemmPrecision precision);
-GemmPrecision gemm_precision();
-GemmPrecision parse_gemm_precision(const std::string& name);  // "fp32" | "bf16"
-const char* gemm_precision_name(GemmPrecision precision);
-
-// The precision for one scope (a training run), restoring the previous one after it.
-class GemmPrecisionScope {
- public:
-  explicit GemmPrecisionScope(GemmPrecision precision) : previous_(gemm_precision()) { set_gemm_precision(precision); }
-  ~GemmPrecisionScope() { set_gemm_precision(previous_); }
-  GemmPrecisionScope(const GemmPrecisionScope&) = delete;
-  GemmPrecisionScope& operator=(const GemmPrecisionScope&) = delete;
-
- private:
-  GemmPrecision previous_;
-};
-
-// Declares that `data` [rows, cols] (contiguous) keeps its values for this scope (scopes
-// nest, up to 4 deep), so the bf16 products that read it — a dense layer's output gradient feeds both its input and
-// its weight gradient — round it once instead of once each. Without bf16, a no-op.
+// An operand `data` [rows, cols] (contiguous) that several bf16 products read while it
+// keeps its values — a dense layer's output gradient feeds both its input and its weight
+// gradient — rounded once instead of once each. The products name it explicitly
+// (GemmOptions::shared_a / shared_b, core/gemm.h); under fp32 it is never rounded.
 // Rounding is bandwidth-bound, and the largest operands (the [tokens, 7,010] logits
 // gradient) cost as much to round as to multiply.
 class SharedGemmOperand {
@@ -48,9 +36,21 @@ class SharedGemmOperand {
   // the products, it rounds each row in the same pass: one read of the operand instead of
   // two (a bias gradient is the column sums of the dY its products share).
   void add_column_sums(float* out);
+  // Whether `src` [rows, cols] with leading dimension ld is this operand.
+  bool is(const float* src, int64_t rows, int64_t cols, int64_t ld) const {
+    return src == source_ && rows == rows_ && cols == cols_ && ld == cols_;
+  }
+  // The operand in bf16, its rows zero-padded to a multiple of 64 (so it serves as a row
+  // operand, padded to 16, and as a depth one, padded to 64); rounded on the first call.
+  const uint16_t* bf16_rows();
 
  private:
-  int slot_;  // its place among the open scopes
+  uint16_t* allocate_rounded();  // the padded block, acquired on first use
+  const float* source_;
+  int64_t rows_, cols_;
+  float* block_ = nullptr;  // the rounded copy, a block of the storage pool (core/storage_pool.h)
+  size_t granted_ = 0;
+  bool ready_ = false;
 };
 
 // Empty when bf16 GEMMs run natively here; otherwise why not (decided once per process).
@@ -58,9 +58,10 @@ std::string bf16_gemm_unavailable_reason();
 
 // C = op(A) op(B) + beta C (+ 1 bias^T when bias [n] is given; only with !trans_a) with
 // op(A), op(B) rounded to bf16 (alpha is 1: the only value bcqnmt uses). Same argument
-// conventions as gemm().
+// conventions as gemm(); shared_a / shared_b as GemmOptions says.
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr,
+               SharedGemmOperand* shared_a = nullptr, SharedGemmOperand* shared_b = nullptr);
 
 // The plain path gemm_bf16 is tested against: the operands rounded to bf16 into fp32
 // copies, then one cblas_sgemm. Products of bf16 values are exact in fp32, so the two agree

@@ -9,12 +9,18 @@
 //
 // Determinism: every kernel splits work into fixed blocks and reduces each row or block
 // sequentially, so the same seed and the same thread count give bit-identical results.
+//
+// Context: a block runs under the caller's execution context (core/execution_context.h),
+// on whichever thread runs it: a thread_local set on the caller is not visible to the
+// TBB workers, so parallel_for captures it at dispatch and installs it around each block.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+
+#include "core/execution_context.h"
 
 namespace bcqnmt {
 
@@ -32,8 +38,11 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     f(int64_t{0}, n);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
-                    [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+  const ExecutionContext context = execution_context();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
+    const ExecutionScope caller(context);
+    f(r.begin(), r.end());
+  });
 }
 
 // sum_i term(x[i]) in double, over fixed blocks of 4,096 in parallel and then the blocks in

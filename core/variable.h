@@ -20,7 +20,7 @@ using BackwardFn = std::function<void(Node& self)>;
 
 struct Node {
   Tensor value;
-  Tensor grad;  // allocated (zeroed) on first accumulation
+  Tensor grad;  // undefined until the first contribution (see the rules at make_result)
   bool requires_grad = false;
   std::vector<std::shared_ptr<Node>> inputs;
   BackwardFn backward;
@@ -42,6 +42,18 @@ class Variable {
 
   // Builds an op's result. The inputs and backward function are recorded only when
   // gradients are enabled and some input requires them.
+  //
+  // The backward function's gradient-ownership rules (core/README.md, "Gradients"):
+  //  1. It reads self.grad and *adds* into its inputs' gradients, never overwrites them: an
+  //     input used twice (q = k = v in self-attention) must receive both contributions.
+  //  2. It writes only the inputs with requires_grad, through one of Node's three entry
+  //     points: accumulate_grad(g) adopts g as the gradient when there is none yet (no
+  //     zero-fill, no copy: g must be a tensor nothing else writes) and adds it otherwise;
+  //     grad_output(beta) hands a kernel that can overwrite or add (GEMM's beta) the buffer,
+  //     uninitialised with beta = 0 when it is new; grad_buffer() is the zero-initialised
+  //     buffer for scatter-adds.
+  //  3. What it captures (input values, saved activations) is shared, not copied, and must
+  //     not be modified after the op returns; the graph frees the closure after its call.
   static Variable make_result(Tensor value, const std::vector<Variable>& inputs, BackwardFn backward);
 
   bool defined() const { return node_ != nullptr; }

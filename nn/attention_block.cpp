@@ -5,7 +5,7 @@ namespace bcqnmt {
 AttentionBlock::AttentionBlock(const ModelConfig& c, Rng& rng)
     : mha_(c, rng), norm_(make_normalization(c)) {
   register_module("mha", mha_);
-  register_module(c.norm, *norm_);
+  register_module(norm_names().name(c.norm), *norm_);
 }
 
 Variable AttentionBlock::forward(const Variable& x, const Variable& context, const AttentionMask& mask) const {

@@ -10,7 +10,7 @@ FeedForward::FeedForward(const ModelConfig& c, Rng& rng)
   register_module("dense_0", inner_);
   register_module("dense_1", outer_);
   if (c.ffn_gate) register_module("gate", *(gate_ = std::make_unique<Linear>(c.d_model, c.dff, rng)));
-  register_module(c.norm, *norm_);
+  register_module(norm_names().name(c.norm), *norm_);
   register_module("dropout", dropout_);  // no parameters, but it follows train/eval
 }
 

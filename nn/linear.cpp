@@ -2,7 +2,6 @@
 
 #include "core/ops.h"
 #include "nn/initializers.h"
-#include "nn/metrics.h"
 
 namespace bcqnmt {
 
@@ -23,16 +22,7 @@ Variable Linear::forward(const Variable& x) const {
     inference_kernel_->apply(x.value().data(), x.numel() / in_, y.data());
     return Variable(y);
   }
-  return linear(x, transform_ ? transform_(kernel_) : kernel_, bias_);
-}
-
-Variable Linear::masked_cross_entropy(const Variable& x, const IndexTensor& labels, int64_t* hits) const {
-  if (inference_kernel_ && !grad_enabled()) {  // the kernel produces outputs, not a fused loss
-    const Variable logits = forward(x);
-    if (hits) *hits = masked_accuracy(logits.value(), labels).correct;
-    return masked_loss(logits, labels);
-  }
-  return linear_cross_entropy(x, transform_ ? transform_(kernel_) : kernel_, bias_, labels, /*ignore_index=*/kPadId, hits);
+  return linear(x, weight(), bias_);
 }
 
 }  // namespace bcqnmt

@@ -31,10 +31,9 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
   Linear(int64_t in_features, int64_t out_features, GlorotFans fans, Rng& rng, bool bias = true);
   Variable forward(const Variable& x) const;  // [..., in] -> [..., out]
-  // Masked cross-entropy (pad label 0 not counted) of this layer's outputs, read as
-  // logits, against labels (x's leading shape), without materialising the outputs (core
-  // linear_cross_entropy); `hits` counts argmax == label over counted rows.
-  Variable masked_cross_entropy(const Variable& x, const IndexTensor& labels, int64_t* hits) const;
+  // The weight the forward pass multiplies by: the kernel through the weight transform,
+  // if one is set. [in, out]
+  Variable weight() const { return transform_ ? transform_(kernel_) : kernel_; }
 
   const Variable& kernel() const { return kernel_; }  // [in, out]
   const Variable& bias() const { return bias_; }      // [out] or undefined

@@ -7,6 +7,15 @@
 
 namespace bcqnmt {
 
+Variable masked_cross_entropy(const Linear& head, const Variable& x, const IndexTensor& labels, int64_t* hits) {
+  if (head.inference_kernel() && !grad_enabled()) {  // the kernel produces outputs, not a fused loss
+    const Variable logits = head.forward(x);
+    if (hits) *hits = masked_accuracy(logits.value(), labels).correct;
+    return masked_loss(logits, labels);
+  }
+  return linear_cross_entropy(x, head.weight(), head.bias(), labels, /*ignore_index=*/kPadId, hits);
+}
+
 TokenCounts masked_accuracy(const Tensor& logits, const IndexTensor& labels) {
   const int64_t v = logits.size(-1), rows = labels.numel();
   std::vector<uint8_t> hit(rows, 0);  // per row, so the parallel loop needs no reduction

@@ -5,7 +5,14 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/name_table.h"
+
 namespace bcqnmt {
+
+// Residual-block normalisation (nn/normalization.h): LayerNorm (the reference) or RMSNorm
+// (Zhang & Sennrich 2019). Its name is also the module name the blocks register it under.
+enum class Norm { layer_norm, rms_norm };
+const NameTable<Norm>& norm_names();  // "layer_norm", "rms_norm"
 
 struct ModelConfig {
   int num_layers = 4;
@@ -15,10 +22,9 @@ struct ModelConfig {
   int key_dim = 128;  // per head; Keras MultiHeadAttention(key_dim=d_model) in the reference
   float dropout_rate = 0.1f;
   float layer_norm_epsilon = 1e-3f;  // the Keras default; also RMSNorm's epsilon
-  // Residual-block normalisation: "layer_norm" (the reference) or "rms_norm" (Zhang &
-  // Sennrich 2019). to_json() writes it only when not the default, so runs started before
-  // the key existed keep their model identity.
-  std::string norm = "layer_norm";
+  // "norm": to_json() writes it only when not the default, so runs started before the key
+  // existed keep their model identity.
+  Norm norm = Norm::layer_norm;
   // A gated feed-forward sublayer, ReGLU (Shazeer 2020, "GLU Variants Improve Transformer"):
   // relu(x W1) * (x Wg) before the second dense layer, one more [D, F] weight per FFN. Off
   // in the reference; docs/extending.md adds it as the worked example of a new weight

@@ -7,9 +7,11 @@
 namespace bcqnmt {
 
 std::unique_ptr<Normalization> make_normalization(const ModelConfig& c) {
-  if (c.norm == "layer_norm") return std::make_unique<LayerNorm>(c.d_model, c.layer_norm_epsilon);
-  if (c.norm == "rms_norm") return std::make_unique<RmsNorm>(c.d_model, c.layer_norm_epsilon);
-  throw NnError("model config: \"norm\" must be \"layer_norm\" or \"rms_norm\", not \"" + c.norm + "\"");
+  switch (c.norm) {
+    case Norm::layer_norm: return std::make_unique<LayerNorm>(c.d_model, c.layer_norm_epsilon);
+    case Norm::rms_norm: return std::make_unique<RmsNorm>(c.d_model, c.layer_norm_epsilon);
+  }
+  throw NnError("make_normalization: a Norm without a module");
 }
 
 }  // namespace bcqnmt

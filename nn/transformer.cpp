@@ -37,7 +37,7 @@ Variable Transformer::forward(const IndexTensor& source, const IndexTensor& targ
 Variable Transformer::masked_loss(const IndexTensor& source, const IndexTensor& target_in,
                                   const IndexTensor& target_out, TokenCounts* counts) const {
   int64_t hits = 0;
-  Variable loss = final_layer_.masked_cross_entropy(decode(source, target_in), target_out, &hits);
+  Variable loss = masked_cross_entropy(final_layer_, decode(source, target_in), target_out, &hits);
   if (counts) {
     counts->correct = hits;
     counts->total = 0;

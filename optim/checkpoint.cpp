@@ -48,7 +48,7 @@ void serialize(Archive& ar, AdamState& s) {
 
 template <class Archive>
 void serialize(Archive& ar, Checkpoint& c) {
-  ar(c.parameters, c.optimizer, c.step, c.epoch, c.rng_state, c.data_order_state, c.config_json,
+  ar(c.parameters, c.optimizer, c.step, c.epoch, c.rng_state, c.trainer_progress, c.config_json,
      c.source_vocab_fingerprint, c.target_vocab_fingerprint, c.metrics);
 }
 

@@ -25,7 +25,9 @@ struct Checkpoint {
   int64_t step = 0;                     // training steps done
   int64_t epoch = 0;
   uint64_t rng_state = 0;                  // core/random.h Rng::state()
-  std::string data_order_state;            // the batcher's serialized state; opaque here
+  // The trainer's progress (epoch, position in the epoch's batch order), serialized by the
+  // trainer (apps/trainer.cpp); opaque here. Stored where version 1 put the batcher's state.
+  std::string trainer_progress;
   std::string config_json;                 // the model config
   uint64_t source_vocab_fingerprint = 0;
   uint64_t target_vocab_fingerprint = 0;
@@ -40,6 +42,14 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkp
 // the file and the problem ("...: checksum mismatch (file corrupted?)",
 // "...: truncated: expected N bytes, got M").
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+// What a checkpoint must match to be resumed into a model: the model config and both
+// vocabularies.
+struct CheckpointIdentity {
+  std::string config_json;
+  uint64_t source_vocab_fingerprint = 0;
+  uint64_t target_vocab_fingerprint = 0;
+};
 
 // Throws CheckpointError if `checkpoint` (read from `path`) was written for another model
 // config (compared as JSON values, so formatting and key order do not matter; the message

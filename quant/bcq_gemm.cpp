@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/execution_context.h"
 #include "core/parallel.h"
 #include "quant/bcq_gemm_tiles.h"
 #include "quant/quant_error.h"
@@ -43,6 +44,27 @@ void expand_byte_tables(int64_t chunks, const float* nibble, float* bytes) {
     const float* hi = lo + 16;
     float* t = bytes + 256 * c;
     for (int b = 0; b < 256; ++b) t[b] = lo[b & 15] + hi[b >> 4];
+  }
+}
+
+// y = W x (+ bias) as a plain loop, for any layout with sign_bit(q, r, c) and alpha(q, r, g).
+template <class Matrix>
+void reference_product(const Matrix& w, int64_t group_width, int64_t groups, int64_t n, const float* x, float* y,
+                       const float* bias) {
+  for (int64_t b = 0; b < n; ++b) {
+    const float* xb = x + b * w.cols;
+    for (int64_t r = 0; r < w.rows; ++r) {
+      float acc = bias ? bias[r] : 0.0f;
+      for (int q = 0; q < w.bits; ++q) {
+        for (int64_t g = 0; g < groups; ++g) {
+          float s = 0.0f;
+          for (int64_t c = g * group_width; c < std::min(w.cols, (g + 1) * group_width); ++c)
+            s += w.sign_bit(q, r, c) ? xb[c] : -xb[c];
+          acc += w.alpha(q, r, g) * s;
+        }
+      }
+      y[b * w.rows + r] = acc;
+    }
   }
 }
 
@@ -93,11 +115,10 @@ std::string bcq_isa_name(BcqIsa isa) {
   return "?";
 }
 
-void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* bias) {
-  bcq_gemm(w, 1, x, y, bias, bcq_best_isa());
-}
+void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* bias) { bcq_gemm(w, 1, x, y, bias); }
 
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias) {
+  if (kernel_path() == KernelPath::reference) return bcq_gemm_reference(w, n, x, y, bias);
   bcq_gemm(w, n, x, y, bias, bcq_best_isa());
 }
 
@@ -161,21 +182,11 @@ void bcq_gemv_reference(const BcqMatrix& w, const float* x, float* y, const floa
 }
 
 void bcq_gemm_reference(const BcqMatrix& w, int64_t n, const float* x, float* y, const float* bias) {
-  const int64_t gw = w.group_width();
-  for (int64_t b = 0; b < n; ++b) {
-    const float* xb = x + b * w.cols;
-    for (int64_t r = 0; r < w.rows; ++r) {
-      float acc = bias ? bias[r] : 0.0f;
-      for (int q = 0; q < w.bits; ++q) {
-        for (int64_t g = 0; g < w.groups(); ++g) {
-          float s = 0.0f;
-          for (int64_t c = g * gw; c < std::min(w.cols, (g + 1) * gw); ++c) s += w.sign_bit(q, r, c) ? xb[c] : -xb[c];
-          acc += w.alpha(q, r, g) * s;
-        }
-      }
-      y[b * w.rows + r] = acc;
-    }
-  }
+  reference_product(w, w.group_width(), w.groups(), n, x, y, bias);
+}
+
+void bcq_gemm_reference(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias) {
+  reference_product(w, w.group_width, w.groups, n, x, y, bias);
 }
 
 }  // namespace bcqnmt

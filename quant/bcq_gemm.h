@@ -9,8 +9,10 @@
 // AVX2 uses two 8-entry permutes and a blend; the portable path merges two nibble tables
 // into a 256-entry table per byte (one scalar lookup per byte).
 //
-// The ISA is picked at run time (__builtin_cpu_supports), so the default build runs on any
-// x86-64. Rows are split over TBB threads in whole tiles for large shapes; every output is
+// Dispatch (the convention of core/README.md, "Fast and reference paths"): bcq_gemm and
+// bcq_gemv run bcq_gemm_reference on the reference kernel path (core/execution_context.h),
+// else the fast kernel for the best ISA of this CPU, picked once at run time
+// (__builtin_cpu_supports), so the default build runs on any x86-64. Rows are split over TBB threads in whole tiles for large shapes; every output is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
 #include <cstdint>
 #include <string>
@@ -31,11 +33,14 @@ void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* b
 // Y [n, rows] = X [n, cols] W^T (+ bias), for small n (decoding batches, n <= ~16): the
 // sign stream is read from memory once and reused from cache for every row of X.
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias = nullptr);
-// The same with a chosen ISA (tests compare every supported one); QuantError if unsupported.
+// The fast kernel for a chosen ISA, whatever the kernel path (tests compare every supported
+// one); QuantError if unsupported.
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias, BcqIsa isa);
 
-// Plain references on the canonical layout: a loop over bits, rows and columns.
+// Plain references: a loop over rows, bits, groups and columns, on the canonical layout or
+// on the kernels' tiled one (the same loop, so both give bit-identical results).
 void bcq_gemv_reference(const BcqMatrix& w, const float* x, float* y, const float* bias = nullptr);
 void bcq_gemm_reference(const BcqMatrix& w, int64_t n, const float* x, float* y, const float* bias = nullptr);
+void bcq_gemm_reference(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias = nullptr);
 
 }  // namespace bcqnmt

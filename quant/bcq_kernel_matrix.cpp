@@ -17,6 +17,17 @@ uint8_t sign_byte(const uint64_t* row, int64_t words, int64_t c, int64_t len) {
 
 }  // namespace
 
+bool BcqKernelMatrix::sign_bit(int q, int64_t r, int64_t c) const {
+  const int64_t g = c / group_width, k = c - g * group_width;
+  const int64_t chunk = g * chunks_per_group + k / kChunkCols;
+  const uint8_t byte = signs[static_cast<size_t>(((r / kTileRows * chunks() + chunk) * bits + q) * kTileRows + r % kTileRows)];
+  return (byte >> (k % kChunkCols)) & 1u;
+}
+
+float BcqKernelMatrix::alpha(int q, int64_t r, int64_t g) const {
+  return alphas[static_cast<size_t>(((r / kTileRows * groups + g) * bits + q) * kTileRows + r % kTileRows)];
+}
+
 BcqKernelMatrix::BcqKernelMatrix(const BcqMatrix& m)
     : rows(m.rows),
       cols(m.cols),

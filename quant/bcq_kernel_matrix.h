@@ -38,6 +38,10 @@ struct BcqKernelMatrix {
   int64_t padded_cols() const { return chunks() * kChunkCols; }
   const uint8_t* tile_signs(int64_t t) const { return signs.data() + t * chunks() * bits * kTileRows; }
   const float* tile_alphas(int64_t t) const { return alphas.data() + t * groups * bits * kTileRows; }
+  // The sign of plane q at (r, c) (true = +1) and the scale of plane q, row r, group g, read
+  // from the tiled layout: what bcq_gemm_reference (quant/bcq_gemm.h) loops over.
+  bool sign_bit(int q, int64_t r, int64_t c) const;
+  float alpha(int q, int64_t r, int64_t g) const;
   int64_t storage_bytes() const {
     return static_cast<int64_t>(signs.size() + alphas.size() * sizeof(float));
   }

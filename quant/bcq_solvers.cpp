@@ -158,18 +158,11 @@ BcqMatrix bcq_quantize(const Tensor& w, const BcqOptions& options) {
   return bcq_quantize(w.data(), w.size(0), w.size(1), options);
 }
 
-const std::vector<std::string>& bcq_method_names() {
-  static const std::vector<std::string> names{"greedy", "refined_greedy", "alternating"};  // BcqMethod order
+const NameTable<BcqMethod>& bcq_method_names() {
+  static const NameTable<BcqMethod> names("\"solver\"", {{BcqMethod::greedy, "greedy"},
+                                                             {BcqMethod::refined_greedy, "refined_greedy"},
+                                                             {BcqMethod::alternating, "alternating"}});
   return names;
 }
-
-BcqMethod bcq_method_from_name(const std::string& name) {
-  const auto& names = bcq_method_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return static_cast<BcqMethod>(i);
-  throw QuantError("unknown BCQ solver '" + name + "' (expected greedy, refined_greedy or alternating)");
-}
-
-const std::string& bcq_method_name(BcqMethod method) { return bcq_method_names().at(static_cast<size_t>(method)); }
 
 }  // namespace bcqnmt

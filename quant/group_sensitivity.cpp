@@ -90,7 +90,7 @@ nlohmann::json group_sensitivity_to_json(const GroupSensitivity& s) {
     rows.push_back(std::move(row));
   }
   return {{"solver",
-           {{"method", bcq_method_name(s.solver.method)}, {"cycles", s.solver.cycles}, {"group_size", s.solver.group_size}}},
+           {{"method", bcq_method_names().name(s.solver.method)}, {"cycles", s.solver.cycles}, {"group_size", s.solver.group_size}}},
           {"baseline", score_to_json(s.baseline)},
           {"rows", std::move(rows)}};
 }
@@ -99,7 +99,7 @@ GroupSensitivity group_sensitivity_from_json(const nlohmann::json& j, const std:
   GroupSensitivity s;
   try {
     const nlohmann::json& solver = j.at("solver");
-    s.solver.method = bcq_method_from_name(solver.at("method").get<std::string>());
+    s.solver.method = bcq_method_names().parse<QuantError>(solver.at("method").get<std::string>(), source + ": ");
     s.solver.cycles = solver.at("cycles").get<int>();
     s.solver.group_size = solver.at("group_size").get<int64_t>();
     s.baseline = score_from_json(j.at("baseline"));

@@ -59,7 +59,7 @@ Checkpoint sample_checkpoint() {
   c.step = 17;
   c.epoch = 2;
   c.rng_state = 0xDEADBEEFCAFEF00Dull;
-  c.data_order_state = std::string("\x00\x01\xff binary \n", 12);
+  c.trainer_progress = std::string("\x00\x01\xff binary \n", 12);
   c.config_json = kConfig;
   c.source_vocab_fingerprint = 0x1111222233334444ull;
   c.target_vocab_fingerprint = 0x5555666677778888ull;
@@ -90,7 +90,7 @@ TEST_CASE("checkpoint round trip is exact") {
   CHECK(r.step == 17);
   CHECK(r.epoch == 2);
   CHECK(r.rng_state == c.rng_state);
-  CHECK(r.data_order_state == c.data_order_state);
+  CHECK(r.trainer_progress == c.trainer_progress);
   CHECK(r.config_json == c.config_json);
   CHECK(r.source_vocab_fingerprint == c.source_vocab_fingerprint);
   CHECK(r.target_vocab_fingerprint == c.target_vocab_fingerprint);

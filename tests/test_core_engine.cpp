@@ -1,7 +1,13 @@
 // The autograd engine's contract: views, no-grad, graph freeing, determinism, errors.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "core/error.h"
+#include "core/execution_context.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/vector_math.h"
@@ -38,6 +44,33 @@ TEST_CASE("no-grad guard records nothing; the graph is freed after backward") {
   CHECK(loss.node()->inputs.empty());
   // d sum(W W) / dW = 1 W^T + W^T 1 = 4 everywhere for W = ones(2, 2).
   CHECK(w.grad().data()[0] == doctest::Approx(4.0f));
+}
+
+// The execution context is per thread (a scope on one thread changes nothing on another),
+// and parallel_for carries the caller's context into the TBB workers that run its blocks:
+// a thread_local alone would leave the workers on the default context.
+TEST_CASE("execution context: scoped per thread, and seen by every parallel_for block") {
+  set_num_threads(2);
+  std::atomic<int> reference_blocks{0}, blocks{0};
+  std::set<std::thread::id> threads;
+  std::mutex mutex;
+  {
+    const KernelPathScope reference(KernelPath::reference);
+    std::thread other([] { CHECK(kernel_path() == KernelPath::fast); });
+    other.join();
+    parallel_for(4096, 1, [&](int64_t, int64_t) {
+      ++blocks;
+      reference_blocks += kernel_path() == KernelPath::reference;
+      volatile double spin = 0.0;  // long enough blocks that the other worker takes some
+      for (int i = 0; i < 20000; ++i) spin = spin + i;
+      const std::lock_guard lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    });
+    CHECK(kernel_path() == KernelPath::reference);
+  }
+  CHECK(reference_blocks == blocks);
+  MESSAGE(blocks.load() << " blocks on " << threads.size() << " threads");
+  CHECK(kernel_path() == KernelPath::fast);  // restored when the scope ended
 }
 
 TEST_CASE("shape errors are clear exceptions, not crashes") {

@@ -14,7 +14,6 @@
 #include "core/column_sums.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
-#include "core/kernel_path.h"
 #include "core/random.h"
 #include "isa_cap.h"
 
@@ -127,9 +126,10 @@ TEST_CASE("gemm() takes the bf16 path only while the precision says so") {
   const std::vector<float> a = rng.normals(m * k), b = rng.normals(k * n);
   std::vector<float> fp32(m * n), mixed(m * n), rounded(m * n);
   gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, fp32.data(), n);
-  set_gemm_precision(GemmPrecision::bf16);
-  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, mixed.data(), n);
-  set_gemm_precision(GemmPrecision::fp32);
+  {
+    const GemmPrecisionScope bf16(GemmPrecision::bf16);
+    gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, mixed.data(), n);
+  }
   gemm_bf16_reference(false, false, m, n, k, a.data(), k, b.data(), n, 0.0f, rounded.data(), n);
   double to_rounded = 0.0, to_fp32 = 0.0;
   for (size_t i = 0; i < fp32.size(); ++i) {
@@ -142,9 +142,9 @@ TEST_CASE("gemm() takes the bf16 path only while the precision says so") {
 }
 
 TEST_CASE("matmul precision names") {
-  CHECK(parse_gemm_precision("bf16") == GemmPrecision::bf16);
-  CHECK(std::string(gemm_precision_name(parse_gemm_precision("fp32"))) == "fp32");
-  CHECK_THROWS_WITH_AS(parse_gemm_precision("fp16"), "matmul precision must be \"fp32\" or \"bf16\", not \"fp16\"",
+  CHECK(gemm_precision_names().parse("bf16") == GemmPrecision::bf16);
+  CHECK(gemm_precision_names().name(gemm_precision_names().parse("fp32")) == "fp32");
+  CHECK_THROWS_WITH_AS(gemm_precision_names().parse("fp16"), "matmul precision must be \"fp32\" or \"bf16\", not \"fp16\"",
                        std::invalid_argument);
 }
 
@@ -153,21 +153,23 @@ TEST_CASE("a shared operand is rounded once and gives the same products") {
   Rng rng(9);
   const int64_t tokens = 300, in = 40, out = 72;  // dY [tokens, out], X [tokens, in], W [in, out]
   const std::vector<float> dy = rng.normals(tokens * out), x = rng.normals(tokens * in), w = rng.normals(in * out);
-  auto products = [&](std::vector<float>& dx, std::vector<float>& dw) {
+  auto products = [&](std::vector<float>& dx, std::vector<float>& dw, SharedGemmOperand* shared_dy) {
     dx.assign(tokens * in, 0.0f);
     dw.assign(in * out, 0.0f);
-    gemm(false, true, tokens, in, out, 1.0f, dy.data(), out, w.data(), out, 0.0f, dx.data(), in);
-    gemm(true, false, in, out, tokens, 1.0f, x.data(), in, dy.data(), out, 0.0f, dw.data(), out);
+    gemm(false, true, tokens, in, out, 1.0f, dy.data(), out, w.data(), out, 0.0f, dx.data(), in,
+         {.shared_a = shared_dy});
+    gemm(true, false, in, out, tokens, 1.0f, x.data(), in, dy.data(), out, 0.0f, dw.data(), out,
+         {.shared_b = shared_dy});
   };
   const GemmPrecisionScope bf16(GemmPrecision::bf16);
   std::vector<float> dx, dw, dx_shared, dw_shared;
-  products(dx, dw);
+  products(dx, dw, nullptr);
   std::vector<float> sums(out, 0.0f), sums_shared(out, 0.0f);
   add_column_sums(dy.data(), tokens, out, sums.data());
   {
     SharedGemmOperand shared(dy.data(), tokens, out);
     shared.add_column_sums(sums_shared.data());  // rounds dY in the same pass
-    products(dx_shared, dw_shared);
+    products(dx_shared, dw_shared, &shared);
   }
   CHECK(dx == dx_shared);
   CHECK(dw == dw_shared);
@@ -184,9 +186,10 @@ TEST_CASE("gemm_bias: the bias added in oneDNN's epilogue equals bias rows + GEM
     std::vector<float> fast(tokens * out), plain(tokens * out);
     const GemmPrecisionScope bf16(GemmPrecision::bf16);
     gemm_bias(false, false, tokens, out, in, x.data(), in, w.data(), out, bias.data(), fast.data(), out);
-    set_kernel_path(KernelPath::reference);
-    gemm_bias(false, false, tokens, out, in, x.data(), in, w.data(), out, bias.data(), plain.data(), out);
-    set_kernel_path(KernelPath::fast);
+    {
+      const KernelPathScope reference(KernelPath::reference);
+      gemm_bias(false, false, tokens, out, in, x.data(), in, w.data(), out, bias.data(), plain.data(), out);
+    }
     double worst = 0.0;
     for (size_t i = 0; i < fast.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(fast[i] - plain[i])));
     CHECK(worst < 1e-4);

@@ -1,5 +1,5 @@
 // Speed changed nothing but speed: the same tiny Transformer, same seed, trained 50 steps
-// with the fast kernels and with the plain reference paths (core/kernel_path.h), gives
+// with the fast kernels and with the plain reference paths (core/execution_context.h), gives
 // the same loss curve. Under bf16 matmuls (core/gemm_bf16.h) the fast path (oneDNN) and
 // the plain one (operands rounded, then sgemm) cannot agree that closely, for the reason
 // worked out above the bf16 test case; there the check is that the two bf16 curves differ
@@ -7,9 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "core/gemm_bf16.h"
-#include "core/kernel_path.h"
 #include "nn/metrics.h"
 #include "optim/adam.h"
 #include "isa_cap.h"
@@ -21,7 +22,7 @@ namespace {
 
 std::vector<float> loss_curve(KernelPath path, GemmPrecision precision = GemmPrecision::fp32, uint64_t seed = 31) {
   const GemmPrecisionScope scope(precision);
-  set_kernel_path(path);
+  const KernelPathScope kernels(path);
   Transformer model(test::reverse_task_config(/*dropout_rate=*/0.1f), seed);  // dropout masks must match too
   Adam adam(model.parameters());
   Rng data(32);
@@ -37,7 +38,6 @@ std::vector<float> loss_curve(KernelPath path, GemmPrecision precision = GemmPre
     adam.step(1e-3);
     losses.push_back(loss.value().item());
   }
-  set_kernel_path(KernelPath::fast);
   return losses;
 }
 
@@ -48,12 +48,26 @@ double max_relative_difference(const std::vector<float>& a, const std::vector<fl
   return worst;
 }
 
+// Every step's loss at full float precision (%.9g round-trips a float), so a refactoring that
+// must not change behaviour can be checked by diffing this output before and after.
+std::string curve_text(const std::string& name, const std::vector<float>& losses) {
+  std::string text = name + ":";
+  char figure[32];
+  for (float loss : losses) {
+    std::snprintf(figure, sizeof figure, " %.9g", static_cast<double>(loss));
+    text += figure;
+  }
+  return text;
+}
+
 }  // namespace
 
 TEST_CASE("fast and reference kernel paths give the same loss curve over 50 steps") {
   const std::vector<float> fast = loss_curve(KernelPath::fast);
   const std::vector<float> reference = loss_curve(KernelPath::reference);
   const double worst = max_relative_difference(fast, reference);
+  MESSAGE(curve_text("fp32 fast", fast));
+  MESSAGE(curve_text("fp32 reference", reference));
   MESSAGE("loss " << reference.front() << " -> " << reference.back() << "; max relative difference fast vs reference: "
                   << worst);
   CHECK(worst <= 1e-3);
@@ -101,6 +115,9 @@ TEST_CASE("bf16 matmuls: fast and reference paths differ no more than bf16 round
     const std::vector<float> reference = loss_curve(KernelPath::reference, GemmPrecision::bf16, seed);
     const std::vector<float> fp32 = loss_curve(KernelPath::fast, GemmPrecision::fp32, seed);
     const double p = max_relative_difference(fast, reference), r = max_relative_difference(fast, fp32);
+    MESSAGE(curve_text("seed " + std::to_string(seed) + " bf16 fast", fast));
+    MESSAGE(curve_text("seed " + std::to_string(seed) + " bf16 reference", reference));
+    MESSAGE(curve_text("seed " + std::to_string(seed) + " fp32 fast", fp32));
     MESSAGE("seed " << seed << ": bf16 loss " << fast.front() << " -> " << fast.back() << " (fp32: " << fp32.back()
                     << "); max relative difference fast vs reference: " << p << ", bf16 vs fp32: " << r);
     paths += p / static_cast<double>(seeds.size());

@@ -43,11 +43,11 @@ TEST_CASE("\"norm\": \"rms_norm\" swaps every residual block's LayerNorm for RMS
   REQUIRE(f.good());
   nlohmann::json j = nlohmann::json::parse(f).at("model");
   ModelConfig reference = ModelConfig::from_json(j);
-  CHECK(reference.norm == "layer_norm");
+  CHECK(reference.norm == Norm::layer_norm);
   CHECK_FALSE(reference.to_json().contains("norm"));  // old runs keep their model identity
   j["norm"] = "rms_norm";
   ModelConfig rms = ModelConfig::from_json(j);
-  CHECK(ModelConfig::from_json(rms.to_json()).norm == "rms_norm");
+  CHECK(ModelConfig::from_json(rms.to_json()).norm == Norm::rms_norm);
   for (ModelConfig* c : {&reference, &rms}) {
     c->src_vocab_size = 7765;
     c->tgt_vocab_size = 7010;

@@ -26,7 +26,7 @@
 #include <set>
 #include <string>
 
-#include "core/kernel_path.h"
+#include "core/execution_context.h"
 #include "nn/transformer.h"
 
 using namespace bcqnmt;
@@ -51,14 +51,6 @@ const json& fixture() {
 Shape shape_of(const json& t) { return t.at("shape").get<Shape>(); }
 
 IndexTensor ids_of(const json& t) { return {shape_of(t), t.at("data").get<std::vector<int32_t>>()}; }
-
-// Sets the kernel path for a scope and restores the fast path however the scope ends.
-struct KernelPathScope {
-  explicit KernelPathScope(KernelPath p) { set_kernel_path(p); }
-  ~KernelPathScope() { set_kernel_path(KernelPath::fast); }
-  KernelPathScope(const KernelPathScope&) = delete;
-  KernelPathScope& operator=(const KernelPathScope&) = delete;
-};
 
 // Copies the fixture's parameters into the model by name. Every model parameter must be in
 // the fixture with the same shape, and every fixture parameter in the model.

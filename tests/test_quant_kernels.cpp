@@ -6,9 +6,11 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/execution_context.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "quant/bcq_gemm.h"
@@ -197,5 +199,30 @@ TEST_CASE("mixed per-row bits: bcq_gemm over pieces equals dequantize + cblas_sg
         for (int64_t c = 0; c < cols; ++c) scale[b * rows + r] += std::abs(d.data()[r * cols + c] * x[b * cols + c]);
     }
     CHECK(relative_error(y, y_blas, scale) < 1e-5);
+  }
+}
+
+// The dispatch convention (core/README.md): on the reference kernel path bcq_gemm is the
+// plain loop, read from the kernels' own tiled layout, and gives exactly what the loop on the
+// canonical layout gives; on the fast path it is the LUT kernel.
+TEST_CASE("bcq_gemm follows the kernel path: the reference path is the plain loop, bit for bit") {
+  for (const Case& k : gemv_cases) {
+    INFO(k.rows << " x " << k.cols << ", " << k.bits << " bits, group size " << k.group_size);
+    const GemvCase g = gemv_case(k);
+    const BcqKernelMatrix km(g.m);
+    const int64_t n = 3;
+    std::vector<float> x(static_cast<size_t>(n * k.cols));
+    for (int64_t b = 0; b < n; ++b) std::copy(g.x.begin(), g.x.end(), x.begin() + b * k.cols);
+    std::vector<float> plain(n * k.rows), reference(n * k.rows, -1.0f), fast(n * k.rows, -1.0f);
+    bcq_gemm_reference(g.m, n, x.data(), plain.data(), g.bias.data());
+    {
+      const KernelPathScope path(KernelPath::reference);
+      bcq_gemm(km, n, x.data(), reference.data(), g.bias.data());
+    }
+    bcq_gemm(km, n, x.data(), fast.data(), g.bias.data());
+    CHECK(reference == plain);
+    std::vector<float> fast_isa(n * k.rows);
+    bcq_gemm(km, n, x.data(), fast_isa.data(), g.bias.data(), bcq_best_isa());
+    CHECK(fast == fast_isa);
   }
 }

@@ -6,6 +6,10 @@
 #include <sstream>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "apps/app_error.h"
+#include "apps/quantization_config.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "quant/bcq_matrix.h"
@@ -32,7 +36,7 @@ double mean_relative_squared_error(const std::vector<float>& w, const BcqMatrix&
   return total / static_cast<double>(m.rows);
 }
 
-double gaussian_error(int bits, BcqMethod method, int cycles = BcqOptions{}.cycles) {
+double gaussian_error(int bits, BcqMethod method, int cycles = 10) {
   const int64_t rows = 256, cols = 512;
   const auto w = Rng(42).normals(rows * cols);
   return mean_relative_squared_error(w, bcq_quantize(w.data(), rows, cols, {bits, 0, method, cycles}));
@@ -72,7 +76,7 @@ TEST_CASE("error on 512-wide Gaussian rows matches docs/reference.md §5") {
   const double alt3 = gaussian_error(3, BcqMethod::alternating);
   const double greedy4 = gaussian_error(4, BcqMethod::greedy);
   const double alt4 = gaussian_error(4, BcqMethod::alternating);
-  MESSAGE("3-bit greedy " << greedy3 << " refined " << refined3 << " alternating (2 cycles) " << alt3_two_cycles << " (default cycles) " << alt3 << "; 4-bit greedy "
+  MESSAGE("3-bit greedy " << greedy3 << " refined " << refined3 << " alternating (2 cycles) " << alt3_two_cycles << " (10 cycles) " << alt3 << "; 4-bit greedy "
                           << greedy4 << " alternating " << alt4);
   CHECK(greedy3 == doctest::Approx(0.058).epsilon(0.08));
   CHECK(refined3 <= greedy3);
@@ -183,6 +187,26 @@ TEST_CASE("invalid options are QuantErrors") {
   const std::vector<float> w(16, 1.0f);
   CHECK_THROWS_AS(bcq_quantize(w.data(), 1, 16, {0, 0, BcqMethod::greedy, 0}), QuantError);
   CHECK_THROWS_AS(bcq_quantize(w.data(), 1, 16, {9, 0, BcqMethod::greedy, 0}), QuantError);
-  CHECK_THROWS_AS(bcq_method_from_name("fancy"), QuantError);
-  CHECK(bcq_method_from_name("refined_greedy") == BcqMethod::refined_greedy);
+  CHECK_THROWS_AS(bcq_method_names().parse<QuantError>("fancy"), QuantError);
+  CHECK(bcq_method_names().parse("refined_greedy") == BcqMethod::refined_greedy);
+}
+
+// Issue 19: BcqOptions defaulted to alternating / 10 cycles while the "quantization" config
+// section defaulted to greedy / 2, and every command used the config's. Now the config
+// starts from BcqOptions, the one owner, and the name table reads back what it prints.
+TEST_CASE("one set of solver defaults, one name table") {
+  const BcqOptions solver;
+  const BcqOptions config = QuantizationConfig{}.solver_options();
+  CHECK(config.method == solver.method);
+  CHECK(config.cycles == solver.cycles);
+  CHECK(config.group_size == solver.group_size);
+  CHECK(config.bits == solver.bits);
+  CHECK(solver.method == BcqMethod::greedy);  // what `bcqnmt quantize` has always run by default
+  CHECK(solver.cycles == 2);
+  for (const std::string& name : bcq_method_names().names())
+    CHECK(bcq_method_names().name(bcq_method_names().parse(name)) == name);
+  CHECK(QuantizationConfig::from_json(QuantizationConfig{}.to_json()).solver == BcqMethod::greedy);
+  CHECK_THROWS_WITH_AS(QuantizationConfig::from_json(nlohmann::json{{"solver", "fancy"}}),
+                       "quantization config: \"solver\" must be \"greedy\", \"refined_greedy\" or \"alternating\", not \"fancy\"",
+                       AppError);
 }

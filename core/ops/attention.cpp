@@ -18,7 +18,7 @@
 
 #include "core/error.h"
 #include "core/gemm.h"
-#include "core/kernel_path.h"
+#include "core/execution_context.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/vector_math.h"

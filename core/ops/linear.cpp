@@ -1,7 +1,6 @@
 // Fused dense layer. With X [N, in], W [in, out], dY [N, out]:
 //   Y = X W + 1 b^T        dX = dY W^T        dW = X^T dY        db = sum_rows dY
 #include "core/error.h"
-#include "core/kernel_path.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
 #include "core/ops.h"
@@ -37,11 +36,13 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
       shared_dy.add_column_sums(self.inputs[2]->grad_buffer().data());  // db = sum_rows dY
     if (nx.requires_grad) {
       float* dx = nx.grad_output(beta).data();
-      gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, beta, dx, in);
+      gemm(false, true, n, in, out_features, 1.0f, dy, out_features, wv.data(), out_features, beta, dx, in,
+           {.shared_a = &shared_dy});
     }
     if (nw.requires_grad) {
       float* dw = nw.grad_output(beta).data();
-      gemm(true, false, in, out_features, n, 1.0f, xv.data(), in, dy, out_features, beta, dw, out_features);
+      gemm(true, false, in, out_features, n, 1.0f, xv.data(), in, dy, out_features, beta, dw, out_features,
+           {.shared_b = &shared_dy});
     }
   });
 }

@@ -11,7 +11,6 @@
 // stay fp32, as they do in the fused attention.
 #include "core/error.h"
 #include "core/gemm.h"
-#include "core/gemm_bf16.h"
 #include "core/ops.h"
 
 namespace bcqnmt {
@@ -22,7 +21,8 @@ struct BatchedGemm {
   int64_t batch, m, n, k;
   int64_t a_stride, b_stride;  // elements between consecutive batch matrices (0: shared)
   bool dense;                  // A's rows against one 2-D B
-  GemmPrecision precision() const { return dense ? gemm_precision() : GemmPrecision::fp32; }
+  // Only the dense form may round to bf16 (the context decides); the others stay fp32.
+  GemmOptions options() const { return {.fp32 = !dense}; }
 };
 
 // dA, dB for one matrix product; either pointer may be null (no gradient wanted). beta_a
@@ -31,7 +31,7 @@ void matmul_backward(const BatchedGemm& s, bool ta, bool tb, const float* a, con
                      float beta_a, float* db, float beta_b) {
   const int64_t lda = ta ? s.m : s.k;
   const int64_t ldb = tb ? s.k : s.n;
-  const GemmPrecisionScope precision(s.precision());
+  const GemmOptions options = s.options();
   for (int64_t i = 0; i < s.batch; ++i) {
     const float* ai = a + i * s.a_stride;
     const float* bi = b + i * s.b_stride;
@@ -39,16 +39,16 @@ void matmul_backward(const BatchedGemm& s, bool ta, bool tb, const float* a, con
     if (da) {
       float* dai = da + i * s.a_stride;
       if (!ta)
-        gemm(false, !tb, s.m, s.k, s.n, 1.0f, dci, s.n, bi, ldb, beta_a, dai, s.k);  // dC op(B)^T
+        gemm(false, !tb, s.m, s.k, s.n, 1.0f, dci, s.n, bi, ldb, beta_a, dai, s.k, options);  // dC op(B)^T
       else
-        gemm(tb, true, s.k, s.m, s.n, 1.0f, bi, ldb, dci, s.n, beta_a, dai, s.m);  // op(B) dC^T
+        gemm(tb, true, s.k, s.m, s.n, 1.0f, bi, ldb, dci, s.n, beta_a, dai, s.m, options);  // op(B) dC^T
     }
     if (db) {
       float* dbi = db + i * s.b_stride;
       if (!tb)
-        gemm(!ta, false, s.k, s.n, s.m, 1.0f, ai, lda, dci, s.n, beta_b, dbi, s.n);  // op(A)^T dC
+        gemm(!ta, false, s.k, s.n, s.m, 1.0f, ai, lda, dci, s.n, beta_b, dbi, s.n, options);  // op(A)^T dC
       else
-        gemm(true, ta, s.n, s.k, s.m, 1.0f, dci, s.n, ai, lda, beta_b, dbi, s.k);  // dC^T op(A)
+        gemm(true, ta, s.n, s.k, s.m, 1.0f, dci, s.n, ai, lda, beta_b, dbi, s.k, options);  // dC^T op(A)
     }
   }
 }
@@ -95,10 +95,9 @@ Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b
   Tensor out(out_shape);
   const int64_t lda = trans_a ? s.m : s.k;
   const int64_t ldb = trans_b ? s.k : s.n;
-  const GemmPrecisionScope precision(s.precision());
   for (int64_t i = 0; i < s.batch; ++i)
     gemm(trans_a, trans_b, s.m, s.n, s.k, 1.0f, av.data() + i * s.a_stride, lda, bv.data() + i * s.b_stride, ldb,
-         0.0f, out.data() + i * s.m * s.n, s.n);
+         0.0f, out.data() + i * s.m * s.n, s.n, s.options());
   if (s.k == 0) out.fill(0.0f);
 
   return Variable::make_result(out, {a, b}, [av, bv, s, trans_a, trans_b](Node& self) {

@@ -1,28 +1,34 @@
 #pragma once
 // Strict reading of a flat JSON config section against its defaults: an unknown key or a
 // value of the wrong type is an error naming the section and key, never silently ignored.
+// nn/ holds it because nn is the lowest layer with a config (and with nlohmann::json).
+// The one config reader of every layer (nn's ModelConfig, apps' training and quantization
+// sections); each throws its own module's error type (Error: constructible from a string).
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
 
-#include "apps/app_error.h"
+#include "core/name_table.h"
 
 namespace bcqnmt {
 
+template <class Error>
 class JsonFields {
  public:
+  // `defaults` is the section as written with default values (to_json() of a default
+  // config): its keys are the known ones and its values give each key's type.
   JsonFields(const nlohmann::json& j, const nlohmann::json& defaults, std::string section)
       : j_(j), section_(std::move(section)) {
-    if (!j.is_object()) throw AppError(section_ + ": expected a JSON object");
+    if (!j.is_object()) throw Error(section_ + ": expected a JSON object");
     for (const auto& [key, value] : j.items()) {
-      if (!defaults.contains(key)) throw AppError(section_ + ": unknown key \"" + key + "\"");
+      if (!defaults.contains(key)) throw Error(section_ + ": unknown key \"" + key + "\"");
       const auto& expected = defaults.at(key);
       const bool ok = expected.is_number_integer() ? value.is_number_integer()
                       : expected.is_number()       ? value.is_number()
                                                    : value.type() == expected.type();
-      if (!ok) throw AppError(section_ + ": \"" + key + "\" has the wrong type (expected like " + expected.dump() + ")");
+      if (!ok) throw Error(section_ + ": \"" + key + "\" has the wrong type (expected like " + expected.dump() + ")");
     }
   }
   // An integer that does not fit T is an error, not a silent wrap (4294967297 -> 1).
@@ -37,11 +43,22 @@ class JsonFields {
                                   (std::is_unsigned_v<T> ||
                                    value.get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max()));
       if (!fits)
-        throw AppError(section_ + ": \"" + key + "\" = " + value.dump() + " is out of range (" +
-                       std::to_string(std::numeric_limits<T>::min()) + ".." +
-                       std::to_string(std::numeric_limits<T>::max()) + ")");
+        throw Error(section_ + ": \"" + key + "\" = " + value.dump() + " is out of range (" +
+                    std::to_string(std::numeric_limits<T>::min()) + ".." +
+                    std::to_string(std::numeric_limits<T>::max()) + ")");
     }
     value.get_to(out);
+  }
+  // The same, and at least `min_value`.
+  template <class T>
+  void get(const char* key, T& out, T min_value) const {
+    get(key, out);
+    if (out < min_value) throw Error(section_ + ": \"" + key + "\" must be >= " + std::to_string(min_value));
+  }
+  // An enum, by its name in `names` (core/name_table.h).
+  template <class E>
+  void get(const char* key, E& out, const NameTable<E>& names) const {
+    if (j_.contains(key)) out = names.template parse<Error>(j_.at(key).get<std::string>(), section_ + ": ");
   }
 
  private:
