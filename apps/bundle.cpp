@@ -11,6 +11,7 @@
 #include "apps/version.h"
 #include "core/atomic_file.h"
 #include "core/sha256.h"
+#include "nn/transformer.h"
 #include "optim/checkpoint.h"
 
 namespace bcqnmt {
@@ -47,7 +48,7 @@ void copy_model(const Experiment& e, const std::string& model, const std::filesy
     }
     Checkpoint weights = load_checkpoint(from);
     weights.optimizer = AdamState{};
-    weights.data_order_state.clear();
+    weights.trainer_progress.clear();
     save_checkpoint(dir / file, weights);
   }
 }
