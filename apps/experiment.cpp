@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "apps/app_error.h"
+#include "apps/corpus_split.h"
 #include "core/atomic_file.h"
 
 namespace bcqnmt {
@@ -82,7 +83,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
 }
 
 EncodedCorpus load_encoded_split(const Experiment& e, const std::string& data_dir, Split split, int64_t limit) {
-  ParallelText text = load_split(data_dir, split);
+  ParallelText text = load_split_noting_drops(data_dir, split);
   if (limit > 0 && text.size() > limit) {
     text.source.resize(limit);
     text.target.resize(limit);

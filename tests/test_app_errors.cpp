@@ -70,6 +70,20 @@ TEST_CASE("mismatched corpus files") {
   expect_runtime_error(r, "lines");
 }
 
+TEST_CASE("pairs dropped for an empty side are counted on stderr") {
+  ScratchDir dir;
+  for (const char* split : {"train", "validation", "test"}) {
+    write_text(dir.path / "data" / (std::string(split) + ".pt"), "um\n\ntres\nquatro\n");
+    write_text(dir.path / "data" / (std::string(split) + ".en"), "one\ntwo\n \nfour\n");
+  }
+  const CommandResult r = run_bcqnmt("vocab --size 40 --data " + (dir.path / "data").string() + " --run " +
+                                     (dir.path / "run").string());
+  CHECK(r.status == 0);
+  CHECK_MESSAGE(r.err.find("the train split drops 2 of 4 pairs, whose source or target line is empty") !=
+                    std::string::npos,
+                "stderr was: " << r.err);
+}
+
 TEST_CASE("malformed config, unknown keys, a config that differs from the run's") {
   ScratchDir dir;
   make_run(dir.path / "run");

@@ -73,6 +73,18 @@ TEST_CASE("CRLF endings, a missing final newline, and pairs with an empty side")
   CHECK(text.dropped_pairs == 3);
 }
 
+TEST_CASE("CR-only endings (classic Mac) split into lines, not one merged pair") {
+  ScratchDir dir;
+  write_shared_layout(dir.path);
+  write_text(dir.path / "train.pt", "um .\rdois .\r\rtres .\r");
+  write_text(dir.path / "train.en", "one .\ntwo .\r\n\nthree .\n");
+  const ParallelText text = load_split(dir.path.string(), Split::kTrain);
+  REQUIRE(text.size() == 3);
+  CHECK(text.source == std::vector<std::string>{"um .", "dois .", "tres ."});
+  CHECK(text.target == std::vector<std::string>{"one .", "two .", "three ."});
+  CHECK(text.dropped_pairs == 1);
+}
+
 TEST_CASE("mismatched line counts name both files and counts") {
   ScratchDir dir;
   write_shared_layout(dir.path);
