@@ -7,19 +7,41 @@
 namespace bcqnmt {
 
 namespace {
-template <class T>
-void read(const nlohmann::json& j, const char* key, T& out, T min_value) {
+// Reads an integer as int64 before narrowing, so 4294967298 is out of range rather than a
+// 2-head model; `max_value` is a sane upper bound checked before anything is allocated.
+void read(const nlohmann::json& j, const char* key, int& out, int64_t min_value, int64_t max_value) {
   if (!j.contains(key)) return;
   const auto& v = j.at(key);
-  if constexpr (std::is_integral_v<T>) {
-    if (!v.is_number_integer()) throw NnError(std::string("model config: \"") + key + "\" must be an integer");
-  } else {
-    if (!v.is_number()) throw NnError(std::string("model config: \"") + key + "\" must be a number");
-  }
-  out = v.get<T>();
-  if (out < min_value)
+  if (!v.is_number_integer()) throw NnError(std::string("model config: \"") + key + "\" must be an integer");
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(max_value)
+                                           : v.get<int64_t>() >= min_value && v.get<int64_t>() <= max_value;
+  if (!fits)
+    throw NnError(std::string("model config: \"") + key + "\" = " + v.dump() + " is out of range (" +
+                  std::to_string(min_value) + ".." + std::to_string(max_value) + ")");
+  out = static_cast<int>(v.get<int64_t>());
+}
+
+void read(const nlohmann::json& j, const char* key, float& out, float min_value) {
+  if (!j.contains(key)) return;
+  const auto& v = j.at(key);
+  if (!v.is_number()) throw NnError(std::string("model config: \"") + key + "\" must be a number");
+  out = v.get<float>();
+  if (!(out >= min_value))
     throw NnError(std::string("model config: \"") + key + "\" must be >= " + std::to_string(min_value));
 }
+
+// Weights of the encoder-decoder (nn/transformer.h), counted before they are allocated.
+// Attention: Q, K, V [D, H*K] and the output [H*K, D]; FFN: [D, F] and [F, D] (+ [D, F] gated).
+int64_t estimated_parameters(const ModelConfig& c) {
+  const int64_t d = c.d_model, attention = 4 * d * c.num_heads * c.key_dim;
+  const int64_t ffn = (c.ffn_gate ? 3 : 2) * d * c.dff;
+  return c.num_layers * (attention + ffn) + c.num_layers * (2 * attention + ffn) +
+         (int64_t{c.src_vocab_size} + 2 * int64_t{c.tgt_vocab_size}) * d;
+}
+
+// 2^30 parameters: 4 GB of fp32 weights, 16 GB with Adam's moments and the gradients; the
+// reference model has 10.2 M.
+constexpr int64_t kMaxParameters = int64_t{1} << 30;
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -33,16 +55,19 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     if (!ok) throw NnError("model config: unknown key \"" + key + "\"");
   }
   ModelConfig c;
-  read(j, "num_layers", c.num_layers, 1);
-  read(j, "d_model", c.d_model, 2);
-  read(j, "dff", c.dff, 1);
-  read(j, "num_heads", c.num_heads, 1);
-  read(j, "key_dim", c.key_dim, 1);
+  // Upper bounds far above any model this CPU trainer can train, below what overflows the
+  // size arithmetic: 256 layers, d_model/dff/key_dim 65,536, 1,024 heads, 2^20 positions
+  // and vocabulary entries.
+  read(j, "num_layers", c.num_layers, 1, 256);
+  read(j, "d_model", c.d_model, 2, 1 << 16);
+  read(j, "dff", c.dff, 1, 1 << 16);
+  read(j, "num_heads", c.num_heads, 1, 1 << 10);
+  read(j, "key_dim", c.key_dim, 1, 1 << 16);
   read(j, "dropout_rate", c.dropout_rate, 0.0f);
   read(j, "layer_norm_epsilon", c.layer_norm_epsilon, 0.0f);
-  read(j, "max_positions", c.max_positions, 1);
-  read(j, "src_vocab_size", c.src_vocab_size, 0);
-  read(j, "tgt_vocab_size", c.tgt_vocab_size, 0);
+  read(j, "max_positions", c.max_positions, 1, 1 << 20);
+  read(j, "src_vocab_size", c.src_vocab_size, 0, 1 << 20);
+  read(j, "tgt_vocab_size", c.tgt_vocab_size, 0, 1 << 20);
   if (j.contains("norm")) {
     if (!j.at("norm").is_string()) throw NnError("model config: \"norm\" must be a string");
     c.norm = j.at("norm").get<std::string>();
@@ -55,6 +80,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   }
   if (c.d_model % 2) throw NnError("model config: \"d_model\" must be even (sin | cos positional halves)");
   if (c.dropout_rate >= 1.0f) throw NnError("model config: \"dropout_rate\" must be < 1");
+  if (const int64_t n = estimated_parameters(c); n > kMaxParameters)
+    throw NnError("model config: " + std::to_string(n) + " weights exceed the bound of " +
+                  std::to_string(kMaxParameters) + " (4 GB of fp32 weights, 16 GB with Adam); reduce num_layers, "
+                  "d_model, dff, num_heads or key_dim");
   return c;
 }
 

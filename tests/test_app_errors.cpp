@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 
 #include "run_binary.h"
@@ -114,6 +115,20 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
                                 (dir.path / "run").string()),
                      "\"epochs\" = 4294967297 is out of range");
   CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  // The model section too: 4294967298 heads trained a 2-head model; 1e5 layers ran 108 s
+  // and took 3.85 GB before a bare std::bad_alloc.
+  for (const auto& [model, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"("num_heads": 4294967298)", "\"num_heads\" = 4294967298 is out of range (1..1024)"},
+           {R"("num_layers": 100000)", "\"num_layers\" = 100000 is out of range (1..256)"},
+           {R"("num_layers": 200, "d_model": 4096, "dff": 16384)", "weights exceed the bound of 1073741824"}}) {
+    write_text(dir.path / "big.json", R"({"model": {)" + model + "}}");
+    const auto start = std::chrono::steady_clock::now();
+    expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "big.json").string() + " --run " +
+                                    (dir.path / "run").string()),
+                         message);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+    CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  }
   // A start that fails after adopting its config (here: no corpus) does not bind the run to
   // it: the next start may bring another config.
   write_text(dir.path / "first.json", R"({"model": {"num_layers": 1}})");
