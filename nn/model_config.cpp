@@ -30,19 +30,17 @@ void read(const nlohmann::json& j, const char* key, float& out, float min_value)
     throw NnError(std::string("model config: \"") + key + "\" must be >= " + std::to_string(min_value));
 }
 
-// Weights of the encoder-decoder (nn/transformer.h), counted before they are allocated.
-// Attention: Q, K, V [D, H*K] and the output [H*K, D]; FFN: [D, F] and [F, D] (+ [D, F] gated).
-int64_t estimated_parameters(const ModelConfig& c) {
-  const int64_t d = c.d_model, attention = 4 * d * c.num_heads * c.key_dim;
-  const int64_t ffn = (c.ffn_gate ? 3 : 2) * d * c.dff;
-  return c.num_layers * (attention + ffn) + c.num_layers * (2 * attention + ffn) +
-         (int64_t{c.src_vocab_size} + 2 * int64_t{c.tgt_vocab_size}) * d;
-}
-
 // 2^30 parameters: 4 GB of fp32 weights, 16 GB with Adam's moments and the gradients; the
 // reference model has 10.2 M.
 constexpr int64_t kMaxParameters = int64_t{1} << 30;
 }  // namespace
+
+int64_t ModelConfig::matrix_weights() const {
+  const int64_t d = d_model, attention = 4 * d * num_heads * key_dim;
+  const int64_t ffn = (ffn_gate ? 3 : 2) * d * dff;
+  return num_layers * (attention + ffn) + num_layers * (2 * attention + ffn) +
+         (int64_t{src_vocab_size} + 2 * int64_t{tgt_vocab_size}) * d;
+}
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw NnError("model config: expected a JSON object");
@@ -80,7 +78,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   }
   if (c.d_model % 2) throw NnError("model config: \"d_model\" must be even (sin | cos positional halves)");
   if (c.dropout_rate >= 1.0f) throw NnError("model config: \"dropout_rate\" must be < 1");
-  if (const int64_t n = estimated_parameters(c); n > kMaxParameters)
+  if (const int64_t n = c.matrix_weights(); n > kMaxParameters)
     throw NnError("model config: " + std::to_string(n) + " weights exceed the bound of " +
                   std::to_string(kMaxParameters) + " (4 GB of fp32 weights, 16 GB with Adam); reduce num_layers, "
                   "d_model, dff, num_heads or key_dim");

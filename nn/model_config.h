@@ -31,6 +31,10 @@ struct ModelConfig {
   // Unknown keys, wrong types and out-of-range values throw NnError naming the key.
   static ModelConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;  // includes the vocabulary sizes
+  // The weights of the embeddings, attention (Q, K, V [D, H*K], output [H*K, D]), FFN
+  // ([D, F], [F, D], + [D, F] gated) and final layer, counted without allocating them:
+  // what size bounds are checked against (biases and LayerNorm not counted).
+  int64_t matrix_weights() const;
 };
 
 }  // namespace bcqnmt
