@@ -4,8 +4,10 @@
 //   config.json            the model/training/quantization config the run was started with
 //   vocab.pt.txt vocab.en.txt
 //   pretrain/latest.ckpt pretrain/best.ckpt       full-precision training
+//   pretrain/manifest.json                        what they are and came from (apps/run_manifest.h)
 //   quantized/NAME/...                            one quantized variant (apps/quantized_variant.h):
-//                                                   settings.json, latest.ckpt, best.ckpt, model.bcq
+//                                                   settings.json, latest.ckpt, best.ckpt, model.bcq,
+//                                                   manifest.json
 //   metrics.jsonl                                 one JSON object per epoch / evaluation
 //   eval/<model>.<split>.beam<k>[.firstN].txt     an evaluation's translations, and
 //   eval/ref.<split>[.firstN].txt                 its references

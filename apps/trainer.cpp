@@ -179,12 +179,16 @@ class Trainer::PhaseRun {
         out_(out),
         adam_(trainer.model_.parameters()),
         keeper_(phase.checkpoint_dir, trainer.config_.best_metric, MetricGoal::maximize),
+        files_(phase.checkpoint_dir),
         probe_(health_batch(trainer.validation_, trainer.config_)),
-        interactive_(stdout_is_terminal()) {}
+        interactive_(stdout_is_terminal()) {
+    keeper_.stage_writes(".next");  // published with the derived model by commit()
+  }
 
   // Continues from checkpoint_dir/latest.ckpt when it exists: weights, optimizer, generator,
   // data position and the best value so far.
   void resume() {
+    if (const std::string repaired = files_.repair(); !repaired.empty()) out_ << repaired << "\n";
     const bool has_latest = std::filesystem::exists(keeper_.latest_path());
     const bool has_best = std::filesystem::exists(keeper_.best_path());
     if (phase_.restart || !has_latest) {
@@ -366,7 +370,8 @@ class Trainer::PhaseRun {
     c.metrics[kValidationsSinceBest] = validations_since_best_;
     const std::optional<double> previous = keeper_.best_value();
     saved_step_ = step_;
-    if (keeper_.save(c)) {
+    const bool improved = keeper_.save(c);
+    if (improved) {
       out_ << phase_.name << " step " << step_ << ": " << t_.config_.best_metric << " improved from ";
       if (previous) out_ << *previous;  // stream formatting: 5.2e-232 stays visible, as in the progress line
       else out_ << "-inf";
@@ -374,6 +379,14 @@ class Trainer::PhaseRun {
            << ", saving model to " << keeper_.best_path().string() << "\n";
       if (phase_.on_improved) phase_.on_improved(t_.model_);
     }
+    commit();
+  }
+
+  // Publishes the staged checkpoints (and derived model) with one manifest write.
+  void commit() const {
+    nlohmann::json record = phase_.manifest;
+    record["step"] = step_;
+    files_.commit(record);
   }
 
   [[noreturn]] void save_and_stop() {
@@ -381,6 +394,7 @@ class Trainer::PhaseRun {
     Checkpoint c = snapshot(t_.model_, adam_, step_, progress_, t_.identity_, t_.model_.rng());
     c.metrics[kValidationsSinceBest] = validations_since_best_;
     keeper_.save(c);
+    commit();
     stop_interrupted("\n");
   }
 
@@ -396,6 +410,7 @@ class Trainer::PhaseRun {
   std::ostream& out_;
   Adam adam_;
   CheckpointKeeper keeper_;
+  PhaseFiles files_;
   const Batch probe_;  // the fixed batch of the health signals
   const bool interactive_;
   Progress progress_;
