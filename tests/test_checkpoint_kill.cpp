@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -223,8 +225,23 @@ TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every t
   CHECK(bcqnmt::test::run_bcqnmt(pretrain + " --epochs 1").status == 0);
   const bcqnmt::test::CommandResult last = bcqnmt::test::run_bcqnmt("quantize --epochs 1 --project-every 3" + t.flags);
   CHECK_MESSAGE(last.status == 0, last.err);
+  // metrics.jsonl is keyed by step: a resume drops what its checkpoint did not keep, so no
+  // (phase, variant, kind, step) appears twice however often the run was killed.
+  std::set<std::string> keys;
+  int records = 0, duplicates = 0;
+  std::istringstream lines(bcqnmt::test::slurp(t.run / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json r = nlohmann::json::parse(line);
+    if (!r.contains("step")) continue;  // "start" records: one per command run
+    ++records;
+    duplicates += !keys.insert(r.value("phase", "") + "/" + r.value("variant", "") + "/" + r.value("kind", "") + "/" +
+                               std::to_string(r.at("step").get<int64_t>()))
+                       .second;
+  }
   MESSAGE(kills << " kills (" << in_commit_window << " with a staged file present), " << inconsistent
-                << " inconsistent states");
+                << " inconsistent states; metrics.jsonl: " << records << " step records, " << duplicates
+                << " duplicates");
+  CHECK(duplicates == 0);
   CHECK(kills == 20);
   CHECK(inconsistent == 0);
   CHECK(in_commit_window >= 3);
