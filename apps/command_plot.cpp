@@ -182,6 +182,11 @@ void plot_attention(const Experiment& e, Transformer& model, const std::string& 
     std::vector<float> row(s, 0.0f);
     for (int64_t h = 0; h < heads; ++h)
       for (int64_t j = 0; j < s; ++j) row[j] += p.data()[h * s + j] / static_cast<float>(heads);
+    // Finite weights can still overflow the attention logits (inf - inf = NaN in softmax).
+    if (!std::all_of(row.begin(), row.end(), [](float w) { return std::isfinite(w); }))
+      throw AppError("plot: the cross-attention of the last decoder layer is not finite (NaN or Inf) for step " +
+                     std::to_string(weights.size() + 1) + " of \"" + sentence + "\": the model's weights overflow; "
+                     "nothing to draw");
     weights.push_back(std::move(row));
   }
   std::vector<std::string> rows, cols;
