@@ -279,10 +279,16 @@ int run_plot(const PlotOptions& o, std::ostream& out) {
   layer_weight(Transformer(e.model, e.training.seed), o.layer);  // a bad --layer fails before any file is written
   const std::filesystem::path dir = o.out.empty() ? e.run.root / "plots" : std::filesystem::path(o.out);
   std::filesystem::create_directories(dir);
-  const MetricRecords metrics = read_metric_records(e.run);
-  plot_curves(metrics, dir / "curves.svg");
+  bool health = false;
+  try {
+    const MetricRecords metrics = read_metric_records(e.run);
+    plot_curves(metrics, dir / "curves.svg");
+    health = plot_health(metrics, dir / "health.svg");
+  } catch (const nlohmann::json::exception& err) {
+    throw e.run.metrics_error(err);
+  }
   out << "wrote " << (dir / "curves.svg").string() << "\n";
-  if (plot_health(metrics, dir / "health.svg"))
+  if (health)
     out << "wrote " << (dir / "health.svg").string() << "\n";
   else
     out << "no health signals in " << e.run.metrics().string() << " (trained before they were logged): no health.svg\n";

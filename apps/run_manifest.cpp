@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "apps/app_error.h"
@@ -40,7 +41,16 @@ std::optional<nlohmann::json> PhaseFiles::manifest() const {
   std::ifstream in(manifest_path());
   if (!in) return std::nullopt;
   const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) throw AppError(manifest_path().string() + ": not a JSON object (damaged manifest)");
+  // The fields readers take, checked once here so a damaged file is one line naming it.
+  const bool files_ok = !j.contains("files") || (j["files"].is_object() &&
+                                                 std::all_of(j["files"].begin(), j["files"].end(),
+                                                             [](const nlohmann::json& v) { return v.is_string(); }));
+  const bool source_ok = !j.contains("source") ||
+                         (j["source"].is_object() && j["source"].value("sha256", nlohmann::json("")).is_string() &&
+                          j["source"].value("step", nlohmann::json(0)).is_number_integer());
+  if (!j.is_object() || !files_ok || !source_ok)
+    throw AppError(manifest_path().string() + ": damaged manifest (expected an object with \"files\" of sha256 "
+                   "strings and a \"source\" with \"sha256\" and \"step\"); remove it and rerun the phase");
   return j;
 }
 

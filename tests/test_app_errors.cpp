@@ -141,6 +141,22 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   CHECK(nlohmann::json::parse(slurp(dir.path / "run" / "config.json")).at("model").at("num_layers") == 2);
 }
 
+TEST_CASE("a field of the wrong type in metrics.jsonl or a manifest names the file") {
+  ScratchDir dir;
+  const auto run = dir.path / "run";
+  make_run(run);
+  write_text(run / "metrics.jsonl", R"({"phase": "pretrain", "kind": "validation", "step": "x", "epoch": "x", "seconds": "x", "val_masked_accuracy": "x"})" "\n");
+  for (const std::string& command : {"report", "plot"})
+    expect_runtime_error(run_bcqnmt(command + " --run " + run.string()),
+                         (run / "metrics.jsonl").string() + ": a record has a field of the wrong type");
+  write_text(run / "vocab.pt.txt", slurp(run / "vocab.en.txt"));
+  write_text(run / "quantized" / "v" / "model.bcq", "x");
+  write_text(run / "pretrain" / "best.ckpt", "x");
+  write_text(run / "quantized" / "v" / "manifest.json", R"({"source": {"sha256": 5}})");
+  expect_runtime_error(run_bcqnmt("translate --run " + run.string() + " --model v", "a\n"),
+                       (run / "quantized" / "v" / "manifest.json").string() + ": damaged manifest");
+}
+
 TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
