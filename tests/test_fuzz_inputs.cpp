@@ -165,6 +165,24 @@ std::string damaged_payload(const std::string& file, Rng& rng) {
   return with_payload(file, payload);
 }
 
+// 150 raw byte damages (the checksum must catch every one) and 400 payload damages behind
+// a recomputed checksum, each written to `bad` and loaded by `load`.
+void fuzz_bytes(const std::string& kind, const std::string& good, const fs::path& bad, Rng& rng,
+                const std::function<void()>& load) {
+  Tally raw{kind + " raw byte damage"};
+  for (int i = 0; i < 150; ++i) {
+    write_bytes(bad, damaged_bytes(good, rng));
+    run_case(raw, load);
+  }
+  CHECK(raw.clean_errors == raw.tried);
+  Tally payload{kind + " payload damage, checksum recomputed"};
+  for (int i = 0; i < 400; ++i) {
+    write_bytes(bad, damaged_payload(good, rng));
+    run_case(payload, load);
+  }
+  CHECK(payload.clean_errors > payload.tried / 2);
+}
+
 struct Scratch {
   fs::path dir;
   Scratch() {
@@ -302,22 +320,7 @@ TEST_CASE("fuzz .bcq: raw bytes, payload bytes behind a valid checksum, structur
   const GoodBcq good;
   Rng rng(181);
   const fs::path bad = good.scratch.dir / "bad.bcq";
-  {
-    Tally raw{".bcq raw byte damage"};
-    for (int i = 0; i < 150; ++i) {
-      write_bytes(bad, damaged_bytes(good.bytes, rng));
-      run_case(raw, [&] { load_bcq_everywhere(bad); });
-    }
-    CHECK(raw.clean_errors == raw.tried);  // the checksum catches every one
-  }
-  {
-    Tally payload{".bcq payload damage, checksum recomputed"};
-    for (int i = 0; i < 400; ++i) {
-      write_bytes(bad, damaged_payload(good.bytes, rng));
-      run_case(payload, [&] { load_bcq_everywhere(bad); });
-    }
-    CHECK(payload.clean_errors > payload.tried / 2);
-  }
+  fuzz_bytes(".bcq", good.bytes, bad, rng, [&] { load_bcq_everywhere(bad); });
   {
     Tally structural{".bcq structural damage, written by write_bcq_file"};
     const BcqFile original = read_bcq_file(good.path);
@@ -350,22 +353,7 @@ TEST_CASE("fuzz .ckpt: raw bytes, payload bytes behind a valid checksum, structu
   const GoodCheckpoint good;
   Rng rng(182);
   const fs::path bad = good.scratch.dir / "bad.ckpt";
-  {
-    Tally raw{".ckpt raw byte damage"};
-    for (int i = 0; i < 150; ++i) {
-      write_bytes(bad, damaged_bytes(good.bytes, rng));
-      run_case(raw, [&] { good.load_everywhere(bad); });
-    }
-    CHECK(raw.clean_errors == raw.tried);
-  }
-  {
-    Tally payload{".ckpt payload damage, checksum recomputed"};
-    for (int i = 0; i < 400; ++i) {
-      write_bytes(bad, damaged_payload(good.bytes, rng));
-      run_case(payload, [&] { good.load_everywhere(bad); });
-    }
-    CHECK(payload.clean_errors > payload.tried / 2);
-  }
+  fuzz_bytes(".ckpt", good.bytes, bad, rng, [&] { good.load_everywhere(bad); });
   {
     Tally structural{".ckpt structural damage, written by save_checkpoint"};
     for (int i = 0; i < 200; ++i) {
