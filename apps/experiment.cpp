@@ -5,6 +5,7 @@
 
 #include "apps/app_error.h"
 #include "apps/corpus_split.h"
+#include "apps/training_batches.h"
 #include "core/atomic_file.h"
 
 namespace bcqnmt {
@@ -63,6 +64,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
     e.model = ModelConfig::from_json(e.config.value("model", nlohmann::json::object()));
     e.training = TrainingConfig::from_json(e.config.value("training", nlohmann::json::object()));
     e.quantization = QuantizationConfig::from_json(e.config.value("quantization", nlohmann::json::object()));
+    check_batcher_options(e.training);
   } catch (const std::exception& err) {
     throw AppError(source + ": " + err.what());
   }

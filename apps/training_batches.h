@@ -11,5 +11,8 @@ namespace bcqnmt {
 
 BatchLimits batch_limits(const TrainingConfig& config);
 std::unique_ptr<Batcher> make_batcher(const TrainingConfig& config, const EncodedCorpus& train);
+// The options make_batcher would pass, checked without a corpus (DataError): what a config
+// reader calls before anything is written.
+void check_batcher_options(const TrainingConfig& config);
 
 }  // namespace bcqnmt

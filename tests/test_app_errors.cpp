@@ -120,7 +120,9 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   for (const auto& [model, message] : std::vector<std::pair<std::string, std::string>>{
            {R"("num_heads": 4294967298)", "\"num_heads\" = 4294967298 is out of range (1..1024)"},
            {R"("num_layers": 100000)", "\"num_layers\" = 100000 is out of range (1..256)"},
-           {R"("num_layers": 200, "d_model": 4096, "dff": 16384)", "weights exceed the bound of 1073741824"}}) {
+           {R"("num_layers": 200, "d_model": 4096, "dff": 16384)", "weights exceed the bound of 1073741824"},
+           {R"(}, "training": {"batcher": "bucketed", "token_budget": 1)", "token budget"},
+           {R"(}, "training": {"max_tokens": 2147483647)", "max_tokens and batch_size must be <= 1048576"}}) {
     write_text(dir.path / "big.json", R"({"model": {)" + model + "}}");
     const auto start = std::chrono::steady_clock::now();
     expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "big.json").string() + " --run " +
