@@ -40,8 +40,8 @@ class PhaseFiles {
   // Returns what it did, one line ("" when there was nothing to do).
   std::string repair() const;
   // The commit: `record` (phase, version, config, source, step) plus the digest of every
-  // file -- staged ones from their new bytes, the others as the last manifest had them --
-  // becomes manifest.json; then the staged files are renamed into place.
+  // file (staged ones from their new bytes) becomes manifest.json; then the staged files
+  // are renamed into place.
   void commit(nlohmann::json record) const;
   // The files the manifest names whose bytes differ from its digests (after repair(): none,
   // unless something outside bcqnmt changed them).
