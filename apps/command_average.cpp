@@ -12,6 +12,7 @@
 #include "apps/commands.h"
 #include "apps/experiment.h"
 #include "apps/trainer.h"
+#include "apps/run_manifest.h"
 #include "apps/validation_bleu.h"
 #include "apps/model_loading.h"
 #include "optim/checkpoint_average.h"
@@ -61,6 +62,11 @@ int run_average(const AverageOptions& o, std::ostream& out) {
       << (val.bleu ? ", val_bleu " + std::to_string(*val.bleu) : std::string()) << "\n";
   std::optional<double> before;
   const bool promoted = keeper.promote_if_better(average, &before);
+  if (const PhaseFiles files(e.run.pretrain_dir()); promoted && files.manifest()) {
+    nlohmann::json record = *files.manifest();  // the phase's record, with the new files' digests
+    record["averaged_epochs"] = epochs;
+    files.commit(record);
+  }
   if (promoted)
     out << "average: better than the best single epoch ("
         << (before ? std::to_string(*before) : std::string("none")) << "); it is now " << keeper.best_path().string()

@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "apps/command_line.h"
+#include "apps/corpus_split.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
 #include "apps/translator.h"
@@ -19,7 +20,7 @@ namespace bcqnmt {
 EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, "");
   auto model = load_run_model(e, o.model);
-  ParallelText text = load_split(resolve_data_dir(o.data), split_from_name(o.split));
+  ParallelText text = load_split_noting_drops(resolve_data_dir(o.data), split_from_name(o.split));
   if (o.limit > 0 && text.size() > o.limit) {
     text.source.resize(o.limit);
     text.target.resize(o.limit);

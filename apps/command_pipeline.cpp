@@ -10,6 +10,7 @@
 #include "apps/experiment.h"
 #include "apps/interrupt.h"
 #include "apps/quantized_variant.h"
+#include "apps/run_manifest.h"
 
 namespace bcqnmt {
 
@@ -18,6 +19,15 @@ namespace {
 // during one ends the pipeline before the next (130/143); a rerun resumes.
 void stop_if_interrupted() {
   if (interrupt_requested()) throw TrainingInterrupted{};
+}
+
+// A variant quantized from an earlier pretrain/best.ckpt is made again from the current one:
+// its checkpoints and model go (its settings stay), so quantize starts afresh.
+void rederive_if_stale(const RunDirectory& run, const std::string& variant, std::ostream& out) {
+  const std::string stale = stale_variant_warning(run, variant);
+  if (stale.empty()) return;
+  out << stale << "\npipeline: re-deriving " << run.variant_dir(variant).string() << "\n";
+  PhaseFiles(run.variant_dir(variant)).discard();
 }
 
 double best_validation_accuracy(const std::filesystem::path& best) {
@@ -52,6 +62,7 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   if (o.quantize_epochs > 0) q.epochs = o.quantize_epochs;
   // The config's variant, under its default name, so `bcqnmt quantize` with no flags resumes it.
   q.name = default_variant_name(e.quantization);
+  rederive_if_stale(e.run, q.name, out);
   run_quantize(q, out);
   stop_if_interrupted();
   out << "== 4/5 evaluate the full-precision model\n";

@@ -177,8 +177,14 @@ void plot_attention(const Experiment& e, Transformer& model, const std::string& 
   for (int32_t id : output) rows.push_back(e.target_vocab.token_of(id));
   rows.push_back("[END]");  // the step after the last token
   for (int32_t id : source) cols.push_back(e.source_vocab.token_of(id));
-  heat_map_svg(cross_attention_map(model, batch, output), rows, cols, "Cross-attention, last decoder layer, mean of heads",
-               "output token (greedy)", "source token")
+  const std::vector<std::vector<float>> weights = cross_attention_map(model, batch, output);
+  // Finite weights can still overflow the attention logits (inf - inf = NaN in softmax).
+  for (size_t step = 0; step < weights.size(); ++step)
+    if (!std::all_of(weights[step].begin(), weights[step].end(), [](float w) { return std::isfinite(w); }))
+      throw AppError("plot: the cross-attention of the last decoder layer is not finite (NaN or Inf) for step " +
+                     std::to_string(step + 1) + " of \"" + sentence + "\": the model's weights overflow; nothing to draw");
+  heat_map_svg(weights, rows, cols, "Cross-attention, last decoder layer, mean of heads", "output token (greedy)",
+               "source token")
       .save(path);
 }
 
@@ -263,10 +269,16 @@ int run_plot(const PlotOptions& o, std::ostream& out) {
   layer_weight(Transformer(e.model, e.training.seed), o.layer);  // a bad --layer fails before any file is written
   const std::filesystem::path dir = o.out.empty() ? e.run.root / "plots" : std::filesystem::path(o.out);
   std::filesystem::create_directories(dir);
-  const MetricRecords metrics = read_metric_records(e.run);
-  plot_curves(metrics, dir / "curves.svg");
+  bool health = false;
+  try {
+    const MetricRecords metrics = read_metric_records(e.run);
+    plot_curves(metrics, dir / "curves.svg");
+    health = plot_health(metrics, dir / "health.svg");
+  } catch (const nlohmann::json::exception& err) {
+    throw e.run.metrics_error(err);
+  }
   out << "wrote " << (dir / "curves.svg").string() << "\n";
-  if (plot_health(metrics, dir / "health.svg"))
+  if (health)
     out << "wrote " << (dir / "health.svg").string() << "\n";
   else
     out << "no health signals in " << e.run.metrics().string() << " (trained before they were logged): no health.svg\n";

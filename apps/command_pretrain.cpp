@@ -9,6 +9,7 @@
 #include "apps/experiment.h"
 #include "apps/trainer.h"
 #include "apps/validation_bleu.h"
+#include "apps/version.h"
 
 namespace bcqnmt {
 
@@ -42,6 +43,12 @@ int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   phase.checkpoint_dir = e.run.pretrain_dir();
   phase.epochs = o.epochs > 0 ? o.epochs : e.training.epochs;
   phase.restart = o.restart;
+  TrainingConfig resolved = e.training;  // every default filled in, the flags applied
+  resolved.epochs = phase.epochs;
+  phase.manifest = {{"phase", "pretrain"},
+                    {"version", version_line()},
+                    {"command", command},
+                    {"config", {{"model", e.model.to_json()}, {"training", resolved.to_json()}}}};
   trainer.run(phase, out);
   out << "pretrain: done; best model " << (e.run.pretrain_dir() / "best.ckpt").string() << "\n";
   return 0;

@@ -18,7 +18,9 @@
 #include "apps/trainer.h"
 #include "apps/model_loading.h"
 #include "apps/quantized_variant.h"
+#include "apps/run_manifest.h"
 #include "apps/validation_bleu.h"
+#include "apps/version.h"
 #include "nn/distillation.h"
 #include "quant/bcq_model.h"
 
@@ -83,24 +85,47 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
   settings.source_token_counts = token_counts(train.source, e.source_vocab.size());
   settings.target_token_counts = token_counts(train.target, e.target_vocab.size());
 
+  int64_t source_step = 0;
   auto load_pretrained = [&] {
     auto m = std::make_unique<Transformer>(e.model, e.training.seed);
     const Checkpoint c = load_checkpoint(pretrained);
     check_checkpoint_compatible(c, pretrained, e.model_json(), e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
     load_model_parameters(*m, c, pretrained);
+    source_step = c.step;
     return m;
   };
   const std::unique_ptr<Transformer> model = load_pretrained();
   const auto bcq_path = e.run.bcq_model(name);
+  const PhaseFiles files(e.run.variant_dir(name));
+  const nlohmann::json manifest = {
+      {"phase", "quantize"},
+      {"variant", name},
+      {"version", version_line()},
+      {"command", command_line(o, name)},
+      {"config", {{"model", e.model.to_json()}, {"training", e.training.to_json()}, {"quantization", q.to_json()}}},
+      {"source", variant_source(e.run, source_step)}};
+  // A variant of an earlier pretrain/best.ckpt neither resumes nor keeps its best model (it
+  // would be recorded as derived from the current one): --restart makes it afresh.
+  if (const auto previous = files.manifest();
+      previous && previous->contains("source") && previous->at("source").value("sha256", "") != manifest["source"]["sha256"]) {
+    const std::string what = e.run.variant_dir(name).string() + " was quantized from an earlier " +
+                             pretrained.string() + " (step " +
+                             std::to_string(previous->at("source").value("step", int64_t{0})) + ")";
+    if (!o.restart) throw AppError(what + "; it cannot resume from the current one: pass --restart to quantize it afresh");
+    out << "quantize: " << what << "; --restart: its checkpoints and model.bcq are removed\n";
+    files.discard();
+  }
   out << "quantize: variant \"" << name << "\": " << quantization_mode_names().name(q.mode) << " mode, solver "
       << bcq_method_names().name(q.solver) << ", "
       << (q.bits_config.empty() ? std::to_string(q.bits) + " bits" : "bits from " + q.bits_config);
   if (q.mode != QuantizationMode::ptq) out << ", " << q.epochs << " epochs";
   if (q.distill_weight > 0.0) out << ", distillation weight " << q.distill_weight;
   out << ", from " << pretrained.string() << "\n";
+  // Staged: the trainer commits it with the checkpoints of the same validation.
   auto save_bcq = [&](const BcqModel& bcq) {
     if (!group.is_root()) return;
-    bcq.save(bcq_path, *model, e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
+    bcq.save(files.staged(bcq_path.filename().string()), *model, e.source_vocab.fingerprint(),
+             e.target_vocab.fingerprint());
     out << "quantize: wrote " << bcq_path.string() << "\n";
   };
   Trainer trainer(*model, e.training, train, validation, e.identity(), e.run);
@@ -114,6 +139,9 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
     const EvalResult val = trainer.validate();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     save_bcq(bcq);
+    nlohmann::json committed = manifest;
+    committed["step"] = 0;
+    files.commit(committed);
     nlohmann::json record{{"phase", "quantize"}, {"variant", name}, {"kind", "validation"}, {"epoch", 0},
                           {"step", 0}, {"seconds", seconds}, {"val_loss", val.loss},
                           {"val_masked_accuracy", val.masked_accuracy}};
@@ -131,6 +159,7 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
   phase.epochs = q.epochs;
   phase.restart = o.restart;
   phase.validate_every = q.project_every;
+  phase.manifest = manifest;
   std::unique_ptr<Transformer> teacher;
   std::unique_ptr<Distillation> distillation;
   if (q.distill_weight > 0.0) {

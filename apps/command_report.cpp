@@ -78,7 +78,12 @@ std::string results_table(const RunDirectory& run) {
   const Experiment e = open_experiment(run.root.string(), "");
   const int64_t parameters = Transformer(e.model, e.training.seed).num_parameters();
   const std::vector<nlohmann::json> records = read_log(run);
-  const std::map<std::string, ModelLog> logs = summarise(records);
+  std::map<std::string, ModelLog> logs;
+  try {
+    logs = summarise(records);
+  } catch (const nlohmann::json::exception& err) {
+    throw run.metrics_error(err);
+  }
   std::ostringstream t;
   t << "| model | bits/weight | quantized weights' bits | file bytes | val_masked_accuracy | BLEU (nltk) | sacreBLEU | QAT epochs | QAT wall "
        "time | greedy ms/sentence | command |\n"

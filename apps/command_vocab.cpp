@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "apps/command_line.h"
+#include "apps/corpus_split.h"
 #include "apps/commands.h"
 #include "apps/run_directory.h"
 #include "data/corpus.h"
@@ -20,7 +21,7 @@ int run_vocab(const VocabOptions& o, std::ostream& out) {
     return 0;
   }
   const std::string data_dir = resolve_data_dir(o.data);
-  ParallelText train = load_split(data_dir, Split::kTrain);
+  ParallelText train = load_split_noting_drops(data_dir, Split::kTrain);
   if (o.limit > 0 && train.size() > o.limit) {
     train.source.resize(o.limit);
     train.target.resize(o.limit);

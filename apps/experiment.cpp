@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "apps/app_error.h"
+#include "apps/corpus_split.h"
+#include "apps/training_batches.h"
 #include "core/atomic_file.h"
 
 namespace bcqnmt {
@@ -62,6 +64,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
     e.model = ModelConfig::from_json(e.config.value("model", nlohmann::json::object()));
     e.training = TrainingConfig::from_json(e.config.value("training", nlohmann::json::object()));
     e.quantization = QuantizationConfig::from_json(e.config.value("quantization", nlohmann::json::object()));
+    check_batcher_options(e.training);
   } catch (const std::exception& err) {
     throw AppError(source + ": " + err.what());
   }
@@ -82,7 +85,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
 }
 
 EncodedCorpus load_encoded_split(const Experiment& e, const std::string& data_dir, Split split, int64_t limit) {
-  ParallelText text = load_split(data_dir, split);
+  ParallelText text = load_split_noting_drops(data_dir, split);
   if (limit > 0 && text.size() > limit) {
     text.source.resize(limit);
     text.target.resize(limit);

@@ -1,5 +1,9 @@
 #include "apps/model_loading.h"
 
+#include <iostream>
+
+#include "apps/run_manifest.h"
+
 #include "apps/app_error.h"
 #include "apps/bundle.h"
 #include "apps/quantized_variant.h"
@@ -36,6 +40,7 @@ std::unique_ptr<Transformer> load_run_model(const Experiment& e, const std::stri
                    std::filesystem::relative(path, e.run.root).string() + "); its models: " + known +
                    " (`bcqnmt quantize --run " + e.run.root.string() + "` makes a quantized one)");
   }
+  if (const std::string stale = stale_variant_warning(e.run, name); !stale.empty()) std::cerr << stale << std::endl;
   LoadedBcqModel loaded = load_bcq_model(path, /*kernels=*/true);
   if (loaded.source_vocab_fingerprint != e.source_vocab.fingerprint() ||
       loaded.target_vocab_fingerprint != e.target_vocab.fingerprint())

@@ -22,8 +22,13 @@ void RunDirectory::drop_metrics_after(const std::string& phase, const std::strin
   bool dropped = false;
   while (std::getline(in, line)) {
     const nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    const bool redone = r.is_object() && r.value("phase", "") == phase && r.value("variant", "") == variant &&
-                        r.value("step", int64_t{0}) > step;
+    bool redone = false;
+    try {
+      redone = r.is_object() && r.value("phase", "") == phase && r.value("variant", "") == variant &&
+               r.value("step", int64_t{0}) > step;
+    } catch (const nlohmann::json::exception& e) {
+      throw metrics_error(e);
+    }
     if (redone) {
       dropped = true;
       continue;
@@ -31,6 +36,10 @@ void RunDirectory::drop_metrics_after(const std::string& phase, const std::strin
     kept += line + "\n";
   }
   if (dropped) write_file_atomically(metrics(), kept);
+}
+
+AppError RunDirectory::metrics_error(const std::exception& error) const {
+  return AppError(metrics().string() + ": a record has a field of the wrong type (" + error.what() + ")");
 }
 
 void RunDirectory::require(const std::filesystem::path& file, const char* produced_by) const {

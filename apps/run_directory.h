@@ -4,8 +4,10 @@
 //   config.json            the model/training/quantization config the run was started with
 //   vocab.pt.txt vocab.en.txt
 //   pretrain/latest.ckpt pretrain/best.ckpt       full-precision training
+//   pretrain/manifest.json                        what they are and came from (apps/run_manifest.h)
 //   quantized/NAME/...                            one quantized variant (apps/quantized_variant.h):
-//                                                   settings.json, latest.ckpt, best.ckpt, model.bcq
+//                                                   settings.json, latest.ckpt, best.ckpt, model.bcq,
+//                                                   manifest.json
 //   metrics.jsonl                                 one JSON object per epoch / evaluation
 //   eval/<model>.<split>.beam<k>[.firstN].txt     an evaluation's translations, and
 //   eval/ref.<split>[.firstN].txt                 its references
@@ -14,6 +16,8 @@
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "apps/app_error.h"
 
 namespace bcqnmt {
 
@@ -34,6 +38,9 @@ struct RunDirectory {
   // Drops the records of one phase (and variant, "" for none) logged after `step`: a resume
   // from a checkpoint at `step` redoes them, and the log must not hold them twice. Atomic.
   void drop_metrics_after(const std::string& phase, const std::string& variant, int64_t step) const;
+  // What a reader of metrics.jsonl throws when a record's field has the wrong type
+  // (nlohmann's type_error): one line naming the file.
+  [[nodiscard]] AppError metrics_error(const std::exception& error) const;
   // Throws AppError ("run directory X has no pretrain/best.ckpt: run `bcqnmt pretrain` first").
   void require(const std::filesystem::path& file, const char* produced_by) const;
 };

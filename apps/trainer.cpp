@@ -185,14 +185,20 @@ class Trainer::PhaseRun {
         out_(out),
         adam_(trainer.model_.parameters()),
         keeper_(phase.checkpoint_dir, trainer.config_.best_metric, MetricGoal::maximize),
+        files_(phase.checkpoint_dir),
         probe_(health_batch(trainer.validation_, trainer.config_)),
         interactive_(stdout_is_terminal()),
         group_(*trainer.group_),
-        limits_(batch_limits(trainer.config_)) {}
+        limits_(batch_limits(trainer.config_)) {
+    keeper_.stage_writes(".next");  // published with the derived model by commit()
+  }
 
   // Continues from checkpoint_dir/latest.ckpt when it exists: weights, optimizer, generator,
   // data position and the best value so far.
   void resume() {
+    if (group_.is_root())
+      if (const std::string repaired = files_.repair(); !repaired.empty()) out_ << repaired << "\n";
+    group_.barrier("the repair of an interrupted commit");  // before any rank reads the checkpoints
     const bool has_latest = std::filesystem::exists(keeper_.latest_path());
     const bool has_best = std::filesystem::exists(keeper_.best_path());
     if (phase_.restart || !has_latest) {
@@ -401,7 +407,8 @@ class Trainer::PhaseRun {
     c.metrics[kValidationsSinceBest] = validations_since_best_;
     const std::optional<double> previous = keeper_.best_value();
     saved_step_ = step_;
-    if (group_.is_root() && keeper_.save(c)) {
+    const bool improved = group_.is_root() && keeper_.save(c);
+    if (improved) {
       out_ << phase_.name << " step " << step_ << ": " << t_.config_.best_metric << " improved from ";
       if (previous) out_ << *previous;  // stream formatting: 5.2e-232 stays visible, as in the progress line
       else out_ << "-inf";
@@ -409,13 +416,26 @@ class Trainer::PhaseRun {
            << ", saving model to " << keeper_.best_path().string() << "\n";
       if (phase_.on_improved) phase_.on_improved(t_.model_);
     }
+    commit();
+  }
+
+  // Publishes the staged checkpoints (and derived model) with one manifest write; rank 0's,
+  // as it alone writes.
+  void commit() const {
+    if (!group_.is_root()) return;
+    nlohmann::json record = phase_.manifest;
+    record["step"] = step_;
+    files_.commit(record);
   }
 
   [[noreturn]] void save_and_stop() {
     ++progress_.position;
     Checkpoint c = snapshot(t_.model_, adam_, step_, progress_, t_.identity_, t_.model_.rng());
     c.metrics[kValidationsSinceBest] = validations_since_best_;
-    if (group_.is_root()) keeper_.save(c);
+    if (group_.is_root()) {
+      keeper_.save(c);
+      commit();
+    }
     group_.barrier("the interrupt checkpoint");  // no rank exits (and ends the job) before it is written
     stop_interrupted("\n");
   }
@@ -432,6 +452,7 @@ class Trainer::PhaseRun {
   std::ostream& out_;
   Adam adam_;
   CheckpointKeeper keeper_;
+  PhaseFiles files_;
   const Batch probe_;  // the fixed batch of the health signals
   const bool interactive_;
   DataParallel& group_;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "apps/run_directory.h"
+#include "apps/run_manifest.h"
 #include "apps/training_config.h"
 #include "data/batch.h"
 #include "data/encoded_corpus.h"
@@ -45,8 +46,12 @@ struct TrainerPhase {
   int64_t validate_every = 0;
   // Called before every validation (e.g. project weights onto BCQ).
   std::function<void(Transformer&)> before_validation;
-  // Called when validation accuracy improved and best.ckpt was written.
+  // Called when validation improved and best.ckpt was staged; writes the phase's derived
+  // model to PhaseFiles(checkpoint_dir).staged(...), committed with the checkpoints.
   std::function<void(Transformer&)> on_improved;
+  // The phase's manifest record (apps/run_manifest.h: phase, version, resolved config,
+  // source); every checkpoint commit writes it with "step" and the files' digests.
+  nlohmann::json manifest = nlohmann::json::object();
   // The training loss of one batch (e.g. with distillation); unset: the model's masked_loss.
   // Validation always uses masked_loss, so val_loss compares across phases and variants.
   std::function<Variable(const Transformer&, const Batch&, TokenCounts*)> loss;

@@ -11,6 +11,9 @@ namespace bcqnmt {
 
 BatchLimits batch_limits(const TrainingConfig& config);
 std::unique_ptr<Batcher> make_batcher(const TrainingConfig& config, const EncodedCorpus& train);
+// The options make_batcher would pass, checked without a corpus (DataError): what a config
+// reader calls before anything is written.
+void check_batcher_options(const TrainingConfig& config);
 
 // Rank `rank` of `ranks`' share of a global batch (data-parallel training,
 // optim/data_parallel.h): a contiguous run of `pairs`, cut so that every rank gets about

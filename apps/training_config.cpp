@@ -56,6 +56,10 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
       c.shuffle_buffer < 1 || c.train_limit < 0 || c.validation_limit < 0)
     throw AppError("training config: epochs, batch_size, warmup_steps, token_budget, shuffle_buffer must be >= 1, "
                    "max_tokens >= 2, limits >= 0");
+  // Upper bounds far above any use, below int overflow in the sizes derived from them
+  // (max_tokens + 1 target positions, batch_size * max_tokens tokens).
+  if (c.max_tokens > (1 << 20) || c.batch_size > (1 << 20) || c.shuffle_buffer > (1 << 28))
+    throw AppError("training config: max_tokens and batch_size must be <= 1048576, shuffle_buffer <= 268435456");
   return c;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "core/storage_pool.h"
@@ -13,6 +14,8 @@ int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     BCQNMT_CHECK(d >= 0, "negative dimension in shape " + shape_str(shape));
+    BCQNMT_CHECK(d == 0 || n <= std::numeric_limits<int64_t>::max() / d,
+                 "shape " + shape_str(shape) + " has more elements than int64 counts");
     n *= d;
   }
   return n;

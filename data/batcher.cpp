@@ -100,6 +100,10 @@ std::vector<std::vector<int64_t>> ShuffleBufferBatcher::plan_epoch(Rng& rng) con
 BucketBatcher::BucketBatcher(const EncodedCorpus& corpus, uint64_t seed, const BucketOptions& options,
                              const BatchLimits& limits)
     : Batcher(corpus, seed, limits), options_(options) {
+  check_bucket_options(options, limits);
+}
+
+void check_bucket_options(const BucketOptions& options, const BatchLimits& limits) {
   if (options.max_pairs < 1 || options.window < 1)
     throw DataError("bucket batcher needs max_pairs >= 1 and window >= 1");
   if (options.token_budget < std::max(limits.max_source_tokens, limits.max_target_tokens))

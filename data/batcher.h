@@ -86,6 +86,10 @@ struct BucketOptions {
   int64_t window = 16'384;    // pairs sorted together
 };
 
+// Throws DataError when no batch could hold a row of the longest allowed length (checked
+// by the constructor, and by a config reader before anything is written).
+void check_bucket_options(const BucketOptions& options, const BatchLimits& limits);
+
 class BucketBatcher : public Batcher {
  public:
   BucketBatcher(const EncodedCorpus& corpus, uint64_t seed, const BucketOptions& options = {},

@@ -13,6 +13,9 @@ namespace bcqnmt {
 
 namespace {
 
+// What tf-text's BasicTokenizer (lower_case=True) does with a code point after
+// NFKC_Casefold and NFD: kDrop is \p{Mn} (removed), kSpace is \p{Cc}|\p{Cf} (replaced by a
+// space) and RE2's \s ([\t\n\f\r ]), kPunct is a delimiter kept as a word of its own.
 enum class CharClass : uint8_t { kWord, kSpace, kPunct, kDrop };
 
 // BERT's _is_punctuation counts every non-alphanumeric printable ASCII character.
@@ -24,10 +27,8 @@ constexpr bool is_ascii_punctuation(char32_t c) {
 constexpr std::array<CharClass, 128> make_ascii_classes() {
   std::array<CharClass, 128> classes{};
   for (char32_t c = 0; c < 128; ++c) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+    if (c <= ' ' || c == 127)  // space and the C0 controls and DEL (Cc)
       classes[c] = CharClass::kSpace;
-    else if (c < 32 || c == 127)
-      classes[c] = CharClass::kDrop;
     else if (is_ascii_punctuation(c))
       classes[c] = CharClass::kPunct;
     else
@@ -46,18 +47,15 @@ bool is_cjk_ideograph(char32_t c) {
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
+// Non-ASCII separators (Zs, Zl, Zp) are not in RE2's \s, so tf-text keeps in a word the
+// few that NFKC_Casefold leaves (U+1680, U+2028, U+2029); the others became U+0020 there.
+// Private-use, unassigned and U+FFFD are word characters too (BERT's Python tokenizer
+// dropped U+FFFD; tf-text does not).
 CharClass classify(char32_t c) {
   if (c < 128) return kAsciiClasses[c];
-  if (c == 0xFFFD) return CharClass::kDrop;
   switch (u_charType(static_cast<UChar32>(c))) {
-    case U_SPACE_SEPARATOR:
-    case U_LINE_SEPARATOR:
-    case U_PARAGRAPH_SEPARATOR: return CharClass::kSpace;
     case U_CONTROL_CHAR:
-    case U_FORMAT_CHAR:
-    case U_PRIVATE_USE_CHAR:
-    case U_SURROGATE:
-    case U_UNASSIGNED:
+    case U_FORMAT_CHAR: return CharClass::kSpace;
     case U_NON_SPACING_MARK: return CharClass::kDrop;
     default: break;
   }
@@ -185,7 +183,9 @@ std::vector<std::string> bert_split_words(std::string_view line) {
 std::string bert_normalize_characters(std::string_view line) {
   std::string out;
   for_each_code_point(fold_and_decompose(line), [&](char32_t c) {
-    if (classify(c) == CharClass::kDrop) return;
+    const CharClass k = classify(c);
+    if (k == CharClass::kDrop) return;
+    if (k == CharClass::kSpace && c != ' ' && c != '\t' && c != '\n' && c != '\r') c = ' ';
     char utf8[4];
     int32_t n = 0;
     U8_APPEND_UNSAFE(utf8, n, c);

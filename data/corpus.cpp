@@ -74,10 +74,12 @@ std::vector<std::string> read_lines(const fs::path& path) {
   std::vector<std::string> lines;
   size_t begin = 0;
   while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
+    // A line ends at LF, CRLF or a lone CR (universal newlines, as Python's open()): a file
+    // saved with classic Mac endings is not one merged line.
+    size_t end = text.find_first_of("\r\n", begin);
     if (end == std::string::npos) end = text.size();
     std::string line = text.substr(begin, end - begin);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (end + 1 < text.size() && text[end] == '\r' && text[end + 1] == '\n') ++end;
     const int64_t bad = first_invalid_utf8(line);
     if (bad >= 0)
       throw DataError(path.filename().string() + " line " + std::to_string(lines.size() + 1) +

@@ -3,8 +3,9 @@
 //   shared:   DIR/{train,validation,test}.{pt,en}
 //   original: DIR/datasets/pt_to_en/{pt,en}.{train,dev,test}, or DIR = .../pt_to_en itself
 //             (what scripts/fetch_data.sh extracts).
-// Both sides must have the same number of lines and be valid UTF-8; CRLF endings are
-// accepted; a pair with an empty (or all-blank) side is dropped, as TFDS does.
+// Both sides must have the same number of lines and be valid UTF-8; a line ends at LF, CRLF
+// or a lone CR; a pair with an empty (or all-blank) side is dropped, as TFDS does, and
+// counted in ParallelText::dropped_pairs.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -55,6 +55,13 @@ class JsonFields {
     get(key, out);
     if (out < min_value) throw Error(section_ + ": \"" + key + "\" must be >= " + std::to_string(min_value));
   }
+  // The same, within [min_value, max_value]: a sane upper bound is checked before anything
+  // of that size is allocated.
+  template <class T>
+  void get(const char* key, T& out, T min_value, T max_value) const {
+    get(key, out, min_value);
+    if (out > max_value) throw Error(section_ + ": \"" + key + "\" must be <= " + std::to_string(max_value));
+  }
   // An enum, by its name in `names` (core/name_table.h).
   template <class E>
   void get(const char* key, E& out, const NameTable<E>& names) const {

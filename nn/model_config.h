@@ -1,6 +1,7 @@
 #pragma once
 // The model's hyper-parameters, read from the "model" object of a JSON config
 // (configs/small.json is the reference model of docs/reference.md §1).
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -37,6 +38,14 @@ struct ModelConfig {
   // Unknown keys, wrong types and out-of-range values throw NnError naming the key.
   static ModelConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;  // includes the vocabulary sizes
+  // The weights of the embeddings, attention (Q, K, V [D, H*K], output [H*K, D]), FFN
+  // ([D, F], [F, D], + [D, F] gated) and final layer, counted without allocating them:
+  // what size bounds are checked against (biases and LayerNorm not counted).
+  int64_t matrix_weights() const;
+  // The weights of the embeddings, attention (Q, K, V [D, H*K], output [H*K, D]), FFN
+  // ([D, F], [F, D], + [D, F] gated) and final layer, counted without allocating them:
+  // what size bounds are checked against (biases and LayerNorm not counted).
+  int64_t matrix_weights() const;
 };
 
 }  // namespace bcqnmt

@@ -1,6 +1,7 @@
 #include "optim/checkpoint.h"
 
 #include <sstream>
+#include <stdexcept>
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
@@ -32,6 +33,15 @@ void load(Archive& ar, Tensor& t) {
   }
   Shape shape;
   ar(shape);
+  // A checksum-valid file may still claim any shape: bound it before allocating (2^30
+  // floats, 4 GB, is 100 times the reference model's largest tensor).
+  constexpr int64_t kMaxElements = int64_t{1} << 30;
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && numel > kMaxElements / d))
+      throw std::length_error("a tensor of shape " + shape_str(shape) + " exceeds 2^30 elements");
+    numel *= d;
+  }
   t = Tensor(shape);
   ar(cereal::binary_data(t.data(), sizeof(float) * static_cast<size_t>(t.numel())));
 }

@@ -34,8 +34,8 @@ bool CheckpointKeeper::save(const Checkpoint& checkpoint) {
   const bool improved = it != checkpoint.metrics.end() && improves(it->second);
   if (improved) best_ = it->second;
   if (best_) to_write.metrics[best_metric_key()] = *best_;
-  if (improved) save_checkpoint(best_path(), to_write);
-  save_checkpoint(latest_path(), to_write);
+  if (improved) save_checkpoint(best_path().string() + write_suffix_, to_write);
+  save_checkpoint(latest_path().string() + write_suffix_, to_write);
   return improved;
 }
 

@@ -26,6 +26,10 @@ class CheckpointKeeper {
   // (latest.ckpt.tmp.* and best.ckpt.tmp.*; one run directory has one writer).
   CheckpointKeeper(std::filesystem::path run_dir, std::string metric, MetricGoal goal);
 
+  // save() writes latest.ckpt<suffix> and best.ckpt<suffix> instead, for a caller that
+  // publishes a phase's files together (apps/run_manifest.h: suffix ".next").
+  void stage_writes(std::string suffix) { write_suffix_ = std::move(suffix); }
+
   std::filesystem::path latest_path() const { return run_dir_ / "latest.ckpt"; }
   std::filesystem::path best_path() const { return run_dir_ / "best.ckpt"; }
   std::string best_metric_key() const { return "best_" + metric_; }
@@ -60,6 +64,7 @@ class CheckpointKeeper {
   std::string metric_;
   MetricGoal goal_;
   std::optional<double> best_;
+  std::string write_suffix_;
 };
 
 }  // namespace bcqnmt

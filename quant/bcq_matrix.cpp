@@ -12,9 +12,24 @@
 
 namespace bcqnmt {
 
+namespace {
+// Far above any weight matrix (the reference's largest is 7,010 x 128), far below what
+// overflows bits * rows * groups in int64.
+constexpr int64_t kMaxDimension = int64_t{1} << 24;
+
+void validate_shape(const BcqMatrix& m, const std::string& where) {
+  if (m.rows < 0 || m.cols < 0) throw QuantError(where + "negative shape");
+  if (m.rows > kMaxDimension || m.cols > kMaxDimension)
+    throw QuantError(where + "shape [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
+                     "] exceeds the bound of " + std::to_string(kMaxDimension) + " rows or columns");
+  if (m.bits < 1 || m.bits > 8) throw QuantError(where + "bits must be 1..8, got " + std::to_string(m.bits));
+  if (m.group_size < 0) throw QuantError(where + "group size must be >= 0");
+}
+}  // namespace
+
 BcqMatrix::BcqMatrix(int64_t rows_, int64_t cols_, int bits_, int64_t group_size_)
     : rows(rows_), cols(cols_), bits(bits_), group_size(group_size_) {
-  validate("BcqMatrix");
+  validate_shape(*this, "BcqMatrix: ");
   alphas.assign(static_cast<size_t>(bits * rows * groups()), 0.0f);
   signs.assign(static_cast<size_t>(bits * rows * words()), 0);
 }
@@ -49,10 +64,7 @@ int64_t BcqMatrix::storage_bytes() const {
 
 void BcqMatrix::validate(const char* what) const {
   const std::string where = std::string(what) + ": ";
-  if (rows < 0 || cols < 0) throw QuantError(where + "negative shape");
-  if (bits < 1 || bits > 8) throw QuantError(where + "bits must be 1..8, got " + std::to_string(bits));
-  if (group_size < 0) throw QuantError(where + "group size must be >= 0");
-  if (alphas.empty() && signs.empty()) return;  // freshly constructed, not filled yet
+  validate_shape(*this, where);
   const auto want_alphas = static_cast<size_t>(bits * rows * groups());
   const auto want_signs = static_cast<size_t>(bits * rows * words());
   if (alphas.size() != want_alphas || signs.size() != want_signs)

@@ -1,17 +1,15 @@
-// The .bcq file: the checksummed envelope of core/checksummed_file.h (magic "BCQNMTBQ")
-// around a cereal portable binary archive of BcqFile below.
+// Saving and loading a BcqModel with its Transformer as a .bcq file (the format is
+// quant/bcq_file.h). Loading checks the structure against the model config the file
+// carries -- every parameter present once, each matrix's shape before its row table is
+// built, each piece's bits, group size and sizes -- so a damaged file is a QuantError
+// naming it, never a crash.
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/vector.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/checksummed_file.h"
-#include "core/error.h"
+#include "quant/bcq_file.h"
 #include "quant/bcq_model.h"
 #include "quant/bcq_model_kernels.h"
 #include "quant/bcq_model_layers.h"
@@ -20,48 +18,6 @@
 namespace bcqnmt {
 
 namespace {
-
-constexpr uint32_t kBcqFormatVersion = 1;
-const FileEnvelope kBcqEnvelope{{'B', 'C', 'Q', 'N', 'M', 'T', 'B', 'Q'}, kBcqFormatVersion, "BCQ model"};
-
-// A BcqMixedMatrix without its two int32 row tables (8 bytes a row, ~0.5 MB for the small
-// model): rows are gathered into pieces in their original order, so a row's index inside
-// its piece is the count of earlier rows in the same piece and one byte per row (none when
-// there is a single piece) says everything.
-struct StoredMatrix {
-  std::string name;
-  int64_t rows = 0, cols = 0;
-  std::vector<BcqMatrix> pieces;
-  std::vector<uint8_t> piece_of_row;  // [rows], or empty for a single piece
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(name, rows, cols, pieces, piece_of_row);
-  }
-};
-
-struct StoredTensor {
-  std::string name;
-  Shape shape;
-  std::vector<float> values;
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(name, shape, values);
-  }
-};
-
-struct BcqFile {
-  std::string config_json;  // nn/model_config.h to_json, vocabulary sizes included
-  uint64_t source_vocab_fingerprint = 0, target_vocab_fingerprint = 0;
-  std::vector<StoredMatrix> matrices;  // every quantized parameter
-  std::vector<StoredTensor> dense;     // every other parameter (biases, LayerNorm), fp32
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(config_json, source_vocab_fingerprint, target_vocab_fingerprint, matrices, dense);
-  }
-};
 
 StoredMatrix stored(const std::string& name, const BcqMixedMatrix& m) {
   StoredMatrix s{name, m.rows, m.cols, m.pieces, {}};
@@ -72,28 +28,7 @@ StoredMatrix stored(const std::string& name, const BcqMixedMatrix& m) {
   return s;
 }
 
-BcqMixedMatrix restored(StoredMatrix s, const std::string& where) {
-  BcqMixedMatrix m;
-  m.rows = s.rows;
-  m.cols = s.cols;
-  m.pieces = std::move(s.pieces);
-  if (s.piece_of_row.empty()) s.piece_of_row.assign(static_cast<size_t>(std::max<int64_t>(s.rows, 0)), 0);
-  if (static_cast<int64_t>(s.piece_of_row.size()) != s.rows)
-    throw QuantError(where + ": '" + s.name + "' has " + std::to_string(s.piece_of_row.size()) +
-                     " row entries for " + std::to_string(s.rows) + " rows");
-  std::vector<int32_t> next(m.pieces.size(), 0);
-  for (uint8_t p : s.piece_of_row) {
-    if (p >= m.pieces.size())
-      throw QuantError(where + ": '" + s.name + "' names piece " + std::to_string(p) + " of " +
-                       std::to_string(m.pieces.size()));
-    m.piece_of_row.push_back(p);
-    m.row_in_piece.push_back(next[p]++);
-  }
-  m.validate((where + ": '" + s.name + "'").c_str());
-  return m;
-}
-
-std::string payload_of(const BcqModel& bcq, const Transformer& model, uint64_t source_fp, uint64_t target_fp) {
+BcqFile file_of(const BcqModel& bcq, const Transformer& model, uint64_t source_fp, uint64_t target_fp) {
   BcqFile file{model.config().to_json().dump(), source_fp, target_fp, {}, {}};
   for (const auto& [name, p] : model.named_parameters()) {
     const auto it = bcq.matrices().find(name);
@@ -109,106 +44,146 @@ std::string payload_of(const BcqModel& bcq, const Transformer& model, uint64_t s
   }
   if (file.matrices.size() != bcq.matrices().size())
     throw QuantError("the BCQ model holds matrices the Transformer has no parameter for");
-  std::ostringstream out(std::ios::binary);
-  {
-    cereal::PortableBinaryOutputArchive archive(out);
-    archive(file);
+  return file;
+}
+
+// The row tables of a stored matrix whose shape already matched the model's, so `rows`
+// is bounded by the model config before anything of that size is allocated.
+BcqMixedMatrix restored(StoredMatrix s, const std::string& where) {
+  const std::string what = where + ": '" + s.name + "'";
+  BcqMixedMatrix m;
+  m.rows = s.rows;
+  m.cols = s.cols;
+  m.pieces = std::move(s.pieces);
+  if (m.pieces.empty()) throw QuantError(what + " has no pieces");
+  if (s.piece_of_row.empty() && m.pieces.size() == 1) s.piece_of_row.assign(static_cast<size_t>(s.rows), 0);
+  if (static_cast<int64_t>(s.piece_of_row.size()) != s.rows)
+    throw QuantError(what + " has " + std::to_string(s.piece_of_row.size()) + " row entries for " +
+                     std::to_string(s.rows) + " rows");
+  std::vector<int32_t> next(m.pieces.size(), 0);
+  for (uint8_t p : s.piece_of_row) {
+    if (p >= m.pieces.size())
+      throw QuantError(what + " names piece " + std::to_string(p) + " of " + std::to_string(m.pieces.size()));
+    m.piece_of_row.push_back(p);
+    m.row_in_piece.push_back(next[p]++);
   }
-  return std::move(out).str();
+  m.validate(what.c_str());
+  return m;
+}
+
+// The Transformer the file's config describes. Its weights are allocated only when the
+// file can hold them: at least one sign bit per quantized weight, 32 bits per dense one.
+std::unique_ptr<Transformer> model_of(const BcqFile& file, const std::string& where) {
+  ModelConfig config;
+  try {
+    config = ModelConfig::from_json(nlohmann::json::parse(file.config_json));
+  } catch (const std::exception& e) {
+    throw QuantError(where + ": bad model config: " + e.what());
+  }
+  int64_t stored_weights = 0;
+  for (const StoredMatrix& s : file.matrices)
+    for (const BcqMatrix& m : s.pieces) stored_weights += 64 * static_cast<int64_t>(m.signs.size());
+  for (const StoredTensor& t : file.dense) stored_weights += static_cast<int64_t>(t.values.size());
+  if (config.matrix_weights() > stored_weights)
+    throw QuantError(where + ": the model config describes " + std::to_string(config.matrix_weights()) +
+                     " weights but the file stores at most " + std::to_string(stored_weights));
+  return std::make_unique<Transformer>(config, 0);
+}
+
+// Each stored matrix checked against the shape the model config gives its parameter, then
+// restored; each dense tensor indexed by name. Names the model lacks, and names stored
+// twice, are errors.
+struct StoredParameters {
+  std::map<std::string, BcqMixedMatrix> matrices;
+  std::map<std::string, const StoredTensor*> dense;
+};
+
+StoredParameters index_parameters(BcqFile& file, const Transformer& model, const std::string& where) {
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, p] : model.named_parameters()) shapes[name] = p.value().shape();
+  auto shape_of = [&](const std::string& name) -> const Shape& {
+    const auto it = shapes.find(name);
+    if (it == shapes.end()) throw QuantError(where + ": holds '" + name + "', which the model has no parameter for");
+    return it->second;
+  };
+  StoredParameters stored;
+  for (StoredMatrix& s : file.matrices) {
+    const std::string name = s.name;
+    const Shape& shape = shape_of(name);
+    if (bcq_quantized_shape(name, shape) != std::pair{s.rows, s.cols})
+      throw QuantError(where + ": '" + name + "' is stored as [" + std::to_string(s.rows) + ", " +
+                       std::to_string(s.cols) + "] but the model config gives " + shape_str(shape));
+    if (stored.dense.count(name) || !stored.matrices.emplace(name, restored(std::move(s), where)).second)
+      throw QuantError(where + ": '" + name + "' is stored twice");
+  }
+  for (const StoredTensor& t : file.dense) {
+    const Shape& shape = shape_of(t.name);
+    if (t.shape != shape || static_cast<int64_t>(t.values.size()) != shape_numel(shape))
+      throw QuantError(where + ": '" + t.name + "' is stored as " + shape_str(t.shape) + " with " +
+                       std::to_string(t.values.size()) + " values but the model config gives " + shape_str(shape));
+    if (stored.matrices.count(t.name) || !stored.dense.emplace(t.name, &t).second)
+      throw QuantError(where + ": '" + t.name + "' is stored twice");
+  }
+  return stored;
+}
+
+// Gives the model's quantized parameter `name` its weights: a lookup-table kernel on a
+// Linear or Embedding (its dense weight released), or the dequantized values.
+void install_matrix(LoadedBcqModel& loaded, const BcqModelLayers& layers, const std::string& name, Tensor& value,
+                    const BcqMixedMatrix& m, bool kernels) {
+  // nn never reads a dense weight whose inference hook is set while gradients are off.
+  if (const auto linear = layers.linears.find(name); kernels && linear != layers.linears.end()) {
+    auto kernel = std::make_shared<BcqLinearKernel>(m, linear->second->bias());
+    loaded.kernel_bytes += kernel->storage_bytes();
+    linear->second->set_inference_kernel(std::move(kernel));
+    value = Tensor();
+  } else if (const auto embedding = layers.embeddings.find(name); kernels && embedding != layers.embeddings.end()) {
+    auto lookup = std::make_shared<BcqEmbeddingLookup>(m);
+    loaded.kernel_bytes += lookup->storage_bytes();
+    embedding->second->set_inference_lookup(std::move(lookup));
+    value = Tensor();
+  } else {
+    value.copy_from(bcq_dequantize_parameter(name, m));
+  }
 }
 
 }  // namespace
 
 int64_t bcq_file_bytes(const BcqModel& bcq, const Transformer& model) {
   constexpr int64_t kEnvelopeBytes = 8 + 4 + 8 + 8;  // magic, version, length | checksum
-  return kEnvelopeBytes + static_cast<int64_t>(payload_of(bcq, model, 0, 0).size());
+  return kEnvelopeBytes + static_cast<int64_t>(encode_bcq_payload(file_of(bcq, model, 0, 0)).size());
 }
 
 void BcqModel::save(const std::filesystem::path& path, const Transformer& model, uint64_t source_vocab_fingerprint,
                     uint64_t target_vocab_fingerprint) const {
-  std::string payload;
+  BcqFile file;
   try {
-    payload = payload_of(*this, model, source_vocab_fingerprint, target_vocab_fingerprint);
+    file = file_of(*this, model, source_vocab_fingerprint, target_vocab_fingerprint);
   } catch (const QuantError& e) {
     throw QuantError(path.string() + ": not saved: " + e.what());
   }
-  try {
-    write_checksummed_file(path, kBcqEnvelope, payload);
-  } catch (const CoreError& e) {
-    throw QuantError(e.what());
-  }
+  write_bcq_file(path, file);
 }
 
 LoadedBcqModel load_bcq_model(const std::filesystem::path& path, bool kernels) {
   const std::string where = path.string();
-  BcqFile file;
-  try {
-    std::istringstream in(read_checksummed_file(path, kBcqEnvelope), std::ios::binary);
-    cereal::PortableBinaryInputArchive archive(in);
-    archive(file);
-  } catch (const CoreError& e) {
-    throw QuantError(e.what());
-  } catch (const std::exception& e) {
-    throw QuantError(where + ": unreadable payload despite a valid checksum (written by another build?): " + e.what());
-  }
-
+  BcqFile file = read_bcq_file(path);
   LoadedBcqModel loaded;
   loaded.source_vocab_fingerprint = file.source_vocab_fingerprint;
   loaded.target_vocab_fingerprint = file.target_vocab_fingerprint;
-  try {
-    loaded.model = std::make_unique<Transformer>(ModelConfig::from_json(nlohmann::json::parse(file.config_json)), 0);
-  } catch (const std::exception& e) {
-    throw QuantError(where + ": bad model config: " + e.what());
-  }
-  Transformer& model = *loaded.model;
-
-  std::map<std::string, BcqMixedMatrix> matrices;
-  for (StoredMatrix& s : file.matrices) {
-    const std::string name = s.name;
-    if (!matrices.emplace(name, restored(std::move(s), where)).second)
-      throw QuantError(where + ": '" + name + "' is stored twice");
-  }
-  std::map<std::string, StoredTensor*> dense;
-  for (StoredTensor& t : file.dense)
-    if (!dense.emplace(t.name, &t).second) throw QuantError(where + ": '" + t.name + "' is stored twice");
-
-  const BcqModelLayers layers = bcq_model_layers(model);
-  std::set<std::string> used;
-  for (auto& [name, p] : model.named_parameters()) {
-    used.insert(name);
-    const Shape shape = p.value().shape();
-    if (const auto d = dense.find(name); d != dense.end()) {
-      if (d->second->shape != shape || static_cast<int64_t>(d->second->values.size()) != shape_numel(shape))
-        throw QuantError(where + ": '" + name + "' is stored as " + shape_str(d->second->shape) +
-                         " but the model config gives " + shape_str(shape));
-      p.value().copy_from(Tensor::from(shape, d->second->values));
-      continue;
-    }
-    const auto m = matrices.find(name);
-    if (m == matrices.end()) throw QuantError(where + ": parameter '" + name + "' is missing");
-    if (bcq_quantized_shape(name, shape) != std::pair{m->second.rows, m->second.cols})
-      throw QuantError(where + ": '" + name + "' is stored as [" + std::to_string(m->second.rows) + ", " +
-                       std::to_string(m->second.cols) + "] but the model config gives " + shape_str(shape));
-    // nn never reads a dense weight whose inference hook is set while gradients are off.
-    if (const auto linear = layers.linears.find(name); kernels && linear != layers.linears.end()) {
-      auto kernel = std::make_shared<BcqLinearKernel>(m->second, linear->second->bias());
-      loaded.kernel_bytes += kernel->storage_bytes();
-      linear->second->set_inference_kernel(std::move(kernel));
-      p.value() = Tensor();
-    } else if (const auto embedding = layers.embeddings.find(name); kernels && embedding != layers.embeddings.end()) {
-      auto lookup = std::make_shared<BcqEmbeddingLookup>(m->second);
-      loaded.kernel_bytes += lookup->storage_bytes();
-      embedding->second->set_inference_lookup(std::move(lookup));
-      p.value() = Tensor();
+  loaded.model = model_of(file, where);
+  StoredParameters stored = index_parameters(file, *loaded.model, where);
+  const BcqModelLayers layers = bcq_model_layers(*loaded.model);
+  for (auto& [name, p] : loaded.model->named_parameters()) {
+    if (const auto d = stored.dense.find(name); d != stored.dense.end()) {
+      p.value().copy_from(Tensor::from(d->second->shape, d->second->values));
+    } else if (const auto m = stored.matrices.find(name); m != stored.matrices.end()) {
+      install_matrix(loaded, layers, name, p.value(), m->second, kernels);
     } else {
-      p.value().copy_from(bcq_dequantize_parameter(name, m->second));
+      throw QuantError(where + ": parameter '" + name + "' is missing");
     }
   }
-  for (const auto& [name, m] : matrices)
-    if (!used.count(name)) throw QuantError(where + ": holds '" + name + "', which the model has no parameter for");
-  for (const auto& [name, t] : dense)
-    if (!used.count(name)) throw QuantError(where + ": holds '" + name + "', which the model has no parameter for");
-  loaded.bcq = BcqModel(std::move(matrices));
+  loaded.bcq = BcqModel(std::move(stored.matrices));
   return loaded;
 }
 

@@ -5,6 +5,7 @@
 
 #include "optim/checkpoint_average.h"
 #include "optim/checkpoint_error.h"
+#include "apps/run_manifest.h"
 #include "tiny_run.h"
 
 using namespace bcqnmt;
@@ -67,6 +68,7 @@ TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates the
   CHECK(best_value >= value);
   CHECK(load_checkpoint(pretrain / "latest.ckpt").metrics.at("best_val_masked_accuracy") == best_value);
   if (r.out.find("it is now") != std::string::npos) CHECK(best_value == value);
+  CHECK(PhaseFiles(pretrain).mismatched_files().empty());  // the manifest names the files as they are
 
   // Never lose the best model: without latest.ckpt the phase refuses to start over, and
   // --restart starts from scratch but keeps the better best.ckpt.

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 
 #include "run_binary.h"
@@ -70,6 +71,20 @@ TEST_CASE("mismatched corpus files") {
   expect_runtime_error(r, "lines");
 }
 
+TEST_CASE("pairs dropped for an empty side are counted on stderr") {
+  ScratchDir dir;
+  for (const char* split : {"train", "validation", "test"}) {
+    write_text(dir.path / "data" / (std::string(split) + ".pt"), "um\n\ntres\nquatro\n");
+    write_text(dir.path / "data" / (std::string(split) + ".en"), "one\ntwo\n \nfour\n");
+  }
+  const CommandResult r = run_bcqnmt("vocab --size 40 --data " + (dir.path / "data").string() + " --run " +
+                                     (dir.path / "run").string());
+  CHECK(r.status == 0);
+  CHECK_MESSAGE(r.err.find("the train split drops 2 of 4 pairs, whose source or target line is empty") !=
+                    std::string::npos,
+                "stderr was: " << r.err);
+}
+
 TEST_CASE("malformed config, unknown keys, a config that differs from the run's") {
   ScratchDir dir;
   make_run(dir.path / "run");
@@ -100,6 +115,22 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
                                 (dir.path / "run").string()),
                      "\"epochs\" = 4294967297 is out of range");
   CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  // The model section too: 4294967298 heads trained a 2-head model; 1e5 layers ran 108 s
+  // and took 3.85 GB before a bare std::bad_alloc.
+  for (const auto& [model, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"("num_heads": 4294967298)", "\"num_heads\" = 4294967298 is out of range (1..1024)"},
+           {R"("num_layers": 100000)", "\"num_layers\" = 100000 is out of range (1..256)"},
+           {R"("num_layers": 200, "d_model": 4096, "dff": 16384)", "weights exceed the bound of 1073741824"},
+           {R"(}, "training": {"batcher": "bucketed", "token_budget": 1)", "token budget"},
+           {R"(}, "training": {"max_tokens": 2147483647)", "max_tokens and batch_size must be <= 1048576"}}) {
+    write_text(dir.path / "big.json", R"({"model": {)" + model + "}}");
+    const auto start = std::chrono::steady_clock::now();
+    expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "big.json").string() + " --run " +
+                                    (dir.path / "run").string()),
+                         message);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+    CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  }
   // A start that fails after adopting its config (here: no corpus) does not bind the run to
   // it: the next start may bring another config.
   write_text(dir.path / "first.json", R"({"model": {"num_layers": 1}})");
@@ -110,6 +141,22 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   CHECK(second.status == 1);
   CHECK(second.err.find("another config") == std::string::npos);
   CHECK(nlohmann::json::parse(slurp(dir.path / "run" / "config.json")).at("model").at("num_layers") == 2);
+}
+
+TEST_CASE("a field of the wrong type in metrics.jsonl or a manifest names the file") {
+  ScratchDir dir;
+  const auto run = dir.path / "run";
+  make_run(run);
+  write_text(run / "metrics.jsonl", R"({"phase": "pretrain", "kind": "validation", "step": "x", "epoch": "x", "seconds": "x", "val_masked_accuracy": "x"})" "\n");
+  for (const std::string& command : {"report", "plot"})
+    expect_runtime_error(run_bcqnmt(command + " --run " + run.string()),
+                         (run / "metrics.jsonl").string() + ": a record has a field of the wrong type");
+  write_text(run / "vocab.pt.txt", slurp(run / "vocab.en.txt"));
+  write_text(run / "quantized" / "v" / "model.bcq", "x");
+  write_text(run / "pretrain" / "best.ckpt", "x");
+  write_text(run / "quantized" / "v" / "manifest.json", R"({"source": {"sha256": 5}})");
+  expect_runtime_error(run_bcqnmt("translate --run " + run.string() + " --model v", "a\n"),
+                       (run / "quantized" / "v" / "manifest.json").string() + ": damaged manifest");
 }
 
 TEST_CASE("a run directory without the checkpoint a command needs") {

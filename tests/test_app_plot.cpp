@@ -112,3 +112,23 @@ TEST_CASE("bcqnmt plot writes curves, attention and weights SVGs that parse and 
   CHECK(attention.find("[START]") != std::string::npos);  // source tokens on the axis
   CHECK(slurp(plots / "weights.svg").find("2-bit greedy levels") != std::string::npos);
 }
+
+TEST_CASE("plot on finite weights whose cross-attention overflows to NaN: one line, not SIGSEGV in the colour map") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  const std::filesystem::path best = t.run / "pretrain" / "best.ckpt";
+  Checkpoint c = load_checkpoint(best);
+  int scaled = 0;
+  for (NamedTensor& p : c.parameters) {
+    if (p.name.find("cross_attention") == std::string::npos || p.name.find("query") == std::string::npos) continue;
+    for (int64_t i = 0; i < p.value.numel(); ++i) p.value.data()[i] = (i % 2 ? 3e38f : -3e38f);  // finite, huge
+    ++scaled;
+  }
+  REQUIRE(scaled > 0);
+  save_checkpoint(best, c);
+  const CommandResult r = run_bcqnmt("plot --sentence \"ka lo mi\" --out " + (dir.path / "plots").string() + t.flags);
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(count_lines(r.err) == 1);
+  CHECK(r.err.find("not finite") != std::string::npos);
+}

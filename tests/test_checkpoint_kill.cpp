@@ -1,4 +1,5 @@
-// SIGKILL during checkpoint writes never leaves an unreadable latest.ckpt.
+// SIGKILL during checkpoint writes never leaves an unreadable latest.ckpt; SIGKILL during
+// pretrain and quantize never leaves a run whose files disagree (last test case).
 //
 // A child process writes large checkpoints through CheckpointKeeper in a loop; the parent
 // kills it (SIGKILL: no handler, no cleanup) 20 times: in odd rounds after a random delay
@@ -10,15 +11,22 @@
 // writes would be caught too.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <thread>
 
+#include "apps/run_manifest.h"
 #include "core/random.h"
 #include "optim/checkpoint_keeper.h"
+#include "quant/bcq_model.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt;
 namespace fs = std::filesystem;
@@ -118,4 +126,123 @@ TEST_CASE("SIGKILL at random moments during checkpoint writes never leaves an un
   MESSAGE(kills_mid_write << " of 20 kills interrupted a write (a temporary file was left)");
   CHECK(kills_mid_write >= 3);  // the even rounds aim inside writes; none would test nothing
   fs::remove_all(dir);
+}
+
+// ---- Whole phases: pretrain and quantize killed at random, and inside the commit window ----
+
+namespace {
+
+// Starts the binary with `args` (split on spaces), output to `log`; returns its pid.
+pid_t start_bcqnmt(const std::string& args, const fs::path& log) {
+  std::vector<std::string> words{BCQNMT_BINARY};
+  std::istringstream in(args);
+  for (std::string w; in >> w;) words.push_back(w);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return child;
+}
+
+bool has_staged_file(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return false;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".next") return true;
+  return false;
+}
+
+// What a rerun does first (PhaseFiles::repair), then: every file the manifest names has
+// its digest, no staged file is left, the checkpoints load, and -- for a quantized variant
+// -- model.bcq is the BCQ form of best.ckpt's weights (projection mode validates and saves
+// the dequantized weights), so the two come from the same validation.
+bool consistent(const fs::path& dir, bool quantized) {
+  PhaseFiles(dir).repair();
+  bool ok = PhaseFiles(dir).mismatched_files().empty() && !has_staged_file(dir);
+  try {
+    const Checkpoint latest = load_checkpoint(dir / "latest.ckpt");
+    const Checkpoint best = load_checkpoint(dir / "best.ckpt");
+    ok = ok && latest.step >= best.step;
+    if (quantized) {
+      const LoadedBcqModel bcq = load_bcq_model(dir / "model.bcq", /*kernels=*/false);
+      const auto params = bcq.model->named_parameters();
+      for (size_t k = 0; k < params.size(); ++k)
+        ok = ok && params[k].second.value().to_vector() == best.parameters[k].value.to_vector();
+    }
+  } catch (const std::exception& e) {
+    MESSAGE(dir.string() << ": " << e.what());
+    ok = false;
+  }
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every time") {
+  bcqnmt::test::ScratchDir scratch;
+  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 400)", "", 300, 40);
+  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
+  const fs::path log = scratch.path / "log.txt";
+  const std::string pretrain = "pretrain --config " + t.config.string() + t.flags;
+  const std::string quantize = "quantize --epochs 400 --project-every 3" + t.flags;
+  const fs::path variant = t.run / "quantized" / "3bit-greedy-projection";
+  Rng rng(2027);
+  int kills = 0, in_commit_window = 0, inconsistent = 0;
+  for (int round = 1; round <= 20; ++round) {
+    const bool quantizing = round > 10;
+    const fs::path dir = quantizing ? variant : t.run / "pretrain";
+    const pid_t child = start_bcqnmt(quantizing ? quantize : pretrain, log);
+    REQUIRE(child > 0);
+    // Odd rounds: anywhere after the first save. Even rounds: just after a phase end has
+    // staged a file, inside the window between the checkpoints and the commit.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!fs::exists(dir / "manifest.json") && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (round % 2 == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(1500)));
+    } else {
+      while (!has_staged_file(dir) && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
+    }
+    in_commit_window += has_staged_file(dir);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    kills += WIFSIGNALED(status);
+    CAPTURE(round);
+    const bool ok = consistent(dir, quantizing);
+    inconsistent += !ok;
+    CHECK(ok);
+  }
+  // Both phases resume after the last kill (nothing left to train at --epochs 1).
+  CHECK(bcqnmt::test::run_bcqnmt(pretrain + " --epochs 1").status == 0);
+  const bcqnmt::test::CommandResult last = bcqnmt::test::run_bcqnmt("quantize --epochs 1 --project-every 3" + t.flags);
+  CHECK_MESSAGE(last.status == 0, last.err);
+  // metrics.jsonl is keyed by step: a resume drops what its checkpoint did not keep, so no
+  // (phase, variant, kind, step) appears twice however often the run was killed.
+  std::set<std::string> keys;
+  int records = 0, duplicates = 0;
+  std::istringstream lines(bcqnmt::test::slurp(t.run / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json r = nlohmann::json::parse(line);
+    if (!r.contains("step")) continue;  // "start" records: one per command run
+    ++records;
+    duplicates += !keys.insert(r.value("phase", "") + "/" + r.value("variant", "") + "/" + r.value("kind", "") + "/" +
+                               std::to_string(r.at("step").get<int64_t>()))
+                       .second;
+  }
+  MESSAGE(kills << " kills (" << in_commit_window << " with a staged file present), " << inconsistent
+                << " inconsistent states; metrics.jsonl: " << records << " step records, " << duplicates
+                << " duplicates");
+  CHECK(duplicates == 0);
+  CHECK(kills == 20);
+  CHECK(inconsistent == 0);
+  CHECK(in_commit_window >= 3);
 }

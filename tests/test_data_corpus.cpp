@@ -59,18 +59,33 @@ TEST_CASE("original layout: the dir holding datasets/, or pt_to_en itself; dev =
   CHECK_THROWS_AS(split_from_name("training"), DataError);
 }
 
-TEST_CASE("CRLF endings, a missing final newline, and pairs with an empty side") {
-  ScratchDir dir;
-  write_shared_layout(dir.path);
-  write_text(dir.path / "train.pt", "um .\r\n\r\ndois .\r\n  \r\nquatro .");
-  write_text(dir.path / "train.en", "one .\r\nzero .\r\n\r\nthree .\r\nfour .");
-  const ParallelText text = load_split(dir.path.string(), Split::kTrain);
-  REQUIRE(text.size() == 2);
-  CHECK(text.source[0] == "um .");
-  CHECK(text.target[0] == "one .");
-  CHECK(text.source[1] == "quatro .");
-  CHECK(text.target[1] == "four .");
-  CHECK(text.dropped_pairs == 3);
+// Each row: train.pt, train.en, the pairs kept, the pairs dropped for an empty side.
+struct LineEndingCase {
+  const char* name;
+  std::string pt, en;
+  std::vector<std::string> source, target;
+  int64_t dropped;
+};
+
+TEST_CASE("LF, CRLF and CR-only endings, a missing final newline, and pairs with an empty side") {
+  const LineEndingCase cases[] = {
+      {"CRLF", "um .\r\n\r\ndois .\r\n  \r\nquatro .", "one .\r\nzero .\r\n\r\nthree .\r\nfour .",
+       {"um .", "quatro ."}, {"one .", "four ."}, 3},
+      // CR-only (classic Mac) was one merged pair before
+      {"CR-only against LF and CRLF", "um .\rdois .\r\rtres .\r", "one .\ntwo .\r\n\nthree .\n",
+       {"um .", "dois .", "tres ."}, {"one .", "two .", "three ."}, 1},
+  };
+  for (const LineEndingCase& c : cases) {
+    CAPTURE(c.name);
+    ScratchDir dir;
+    write_shared_layout(dir.path);
+    write_text(dir.path / "train.pt", c.pt);
+    write_text(dir.path / "train.en", c.en);
+    const ParallelText text = load_split(dir.path.string(), Split::kTrain);
+    CHECK(text.source == c.source);
+    CHECK(text.target == c.target);
+    CHECK(text.dropped_pairs == c.dropped);
+  }
 }
 
 TEST_CASE("mismatched line counts name both files and counts") {

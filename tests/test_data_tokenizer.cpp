@@ -3,9 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
+
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
 
 #include "core/random.h"
 #include "data/bert_normalizer.h"
@@ -60,20 +65,104 @@ TEST_CASE("normaliser: lower case, punctuation split, whitespace") {
   CHECK(bert_split_words("do n't `` quote '' $5 #1 a+b") ==
         Words{"do", "n", "'", "t", "`", "`", "quote", "'", "'", "$", "5", "#", "1", "a", "+", "b"});
   CHECK(bert_split_words("   ").empty());
-  CHECK(bert_split_words("a\x01z\x7f") == Words{"az"});  // ASCII controls dropped, no split
+  // Controls are spaces (tf-text's \p{Cc} -> " "), not deleted: form feed no longer glues
+  // "muito<FF>obrigado" into one word (tensorflow/text#817).
+  CHECK(bert_split_words("a\x01z\x7f") == Words{"a", "z"});
+  CHECK(bert_split_words("muito\fobrigado\x0Bsim\x1F!") == Words{"muito", "obrigado", "sim", "!"});
 }
 
 TEST_CASE("normaliser: accents, Unicode punctuation, controls, CJK, compatibility forms") {
   CHECK(bert_split_words("Ação É ÓTIMA, não?") == Words{"acao", "e", "otima", ",", "nao", "?"});
   CHECK(bert_split_words("¿Qué — “sí”…") == Words{"¿", "que", "—", "“", "si", "”", ".", ".", "."});  // NFKC: … = ...
-  CHECK(bert_split_words("a\u00A0b\u2028c") == Words{"a", "b", "c"});         // Zs, Zl split
-  CHECK(bert_split_words("zero\u200Bwidth\u0085x") == Words{"zerowidthx"});  // Cf, Cc dropped
+  CHECK(bert_split_words("a\u00A0b\u2028c") == Words{"a", "b\u2028c"});  // NBSP is NFKC U+0020; Zl is no \s
+  CHECK(bert_split_words("zero\u200Bwidth\u0085x") == Words{"zerowidth", "x"});  // NFKC drops ZWSP; Cc = space
   CHECK(bert_split_words("中文ok") == Words{"中", "文", "ok"});
   CHECK(bert_split_words("ﬁne ＡＢＣ Straße") == Words{"fine", "abc", "strasse"});  // NFKC_Casefold
   CHECK(bert_is_punctuation(U'$'));
   CHECK(bert_is_punctuation(U'—'));
   CHECK_FALSE(bert_is_punctuation(U'€'));  // Sc, not P*: BERT leaves it in words
-  CHECK(bert_normalize_characters("Olá,\u0001 MUNDO") == "ola, mundo");
+  CHECK(bert_normalize_characters("Olá,\u0001 MUNDO") == "ola,  mundo");
+}
+
+// One row per Unicode general category (ICU's u_charType numbering): a character of it
+// between "a" and "b", and the words tf-text's BertTokenizer(lower_case=True) gives, worked
+// out by hand from its steps (tensorflow/text bert_tokenizer.py): NFKC_Casefold, NFD, drop
+// \p{Mn}, \p{Cc}|\p{Cf} -> " ", split on RE2's \s = [\t\n\f\r ] and keep ASCII
+// punctuation, \p{P} and CJK ideographs as words. Surrogates (Cs) cannot occur in valid
+// UTF-8, which the corpus loader and translate guarantee (data/utf8.h).
+struct CategoryCase {
+  UCharCategory category;
+  const char* character;
+  Words words;
+};
+
+TEST_CASE("normaliser: every Unicode general category as tf-text's BertTokenizer") {
+  const std::vector<CategoryCase> cases = {
+      {U_UNASSIGNED, "\u0378", {"a\u0378b"}},
+      {U_UPPERCASE_LETTER, "\u00C9", {"aeb"}},         // É: fold, NFD, accent (Mn) dropped
+      {U_LOWERCASE_LETTER, "\u014B", {"a\u014Bb"}},    // ŋ
+      {U_TITLECASE_LETTER, "\u01C5", {"adzb"}},        // ǅ: NFKC_Casefold dž, NFD drops the caron
+      {U_MODIFIER_LETTER, "\u02B0", {"ahb"}},          // ʰ: NFKC h
+      {U_OTHER_LETTER, "\u05D0", {"a\u05D0b"}},        // א
+      {U_NON_SPACING_MARK, "\u0301", {"ab"}},          // combining acute: dropped
+      {U_ENCLOSING_MARK, "\u20DD", {"a\u20DDb"}},      // kept: only Mn is dropped
+      {U_COMBINING_SPACING_MARK, "\u0903", {"a\u0903b"}},
+      {U_DECIMAL_DIGIT_NUMBER, "\u0661", {"a\u0661b"}},
+      {U_LETTER_NUMBER, "\u16EE", {"a\u16EEb"}},
+      {U_OTHER_NUMBER, "\u00B2", {"a2b"}},             // ²: NFKC 2
+      {U_SPACE_SEPARATOR, "\u00A0", {"a", "b"}},       // NBSP: NFKC U+0020
+      {U_SPACE_SEPARATOR, "\u1680", {"a\u1680b"}},     // no NFKC mapping, not in RE2's \s
+      {U_LINE_SEPARATOR, "\u2028", {"a\u2028b"}},
+      {U_PARAGRAPH_SEPARATOR, "\u2029", {"a\u2029b"}},
+      {U_CONTROL_CHAR, "\u0085", {"a", "b"}},          // NEL: \p{Cc} -> " "
+      {U_CONTROL_CHAR, "\x0C", {"a", "b"}},            // form feed
+      {U_CONTROL_CHAR, "\x01", {"a", "b"}},
+      {U_FORMAT_CHAR, "\u0600", {"a", "b"}},           // Arabic number sign: \p{Cf} -> " "
+      {U_FORMAT_CHAR, "\u200B", {"ab"}},               // default-ignorable: NFKC_Casefold removes it first
+      {U_PRIVATE_USE_CHAR, "\uE000", {"a\uE000b"}},
+      {U_DASH_PUNCTUATION, "\u2010", {"a", "\u2010", "b"}},
+      {U_START_PUNCTUATION, "\u300C", {"a", "\u300C", "b"}},
+      {U_END_PUNCTUATION, "\u300D", {"a", "\u300D", "b"}},
+      {U_CONNECTOR_PUNCTUATION, "\u203F", {"a", "\u203F", "b"}},
+      {U_OTHER_PUNCTUATION, "\u00B7", {"a", "\u00B7", "b"}},
+      {U_MATH_SYMBOL, "\u00D7", {"a\u00D7b"}},         // ×: symbols stay in words ...
+      {U_MATH_SYMBOL, "+", {"a", "+", "b"}},            // ... except ASCII punctuation ranges
+      {U_CURRENCY_SYMBOL, "\u20AC", {"a\u20ACb"}},
+      {U_MODIFIER_SYMBOL, "\u02C2", {"a\u02C2b"}},
+      {U_OTHER_SYMBOL, "\u00A9", {"a\u00A9b"}},
+      {U_OTHER_SYMBOL, "\uFFFD", {"a\uFFFDb"}},        // kept (Google's Python BERT dropped it)
+      {U_INITIAL_PUNCTUATION, "\u00AB", {"a", "\u00AB", "b"}},
+      {U_FINAL_PUNCTUATION, "\u00BB", {"a", "\u00BB", "b"}},
+  };
+  std::set<int> covered = {U_SURROGATE};
+  for (const CategoryCase& c : cases) {
+    const std::string line = std::string("a") + c.character + "b";
+    CAPTURE(line);
+    UChar32 cp = 0;
+    int32_t i = 0;
+    U8_NEXT(c.character, i, static_cast<int32_t>(std::strlen(c.character)), cp);
+    CHECK(u_charType(cp) == c.category);  // the row's character is of the row's category
+    CHECK(bert_split_words(line) == c.words);
+    covered.insert(c.category);
+  }
+  CHECK(covered.size() == U_CHAR_CATEGORY_COUNT);
+}
+
+TEST_CASE("normaliser: every Cc and Cf code point NFKC_Casefold keeps is a word break") {
+  int checked = 0;
+  for (UChar32 cp = 0; cp <= 0x10FFFF; ++cp) {
+    const int8_t category = u_charType(cp);
+    if ((category != U_CONTROL_CHAR && category != U_FORMAT_CHAR) || u_hasBinaryProperty(cp, UCHAR_CHANGES_WHEN_NFKC_CASEFOLDED))
+      continue;
+    char utf8[4];
+    int32_t n = 0;
+    U8_APPEND_UNSAFE(utf8, n, cp);
+    CAPTURE(cp);
+    CHECK(bert_split_words("a" + std::string(utf8, n) + "b") == Words{"a", "b"});
+    ++checked;
+  }
+  MESSAGE(checked << " Cc/Cf code points checked");
+  CHECK(checked > 60);
 }
 
 TEST_CASE("normaliser: the ASCII fast path equals the ICU path on random ASCII") {

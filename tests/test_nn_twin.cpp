@@ -13,7 +13,7 @@
 // BCQNMT_TWIN_FIXTURE=path runs it against another fixture (e.g. a deliberately broken
 // twin's, to see the test fail).
 //
-// Both kernel paths (core/kernel_path.h) are checked: the fast one (fused attention,
+// Both kernel paths (core/execution_context.h) are checked: the fast one (fused attention,
 // fused linear + cross-entropy) and the plain reference one.
 #include <doctest/doctest.h>
 

@@ -1,0 +1,67 @@
+#pragma once
+// A phase's manifest, PHASE_DIR/manifest.json (pretrain/, quantized/NAME/): what the phase's
+// files are and where they came from, and the one record that commits them together.
+//
+//   {"phase": "quantize", "version": "bcqnmt 0.1.0 (revision ...)", "step": 120,
+//    "config": {"model": {...}, "training": {...}, "quantization": {...}},  every default
+//                                                  filled in, command-line overrides applied
+//    "source": {"checkpoint": "pretrain/best.ckpt", "step": 380, "sha256": "..."},  derived phases
+//    "files": {"best.ckpt": "<sha256>", "latest.ckpt": "<sha256>", "model.bcq": "<sha256>"}}
+//
+// Commit protocol (a redo log of one record): a phase end writes its new files as
+// NAME.next (each atomically, core/atomic_file.h), then replaces manifest.json, naming every
+// file by digest -- that rename is the commit -- then renames each NAME.next over NAME. A
+// kill before the commit leaves the old files and the old manifest, which agree; a kill
+// after it leaves NAME.next files the manifest names, which repair() moves into place. So a
+// reader that repairs first sees the old set or the new one, never best.ckpt of one
+// validation with model.bcq of another.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/run_directory.h"
+
+namespace bcqnmt {
+
+class PhaseFiles {
+ public:
+  explicit PhaseFiles(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+  std::filesystem::path manifest_path() const { return dir_ / "manifest.json"; }
+  // Where a phase end writes `name` (e.g. "model.bcq") before the commit.
+  std::filesystem::path staged(const std::string& name) const { return dir_ / (name + ".next"); }
+  // The manifest, if the phase has committed one; AppError naming the file if it is not JSON.
+  std::optional<nlohmann::json> manifest() const;
+
+  // Finishes or undoes a phase end a kill interrupted: staged files the manifest names by
+  // digest are moved into place, other staged files and temporary files are removed.
+  // Returns what it did, one line ("" when there was nothing to do).
+  std::string repair() const;
+  // The commit: `record` (phase, version, config, source, step) plus the digest of every
+  // file (staged ones from their new bytes) becomes manifest.json; then the staged files
+  // are renamed into place.
+  void commit(nlohmann::json record) const;
+  // The files the manifest names whose bytes differ from its digests (after repair(): none,
+  // unless something outside bcqnmt changed them).
+  std::vector<std::string> mismatched_files() const;
+  // Removes the phase's files and manifest: a derived phase whose source was replaced.
+  void discard() const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Files of a phase that a manifest tracks, in commit order.
+const std::vector<std::string>& phase_file_names();
+
+// The "source" of a quantized variant's manifest: pretrain/best.ckpt, its step and sha256.
+nlohmann::json variant_source(const RunDirectory& run, int64_t step);
+// "" when the variant's model.bcq derives from the current pretrain/best.ckpt; otherwise a
+// one-line warning saying so and how to re-derive it. Compared by the sha256 the variant's
+// manifest records; a variant without a manifest (made before manifests) by modification
+// time.
+std::string stale_variant_warning(const RunDirectory& run, const std::string& variant);
+
+}  // namespace bcqnmt
