@@ -42,10 +42,6 @@ struct ModelConfig {
   // ([D, F], [F, D], + [D, F] gated) and final layer, counted without allocating them:
   // what size bounds are checked against (biases and LayerNorm not counted).
   int64_t matrix_weights() const;
-  // The weights of the embeddings, attention (Q, K, V [D, H*K], output [H*K, D]), FFN
-  // ([D, F], [F, D], + [D, F] gated) and final layer, counted without allocating them:
-  // what size bounds are checked against (biases and LayerNorm not counted).
-  int64_t matrix_weights() const;
 };
 
 }  // namespace bcqnmt
