@@ -52,8 +52,13 @@ struct EvaluationSummary {
 EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out);
 int run_evaluate(const EvaluateOptions& o, std::ostream& out);
 
+// What translate prints: English as a reader writes it (data/readable_english.h), or the
+// corpus's lower-cased Moses-tokenized form, which BLEU against the references uses.
+enum class OutputFormat { readable, tokenized };
+
 struct TranslateOptions {
   std::string run, model = "fp";
+  OutputFormat format = OutputFormat::readable;
   std::string input, output;  // "": standard input / output
   int beam = 1;
   double length_penalty = DecodeOptions{}.length_alpha;
