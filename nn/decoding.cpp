@@ -65,6 +65,7 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
   for (int step = 0; step < o.max_length && !active.empty(); ++step) {
+    if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [rows, V]
     const int64_t v = logits.size(1);
     std::vector<int32_t> keep, next;
@@ -243,6 +244,7 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
   std::vector<SentenceBeam> beams(b, SentenceBeam{{Hypothesis{{}, 0.0f}}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
   for (int step = 0; step < o.max_length && !batch.sentences.empty(); ++step) {
+    if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache);  // [rows, V]
     const int64_t v = logits.size(1);
     std::vector<int32_t> kept, parents, next;  // kept sentences; per new row: parent row, input token

@@ -2,6 +2,7 @@
 // Translation by incremental decoding with key/value caches: the encoder runs once, each
 // step feeds one token per hypothesis and computes logits for that position only.
 // Greedy and beam search, both batched over sentences.
+#include <functional>
 #include <vector>
 
 #include "core/token_ids.h"
@@ -14,6 +15,9 @@ struct DecodeOptions {
   int beam_size = 1;          // 1 = greedy
   float length_alpha = 0.6f;  // beam: score / ((5 + len) / 6)^alpha (Wu et al. 2016)
   int n_best = 1;             // hypotheses decode_n_best returns per sentence, <= beam_size
+  // Called before each decoding step when set; it may throw to abandon the decoding (apps/
+  // throws there on SIGINT/SIGTERM, apps/interrupt.h). The model's mode is restored.
+  std::function<void()> before_step;
 };
 
 // One output of the decoder. log_probability sums log p over the tokens and the closing
