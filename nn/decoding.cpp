@@ -20,13 +20,8 @@ Tensor select_rows(const Tensor& t, const std::vector<int32_t>& rows) {
   return picked.reshape(shape);
 }
 
-void select_cache(DecoderCache& cache, const std::vector<int32_t>& rows) {
-  for (auto* caches : {&cache.self_attention, &cache.cross_attention})
-    for (KvCache& c : *caches)
-      if (c.keys.defined()) {
-        c.keys = select_rows(c.keys, rows);
-        c.values = select_rows(c.values, rows);
-      }
+void select_cache(std::vector<KvCache>& caches, const std::vector<int32_t>& rows) {
+  for (KvCache& c : caches) c.select_rows(rows);
 }
 
 // Translation needs eval mode (no dropout); restore the caller's mode afterwards.
@@ -87,7 +82,8 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
       }
       if (!keep.empty()) {
         encoded = Variable(select_rows(encoded.value(), keep));
-        select_cache(cache, keep);
+        select_cache(cache.self_attention, keep);
+        select_cache(cache.cross_attention, keep);
       }
       active = std::move(still);
       mask = std::move(kept_mask);
@@ -212,7 +208,8 @@ struct BeamBatch {
 };
 
 // Keeps the sentences at positions `kept` (of batch.sentences): their K rows of the encoder
-// states and the mask. The caches are reordered by the caller's parent rows.
+// states, the mask and the cross-attention caches. The self-attention caches follow the
+// caller's parent rows.
 void drop_finished_sentences(BeamBatch& batch, const std::vector<int32_t>& kept, int64_t k) {
   std::vector<int32_t> rows, sentences;
   AttentionMask mask{{}, false};
@@ -223,7 +220,10 @@ void drop_finished_sentences(BeamBatch& batch, const std::vector<int32_t>& kept,
       mask.key_lengths.push_back(batch.mask.key_lengths[a * k + j]);
     }
   }
-  if (!rows.empty()) batch.encoded = Variable(select_rows(batch.encoded.value(), rows));
+  if (!rows.empty()) {
+    batch.encoded = Variable(select_rows(batch.encoded.value(), rows));
+    select_cache(batch.cache.cross_attention, rows);
+  }
   batch.mask = std::move(mask);
   batch.sentences = std::move(sentences);
 }
@@ -262,7 +262,9 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
     }
     if (kept.size() != batch.sentences.size()) drop_finished_sentences(batch, kept, k);
     if (batch.sentences.empty()) break;
-    select_cache(batch.cache, parents);
+    // The K rows of a sentence share its source, so the cross-attention caches need no
+    // reordering by parent: only the self-attention ones follow the hypotheses.
+    select_cache(batch.cache.self_attention, parents);
     tokens = IndexTensor{{static_cast<int64_t>(next.size()), 1}, next};
   }
   std::vector<std::vector<ScoredTranslation>> out;
