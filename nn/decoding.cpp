@@ -105,6 +105,7 @@ struct Hypothesis {
 
 struct SentenceBeam {
   std::vector<Hypothesis> live;  // at most K, highest log-probability first
+  std::vector<int32_t> rows;     // the row (of the sentence's K in the batch) of each live one
   std::vector<ScoredTranslation> finished;
 };
 
@@ -125,13 +126,13 @@ float length_penalty(size_t length, float alpha) {
 }
 
 // Expand: the best `count` continuations of the sentence's live hypotheses, best first.
-// logits holds the sentence's K rows [K, V]; the log-softmax uses the vectorised exp. Only
+// logits holds the sentence's K rows [K, V] (live hypothesis j in row s.rows[j]); the log-softmax uses the vectorised exp. Only
 // a row's own best `count` tokens can be among the sentence's best `count`, so each row is
 // scanned once into a short sorted list instead of sorting all K * V continuations.
 std::vector<Candidate> expand(const SentenceBeam& s, const float* logits, int64_t v, int64_t count) {
   std::vector<Candidate> best;
   for (size_t j = 0; j < s.live.size(); ++j) {
-    const float* row = logits + static_cast<int64_t>(j) * v;
+    const float* row = logits + static_cast<int64_t>(s.rows[j]) * v;
     const float mx = max_of(row, v);
     const float offset = s.live[j].log_probability - (mx + std::log(exp_shifted(row, v, mx, nullptr)));
     std::vector<Candidate> top;  // this row's best, sorted
@@ -171,6 +172,31 @@ std::vector<int32_t> select(SentenceBeam& s, const std::vector<Candidate>& candi
   }
   s.live = std::move(live);
   return parents;
+}
+
+// Places the new live hypotheses, the children of live beams `from`, in the sentence's K
+// rows: each in its parent's row unless a better sibling took it, so the self-attention
+// caches move only for the others (copying every row each step cost a quarter of the time).
+// Returns the row each row's cache comes from (an idle row keeps its own); sets s.rows.
+std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, int64_t k) {
+  std::vector<int32_t> source(k), rows(from.size(), -1);
+  std::iota(source.begin(), source.end(), 0);
+  std::vector<bool> taken(k, false);
+  for (size_t i = 0; i < from.size(); ++i)
+    if (const int32_t parent = s.rows[from[i]]; !taken[parent]) {
+      rows[i] = parent;
+      taken[parent] = true;
+    }
+  int32_t free_row = 0;
+  for (size_t i = 0; i < from.size(); ++i) {
+    if (rows[i] >= 0) continue;
+    while (taken[free_row]) ++free_row;
+    rows[i] = free_row;
+    taken[free_row] = true;
+  }
+  for (size_t i = 0; i < from.size(); ++i) source[rows[i]] = s.rows[from[i]];
+  s.rows = std::move(rows);
+  return source;
 }
 
 // Finish: the search of a sentence is over once K hypotheses have finished and no live one
@@ -241,7 +267,7 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
   }
   batch.encoded = Variable(select_rows(batch.encoded.value(), rows));  // [B*K, S, D]
   for (int32_t r : rows) batch.mask.key_lengths.push_back(source_mask.key_lengths[r]);
-  std::vector<SentenceBeam> beams(b, SentenceBeam{{Hypothesis{{}, 0.0f}}, {}});
+  std::vector<SentenceBeam> beams(b, SentenceBeam{{Hypothesis{{}, 0.0f}}, {0}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
   for (int step = 0; step < o.max_length && !batch.sentences.empty(); ++step) {
     if (o.before_step) o.before_step();
@@ -252,12 +278,14 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
       SentenceBeam& s = beams[batch.sentences[a]];
       const std::vector<int32_t> from =
           select(s, expand(s, logits.data() + static_cast<int64_t>(a) * k * v, v, 2 * k), v, k, o.length_alpha);
+      const std::vector<int32_t> source = place(s, from, k);
       if (s.live.empty() || (stop_early && search_over(s, k, o))) continue;
       kept.push_back(static_cast<int32_t>(a));
-      for (int64_t j = 0; j < k; ++j) {  // rows past the live ones are idle: [END] from row 0
-        const bool used = j < static_cast<int64_t>(from.size());
-        parents.push_back(static_cast<int32_t>(a * k + (used ? from[j] : 0)));
-        next.push_back(used ? s.live[j].tokens.back() : kEndId);
+      std::vector<int32_t> input(k, kEndId);  // idle rows are fed [END]
+      for (size_t i = 0; i < s.live.size(); ++i) input[s.rows[i]] = s.live[i].tokens.back();
+      for (int64_t j = 0; j < k; ++j) {
+        parents.push_back(static_cast<int32_t>(a * k + source[j]));
+        next.push_back(input[j]);
       }
     }
     if (kept.size() != batch.sentences.size()) drop_finished_sentences(batch, kept, k);
