@@ -55,11 +55,8 @@ TEST_CASE("readable English: clitics, quotes and punctuation joined, sentences c
 }
 
 TEST_CASE("real corpus: tokenized -> readable -> tokenized round-trips on >= 99% of test.en") {
-  const std::string dir = bcqnmt::test::real_corpus_dir();
-  if (dir.empty()) {
-    MESSAGE("real corpus absent (../shared/data/ted_hrlr_pt_to_en or BCQNMT_DATA): skipped");
-    return;
-  }
+  const std::string dir = bcqnmt::test::real_corpus_or_skip();
+  if (dir.empty()) return;
   const ParallelText test = load_split(dir, Split::kTest);
   int64_t exact = 0;
   std::map<std::string, std::vector<std::string>> failures;  // kind -> lines
