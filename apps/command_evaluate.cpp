@@ -13,6 +13,7 @@
 #include "apps/model_loading.h"
 #include "apps/translator.h"
 #include "core/atomic_file.h"
+#include "apps/interrupt.h"
 #include "data/bleu.h"
 
 namespace bcqnmt {
@@ -28,6 +29,7 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
   const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
   DecodeOptions decode;
   decode.beam_size = o.beam;
+  decode.before_step = stop_if_interrupted;  // pipeline catches signals; a decoding step is the place to stop
   const auto start = std::chrono::steady_clock::now();
   const std::vector<std::string> outputs = translator.translate(text.source, decode);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -16,10 +16,8 @@ namespace bcqnmt {
 
 namespace {
 // The stages between training phases have no checkpoint to write: a SIGINT/SIGTERM caught
-// during one ends the pipeline before the next (130/143); a rerun resumes.
-void stop_if_interrupted() {
-  if (interrupt_requested()) throw TrainingInterrupted{};
-}
+// during one ends the pipeline at the next check (130/143): between stages, or at the next
+// decoding step of an evaluation; a rerun resumes.
 
 // A variant quantized from an earlier pretrain/best.ckpt is made again from the current one:
 // its checkpoints and model go (its settings stay), so quantize starts afresh.
@@ -65,13 +63,13 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   rederive_if_stale(e.run, q.name, out);
   run_quantize(q, out);
   stop_if_interrupted();
-  out << "== 4/5 evaluate the full-precision model\n";
+  out << "== 4/5 evaluate the full-precision model" << std::endl;  // seen before the long decoding
   EvaluateOptions ev;
   ev.run = o.run;
   ev.data = data_dir;
   const EvaluationSummary fp = evaluate_run(ev, out);
   stop_if_interrupted();
-  out << "== 5/5 evaluate the BCQ model\n";
+  out << "== 5/5 evaluate the BCQ model" << std::endl;
   ev.model = q.name;
   const EvaluationSummary bcq = evaluate_run(ev, out);
 

@@ -2,7 +2,8 @@
 //   GET  /           the page (apps/web/index.html, compiled in): Portuguese in, English and
 //                    the cross-attention map out
 //   GET  /health     {"status": "ok", "model", "bits_per_weight", "bit_allocation", "version"}
-//   POST /translate  {"text": ["...", ...], "beam": 1, "n_best": 1, "attention": false} ->
+//   POST /translate  {"text": ["...", ...], "beam": 1, "n_best": 1, "attention": false,
+//                    "format": "readable" (default) or "tokenized", as translate --format} ->
 //                    {"translations": [...], "scores": [...], "n_best": [[{"text", "score"}]],
 //                     "attention": [{"source", "target", "weights"}], "timing_ms": {...}}
 // Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields,
@@ -16,12 +17,14 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
 
 #include "apps/app_error.h"
 #include "apps/command_line.h"
+#include "data/readable_english.h"
 #include "apps/commands.h"
 #include "apps/interrupt.h"
 #include "apps/translation_queue.h"
@@ -53,8 +56,8 @@ TranslationRequest parse_request(const std::string& body_text, const ServeOption
   if (body.is_discarded()) throw BadRequest("the body is not valid JSON (UTF-8)");
   if (!body.is_object()) throw BadRequest("the body must be a JSON object with \"text\": [\"...\", ...]");
   for (const auto& [key, value] : body.items())
-    if (key != "text" && key != "beam" && key != "n_best" && key != "attention")
-      throw BadRequest("unknown field \"" + key + "\" (the fields: text, beam, n_best, attention)");
+    if (key != "text" && key != "beam" && key != "n_best" && key != "attention" && key != "format")
+      throw BadRequest("unknown field \"" + key + "\" (the fields: text, beam, n_best, attention, format)");
   if (!body.contains("text") || !body["text"].is_array())
     throw BadRequest("\"text\" must be an array of Portuguese sentences");
   TranslationRequest r;
@@ -72,17 +75,27 @@ TranslationRequest parse_request(const std::string& body_text, const ServeOption
   if (body.contains("attention") && !body["attention"].is_boolean())
     throw BadRequest("\"attention\" must be true or false");
   r.attention = body.value("attention", false);
+  if (body.contains("format")) {
+    const std::optional<OutputFormat> format =
+        body["format"].is_string() ? output_format_names().find(body["format"]) : std::nullopt;
+    if (!format) throw BadRequest("\"format\" must be " + output_format_names().choices());
+    r.format = *format;
+  }
   return r;
 }
 
 nlohmann::json response_json(const TranslationResult& result, const TranslationRequest& request, double total_ms) {
   nlohmann::json out{{"translations", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
+  // As `translate` prints them: readable English unless the request asks for the corpus's form.
+  const auto shown = [&](const std::string& text) {
+    return request.format == OutputFormat::readable ? readable_english(text) : text;
+  };
   for (const std::vector<ScoredText>& hypotheses : result.hypotheses) {
-    out["translations"].push_back(hypotheses.front().text);
+    out["translations"].push_back(shown(hypotheses.front().text));
     out["scores"].push_back(hypotheses.front().score);
     if (request.options.n_best <= 1) continue;
     nlohmann::json list = nlohmann::json::array();
-    for (const ScoredText& h : hypotheses) list.push_back({{"text", h.text}, {"score", h.score}});
+    for (const ScoredText& h : hypotheses) list.push_back({{"text", shown(h.text)}, {"score", h.score}});
     out["n_best"].push_back(list);
   }
   for (const AttentionMap& a : result.attention)

@@ -5,7 +5,8 @@
 //   An empty or blank line gives an empty line (no invented translation). Ill-formed UTF-8
 //   is replaced by U+FFFD and a line longer than the model's input is cut, each with one
 //   warning on stderr naming the line. A summary goes to stderr unless --quiet.
-//   --n-best and --scores add the decoder's scores (nn/decoding.h).
+//   --n-best and --scores add the decoder's scores (nn/decoding.h). --format picks readable
+//   English (the default) or the corpus's tokenized form; the summary counts tokens.
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <istream>
 #include <memory>
 #include <ostream>
@@ -26,6 +28,7 @@
 #include "apps/model_loading.h"
 #include "apps/translator.h"
 #include "core/atomic_file.h"
+#include "data/readable_english.h"
 #include "data/utf8.h"
 
 namespace bcqnmt {
@@ -53,7 +56,9 @@ std::string prepared(std::string line, int64_t number, const Translator& transla
 // "text ||| score"; with --n-best N, N lines "index ||| text ||| score" as Moses and Marian
 // write them. A blank input line has no hypotheses and gives an empty text.
 std::string format(const std::vector<ScoredText>& hypotheses, int64_t index, const TranslateOptions& o) {
-  const std::vector<ScoredText> shown = hypotheses.empty() ? std::vector<ScoredText>(1) : hypotheses;
+  std::vector<ScoredText> shown = hypotheses.empty() ? std::vector<ScoredText>(1) : hypotheses;
+  if (o.format == OutputFormat::readable)
+    for (ScoredText& h : shown) h.text = readable_english(h.text);
   std::ostringstream line;
   line << std::fixed << std::setprecision(4);
   if (o.n_best > 1) {
@@ -91,12 +96,12 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   std::istream& source = o.input.empty() ? in : file;
   const bool interactive = o.input.empty() && o.output.empty() && &in == &std::cin && isatty(STDIN_FILENO);
   const auto start = std::chrono::steady_clock::now();
-  int64_t sentences = 0, words = 0;
-  auto count_words = [&](const std::vector<ScoredText>& hypotheses) {
+  int64_t sentences = 0, tokens = 0;
+  auto count_tokens = [&](const std::vector<ScoredText>& hypotheses) {  // of the tokenized 1-best
     ++sentences;
     if (hypotheses.empty() || hypotheses.front().text.empty()) return;
     const std::string& best = hypotheses.front().text;
-    words += 1 + std::count(best.begin(), best.end(), ' ');
+    tokens += 1 + std::count(best.begin(), best.end(), ' ');
   };
 
   if (interactive) {  // answer each line at once
@@ -105,7 +110,7 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
       line = prepared(std::move(line), ++number, translator, err);
       const std::vector<ScoredText> hypotheses =
           blank(line) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
-      count_words(hypotheses);
+      count_tokens(hypotheses);
       out << format(hypotheses, number - 1, o) << std::flush;
     }
   } else {
@@ -120,7 +125,7 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
     size_t next = 0;
     for (size_t i = 0; i < lines.size(); ++i) {
       const std::vector<ScoredText> hypotheses = blank(lines[i]) ? std::vector<ScoredText>{} : translated[next++];
-      count_words(hypotheses);
+      count_tokens(hypotheses);
       result += format(hypotheses, static_cast<int64_t>(i), o);
     }
     if (o.output.empty())
@@ -130,8 +135,8 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   }
   if (!o.quiet) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    err << std::fixed << std::setprecision(1) << "translate: " << sentences << " sentences, " << words
-        << " output words in " << seconds << " s (" << (seconds > 0 ? words / seconds : 0.0) << " words/s, "
+    err << std::fixed << std::setprecision(1) << "translate: " << sentences << " sentences, " << tokens
+        << " output tokens in " << seconds << " s (" << (seconds > 0 ? tokens / seconds : 0.0) << " tokens/s, "
         << (sentences ? 1000.0 * seconds / static_cast<double>(sentences) : 0.0) << " ms/sentence)\n";
   }
   return 0;
@@ -140,8 +145,13 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
 Subcommand add_translate_command(CLI::App& app) {
   auto o = std::make_shared<TranslateOptions>();
   CLI::App* c = app.add_subcommand(
-      "translate", "Translate Portuguese to English, one line per sentence (lower-cased and tokenized as the corpus)");
+      "translate", "Translate Portuguese to English, one line per sentence");
   add_model_source_flags(c, o->run, o->bundle, o->model);
+  c->add_option("--format", o->format,
+                "readable: English as a reader writes it (it's, don't, \"quoted\", capitalised sentences); "
+                "tokenized: lower-cased and Moses-tokenized like the corpus and the BLEU references")
+      ->transform(CLI::CheckedTransformer(name_map(output_format_names())))
+      ->default_str(output_format_names().name(OutputFormat::readable));
   c->add_option("-i,--input", o->input, "Input file (default: standard input)");
   c->add_option("-o,--output", o->output, "Output file, written atomically (default: standard output)");
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/name_table.h"
 #include "nn/decoding.h"
 
 namespace bcqnmt {
@@ -52,8 +53,18 @@ struct EvaluationSummary {
 EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out);
 int run_evaluate(const EvaluateOptions& o, std::ostream& out);
 
+// What translate prints: English as a reader writes it (data/readable_english.h), or the
+// corpus's lower-cased Moses-tokenized form, which BLEU against the references uses.
+enum class OutputFormat { readable, tokenized };
+inline const NameTable<OutputFormat>& output_format_names() {
+  static const NameTable<OutputFormat> names("the output format",
+                                             {{OutputFormat::readable, "readable"}, {OutputFormat::tokenized, "tokenized"}});
+  return names;
+}
+
 struct TranslateOptions {
   std::string run, model = "fp", bundle;  // --run/--model or --bundle (apps/model_loading.h load_model)
+  OutputFormat format = OutputFormat::readable;
   std::string input, output;  // "": standard input / output
   int beam = 1;
   double length_penalty = DecodeOptions{}.length_alpha;

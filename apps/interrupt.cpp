@@ -16,6 +16,10 @@ void install_interrupt_handlers() {
 
 bool interrupt_requested() { return g_signal != 0; }
 
+void stop_if_interrupted() {
+  if (interrupt_requested()) throw TrainingInterrupted{};
+}
+
 int interrupted_exit_status() { return g_signal == 0 ? 0 : 128 + g_signal; }
 
 }  // namespace bcqnmt

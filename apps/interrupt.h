@@ -10,8 +10,13 @@ bool interrupt_requested();
 // 128 + the signal that was caught (130 or 143); 0 when none was.
 int interrupted_exit_status();
 
-// Thrown by the training loop after it saved its checkpoint; main() exits with
-// interrupted_exit_status().
+// Thrown by the training loop after it saved its checkpoint, and by stop_if_interrupted;
+// main() exits with interrupted_exit_status().
 struct TrainingInterrupted {};
+
+// Throws TrainingInterrupted once a signal was caught: where a command with the handlers
+// installed (pipeline) has nothing to save, such as between stages or between decoding
+// steps (DecodeOptions::before_step), so it stops at once.
+void stop_if_interrupted();
 
 }  // namespace bcqnmt

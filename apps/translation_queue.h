@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "apps/commands.h"
 #include "apps/model_loading.h"
 #include "apps/translator.h"
 
@@ -25,6 +26,7 @@ struct TranslationRequest {
   std::vector<std::string> text;  // non-blank sentences
   DecodeOptions options;
   bool attention = false;  // also the cross-attention map of each 1-best translation
+  OutputFormat format = OutputFormat::readable;  // applied to the answer, not the decoding
 };
 
 // Where the decoder looked for one sentence (nn/cross_attention_map.h): weights

@@ -3,6 +3,7 @@
 // in messages, written once. The same table parses (config readers, core/json_fields.h),
 // prints, validates command-line flags (CLI::IsMember(table.names())) and lists the choices
 // in help texts and errors, so a new value is one line in its table.
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -51,5 +52,14 @@ class NameTable {
   std::string what_;
   std::vector<std::pair<E, std::string>> entries_;
 };
+
+// name -> value for every entry, as CLI11's CheckedTransformer takes it (a flag parsed
+// straight into the enum).
+template <class E>
+std::map<std::string, E> name_map(const NameTable<E>& table) {
+  std::map<std::string, E> out;
+  for (const std::string& name : table.names()) out.emplace(name, *table.find(name));
+  return out;
+}
 
 }  // namespace bcqnmt

@@ -7,15 +7,12 @@
 #include <string_view>
 
 #include "data/bert_normalizer.h"
+#include "data/moses_tokenizer.h"
 
 namespace bcqnmt {
 
 namespace {
 
-// Moses keeps these English clitics attached to the apostrophe (`they 're`, `i 'm`, `'em`).
-constexpr std::array<std::string_view, 7> kClitics = {"s", "re", "ve", "m", "ll", "d", "em"};
-// Moses' English non-breaking prefixes that occur in the corpus (`mr. noise`, `dr. abdi`).
-constexpr std::array<std::string_view, 8> kTitles = {"mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr"};
 // Web addresses (`drawtoast.com`, `dosomething.org`).
 constexpr std::array<std::string_view, 3> kDomains = {"com", "org", "net"};
 
@@ -89,7 +86,7 @@ std::vector<std::string> merge_apostrophes_and_quotes(const std::vector<std::str
     } else if (t == "n" && next == "'" && at(i + 2) == "t") {
       out.emplace_back("n't");
       i += 3;
-    } else if (t == "'" && !out.empty() && one_of(kClitics, next)) {
+    } else if (t == "'" && !out.empty() && is_english_clitic(next)) {
       out.push_back(apostrophe_then(next));
       i += 2;
     } else if (t == "'" && is_word(next) && !out.empty() && out.back().size() == 1 && is_word(out.back())) {
@@ -140,7 +137,7 @@ std::vector<std::string> glue_word_internal_punctuation(const std::vector<std::s
       const bool final_period = i + 3 == n;
       if (!final_period) out.back() += ".";
       i += final_period ? 2 : 3;
-    } else if (t == "." && (one_of(kTitles, prev) || (prev == "etc" && next == ","))) {
+    } else if (t == "." && (is_title_abbreviation(prev) || (prev == "etc" && next == ","))) {
       out.back() += ".";
       i += 1;
     } else if (t == "." && is_letter(prev) && is_word(next)) {
@@ -165,6 +162,46 @@ std::string moses_detokenize(const std::vector<std::string>& words) {
   for (const std::string& token : tokens) {
     if (!line.empty()) line += ' ';
     line += token;
+  }
+  return line;
+}
+
+}  // namespace bcqnmt
+
+namespace bcqnmt {
+
+namespace {
+
+bool joins_left(std::string_view t, std::string_view prev) {
+  static constexpr std::array<std::string_view, 12> kClosing = {",", ".", "?", "!", ":", ";", "%", ")", "]", "}", "''", "n't"};
+  if (one_of(kClosing, t) || (t.size() > 1 && t.find_first_not_of('.') == std::string_view::npos)) return true;
+  if (t.size() > 1 && t[0] == '\'' && is_english_clitic(t.substr(1)) && t != "'em") return ends_in_word(prev);
+  if (t == "'")  // possessive or dropped g (`students '`, `wavin '`), or a closing quote after a mark
+    return ends_with(prev, "s") || ends_with(prev, "in") || prev == "." || prev == "?" || prev == "!";
+  return false;
+}
+
+bool joins_right(std::string_view t) {
+  static constexpr std::array<std::string_view, 8> kOpening = {"(", "[", "{", "$", "£", "€", "``", "¿"};
+  return one_of(kOpening, t);
+}
+
+}  // namespace
+
+std::string detokenize_english(std::string_view tokenized) {
+  std::string line;
+  std::string_view prev;
+  bool glue_next = true;  // no space before the next token
+  for (size_t begin = 0; begin < tokenized.size();) {
+    size_t end = tokenized.find(' ', begin);
+    if (end == std::string_view::npos) end = tokenized.size();
+    const std::string_view t = tokenized.substr(begin, end - begin);
+    begin = end + 1;
+    if (t.empty()) continue;
+    if (!glue_next && !joins_left(t, prev)) line += ' ';
+    line += t == "``" || t == "''" ? std::string_view("\"") : t;
+    glue_next = joins_right(t);
+    prev = t;
   }
   return line;
 }

@@ -9,10 +9,21 @@
 // measured on the references themselves: detokenize(split(line)) == line for 99.1% of
 // test.en lines (the rest are mostly typos in the corpus such as `winter.mt`).
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bcqnmt {
 
 std::string moses_detokenize(const std::vector<std::string>& words);
+
+// The corpus's tokenized form -> readable English, following Moses detokenizer.perl's English
+// rules (Koehn et al. 2007; scripts/tokenizer/detokenizer.perl -l en): `, . ? ! : ; % ) ] }`
+// and `...` join the word before, `( [ { $` the word after; `'s 're 've 'm 'll 'd` and `n't`
+// join the word before (`it's`, `don't`); `` and '' become " joined inward. A lone `'`
+// joins the word before after -s/-in or a sentence mark (`students' minds`, `'cool.'`).
+// Case is left alone (data/sentence_case.h capitalises). moses_tokenize_english
+// (data/moses_tokenizer.h) is the way back.
+//   "i do n't know , `` he said . ''" -> "i don't know, \"he said.\""
+std::string detokenize_english(std::string_view tokenized);
 
 }  // namespace bcqnmt

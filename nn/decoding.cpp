@@ -20,13 +20,8 @@ Tensor select_rows(const Tensor& t, const std::vector<int32_t>& rows) {
   return picked.reshape(shape);
 }
 
-void select_cache(DecoderCache& cache, const std::vector<int32_t>& rows) {
-  for (auto* caches : {&cache.self_attention, &cache.cross_attention})
-    for (KvCache& c : *caches)
-      if (c.keys.defined()) {
-        c.keys = select_rows(c.keys, rows);
-        c.values = select_rows(c.values, rows);
-      }
+void select_cache(std::vector<KvCache>& caches, const std::vector<int32_t>& rows) {
+  for (KvCache& c : caches) c.select_rows(rows);
 }
 
 // Translation needs eval mode (no dropout); restore the caller's mode afterwards.
@@ -65,6 +60,7 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
   for (int step = 0; step < o.max_length && !active.empty(); ++step) {
+    if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [rows, V]
     const int64_t v = logits.size(1);
     std::vector<int32_t> keep, next;
@@ -86,7 +82,8 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
       }
       if (!keep.empty()) {
         encoded = Variable(select_rows(encoded.value(), keep));
-        select_cache(cache, keep);
+        select_cache(cache.self_attention, keep);
+        select_cache(cache.cross_attention, keep);
       }
       active = std::move(still);
       mask = std::move(kept_mask);
@@ -97,120 +94,243 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   return out;
 }
 
+// ---- Beam search ------------------------------------------------------------------------
+// Each sentence keeps K rows in the batch; a sentence whose search is over leaves the batch
+// (its encoder states, mask and caches are dropped), as finished sentences leave greedy's.
+
 struct Hypothesis {
   std::vector<int32_t> tokens;
-  float score;  // sum of log-probabilities
+  float log_probability;
 };
 
+struct SentenceBeam {
+  std::vector<Hypothesis> live;  // at most K, highest log-probability first
+  std::vector<int32_t> rows;     // the row (of the sentence's K in the batch) of each live one
+  std::vector<ScoredTranslation> finished;
+};
+
+// A continuation: log p(beam's prefix + token), index = beam * V + token.
+struct Candidate {
+  float log_probability;
+  int64_t index;
+};
+
+// Ranked by log-probability, ties to the lower beam * V + token.
+bool ranks_above(const Candidate& x, const Candidate& y) {
+  return x.log_probability > y.log_probability || (x.log_probability == y.log_probability && x.index < y.index);
+}
+
+// Wu et al. 2016 eq. 14: lp(n) = ((5 + n) / 6)^alpha over n tokens ([END] included).
+float length_penalty(size_t length, float alpha) {
+  return std::pow((5.0f + static_cast<float>(length)) / 6.0f, alpha);
+}
+
+// Expand: the best `count` continuations of the sentence's live hypotheses, best first.
+// logits holds the sentence's K rows [K, V] (live hypothesis j in row s.rows[j]); the log-softmax uses the vectorised exp. Only
+// a row's own best `count` tokens can be among the sentence's best `count`, so each row is
+// scanned once into a short sorted list instead of sorting all K * V continuations.
+std::vector<Candidate> expand(const SentenceBeam& s, const float* logits, int64_t v, int64_t count) {
+  std::vector<Candidate> best;
+  for (size_t j = 0; j < s.live.size(); ++j) {
+    const float* row = logits + static_cast<int64_t>(s.rows[j]) * v;
+    const float mx = max_of(row, v);
+    const float offset = s.live[j].log_probability - (mx + std::log(exp_shifted(row, v, mx, nullptr)));
+    std::vector<Candidate> top;  // this row's best, sorted
+    for (int64_t t = 0; t < v; ++t) {
+      const Candidate c{offset + row[t], static_cast<int64_t>(j) * v + t};
+      if (static_cast<int64_t>(top.size()) == count && !ranks_above(c, top.back())) continue;
+      top.insert(std::upper_bound(top.begin(), top.end(), c, ranks_above), c);
+      if (static_cast<int64_t>(top.size()) > count) top.pop_back();
+    }
+    best.insert(best.end(), top.begin(), top.end());
+  }
+  const int64_t keep = std::min<int64_t>(count, static_cast<int64_t>(best.size()));
+  std::partial_sort(best.begin(), best.begin() + keep, best.end(), ranks_above);
+  best.resize(keep);
+  return best;
+}
+
+// Select: walking the candidates best first, [END] finishes a hypothesis (scored with the
+// length penalty), any other token extends one, until K are live. Returns each new live
+// hypothesis's parent beam.
+std::vector<int32_t> select(SentenceBeam& s, const std::vector<Candidate>& candidates, int64_t v, int64_t k,
+                            float alpha) {
+  std::vector<Hypothesis> live;
+  std::vector<int32_t> parents;
+  for (const Candidate& c : candidates) {
+    if (static_cast<int64_t>(live.size()) == k) break;
+    const auto beam = static_cast<int32_t>(c.index / v);
+    const auto token = static_cast<int32_t>(c.index % v);
+    const std::vector<int32_t>& history = s.live[beam].tokens;
+    if (token == kEndId) {
+      s.finished.push_back({history, c.log_probability, c.log_probability / length_penalty(history.size() + 1, alpha)});
+      continue;
+    }
+    live.push_back({history, c.log_probability});
+    live.back().tokens.push_back(token);
+    parents.push_back(beam);
+  }
+  s.live = std::move(live);
+  return parents;
+}
+
+// Places the new live hypotheses, the children of live beams `from`, in the sentence's K
+// rows: each in its parent's row unless a better sibling took it, so the self-attention
+// caches move only for the others (copying every row each step cost a quarter of the time).
+// Returns the row each row's cache comes from (an idle row keeps its own); sets s.rows.
+std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, int64_t k) {
+  std::vector<int32_t> source(k), rows(from.size(), -1);
+  std::iota(source.begin(), source.end(), 0);
+  std::vector<bool> taken(k, false);
+  for (size_t i = 0; i < from.size(); ++i)
+    if (const int32_t parent = s.rows[from[i]]; !taken[parent]) {
+      rows[i] = parent;
+      taken[parent] = true;
+    }
+  int32_t free_row = 0;
+  for (size_t i = 0; i < from.size(); ++i) {
+    if (rows[i] >= 0) continue;
+    while (taken[free_row]) ++free_row;
+    rows[i] = free_row;
+    taken[free_row] = true;
+  }
+  for (size_t i = 0; i < from.size(); ++i) source[rows[i]] = s.rows[from[i]];
+  s.rows = std::move(rows);
+  return source;
+}
+
+// Finish: the search of a sentence is over once K hypotheses have finished and no live one
+// can still beat the best of them (fairseq's and CTranslate2's rule, made exact). A live
+// hypothesis of log-probability L <= 0 can only lose probability, and it ends with at most
+// max_length tokens, so its best reachable score is L / lp(max_length) for alpha >= 0: the
+// penalty grows with length and divides a negative number. The bound is attained only if
+// every further token has probability 1; live[0] has the highest L.
+bool search_over(const SentenceBeam& s, int64_t k, const DecodeOptions& o) {
+  if (s.live.empty()) return true;
+  if (static_cast<int64_t>(s.finished.size()) < k) return false;
+  float best_done = -INFINITY;
+  for (const ScoredTranslation& t : s.finished) best_done = std::max(best_done, t.score);
+  return best_done >= s.live.front().log_probability / length_penalty(static_cast<size_t>(o.max_length), o.length_alpha);
+}
+
+// The n_best best of the finished hypotheses, best first; when max_length cut the search
+// before n_best finished, the live ones count too (scored over their tokens, no [END]).
+std::vector<ScoredTranslation> best_of(SentenceBeam& s, const DecodeOptions& o) {
+  std::vector<ScoredTranslation> out = std::move(s.finished);
+  if (static_cast<int64_t>(out.size()) < o.n_best)
+    for (const Hypothesis& h : s.live)
+      out.push_back({h.tokens, h.log_probability, h.log_probability / length_penalty(h.tokens.size(), o.length_alpha)});
+  std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.score > y.score; });
+  if (static_cast<int64_t>(out.size()) > o.n_best) out.resize(o.n_best);
+  return out;
+}
+
+// The batch rows of the sentences still searching: K per sentence, sentence-major.
+struct BeamBatch {
+  Variable encoded;  // [rows, S, D]
+  AttentionMask mask;
+  DecoderCache cache;
+  std::vector<int32_t> sentences;  // the sentence of each block of K rows
+};
+
+// Keeps the sentences at positions `kept` (of batch.sentences): their K rows of the encoder
+// states, the mask and the cross-attention caches. The self-attention caches follow the
+// caller's parent rows.
+void drop_finished_sentences(BeamBatch& batch, const std::vector<int32_t>& kept, int64_t k) {
+  std::vector<int32_t> rows, sentences;
+  AttentionMask mask{{}, false};
+  for (int32_t a : kept) {
+    sentences.push_back(batch.sentences[a]);
+    for (int64_t j = 0; j < k; ++j) {
+      rows.push_back(static_cast<int32_t>(a * k + j));
+      mask.key_lengths.push_back(batch.mask.key_lengths[a * k + j]);
+    }
+  }
+  if (!rows.empty()) {
+    batch.encoded = Variable(select_rows(batch.encoded.value(), rows));
+    select_cache(batch.cache.cross_attention, rows);
+  }
+  batch.mask = std::move(mask);
+  batch.sentences = std::move(sentences);
+}
+
+// stop_early false: the exhaustive reference, every sentence to max_length.
 std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model, const IndexTensor& source,
-                                                        const DecodeOptions& o) {
+                                                        const DecodeOptions& o, bool stop_early) {
   const int64_t b = source.shape[0], k = o.beam_size;
   const AttentionMask source_mask = padding_mask(source, false);
-  Variable encoded = model.encoder().forward(source, source_mask);  // [B, S, D]
-  std::vector<int32_t> expand;                                      // row b*K + j <- sentence b
-  AttentionMask mask{{}, false};
-  for (int64_t n = 0; n < b; ++n)
-    for (int64_t j = 0; j < k; ++j) {
-      expand.push_back(static_cast<int32_t>(n));
-      mask.key_lengths.push_back(source_mask.key_lengths[n]);
-    }
-  encoded = Variable(select_rows(encoded.value(), expand));  // [B*K, S, D]
-  // Wu et al. 2016's length penalty over `length` tokens ([END] included).
-  auto penalty = [&](size_t length) { return std::pow((5.0f + static_cast<float>(length)) / 6.0f, o.length_alpha); };
-  // Only the first beam of each sentence is live at the start, so the K beams differ.
-  std::vector<Hypothesis> live(b * k, Hypothesis{{}, -INFINITY});
-  for (int64_t n = 0; n < b; ++n) live[n * k].score = 0.0f;
-  std::vector<std::vector<ScoredTranslation>> finished(b);
-  std::vector<bool> done(b, false);
-  IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
-  DecoderCache cache;
-  std::vector<std::pair<float, int64_t>> candidates;  // (score, beam * V + token)
-  for (int step = 0; step < o.max_length; ++step) {
-    const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [B*K, V]
-    const int64_t v = logits.size(1);
-    std::vector<float> log_normalizer(b * k);  // logsumexp of each row, vectorised exp
-    for (int64_t r = 0; r < b * k; ++r) {
-      const float* row = logits.data() + r * v;
-      const float mx = max_of(row, v);
-      log_normalizer[r] = mx + std::log(exp_shifted(row, v, mx, nullptr));
-    }
-    std::vector<int32_t> parents(b * k);
-    std::vector<Hypothesis> next_live(b * k, Hypothesis{{}, -INFINITY});
-    for (int64_t n = 0; n < b; ++n) {
-      for (int64_t j = 0; j < k; ++j) parents[n * k + j] = static_cast<int32_t>(n * k);
-      if (done[n]) continue;
-      candidates.clear();
-      for (int64_t j = 0; j < k; ++j) {
-        const float base = live[n * k + j].score;
-        if (base == -INFINITY) continue;
-        const float* row = logits.data() + (n * k + j) * v;
-        const float offset = base - log_normalizer[n * k + j];
-        for (int64_t t = 0; t < v; ++t) candidates.emplace_back(offset + row[t], j * v + t);
-      }
-      const int64_t top = std::min<int64_t>(2 * k, static_cast<int64_t>(candidates.size()));
-      std::partial_sort(candidates.begin(), candidates.begin() + top, candidates.end(),
-                        [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
-      int64_t filled = 0;
-      for (int64_t c = 0; c < top && filled < k; ++c) {
-        const int64_t beam = candidates[c].second / v;
-        const auto token = static_cast<int32_t>(candidates[c].second % v);
-        const std::vector<int32_t>& history = live[n * k + beam].tokens;
-        if (token == kEndId) {
-          const float log_p = candidates[c].first;
-          finished[n].push_back({history, log_p, log_p / penalty(history.size() + 1)});
-          continue;
-        }
-        Hypothesis h{history, candidates[c].first};
-        h.tokens.push_back(token);
-        parents[n * k + filled] = static_cast<int32_t>(n * k + beam);
-        next_live[n * k + filled] = std::move(h);
-        ++filled;
-      }
-      // Done once K hypotheses have finished and the best live one, ranked at its current
-      // length, does not beat the best finished one (CTranslate2's and fairseq's rule; a
-      // bound over every future length would wait for max_length's penalty).
-      if (static_cast<int64_t>(finished[n].size()) >= k) {
-        float best_done = -INFINITY;
-        for (const auto& t : finished[n]) best_done = std::max(best_done, t.score);
-        const Hypothesis& best_live = next_live[n * k];
-        done[n] = best_live.score == -INFINITY || best_done >= best_live.score / penalty(best_live.tokens.size() + 1);
-      }
-    }
-    live = std::move(next_live);
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
-    select_cache(cache, parents);
-    std::vector<int32_t> next(b * k);
-    for (int64_t r = 0; r < b * k; ++r) next[r] = live[r].tokens.empty() ? kEndId : live[r].tokens.back();
-    tokens = IndexTensor{{b * k, 1}, next};
-  }
+  BeamBatch batch{model.encoder().forward(source, source_mask), AttentionMask{{}, false}, {}, {}};  // [B, S, D]
+  std::vector<int32_t> rows;  // row n * K + j <- sentence n
   for (int64_t n = 0; n < b; ++n) {
-    if (static_cast<int64_t>(finished[n].size()) < o.n_best)  // max_length cut them: the live ones count too
-      for (int64_t j = 0; j < k; ++j) {
-        const Hypothesis& h = live[n * k + j];
-        if (h.score > -INFINITY) finished[n].push_back({h.tokens, h.score, h.score / penalty(h.tokens.size())});
-      }
-    std::stable_sort(finished[n].begin(), finished[n].end(),
-                     [](const auto& x, const auto& y) { return x.score > y.score; });
-    if (static_cast<int64_t>(finished[n].size()) > o.n_best) finished[n].resize(o.n_best);
+    batch.sentences.push_back(static_cast<int32_t>(n));
+    for (int64_t j = 0; j < k; ++j) rows.push_back(static_cast<int32_t>(n));
   }
-  return finished;
+  batch.encoded = Variable(select_rows(batch.encoded.value(), rows));  // [B*K, S, D]
+  for (int32_t r : rows) batch.mask.key_lengths.push_back(source_mask.key_lengths[r]);
+  std::vector<SentenceBeam> beams(b, SentenceBeam{{Hypothesis{{}, 0.0f}}, {0}, {}});
+  IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
+  for (int step = 0; step < o.max_length && !batch.sentences.empty(); ++step) {
+    if (o.before_step) o.before_step();
+    const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache);  // [rows, V]
+    const int64_t v = logits.size(1);
+    std::vector<int32_t> kept, parents, next;  // kept sentences; per new row: parent row, input token
+    for (size_t a = 0; a < batch.sentences.size(); ++a) {
+      SentenceBeam& s = beams[batch.sentences[a]];
+      const std::vector<int32_t> from =
+          select(s, expand(s, logits.data() + static_cast<int64_t>(a) * k * v, v, 2 * k), v, k, o.length_alpha);
+      const std::vector<int32_t> source = place(s, from, k);
+      if (s.live.empty() || (stop_early && search_over(s, k, o))) continue;
+      kept.push_back(static_cast<int32_t>(a));
+      std::vector<int32_t> input(k, kEndId);  // idle rows are fed [END]
+      for (size_t i = 0; i < s.live.size(); ++i) input[s.rows[i]] = s.live[i].tokens.back();
+      for (int64_t j = 0; j < k; ++j) {
+        parents.push_back(static_cast<int32_t>(a * k + source[j]));
+        next.push_back(input[j]);
+      }
+    }
+    if (kept.size() != batch.sentences.size()) drop_finished_sentences(batch, kept, k);
+    if (batch.sentences.empty()) break;
+    // The K rows of a sentence share its source, so the cross-attention caches need no
+    // reordering by parent: only the self-attention ones follow the hypotheses.
+    select_cache(batch.cache.self_attention, parents);
+    tokens = IndexTensor{{static_cast<int64_t>(next.size()), 1}, next};
+  }
+  std::vector<std::vector<ScoredTranslation>> out;
+  for (SentenceBeam& s : beams) out.push_back(best_of(s, o));
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+void check_decode_arguments(const IndexTensor& source, const DecodeOptions& options) {
+  if (source.shape.size() != 2) throw NnError("translate: source must be [B, S], got " + shape_str(source.shape));
+  if (options.beam_size < 1) throw NnError("translate: beam size must be >= 1");
+  if (options.n_best < 1 || options.n_best > options.beam_size)
+    throw NnError("translate: n-best " + std::to_string(options.n_best) + " needs a beam of at least that size, not " +
+                  std::to_string(options.beam_size));
 }
 
 }  // namespace
 
 std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,
                                                           const DecodeOptions& options) {
-  if (source.shape.size() != 2) throw NnError("translate: source must be [B, S], got " + shape_str(source.shape));
-  if (options.beam_size < 1) throw NnError("translate: beam size must be >= 1");
-  if (options.n_best < 1 || options.n_best > options.beam_size)
-    throw NnError("translate: n-best " + std::to_string(options.n_best) + " needs a beam of at least that size, not " +
-                  std::to_string(options.beam_size));
+  check_decode_arguments(source, options);
   NoGradGuard no_grad;
   EvalScope eval(model);
-  if (options.beam_size > 1) return beam_search(model, source, options);
+  if (options.beam_size > 1) return beam_search(model, source, options, /*stop_early=*/true);
   std::vector<std::vector<ScoredTranslation>> out;
   for (ScoredTranslation& t : greedy(model, source, options)) out.push_back({std::move(t)});
   return out;
+}
+
+std::vector<std::vector<ScoredTranslation>> beam_search_exhaustive(const Transformer& model, const IndexTensor& source,
+                                                                   const DecodeOptions& options) {
+  check_decode_arguments(source, options);
+  NoGradGuard no_grad;
+  EvalScope eval(model);
+  return beam_search(model, source, options, /*stop_early=*/false);
 }
 
 std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, const IndexTensor& source,

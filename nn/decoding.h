@@ -2,6 +2,7 @@
 // Translation by incremental decoding with key/value caches: the encoder runs once, each
 // step feeds one token per hypothesis and computes logits for that position only.
 // Greedy and beam search, both batched over sentences.
+#include <functional>
 #include <vector>
 
 #include "core/token_ids.h"
@@ -14,6 +15,9 @@ struct DecodeOptions {
   int beam_size = 1;          // 1 = greedy
   float length_alpha = 0.6f;  // beam: score / ((5 + len) / 6)^alpha (Wu et al. 2016)
   int n_best = 1;             // hypotheses decode_n_best returns per sentence, <= beam_size
+  // Called before each decoding step when set; it may throw to abandon the decoding (apps/
+  // throws there on SIGINT/SIGTERM, apps/interrupt.h). The model's mode is restored.
+  std::function<void()> before_step;
 };
 
 // One output of the decoder. log_probability sums log p over the tokens and the closing
@@ -26,18 +30,22 @@ struct ScoredTranslation {
   float score = 0.0f;
 };
 
-// The reserved ids of the vocabularies (docs/reference.md §3).
-
 // source [B, S] with [START]/[END], right-padded -> per sentence the output ids, without
 // [START] and stopping before [END].
 std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, const IndexTensor& source,
                                                   const DecodeOptions& options);
 // The same search, keeping up to options.n_best hypotheses per sentence, best first, with
 // their scores. Beam search stops a sentence, as CTranslate2 and fairseq do, once beam_size
-// hypotheses have finished and none of the live ones ranks above the best of them.
-// NnError if n_best is not in 1..beam_size.
+// hypotheses have finished and no live one can still beat the best of them: a live
+// hypothesis of log-probability L reaches at most L / lp(max_length) (length_alpha >= 0), so
+// the stop changes no result (see beam_search_exhaustive). A stopped sentence leaves the
+// batch. NnError if n_best is not in 1..beam_size.
 std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,
                                                           const DecodeOptions& options);
+// Beam search without the early stop (every sentence runs to max_length): the plain
+// reference decode_n_best's stop rule is tested against. Same errors.
+std::vector<std::vector<ScoredTranslation>> beam_search_exhaustive(const Transformer& model, const IndexTensor& source,
+                                                                   const DecodeOptions& options);
 
 // Logits of every step of a greedy decode, recomputing the whole decoder each step (no
 // cache): the plain reference the cached path is tested against. [steps][B * V]

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "nn/error.h"
+
 namespace bcqnmt {
 
 namespace {
@@ -75,6 +77,25 @@ void KvCache::append(const Tensor& k, const Tensor& v) {
     std::copy_n(v.data() + n * t * width, t * width, values.data() + n * stride + length * width);
   }
   length += t;
+}
+
+void KvCache::select_rows(const std::vector<int32_t>& rows) {
+  if (!keys.defined()) return;
+  const int64_t b = keys.size(0), stride = keys.size(1) * keys.size(2), filled = length * keys.size(2);
+  const auto n = static_cast<int64_t>(rows.size());
+  if (n > b) throw NnError("KvCache::select_rows: " + std::to_string(n) + " rows of a batch of " + std::to_string(b));
+  std::vector<int64_t> moved;  // rows whose contents change
+  for (int64_t r = 0; r < n; ++r)
+    if (rows[r] != r) moved.push_back(r);
+  scratch_.resize(moved.size() * filled);
+  for (Tensor* store : {&keys, &values}) {
+    // Every source is read before any row is written, so any mapping works in place.
+    for (size_t i = 0; i < moved.size(); ++i)
+      std::copy_n(store->data() + rows[moved[i]] * stride, filled, scratch_.data() + i * filled);
+    for (size_t i = 0; i < moved.size(); ++i)
+      std::copy_n(scratch_.data() + i * filled, filled, store->data() + moved[i] * stride);
+    if (n < b) *store = store->rows(0, n);
+  }
 }
 
 Tensor KvCache::filled_keys() const { return slice(Variable(keys), 1, 0, length).value(); }

@@ -2,10 +2,16 @@
 // every stage, then translate and info on the trained run.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "run_binary.h"
+#include "synthetic_corpus.h"
 
 using namespace bcqnmt::test;
 
@@ -64,4 +70,42 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   CHECK(info.status == 0);
   CHECK(info.out.find("variant 3bit-greedy-projection") != std::string::npos);
   CHECK(info.out.find("model.bcq") != std::string::npos);
+}
+
+// pipeline installs the training commands' signal handlers, so its evaluation stages must
+// poll the flag themselves: SIGINT during `== 4/5` ends the decoding at its next step, with
+// 130, before the evaluation prints a score.
+TEST_CASE("pipeline: SIGINT during evaluation exits 130 at once") {
+  ScratchDir dir;
+  make_synthetic_corpus(dir.path / "data", 600, 60, /*test_pairs=*/40000);  // an evaluation of seconds
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
+    "training": {"epochs": 1, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3},
+    "quantization": {"bits": 3, "epochs": 1}
+  })");
+  const auto log = dir.path / "pipeline.log";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cmd = std::string(BCQNMT_BINARY) + " pipeline --threads 1 --config " +
+                            (dir.path / "config.json").string() + " --data " + (dir.path / "data").string() +
+                            " --run " + (dir.path / "run").string() + " > " + log.string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (slurp(log).find("== 4/5") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto signalled = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  const std::string output = slurp(log);
+  INFO(output.substr(output.size() > 2000 ? output.size() - 2000 : 0));
+  REQUIRE(output.find("== 4/5") != std::string::npos);
+  CHECK(WIFEXITED(raw));
+  CHECK(WEXITSTATUS(raw) == 130);
+  CHECK(output.find("BLEU (nltk") == std::string::npos);  // the evaluation did not run to its end
+  MESSAGE("stopped " << seconds << " s after SIGINT");
+  CHECK(seconds < 5.0);
 }

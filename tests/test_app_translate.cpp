@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "data/readable_english.h"
 #include "tiny_run.h"
 
 using namespace bcqnmt::test;
@@ -47,6 +48,12 @@ TEST_CASE("translate: --input/--output, batches in input order, empty lines, war
   const CommandResult piped = run_bcqnmt_ok("translate --quiet" + run, input);
   CHECK(lines_of(piped.out) == out);
   CHECK(piped.err.find("translate:") == std::string::npos);
+  // Readable English by default: --format tokenized prints the corpus's form, of which the
+  // default output is the readable form.
+  const auto tokenized = lines_of(run_bcqnmt_ok("translate --quiet --format tokenized" + run, input).out);
+  REQUIRE(tokenized.size() == out.size());
+  for (size_t i = 0; i < out.size(); ++i) CHECK(out[i] == bcqnmt::readable_english(tokenized[i]));
+  CHECK(run_bcqnmt("translate --format pretty" + run, "a\n").status == 2);
   // Decoding settings reach the decoder: one output token at most.
   const auto short_out = lines_of(run_bcqnmt_ok("translate --max-length 1 --quiet" + run, "kalo mine .\n").out);
   REQUIRE(short_out.size() == 1);

@@ -243,6 +243,43 @@ TEST_CASE("decode_n_best: scores are the summed log-probabilities, n-best sorted
   CHECK_THROWS_AS(decode_n_best(model, source, o), NnError);
 }
 
+TEST_CASE("beam search: the early stop changes no result; a sentence decodes the same in any batch") {
+  int differing_lengths = 0;  // sentences whose best and runner-up differ in length: the bound matters
+  for (uint64_t seed : {13u, 21u, 34u, 55u, 89u, 144u, 233u, 377u}) {
+    Transformer model(tiny_config(), seed);
+    // Larger output weights make peaked distributions: long likely hypotheses, which keep
+    // searches going after beam_size have finished (the case the stop rule decides).
+    for (auto& [name, p] : model.final_layer().named_parameters()) {
+      Tensor w = p.value();
+      for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] *= 4.0f;
+    }
+    Rng rng(seed + 1);
+    const IndexTensor source = random_ids({7, 4, 6, 5}, 7, 11, rng);
+    for (int beam : {2, 4})
+      for (float alpha : {0.0f, 0.6f, 1.5f, 3.0f}) {
+        DecodeOptions o;
+        o.max_length = 14;
+        o.beam_size = beam;
+        o.length_alpha = alpha;
+        o.n_best = beam;
+        const auto fast = decode_n_best(model, source, o);
+        const auto full = beam_search_exhaustive(model, source, o);
+        for (int n = 0; n < 4; ++n) {
+          INFO("seed " << seed << " beam " << beam << " alpha " << alpha << " sentence " << n);
+          REQUIRE(fast[n].size() == full[n].size());
+          for (size_t i = 0; i < fast[n].size(); ++i) {
+            CHECK(fast[n][i].tokens == full[n][i].tokens);
+            CHECK(fast[n][i].score == full[n][i].score);
+          }
+          differing_lengths += fast[n].size() > 1 && fast[n][0].tokens.size() != fast[n][1].tokens.size();
+          IndexTensor one{{1, 7}, std::vector<int32_t>(source.data.begin() + n * 7, source.data.begin() + (n + 1) * 7)};
+          CHECK(decode_n_best(model, one, o)[0][0].tokens == fast[n][0].tokens);
+        }
+      }
+  }
+  CHECK(differing_lengths > 0);
+}
+
 TEST_CASE("masked_accuracy counts argmax hits (first maximum on ties) on non-pad labels") {
   // Rows: clear hit, clear miss, tie won by the earlier index (label 1), tie lost (label 3),
   // a pad row that is skipped whatever its logits.
