@@ -50,15 +50,9 @@ std::string command_line(const QuantizeOptions& o, const std::string& name) {
   return c.str();
 }
 
-}  // namespace
-
-int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
-  DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
-  std::ostream& out = group.root_stream(terminal);
-  Experiment e = open_experiment(o.run, "");
-  const auto pretrained = e.run.pretrain_dir() / "best.ckpt";
-  e.run.require(pretrained, "pretrain");
-  QuantizationConfig q = e.quantization;  // flags override the config
+// The flags over the run's config section: the settings this invocation quantizes with.
+QuantizationConfig resolve_settings(const QuantizeOptions& o, const QuantizationConfig& config) {
+  QuantizationConfig q = config;
   q.bits = o.bits.value_or(q.bits);
   if (!o.bits_config.empty()) q.bits_config = o.bits_config;
   if (o.solver) q.solver = bcq_method_names().parse<UsageError>(*o.solver);
@@ -68,124 +62,184 @@ int run_quantize(const QuantizeOptions& o, std::ostream& terminal) {
   q.distill_weight = o.distill_weight.value_or(q.distill_weight);
   if (q.mode == QuantizationMode::ptq && (o.epochs || o.project_every || o.distill_weight))
     throw UsageError("quantize: --epochs, --project-every and --distill train; --mode ptq does not train");
-  const std::string name = o.name.empty() ? default_variant_name(q) : o.name;
-  // Read before anything is written, so a missing or bad file leaves the run as it was.
-  const BitAllocation bits = q.bits_config.empty() ? BitAllocation::uniform(q.bits) : load_bit_allocation(q.bits_config);
-  adopt_variant_settings(e.run, name, variant_settings(q));
-  if (group.is_root())
-    e.run.append_metrics({{"phase", "quantize"}, {"variant", name}, {"kind", "start"}, {"command", command_line(o, name)}});
+  return q;
+}
 
-  const std::string data_dir = resolve_data_dir(o.data);
-  const EncodedCorpus train = load_encoded_split(e, data_dir, Split::kTrain, e.training.train_limit);
-  const EncodedCorpus validation = load_encoded_split(e, data_dir, Split::kValidation, e.training.validation_limit);
+// pretrain/best.ckpt, which every variant derives from; AppError when pretraining has not
+// saved it yet.
+std::filesystem::path required_pretrained(const Experiment& e) {
+  const auto path = e.run.pretrain_dir() / "best.ckpt";
+  e.run.require(path, "pretrain");
+  return path;
+}
 
-  QuantizeSettings settings;
-  settings.bits = bits;
-  settings.solver = q.solver_options();
-  settings.source_token_counts = token_counts(train.source, e.source_vocab.size());
-  settings.target_token_counts = token_counts(train.target, e.target_vocab.size());
-
-  int64_t source_step = 0;
-  auto load_pretrained = [&] {
-    auto m = std::make_unique<Transformer>(e.model, e.training.seed);
-    const Checkpoint c = load_checkpoint(pretrained);
-    check_checkpoint_compatible(c, pretrained, e.model_json(), e.source_vocab.fingerprint(), e.target_vocab.fingerprint());
-    load_model_parameters(*m, c, pretrained);
-    source_step = c.step;
-    return m;
-  };
-  const std::unique_ptr<Transformer> model = load_pretrained();
-  const auto bcq_path = e.run.bcq_model(name);
-  const PhaseFiles files(e.run.variant_dir(name));
-  const nlohmann::json manifest = {
-      {"phase", "quantize"},
-      {"variant", name},
-      {"version", version_line()},
-      {"command", command_line(o, name)},
-      {"config", {{"model", e.model.to_json()}, {"training", e.training.to_json()}, {"quantization", q.to_json()}}},
-      {"source", variant_source(e.run, source_step)}};
-  // A variant of an earlier pretrain/best.ckpt neither resumes nor keeps its best model (it
-  // would be recorded as derived from the current one): --restart makes it afresh.
-  if (const auto previous = files.manifest();
-      previous && previous->contains("source") && previous->at("source").value("sha256", "") != manifest["source"]["sha256"]) {
-    const std::string what = e.run.variant_dir(name).string() + " was quantized from an earlier " +
-                             pretrained.string() + " (step " +
-                             std::to_string(previous->at("source").value("step", int64_t{0})) + ")";
-    if (!o.restart) throw AppError(what + "; it cannot resume from the current one: pass --restart to quantize it afresh");
-    out << "quantize: " << what << "; --restart: its checkpoints and model.bcq are removed\n";
-    files.discard();
+// One invocation of `quantize`, in the order it runs: settings and the variant's name
+// (nothing written before they are valid), the corpus and the pretrained model, the stale-
+// source check, then post-training quantization or quantization-aware training. The steps
+// share the run's state, hence a class rather than one long function.
+class QuantizeRun {
+ public:
+  QuantizeRun(const QuantizeOptions& o, std::ostream& terminal)
+      : o_(o),
+        group_(DataParallel::world()),  // one rank of `mpirun -np N` (docs/scaling.md)
+        out_(group_.root_stream(terminal)),
+        e_(open_experiment(o.run, "")),
+        pretrained_(required_pretrained(e_)),
+        q_(resolve_settings(o, e_.quantization)),
+        name_(o.name.empty() ? default_variant_name(q_) : o.name),
+        // Read before anything is written, so a missing or bad file leaves the run as it was.
+        bits_(q_.bits_config.empty() ? BitAllocation::uniform(q_.bits) : load_bit_allocation(q_.bits_config)),
+        files_(e_.run.variant_dir(name_)) {
+    adopt_variant_settings(e_.run, name_, variant_settings(q_));
+    if (group_.is_root())
+      e_.run.append_metrics({{"phase", "quantize"}, {"variant", name_}, {"kind", "start"}, {"command", command_line(o, name_)}});
+    data_dir_ = resolve_data_dir(o.data);
+    train_ = load_encoded_split(e_, data_dir_, Split::kTrain, e_.training.train_limit);
+    validation_ = load_encoded_split(e_, data_dir_, Split::kValidation, e_.training.validation_limit);
+    settings_.bits = bits_;
+    settings_.solver = q_.solver_options();
+    settings_.source_token_counts = token_counts(train_.source, e_.source_vocab.size());
+    settings_.target_token_counts = token_counts(train_.target, e_.target_vocab.size());
+    model_ = load_pretrained();
+    manifest_ = {{"phase", "quantize"},
+                 {"variant", name_},
+                 {"version", version_line()},
+                 {"command", command_line(o, name_)},
+                 {"config", {{"model", e_.model.to_json()}, {"training", e_.training.to_json()}, {"quantization", q_.to_json()}}},
+                 {"source", variant_source(e_.run, source_step_)}};
   }
-  out << "quantize: variant \"" << name << "\": " << quantization_mode_names().name(q.mode) << " mode, solver "
-      << bcq_method_names().name(q.solver) << ", "
-      << (q.bits_config.empty() ? std::to_string(q.bits) + " bits" : "bits from " + q.bits_config);
-  if (q.mode != QuantizationMode::ptq) out << ", " << q.epochs << " epochs";
-  if (q.distill_weight > 0.0) out << ", distillation weight " << q.distill_weight;
-  out << ", from " << pretrained.string() << "\n";
-  // Staged: the trainer commits it with the checkpoints of the same validation.
-  auto save_bcq = [&](const BcqModel& bcq) {
-    if (!group.is_root()) return;
-    bcq.save(files.staged(bcq_path.filename().string()), *model, e.source_vocab.fingerprint(),
-             e.target_vocab.fingerprint());
-    out << "quantize: wrote " << bcq_path.string() << "\n";
-  };
-  Trainer trainer(*model, e.training, train, validation, e.identity(), e.run);
-  trainer.set_bleu_scorer(validation_bleu_scorer(e, data_dir));
-  trainer.set_data_parallel(group);
 
-  if (q.mode == QuantizationMode::ptq) {
-    const auto start = std::chrono::steady_clock::now();
-    const BcqModel bcq = BcqModel::quantize(*model, settings);
-    bcq.write_dequantized(*model);
-    const EvalResult val = trainer.validate();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    save_bcq(bcq);
-    nlohmann::json committed = manifest;
-    committed["step"] = 0;
-    files.commit(committed);
-    nlohmann::json record{{"phase", "quantize"}, {"variant", name}, {"kind", "validation"}, {"epoch", 0},
-                          {"step", 0}, {"seconds", seconds}, {"val_loss", val.loss},
-                          {"val_masked_accuracy", val.masked_accuracy}};
-    if (val.bleu) record["val_bleu"] = *val.bleu;
-    if (group.is_root()) e.run.append_metrics(record);
-    out << "quantize: post-training quantization, no retraining: val_loss " << val.loss << ", val_masked_accuracy "
-        << val.masked_accuracy << " (" << seconds << " s)\n";
+  int run() {
+    refuse_stale_source();
+    announce();
+    Trainer trainer(*model_, e_.training, train_, validation_, e_.identity(), e_.run);
+    trainer.set_bleu_scorer(validation_bleu_scorer(e_, data_dir_));
+    trainer.set_data_parallel(group_);
+    if (q_.mode == QuantizationMode::ptq) post_training(trainer);
+    else train(trainer);
     return 0;
   }
 
-  TrainerPhase phase;
-  phase.name = "quantize";
-  phase.variant = name;
-  phase.checkpoint_dir = e.run.variant_dir(name);
-  phase.epochs = q.epochs;
-  phase.restart = o.restart;
-  phase.validate_every = q.project_every;
-  phase.manifest = manifest;
-  std::unique_ptr<Transformer> teacher;
-  std::unique_ptr<Distillation> distillation;
-  if (q.distill_weight > 0.0) {
-    teacher = load_pretrained();
-    teacher->eval();
-    distillation = std::make_unique<Distillation>(*teacher, q.distill_weight);
-    phase.loss = [&](const Transformer& student, const Batch& b, TokenCounts* counts) {
-      return distillation->loss(student, b.source, b.target_in, b.target_out, counts);
-    };
+ private:
+  std::unique_ptr<Transformer> load_pretrained() {
+    auto m = std::make_unique<Transformer>(e_.model, e_.training.seed);
+    const Checkpoint c = load_checkpoint(pretrained_);
+    check_checkpoint_compatible(c, pretrained_, e_.model_json(), e_.source_vocab.fingerprint(), e_.target_vocab.fingerprint());
+    load_model_parameters(*m, c, pretrained_);
+    source_step_ = c.step;
+    return m;
   }
-  BcqModel projected;
-  if (q.mode == QuantizationMode::projection) {
-    phase.before_validation = [&](Transformer& m) {
-      projected = BcqModel::quantize(m, settings);
-      projected.write_dequantized(m);
-      out << "Weights set to quantized-dequantized equivalent (" << projected.matrices().size() << " matrices)\n";
-    };
-    phase.on_improved = [&](Transformer&) { save_bcq(projected); };
-  } else {
-    enable_straight_through(*model, settings);
-    phase.on_improved = [&](Transformer& m) { save_bcq(BcqModel::quantize(m, settings)); };
+
+  // A variant of an earlier pretrain/best.ckpt neither resumes nor keeps its best model (it
+  // would be recorded as derived from the current one): --restart makes it afresh.
+  void refuse_stale_source() const {
+    const auto previous = files_.manifest();
+    if (!previous || !previous->contains("source") ||
+        previous->at("source").value("sha256", "") == manifest_["source"]["sha256"])
+      return;
+    const std::string what = e_.run.variant_dir(name_).string() + " was quantized from an earlier " +
+                             pretrained_.string() + " (step " +
+                             std::to_string(previous->at("source").value("step", int64_t{0})) + ")";
+    if (!o_.restart) throw AppError(what + "; it cannot resume from the current one: pass --restart to quantize it afresh");
+    out_ << "quantize: " << what << "; --restart: its checkpoints and model.bcq are removed\n";
+    files_.discard();
   }
-  trainer.run(phase, out);
-  out << "quantize: done; best quantized model " << bcq_path.string() << "\n";
-  return 0;
-}
+
+  void announce() const {
+    out_ << "quantize: variant \"" << name_ << "\": " << quantization_mode_names().name(q_.mode) << " mode, solver "
+         << bcq_method_names().name(q_.solver) << ", "
+         << (q_.bits_config.empty() ? std::to_string(q_.bits) + " bits" : "bits from " + q_.bits_config);
+    if (q_.mode != QuantizationMode::ptq) out_ << ", " << q_.epochs << " epochs";
+    if (q_.distill_weight > 0.0) out_ << ", distillation weight " << q_.distill_weight;
+    out_ << ", from " << pretrained_.string() << "\n";
+  }
+
+  // Staged: committed with the checkpoints of the same validation (apps/run_manifest.h).
+  void save_bcq(const BcqModel& bcq) const {
+    if (!group_.is_root()) return;
+    const auto bcq_path = e_.run.bcq_model(name_);
+    bcq.save(files_.staged(bcq_path.filename().string()), *model_, e_.source_vocab.fingerprint(),
+             e_.target_vocab.fingerprint());
+    out_ << "quantize: wrote " << bcq_path.string() << "\n";
+  }
+
+  void post_training(Trainer& trainer) {
+    const auto start = std::chrono::steady_clock::now();
+    const BcqModel bcq = BcqModel::quantize(*model_, settings_);
+    bcq.write_dequantized(*model_);
+    const EvalResult val = trainer.validate();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    save_bcq(bcq);
+    nlohmann::json record{{"phase", "quantize"}, {"variant", name_}, {"kind", "validation"}, {"epoch", 0},
+                          {"step", 0}, {"seconds", seconds}, {"val_loss", val.loss},
+                          {"val_masked_accuracy", val.masked_accuracy}};
+    if (val.bleu) record["val_bleu"] = *val.bleu;
+    if (group_.is_root()) {
+      nlohmann::json committed = manifest_;
+      committed["step"] = 0;
+      files_.commit(committed);
+      e_.run.append_metrics(record);
+    }
+    out_ << "quantize: post-training quantization, no retraining: val_loss " << val.loss << ", val_masked_accuracy "
+         << val.masked_accuracy << " (" << seconds << " s)\n";
+  }
+
+  // Projection or STE training, optionally distilled from the fp32 model.
+  void train(Trainer& trainer) {
+    TrainerPhase phase;
+    phase.name = "quantize";
+    phase.variant = name_;
+    phase.checkpoint_dir = e_.run.variant_dir(name_);
+    phase.epochs = q_.epochs;
+    phase.restart = o_.restart;
+    phase.validate_every = q_.project_every;
+    phase.manifest = manifest_;
+    std::unique_ptr<Transformer> teacher;
+    std::unique_ptr<Distillation> distillation;
+    if (q_.distill_weight > 0.0) {
+      teacher = load_pretrained();
+      teacher->eval();
+      distillation = std::make_unique<Distillation>(*teacher, q_.distill_weight);
+      phase.loss = [&](const Transformer& student, const Batch& b, TokenCounts* counts) {
+        return distillation->loss(student, b.source, b.target_in, b.target_out, counts);
+      };
+    }
+    BcqModel projected;
+    if (q_.mode == QuantizationMode::projection) {
+      phase.before_validation = [&](Transformer& m) {
+        projected = BcqModel::quantize(m, settings_);
+        projected.write_dequantized(m);
+        out_ << "Weights set to quantized-dequantized equivalent (" << projected.matrices().size() << " matrices)\n";
+      };
+      phase.on_improved = [&](Transformer&) { save_bcq(projected); };
+    } else {
+      enable_straight_through(*model_, settings_);
+      phase.on_improved = [&](Transformer& m) { save_bcq(BcqModel::quantize(m, settings_)); };
+    }
+    trainer.run(phase, out_);
+    out_ << "quantize: done; best quantized model " << e_.run.bcq_model(name_).string() << "\n";
+  }
+
+  const QuantizeOptions& o_;
+  DataParallel& group_;
+  std::ostream& out_;
+  Experiment e_;
+  const std::filesystem::path pretrained_;
+  const QuantizationConfig q_;
+  const std::string name_;
+  const BitAllocation bits_;
+  const PhaseFiles files_;
+  std::string data_dir_;
+  EncodedCorpus train_, validation_;
+  QuantizeSettings settings_;
+  int64_t source_step_ = 0;  // of pretrain/best.ckpt, set by load_pretrained
+  std::unique_ptr<Transformer> model_;
+  nlohmann::json manifest_;
+};
+
+}  // namespace
+
+int run_quantize(const QuantizeOptions& o, std::ostream& terminal) { return QuantizeRun(o, terminal).run(); }
 
 Subcommand add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();

@@ -24,11 +24,11 @@
 
 #include "apps/app_error.h"
 #include "apps/command_line.h"
-#include "data/readable_english.h"
 #include "apps/commands.h"
 #include "apps/interrupt.h"
 #include "apps/translation_queue.h"
 #include "apps/version.h"
+#include "data/readable_english.h"
 #include "bcqnmt_web_page.h"  // kWebPage: apps/web/index.html, built in (cmake/embed_file.cmake)
 
 namespace bcqnmt {

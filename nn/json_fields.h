@@ -59,6 +59,20 @@ class JsonFields {
   // of that size is allocated.
   template <class T>
   void get(const char* key, T& out, T min_value, T max_value) const {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // Compared as 64-bit integers first, so 4294967298 names this key's range, not int's.
+      if (j_.contains(key) && j_.at(key).is_number_integer()) {
+        const nlohmann::json& value = j_.at(key);
+        const bool fits = value.is_number_unsigned()
+                              ? value.get<uint64_t>() <= static_cast<uint64_t>(max_value) &&
+                                    static_cast<int64_t>(value.get<uint64_t>()) >= static_cast<int64_t>(min_value)
+                              : value.get<int64_t>() >= static_cast<int64_t>(min_value) &&
+                                    value.get<int64_t>() <= static_cast<int64_t>(max_value);
+        if (!fits)
+          throw Error(section_ + ": \"" + key + "\" = " + value.dump() + " is out of range (" +
+                      std::to_string(min_value) + ".." + std::to_string(max_value) + ")");
+      }
+    }
     get(key, out, min_value);
     if (out > max_value) throw Error(section_ + ": \"" + key + "\" must be <= " + std::to_string(max_value));
   }
