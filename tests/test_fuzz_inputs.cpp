@@ -183,14 +183,6 @@ void fuzz_bytes(const std::string& kind, const std::string& good, const fs::path
   CHECK(payload.clean_errors > payload.tried / 2);
 }
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "bcqnmt_fuzz_XXXXXX").string();
-    dir = ::mkdtemp(pattern.data());
-  }
-  ~Scratch() { fs::remove_all(dir); }
-};
 
 // ---- .bcq --------------------------------------------------------------------------------
 
@@ -236,8 +228,8 @@ void mutate_bcq(BcqFile& f, Rng& rng) {
 }
 
 struct GoodBcq {
-  Scratch scratch;
-  fs::path path = scratch.dir / "good.bcq";
+  bcqnmt::test::ScratchDir scratch;
+  fs::path path = scratch.path / "good.bcq";
   std::string bytes;
   GoodBcq() {
     Transformer model(test::quant_tiny_config(), 5);
@@ -259,8 +251,8 @@ void load_bcq_everywhere(const fs::path& path) {
 // ---- .ckpt -------------------------------------------------------------------------------
 
 struct GoodCheckpoint {
-  Scratch scratch;
-  fs::path path = scratch.dir / "good.ckpt";
+  bcqnmt::test::ScratchDir scratch;
+  fs::path path = scratch.path / "good.ckpt";
   std::string bytes;
   std::string config_json = [] {
     ModelConfig c = test::quant_tiny_config();
@@ -319,7 +311,7 @@ void mutate_checkpoint(Checkpoint& c, Rng& rng) {
 TEST_CASE("fuzz .bcq: raw bytes, payload bytes behind a valid checksum, structure") {
   const GoodBcq good;
   Rng rng(181);
-  const fs::path bad = good.scratch.dir / "bad.bcq";
+  const fs::path bad = good.scratch.path / "bad.bcq";
   fuzz_bytes(".bcq", good.bytes, bad, rng, [&] { load_bcq_everywhere(bad); });
   {
     Tally structural{".bcq structural damage, written by write_bcq_file"};
@@ -339,7 +331,7 @@ TEST_CASE("a checksum-valid .bcq whose piece has no alphas or signs is refused, 
   BcqFile f = read_bcq_file(good.path);
   f.matrices.front().pieces.front().alphas.clear();
   f.matrices.front().pieces.front().signs.clear();
-  const fs::path bad = good.scratch.dir / "empty_piece.bcq";
+  const fs::path bad = good.scratch.path / "empty_piece.bcq";
   write_bcq_file(bad, f);
   CHECK_THROWS_WITH_AS(load_bcq_model(bad, true), doctest::Contains("needs"), QuantError);
   // rows = 2^32 + 1 was compared with the model only after its row table was allocated (5.1 GB).
@@ -352,7 +344,7 @@ TEST_CASE("a checksum-valid .bcq whose piece has no alphas or signs is refused, 
 TEST_CASE("fuzz .ckpt: raw bytes, payload bytes behind a valid checksum, structure") {
   const GoodCheckpoint good;
   Rng rng(182);
-  const fs::path bad = good.scratch.dir / "bad.ckpt";
+  const fs::path bad = good.scratch.path / "bad.ckpt";
   fuzz_bytes(".ckpt", good.bytes, bad, rng, [&] { good.load_everywhere(bad); });
   {
     Tally structural{".ckpt structural damage, written by save_checkpoint"};
@@ -432,7 +424,7 @@ TEST_CASE("fuzz input text: random bytes and code points through repair, normali
     });
   }
   Tally corpus{"corpus files"};
-  Scratch scratch;
+  bcqnmt::test::ScratchDir scratch;
   for (int i = 0; i < 100; ++i) {
     std::string bytes;
     for (const char* name : {"train.pt", "train.en"}) {
@@ -441,8 +433,8 @@ TEST_CASE("fuzz input text: random bytes and code points through repair, normali
         for (uint64_t k = 0, n = rng.below(300); k < n; ++k)
           bytes.push_back("ab \n\r\t."[rng.below(7)] ^ static_cast<char>(rng.below(8) == 0 ? rng.below(256) : 0));
       }
-      write_bytes(scratch.dir / name, bytes);
+      write_bytes(scratch.path / name, bytes);
     }
-    run_case(corpus, [&] { (void)load_split(scratch.dir.string(), Split::kTrain); });
+    run_case(corpus, [&] { (void)load_split(scratch.path.string(), Split::kTrain); });
   }
 }
