@@ -20,6 +20,8 @@ namespace bcqnmt {
 namespace {
 
 // beta may be undefined (no shift). center: subtract each row's mean (layer-norm) or not (RMSNorm).
+// Longer than most functions on purpose: the op's forward pass and its backward closure sit
+// side by side (core/README.md), so the statistics the backward reuses are read in one place.
 Variable normalize_rows(const Variable& x, const Variable& gamma, const Variable& beta, float eps, bool center) {
   const Tensor& xv = x.value();
   const int64_t d = xv.size(-1);
