@@ -20,27 +20,39 @@
 
 namespace bcqnmt {
 
-int run_average(const AverageOptions& o, std::ostream& out) {
-  Experiment e = open_experiment(o.run, "");
-  CheckpointKeeper keeper(e.run.pretrain_dir(), e.training.best_metric, MetricGoal::maximize);
-  std::vector<std::filesystem::path> paths = keeper.epoch_checkpoints();
-  if (static_cast<int>(paths.size()) < o.last)
+namespace {
+
+// The last `last` epoch checkpoints of pretraining (their files in `paths`), each checked
+// against the run and passed through the one loader first, so a NaN or Inf is blamed on its
+// own file.
+std::vector<Checkpoint> last_epoch_checkpoints(const Experiment& e, const CheckpointKeeper& keeper, int last,
+                                               std::vector<std::filesystem::path>& paths) {
+  paths = keeper.epoch_checkpoints();
+  if (static_cast<int>(paths.size()) < last)
     throw AppError(e.run.pretrain_dir().string() + " holds " + std::to_string(paths.size()) +
-                   " epoch checkpoints (epoch_NNN.ckpt), fewer than --last " + std::to_string(o.last) +
+                   " epoch checkpoints (epoch_NNN.ckpt), fewer than --last " + std::to_string(last) +
                    "; train with \"keep_epoch_checkpoints\" in the training config");
-  paths.erase(paths.begin(), paths.end() - o.last);
+  paths.erase(paths.begin(), paths.end() - last);
   std::vector<Checkpoint> checkpoints;
-  nlohmann::json epochs = nlohmann::json::array();
+  Transformer probe(e.model, e.training.seed);
   for (const auto& path : paths) {
     checkpoints.push_back(load_checkpoint(path));
     check_checkpoint_compatible(checkpoints.back(), path, e.model_json(), e.source_vocab.fingerprint(),
                                 e.target_vocab.fingerprint());
-    epochs.push_back(checkpoints.back().epoch);
+    load_model_parameters(probe, checkpoints.back(), path);
   }
-  {  // Each input through the one loader first, so a NaN or Inf is blamed on its own file.
-    Transformer probe(e.model, e.training.seed);
-    for (size_t i = 0; i < paths.size(); ++i) load_model_parameters(probe, checkpoints[i], paths[i]);
-  }
+  return checkpoints;
+}
+
+}  // namespace
+
+int run_average(const AverageOptions& o, std::ostream& out) {
+  Experiment e = open_experiment(o.run, "");
+  CheckpointKeeper keeper(e.run.pretrain_dir(), e.training.best_metric, MetricGoal::maximize);
+  std::vector<std::filesystem::path> paths;
+  std::vector<Checkpoint> checkpoints = last_epoch_checkpoints(e, keeper, o.last, paths);
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const Checkpoint& c : checkpoints) epochs.push_back(c.epoch);
   Checkpoint average = average_checkpoints(checkpoints);
   checkpoints.clear();
 

@@ -74,6 +74,57 @@ std::string fixed(double value, int digits) {
 
 }  // namespace
 
+// One model's row: its sizes, best validation accuracy, last greedy evaluation, QAT time and
+// the command that made it. fp's best.ckpt says which model "fp" is (it may be an average).
+void write_row(std::ostream& t, const RunDirectory& run, const std::string& model, ModelLog log, double bits,
+               double nominal_bits, int64_t bytes) {
+  if (model == kFullPrecisionModel) {
+    const auto best = run.pretrain_dir() / "best.ckpt";
+    if (std::filesystem::exists(best)) {
+      const Checkpoint c = load_checkpoint(best);
+      if (c.metrics.count("val_masked_accuracy")) log.best_val_accuracy = c.metrics.at("val_masked_accuracy");
+    }
+  }
+  t << "| " << model << " | " << fixed(bits, 2) << " | " << fixed(nominal_bits, 2) << " | " << bytes << " | "
+    << (log.best_val_accuracy >= 0 ? fixed(log.best_val_accuracy, 4) : "-") << " | ";
+  if (log.evaluation) {
+    const nlohmann::json& ev = *log.evaluation;
+    t << fixed(ev.value("bleu_nltk", 0.0), 4) << " | " << fixed(ev.value("sacrebleu", 0.0), 2) << " | ";
+  } else {
+    t << "- | - | ";
+  }
+  if (model == kFullPrecisionModel) {
+    t << "- | - | ";
+  } else {
+    int64_t epochs = 0;
+    double seconds = 0.0;
+    for (const auto& [epoch, s] : log.epoch_seconds) {
+      epochs = std::max(epochs, epoch);
+      seconds += s;
+    }
+    t << epochs << " | " << fixed(seconds / 60.0, 1) << " min | ";
+  }
+  if (log.evaluation)
+    t << fixed(1000.0 * log.evaluation->value("decode_seconds", 0.0) /
+                   static_cast<double>(std::max<int64_t>(1, log.evaluation->value("pairs", int64_t{1}))),
+               1);
+  else
+    t << "-";
+  t << " | `" << (log.command.empty() ? "-" : log.command) << "` |\n";
+}
+
+// The mean bit width of a variant's quantized matrices alone, as papers count it.
+double nominal_bits(const std::filesystem::path& bcq_file) {
+  const LoadedBcqModel loaded = load_bcq_model(bcq_file, /*kernels=*/false);
+  double bit_sum = 0.0;
+  int64_t quantized = 0;
+  for (const auto& part : bcq_size_report(loaded.bcq, *loaded.model).parts) {
+    bit_sum += part.average_bits * static_cast<double>(part.quantized_parameters);
+    quantized += part.quantized_parameters;
+  }
+  return bit_sum / static_cast<double>(std::max<int64_t>(quantized, 1));
+}
+
 std::string results_table(const RunDirectory& run) {
   const Experiment e = open_experiment(run.root.string(), "");
   const int64_t parameters = Transformer(e.model, e.training.seed).num_parameters();
@@ -84,60 +135,16 @@ std::string results_table(const RunDirectory& run) {
   } catch (const nlohmann::json::exception& err) {
     throw run.metrics_error(err);
   }
+  const auto log_of = [&](const std::string& model) { return logs.count(model) ? logs.at(model) : ModelLog{}; };
   std::ostringstream t;
   t << "| model | bits/weight | quantized weights' bits | file bytes | val_masked_accuracy | BLEU (nltk) | sacreBLEU | QAT epochs | QAT wall "
        "time | greedy ms/sentence | command |\n"
     << "|---|---|---|---|---|---|---|---|---|---|---|\n";
-  auto row = [&](const std::string& model, double bits, double nominal_bits, int64_t bytes) {
-    const auto it = logs.find(model);
-    const ModelLog empty;
-    ModelLog log = it == logs.end() ? empty : it->second;
-    if (model == kFullPrecisionModel) {  // best.ckpt says which model "fp" is (it may be an average)
-      const auto best = run.pretrain_dir() / "best.ckpt";
-      if (std::filesystem::exists(best)) {
-        const Checkpoint c = load_checkpoint(best);
-        if (c.metrics.count("val_masked_accuracy")) log.best_val_accuracy = c.metrics.at("val_masked_accuracy");
-      }
-    }
-    t << "| " << model << " | " << fixed(bits, 2) << " | " << fixed(nominal_bits, 2) << " | " << bytes << " | "
-      << (log.best_val_accuracy >= 0 ? fixed(log.best_val_accuracy, 4) : "-") << " | ";
-    if (log.evaluation) {
-      const nlohmann::json& ev = *log.evaluation;
-      t << fixed(ev.value("bleu_nltk", 0.0), 4) << " | " << fixed(ev.value("sacrebleu", 0.0), 2) << " | ";
-    } else {
-      t << "- | - | ";
-    }
-    if (model == kFullPrecisionModel) {
-      t << "- | - | ";
-    } else {
-      int64_t epochs = 0;
-      double seconds = 0.0;
-      for (const auto& [epoch, s] : log.epoch_seconds) {
-        epochs = std::max(epochs, epoch);
-        seconds += s;
-      }
-      t << epochs << " | " << fixed(seconds / 60.0, 1) << " min | ";
-    }
-    if (log.evaluation)
-      t << fixed(1000.0 * log.evaluation->value("decode_seconds", 0.0) /
-                     static_cast<double>(std::max<int64_t>(1, log.evaluation->value("pairs", int64_t{1}))),
-                 1);
-    else
-      t << "-";
-    t << " | `" << (log.command.empty() ? "-" : log.command) << "` |\n";
-  };
-  row(kFullPrecisionModel, 32.0, 32.0, 4 * parameters);
+  write_row(t, run, kFullPrecisionModel, log_of(kFullPrecisionModel), 32.0, 32.0, 4 * parameters);
   for (const std::string& name : finished_variants(run)) {
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(run.bcq_model(name)));
-    const LoadedBcqModel loaded = load_bcq_model(run.bcq_model(name), /*kernels=*/false);
-    double bit_sum = 0.0;
-    int64_t quantized = 0;
-    for (const auto& part : bcq_size_report(loaded.bcq, *loaded.model).parts) {
-      bit_sum += part.average_bits * static_cast<double>(part.quantized_parameters);
-      quantized += part.quantized_parameters;
-    }
-    row(name, 8.0 * static_cast<double>(bytes) / static_cast<double>(parameters),
-        bit_sum / static_cast<double>(std::max<int64_t>(quantized, 1)), bytes);
+    write_row(t, run, name, log_of(name), 8.0 * static_cast<double>(bytes) / static_cast<double>(parameters),
+              nominal_bits(run.bcq_model(name)), bytes);
   }
   t << "\nbits/weight: 8 x the model's bytes / its " << parameters
     << " parameters, so alphas, biases, LayerNorm and headers count; quantized weights' bits: the mean bit "

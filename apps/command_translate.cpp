@@ -71,19 +71,71 @@ std::string format(const std::vector<ScoredText>& hypotheses, int64_t index, con
   return line.str();
 }
 
-}  // namespace
-
-int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
-  auto [e, model, description] = load_model(o.run, o.bundle, o.model);
-  const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
+DecodeOptions decode_options(const TranslateOptions& o) {
+  if (o.n_best > o.beam)
+    throw UsageError("--n-best " + std::to_string(o.n_best) + " needs --beam " + std::to_string(o.n_best) + " or more");
   DecodeOptions decode;
   decode.beam_size = o.beam;
   decode.length_alpha = static_cast<float>(o.length_penalty);
   decode.max_length = o.max_length;
   decode.n_best = o.n_best;
-  if (o.n_best > o.beam)
-    throw UsageError("--n-best " + std::to_string(o.n_best) + " needs --beam " + std::to_string(o.n_best) + " or more");
+  return decode;
+}
 
+// Sentences and output tokens (of the tokenized 1-best) for the summary line.
+struct TranslationCounts {
+  int64_t sentences = 0, tokens = 0;
+  void add(const std::vector<ScoredText>& hypotheses) {
+    ++sentences;
+    if (hypotheses.empty() || hypotheses.front().text.empty()) return;
+    const std::string& best = hypotheses.front().text;
+    tokens += 1 + std::count(best.begin(), best.end(), ' ');
+  }
+};
+
+// A terminal: each line is answered as soon as it is read.
+void translate_interactively(const Translator& translator, const DecodeOptions& decode, const TranslateOptions& o,
+                             std::istream& source, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
+  int64_t number = 0;
+  for (std::string line; std::getline(source, line);) {
+    line = prepared(std::move(line), ++number, translator, err);
+    const std::vector<ScoredText> hypotheses =
+        blank(line) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
+    counts.add(hypotheses);
+    out << format(hypotheses, number - 1, o) << std::flush;
+  }
+}
+
+// A file or a pipe: every non-blank line decoded in one call (length-sorted batches, in
+// Translator), written in the input's order; blank lines give blank lines.
+void translate_all(const Translator& translator, const DecodeOptions& decode, const TranslateOptions& o,
+                   std::istream& source, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(source, line);)
+    lines.push_back(prepared(std::move(line), static_cast<int64_t>(lines.size()) + 1, translator, err));
+  std::vector<std::string> text;
+  for (const std::string& line : lines)
+    if (!blank(line)) text.push_back(line);
+  const std::vector<std::vector<ScoredText>> translated = translator.translate_n_best(text, decode);
+  std::string result;
+  size_t next = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::vector<ScoredText> hypotheses = blank(lines[i]) ? std::vector<ScoredText>{} : translated[next++];
+    counts.add(hypotheses);
+    result += format(hypotheses, static_cast<int64_t>(i), o);
+  }
+  if (o.output.empty())
+    out << result << std::flush;
+  else
+    write_file_atomically(o.output, result);
+}
+
+}  // namespace
+
+int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto [e, model, description] = load_model(o.run, o.bundle, o.model);
+  const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
+  const DecodeOptions decode = decode_options(o);
   if (!o.output.empty()) {  // fail before decoding, not after
     const auto dir = std::filesystem::absolute(o.output).parent_path();
     if (!std::filesystem::is_directory(dir)) throw AppError("--output " + o.output + ": directory " + dir.string() + " does not exist");
@@ -96,48 +148,15 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   std::istream& source = o.input.empty() ? in : file;
   const bool interactive = o.input.empty() && o.output.empty() && &in == &std::cin && isatty(STDIN_FILENO);
   const auto start = std::chrono::steady_clock::now();
-  int64_t sentences = 0, tokens = 0;
-  auto count_tokens = [&](const std::vector<ScoredText>& hypotheses) {  // of the tokenized 1-best
-    ++sentences;
-    if (hypotheses.empty() || hypotheses.front().text.empty()) return;
-    const std::string& best = hypotheses.front().text;
-    tokens += 1 + std::count(best.begin(), best.end(), ' ');
-  };
-
-  if (interactive) {  // answer each line at once
-    int64_t number = 0;
-    for (std::string line; std::getline(source, line);) {
-      line = prepared(std::move(line), ++number, translator, err);
-      const std::vector<ScoredText> hypotheses =
-          blank(line) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
-      count_tokens(hypotheses);
-      out << format(hypotheses, number - 1, o) << std::flush;
-    }
-  } else {
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(source, line);)
-      lines.push_back(prepared(std::move(line), static_cast<int64_t>(lines.size()) + 1, translator, err));
-    std::vector<std::string> text;  // the non-blank lines, decoded together
-    for (const std::string& line : lines)
-      if (!blank(line)) text.push_back(line);
-    const std::vector<std::vector<ScoredText>> translated = translator.translate_n_best(text, decode);
-    std::string result;
-    size_t next = 0;
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const std::vector<ScoredText> hypotheses = blank(lines[i]) ? std::vector<ScoredText>{} : translated[next++];
-      count_tokens(hypotheses);
-      result += format(hypotheses, static_cast<int64_t>(i), o);
-    }
-    if (o.output.empty())
-      out << result << std::flush;
-    else
-      write_file_atomically(o.output, result);
-  }
+  TranslationCounts counts;
+  if (interactive) translate_interactively(translator, decode, o, source, out, err, counts);
+  else translate_all(translator, decode, o, source, out, err, counts);
   if (!o.quiet) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    err << std::fixed << std::setprecision(1) << "translate: " << sentences << " sentences, " << tokens
-        << " output tokens in " << seconds << " s (" << (seconds > 0 ? tokens / seconds : 0.0) << " tokens/s, "
-        << (sentences ? 1000.0 * seconds / static_cast<double>(sentences) : 0.0) << " ms/sentence)\n";
+    err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences << " sentences, " << counts.tokens
+        << " output tokens in " << seconds << " s (" << (seconds > 0 ? counts.tokens / seconds : 0.0)
+        << " tokens/s, " << (counts.sentences ? 1000.0 * seconds / static_cast<double>(counts.sentences) : 0.0)
+        << " ms/sentence)\n";
   }
   return 0;
 }
