@@ -1,5 +1,6 @@
 #include "optim/checkpoint.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -14,10 +15,79 @@
 
 namespace bcqnmt {
 
+// Lengths read from a file are never trusted with an allocation: a checksum-valid file may
+// still claim any count (the fuzzers of tests/test_fuzz_inputs.cpp write such files). A
+// count above 2^31, far above anything a real checkpoint holds, is an error at once; below
+// it, strings and lists grow only as their bytes are actually read, so a false count ends
+// in cereal's "failed to read" error, not in a huge allocation.
+constexpr uint64_t kMaxCount = uint64_t{1} << 31;
+
+// A string, vector or map read that way. Written exactly as cereal writes the container
+// itself (size tag, then the elements), so files are unchanged.
+template <class T>
+struct Bounded {
+  T& value;
+};
+template <class T>
+Bounded<T> bounded(T& value) {
+  return {value};
+}
+
+template <class Archive>
+size_t checked_count(Archive& ar, const char* what) {
+  cereal::size_type count = 0;
+  ar(cereal::make_size_tag(count));
+  if (count > kMaxCount) throw std::length_error(std::string(what) + " claims " + std::to_string(count) + " entries");
+  return static_cast<size_t>(count);
+}
+
+template <class Archive, class T>
+void save(Archive& ar, const Bounded<T>& b) {
+  ar(b.value);
+}
+
+template <class Archive>
+void load(Archive& ar, Bounded<std::string>& b) {
+  constexpr size_t kChunk = size_t{1} << 16;
+  b.value.clear();
+  for (size_t left = checked_count(ar, "a string"); left > 0;) {
+    const size_t chunk = std::min(left, kChunk), old = b.value.size();
+    b.value.resize(old + chunk);
+    ar(cereal::binary_data(b.value.data() + old, chunk));
+    left -= chunk;
+  }
+}
+
+template <class Archive, class T>
+void load(Archive& ar, Bounded<std::vector<T>>& b) {
+  const size_t count = checked_count(ar, "a list");
+  b.value.clear();
+  b.value.reserve(std::min<size_t>(count, 1024));
+  for (size_t i = 0; i < count; ++i) {
+    T element{};
+    ar(element);
+    b.value.push_back(std::move(element));
+  }
+}
+
+template <class Archive>
+void load(Archive& ar, Bounded<std::map<std::string, double>>& b) {
+  const size_t count = checked_count(ar, "the metrics");
+  b.value.clear();
+  for (size_t i = 0; i < count; ++i) {
+    std::string name;
+    double value = 0.0;
+    ar(bounded(name), value);
+    b.value[name] = value;
+  }
+}
+
 // cereal finds these by argument-dependent lookup, so they live in Tensor's namespace.
+// "defined" is one byte, 0 or 1, read as a byte: any other value is an error, not a bool
+// holding an invalid value (undefined behaviour).
 template <class Archive>
 void save(Archive& ar, const Tensor& t) {
-  ar(t.defined());
+  ar(static_cast<uint8_t>(t.defined()));
   if (!t.defined()) return;
   ar(t.shape());
   ar(cereal::binary_data(t.data(), sizeof(float) * static_cast<size_t>(t.numel())));
@@ -25,14 +95,15 @@ void save(Archive& ar, const Tensor& t) {
 
 template <class Archive>
 void load(Archive& ar, Tensor& t) {
-  bool defined = false;
+  uint8_t defined = 0;
   ar(defined);
+  if (defined > 1) throw std::length_error("a tensor's defined flag is " + std::to_string(defined) + ", not 0 or 1");
   if (!defined) {
     t = Tensor();
     return;
   }
   Shape shape;
-  ar(shape);
+  ar(bounded(shape));
   // A checksum-valid file may still claim any shape: bound it before allocating (2^30
   // floats, 4 GB, is 100 times the reference model's largest tensor).
   constexpr int64_t kMaxElements = int64_t{1} << 30;
@@ -48,18 +119,18 @@ void load(Archive& ar, Tensor& t) {
 
 template <class Archive>
 void serialize(Archive& ar, NamedTensor& t) {
-  ar(t.name, t.value);
+  ar(bounded(t.name), t.value);
 }
 
 template <class Archive>
 void serialize(Archive& ar, AdamState& s) {
-  ar(s.step, s.first_moment, s.second_moment);
+  ar(s.step, bounded(s.first_moment), bounded(s.second_moment));
 }
 
 template <class Archive>
 void serialize(Archive& ar, Checkpoint& c) {
-  ar(c.parameters, c.optimizer, c.step, c.epoch, c.rng_state, c.trainer_progress, c.config_json,
-     c.source_vocab_fingerprint, c.target_vocab_fingerprint, c.metrics);
+  ar(bounded(c.parameters), c.optimizer, c.step, c.epoch, c.rng_state, bounded(c.trainer_progress),
+     bounded(c.config_json), c.source_vocab_fingerprint, c.target_vocab_fingerprint, bounded(c.metrics));
 }
 
 namespace {
