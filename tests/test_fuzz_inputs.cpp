@@ -302,7 +302,12 @@ void mutate_checkpoint(Checkpoint& c, Rng& rng) {
       break;
     case 5: c.optimizer.first_moment.clear(), c.optimizer.second_moment.clear(); break;
     case 6: c.config_json = rng.below(2) ? "{\"num_layers\": 3}" : "[1"; break;
-    default: c.parameters.push_back(p), c.optimizer.first_moment.push_back(p.value), c.optimizer.second_moment.push_back(p.value); break;
+    default: {  // a copy first: p refers into c.parameters, which the first push_back may move
+      const NamedTensor extra = p;
+      c.parameters.push_back(extra), c.optimizer.first_moment.push_back(extra.value);
+      c.optimizer.second_moment.push_back(extra.value);
+      break;
+    }
   }
 }
 
