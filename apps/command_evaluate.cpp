@@ -7,6 +7,7 @@
 #include <memory>
 #include <ostream>
 
+#include "apps/command_files.h"
 #include "apps/command_line.h"
 #include "apps/corpus_split.h"
 #include "apps/commands.h"
@@ -19,10 +20,12 @@
 namespace bcqnmt {
 
 EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
+  if (!o.output.empty()) check_output_location("--output", o.output);  // before decoding, not after
   Experiment e = open_experiment(o.run, "");
   auto model = load_run_model(e, o.model);
   ParallelText text = load_split_noting_drops(resolve_data_dir(o.data), split_from_name(o.split));
-  if (o.limit > 0 && text.size() > o.limit) {
+  const bool limited = o.limit > 0 && text.size() > o.limit;  // a limit past the split's end is the whole split
+  if (limited) {
     text.source.resize(o.limit);
     text.target.resize(o.limit);
   }
@@ -43,7 +46,7 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
   };
   // Named by everything that changes them, so evaluations of other models, splits, beams
   // or limits never overwrite each other.
-  const std::string limit_tag = o.limit > 0 ? ".first" + std::to_string(o.limit) : "";
+  const std::string limit_tag = limited ? ".first" + std::to_string(o.limit) : "";
   const auto output_path = e.run.eval_dir() / (o.model + "." + o.split + ".beam" + std::to_string(o.beam) + limit_tag + ".txt");
   const auto ref_path = e.run.eval_dir() / ("ref." + o.split + limit_tag + ".txt");
   std::filesystem::create_directories(e.run.eval_dir());

@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "apps/bundle.h"
+#include "apps/command_files.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
@@ -14,6 +15,8 @@
 namespace bcqnmt {
 
 int run_export(const ExportOptions& o, std::ostream& out) {
+  // write_bundle refuses an existing --out; a missing parent is a typo, not a request to create it.
+  if (!std::filesystem::exists(o.out)) check_output_location("--out", o.out);
   const Experiment e = open_experiment(o.run, "");
   const std::string model = o.model.empty() ? default_export_model(e) : o.model;
   out << "model: " << model

@@ -5,6 +5,7 @@
 // share are declared here, once, with their help text.
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
@@ -39,6 +40,23 @@ inline CLI::Validator count_from(int lowest) {
         return "";
       },
       "INT >= " + std::to_string(lowest));
+}
+// Real numbers on the command line: from `lowest` to `highest`. CLI11's Range lets "nan"
+// through (every comparison with NaN is false) and then a NaN length penalty scores every
+// hypothesis NaN; here only a finite number in range passes.
+inline CLI::Validator number_between(double lowest, double highest) {
+  return CLI::Validator(
+      [lowest, highest](std::string& value) -> std::string {
+        double parsed = 0;
+        const char* end = value.data() + value.size();
+        const auto [stop, status] = std::from_chars(value.data(), end, parsed);
+        if (value.empty() || stop != end || status != std::errc() || !std::isfinite(parsed))
+          return "\"" + value + "\" is not a finite number";
+        if (parsed < lowest || parsed > highest)
+          return value + " is not in [" + CLI::detail::to_string(lowest) + ", " + CLI::detail::to_string(highest) + "]";
+        return "";
+      },
+      "NUMBER in [" + CLI::detail::to_string(lowest) + ", " + CLI::detail::to_string(highest) + "]");
 }
 inline const CLI::Validator kPositiveCount = count_from(1);
 inline const CLI::Validator kNonNegativeCount = count_from(0);

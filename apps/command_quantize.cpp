@@ -275,7 +275,7 @@ Subcommand add_quantize_command(CLI::App& app) {
   c->add_option("--distill", o->distill_weight,
                 "Knowledge distillation from the fp32 model: weight of the token-level KL term, 0..1 (default: the "
                 "config's, 0)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_between(0.0, 1.0));
   c->add_flag("--restart", o->restart,
               "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten");
   return {c, [o] { return run_quantize(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};

@@ -13,7 +13,6 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -26,6 +25,7 @@
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/model_loading.h"
+#include "apps/command_files.h"
 #include "apps/translator.h"
 #include "core/atomic_file.h"
 #include "data/readable_english.h"
@@ -35,9 +35,9 @@ namespace bcqnmt {
 
 namespace {
 
-bool blank(const std::string& line) {
-  return std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); });
-}
+// Nothing to translate: no wordpiece survives normalisation (spaces, control and format
+// characters such as NUL or U+200B only).
+bool blank(const std::string& line, const Translator& translator) { return translator.source_wordpieces(line) == 0; }
 
 // Repairs and checks one input line (1-based `number`), warning on `err`.
 std::string prepared(std::string line, int64_t number, const Translator& translator, std::ostream& err) {
@@ -95,36 +95,38 @@ struct TranslationCounts {
 
 // A terminal: each line is answered as soon as it is read.
 void translate_interactively(const Translator& translator, const DecodeOptions& decode, const TranslateOptions& o,
-                             std::istream& source, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
+                             TextInput& input, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
   int64_t number = 0;
-  for (std::string line; std::getline(source, line);) {
+  for (std::string line; std::getline(input.stream(), line);) {
     line = prepared(std::move(line), ++number, translator, err);
     const std::vector<ScoredText> hypotheses =
-        blank(line) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
+        blank(line, translator) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
     counts.add(hypotheses);
     out << format(hypotheses, number - 1, o) << std::flush;
   }
+  input.check_read_to_end();
 }
 
 // A file or a pipe: every non-blank line decoded in one call (length-sorted batches, in
 // Translator), written in the input's order; blank lines give blank lines.
 void translate_all(const Translator& translator, const DecodeOptions& decode, const TranslateOptions& o,
-                   std::istream& source, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
+                   TextInput& input, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
   std::vector<std::string> lines;
-  for (std::string line; std::getline(source, line);)
+  for (std::string line; std::getline(input.stream(), line);)
     lines.push_back(prepared(std::move(line), static_cast<int64_t>(lines.size()) + 1, translator, err));
+  input.check_read_to_end();
   std::vector<std::string> text;
   for (const std::string& line : lines)
-    if (!blank(line)) text.push_back(line);
+    if (!blank(line, translator)) text.push_back(line);
   const std::vector<std::vector<ScoredText>> translated = translator.translate_n_best(text, decode);
   std::string result;
   size_t next = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
-    const std::vector<ScoredText> hypotheses = blank(lines[i]) ? std::vector<ScoredText>{} : translated[next++];
+    const std::vector<ScoredText> hypotheses = blank(lines[i], translator) ? std::vector<ScoredText>{} : translated[next++];
     counts.add(hypotheses);
     result += format(hypotheses, static_cast<int64_t>(i), o);
   }
-  if (o.output.empty())
+  if (names_standard_stream(o.output))
     out << result << std::flush;
   else
     write_file_atomically(o.output, result);
@@ -136,21 +138,14 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   auto [e, model, description] = load_model(o.run, o.bundle, o.model);
   const Translator translator(*model, e.source_vocab, e.target_vocab, e.training.max_tokens);
   const DecodeOptions decode = decode_options(o);
-  if (!o.output.empty()) {  // fail before decoding, not after
-    const auto dir = std::filesystem::absolute(o.output).parent_path();
-    if (!std::filesystem::is_directory(dir)) throw AppError("--output " + o.output + ": directory " + dir.string() + " does not exist");
-  }
-  std::ifstream file;
-  if (!o.input.empty()) {
-    file.open(o.input, std::ios::binary);
-    if (!file) throw AppError("cannot read " + o.input);
-  }
-  std::istream& source = o.input.empty() ? in : file;
-  const bool interactive = o.input.empty() && o.output.empty() && &in == &std::cin && isatty(STDIN_FILENO);
+  if (!names_standard_stream(o.output)) check_output_location("--output", o.output);  // before decoding, not after
+  TextInput input(o.input, in);
+  const bool interactive = names_standard_stream(o.input) && names_standard_stream(o.output) && &in == &std::cin &&
+                           isatty(STDIN_FILENO);
   const auto start = std::chrono::steady_clock::now();
   TranslationCounts counts;
-  if (interactive) translate_interactively(translator, decode, o, source, out, err, counts);
-  else translate_all(translator, decode, o, source, out, err, counts);
+  if (interactive) translate_interactively(translator, decode, o, input, out, err, counts);
+  else translate_all(translator, decode, o, input, out, err, counts);
   if (!o.quiet) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences << " sentences, " << counts.tokens
@@ -171,13 +166,13 @@ Subcommand add_translate_command(CLI::App& app) {
                 "tokenized: lower-cased and Moses-tokenized like the corpus and the BLEU references")
       ->transform(CLI::CheckedTransformer(name_map(output_format_names())))
       ->default_str(output_format_names().name(OutputFormat::readable));
-  c->add_option("-i,--input", o->input, "Input file (default: standard input)");
-  c->add_option("-o,--output", o->output, "Output file, written atomically (default: standard output)");
+  c->add_option("-i,--input", o->input, "Input file (default or \"-\": standard input)");
+  c->add_option("-o,--output", o->output, "Output file, written atomically (default or \"-\": standard output)");
   c->add_option("--beam", o->beam, "Beam size (1: greedy)")->capture_default_str()->check(CLI::Range(1, 64));
   c->add_option("--length-penalty", o->length_penalty,
                 "Beam search: GNMT length penalty alpha, score / ((5 + length) / 6)^alpha (Wu et al. 2016)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 5.0));
+      ->check(number_between(0.0, 5.0));
   c->add_option("--max-length", o->max_length, "Most output tokens per sentence")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));

@@ -2,8 +2,12 @@
 // subcommand declares its own flags and work in apps/command_<name>.cpp (command_line.h).
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/app_error.h"
@@ -42,6 +46,29 @@ std::string unknown_command_message(int argc, char** argv, const std::vector<Sub
   }
   if (first_word.empty()) return "";
   return "bcqnmt: error: unknown command \"" + first_word + "\"; the commands are " + names + " (see --help)\n";
+}
+
+// What a command wrote to standard output must have arrived: a full disk (`> /dev/full`) or
+// a closed stdout (`>&-`) is a failure, not a silent exit 0 with the translations lost.
+// std::cout writes through C's stdout (synchronised with stdio), so stdout's error flag and
+// its last flush tell.
+int checked_stdout(int status) {
+  std::cout.flush();
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  const int reason = errno;
+  if (flushed && !std::ferror(stdout) && std::cout.good()) return status;
+  std::cerr << "bcqnmt: error: cannot write to standard output" << (reason ? ": " : "")
+            << (reason ? std::strerror(reason) : "") << "\n";
+  return status == 0 ? kRuntimeError : status;
+}
+
+// More threads than cores only adds switching: say so once (the run goes on as asked).
+void warn_if_oversubscribed(int threads) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (threads > 0 && cores > 0 && static_cast<unsigned>(threads) > cores)
+    std::cerr << "bcqnmt: warning: --threads " << threads << " is more than this machine's " << cores
+              << " cores; it will run slower, not faster\n";
 }
 
 }  // namespace
@@ -84,17 +111,18 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : kUsageError;
   }
   try {
+    warn_if_oversubscribed(threads);
     set_num_threads(threads);
     for (const Subcommand& command : commands) {
       if (!*command.app) continue;
       if (command.checkpoints_on_interrupt) install_interrupt_handlers();
       const int status = command.run();
       DataParallel::finish();  // after an error, no: see optim/data_parallel.h
-      return status;
+      return checked_stdout(status);
     }
   } catch (const TrainingInterrupted&) {
     DataParallel::finish();  // every rank agreed to stop and the checkpoint is written
-    return interrupted_exit_status();
+    return checked_stdout(interrupted_exit_status());
   } catch (const std::exception& e) {
     std::cout.flush();
     std::string message = e.what();

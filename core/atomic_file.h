@@ -7,6 +7,11 @@
 // fsync the directory so the rename itself is durable. Checkpoints, vocabulary files and
 // .bcq files are written this way. A killed writer can leave a `<name>.tmp.<pid>.<n>` file
 // behind; the target is never touched until the rename.
+//
+// What `path` names decides where the bytes go, as cp and shell redirection do: a symbolic
+// link is followed (the link stays, the file it points to is replaced); a FIFO or a device
+// (`-o /dev/null`, `-o /dev/stdout`) cannot be replaced by a rename without destroying the
+// node, so it is written straight through; a directory is refused.
 #include <filesystem>
 #include <functional>
 #include <ostream>
@@ -14,7 +19,8 @@
 
 namespace bcqnmt {
 
-// Throws CoreError naming the path and the system's reason ("No space left on device").
+// Throws CoreError naming the path and the system's reason ("No space left on device", "is a
+// directory").
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
 

@@ -57,6 +57,13 @@ TEST_CASE("export: the quantized model by default, a bundle that translates as t
   const CommandResult again = run_bcqnmt("export --run " + t.run.string() + " --model fp --out " + bundle.string());
   CHECK(again.status == 1);
   CHECK(again.err.find("exists") != std::string::npos);
+  // A --out whose parent does not exist is a typo: refused, nothing created (it used to
+  // create the whole path).
+  const CommandResult typo =
+      run_bcqnmt("export --run " + t.run.string() + " --model fp --out " + (dir.path / "nope" / "b").string());
+  CHECK(typo.status == 1);
+  CHECK(typo.err.find("does not exist") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir.path / "nope"));
 
   // --bundle excludes --run and --model; one of --run and --bundle is needed.
   CHECK(run_bcqnmt("translate --bundle " + bundle.string() + " --run " + t.run.string(), input).status == 2);

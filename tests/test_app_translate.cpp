@@ -76,3 +76,43 @@ TEST_CASE("translate: --input/--output, batches in input order, empty lines, war
   CHECK(too_many.status == 2);
   CHECK(too_many.err.find("--beam 3") != std::string::npos);
 }
+
+TEST_CASE("translate and score: \"-\" is a standard stream, a directory is no input, a failed stdout is an error") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const std::string run = " --run " + t.run.string() + " --quiet";
+  const std::string once = run_bcqnmt_ok("translate" + run, "kalo mine .\n").out;
+  CHECK(run_bcqnmt_ok("translate -i - -o -" + run, "kalo mine .\n").out == once);
+  CHECK_FALSE(std::filesystem::exists("-"));
+  // A line of control characters only (NUL, BEL) has nothing to translate, like a blank one.
+  CHECK(run_bcqnmt_ok("translate" + run, std::string("\0\a\n", 3)).out == "\n");
+
+  // A directory read as a file used to give "0 sentences" and exit 0.
+  const CommandResult from_dir = run_bcqnmt("translate -i " + dir.path.string() + run);
+  CHECK(from_dir.status == 1);
+  CHECK(from_dir.err == "bcqnmt: error: cannot read " + dir.path.string() + ": it is a directory\n");
+  // run_command redirects the shell's streams; the inner redirection is the binary's own.
+  auto in_shell = [](const std::string& line) { return run_command("sh -c '" + line + "'"); };
+  const CommandResult stdin_dir = in_shell(std::string(BCQNMT_BINARY) + " translate" + run + " < " + dir.path.string());
+  CHECK(stdin_dir.status == 1);
+  CHECK(stdin_dir.err.find("cannot read standard input") != std::string::npos);
+  write_text(dir.path / "ref.txt", "a b c d\n");
+  CHECK(run_bcqnmt("score --ref " + dir.path.string() + " --hyp " + (dir.path / "ref.txt").string()).status == 1);
+  CHECK(run_bcqnmt_ok("score --ref - --hyp " + (dir.path / "ref.txt").string(), "a b c d\n").out.find("BLEU") !=
+        std::string::npos);
+  CHECK(run_bcqnmt("score --ref - --hyp -").status == 2);
+
+  // Translations that cannot reach stdout (a full disk) are a failure, not exit 0.
+  const CommandResult full =
+      in_shell(std::string(BCQNMT_BINARY) + " translate" + run + " < " + (dir.path / "ref.txt").string() + " > /dev/full");
+  CHECK(full.status == 1);
+  CHECK(full.err.find("bcqnmt: error: cannot write to standard output") == 0);
+  // A NaN length penalty passed CLI11's range check and scored every hypothesis NaN.
+  CHECK(run_bcqnmt("translate --beam 2 --length-penalty nan" + run, "a\n").status == 2);
+  // An output location that cannot be written fails before decoding.
+  const CommandResult nowhere = run_bcqnmt("translate -o " + (dir.path / "no" / "x.txt").string() + run, "a\n");
+  CHECK(nowhere.status == 1);
+  CHECK(nowhere.err.find("does not exist") != std::string::npos);
+}

@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <thread>
 #include <iterator>
 
 #include "core/atomic_file.h"
@@ -197,6 +200,40 @@ TEST_CASE("write_file_atomically replaces the file whole, or not at all") {
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
   CHECK_THROWS_WITH_AS(write_file_atomically(dir.path / "no_such_dir" / "f", std::string_view("x")),
                        doctest::Contains("no_such_dir/f"), CoreError);
+}
+
+TEST_CASE("write_file_atomically writes through links, FIFOs and devices instead of replacing them") {
+  TempDir dir;
+  // A symbolic link (relative, two deep) stays a link; the file at its end gets the bytes.
+  const fs::path real = dir.path / "real.txt";
+  write_file_atomically(real, std::string_view("old\n"));
+  fs::create_symlink("real.txt", dir.path / "inner");
+  fs::create_symlink(dir.path / "inner", dir.path / "link.txt");
+  write_file_atomically(dir.path / "link.txt", std::string_view("new\n"));
+  CHECK(fs::is_symlink(fs::symlink_status(dir.path / "link.txt")));
+  CHECK(fs::is_symlink(fs::symlink_status(dir.path / "inner")));
+  CHECK(read_bytes(real) == "new\n");
+  // A dangling link: its target is created.
+  fs::create_symlink("later.txt", dir.path / "dangling");
+  write_file_atomically(dir.path / "dangling", std::string_view("made\n"));
+  CHECK(fs::is_symlink(fs::symlink_status(dir.path / "dangling")));
+  CHECK(read_bytes(dir.path / "later.txt") == "made\n");
+  // A character device (-o /dev/null): written, not replaced by a regular file.
+  write_file_atomically("/dev/null", std::string_view("gone\n"));
+  CHECK(fs::is_character_file("/dev/null"));
+  // A FIFO: a reader on the other end gets the bytes, and the FIFO is still a FIFO.
+  const fs::path fifo = dir.path / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::string received;
+  std::thread reader([&] { received = read_bytes(fifo); });
+  write_file_atomically(fifo, std::string_view("through\n"));
+  reader.join();
+  CHECK(received == "through\n");
+  CHECK(fs::is_fifo(fifo));
+  // A directory is refused by name, and left alone.
+  CHECK_THROWS_WITH_AS(write_file_atomically(dir.path, std::string_view("x")), doctest::Contains("is a directory"),
+                       CoreError);
+  CHECK(fs::is_directory(dir.path));
 }
 
 TEST_CASE("CheckpointKeeper keeps latest and the best by a metric, across restarts") {
