@@ -9,6 +9,7 @@
 
 #include "core/checksummed_file.h"
 #include "nn/decoding.h"
+#include "nn/error.h"
 #include "quant/bcq_model.h"
 #include "quant/quant_error.h"
 #include "quant_tiny_model.h"
@@ -49,7 +50,7 @@ IndexTensor source_batch(int64_t b, int vocab, uint64_t seed) {
   return ids;
 }
 
-// Live bytes of every parameter tensor (a released dense weight counts 0).
+// Live bytes of every parameter tensor (a packed weight is no parameter: it counts 0).
 int64_t parameter_bytes(const Transformer& model) {
   int64_t bytes = 0;
   for (const auto& [name, p] : model.named_parameters()) bytes += p.numel() * static_cast<int64_t>(sizeof(float));
@@ -223,9 +224,13 @@ TEST_CASE("translation from a .bcq file on the LUT kernels matches the fp32 mode
   const LoadedBcqModel packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
   dense.model->eval();
   packed.model->eval();
-  // The dense weights are gone; the kernels hold them packed.
-  CHECK(packed.model->final_layer().kernel().value().numel() == 0);
-  CHECK(packed.model->decoder().pos_embedding().embedding().table().value().numel() == 0);
+  // The dense weights are gone; the kernels hold them packed, and the model still counts them.
+  CHECK(packed.model->final_layer().packed());
+  CHECK(packed.model->decoder().pos_embedding().embedding().packed());
+  CHECK_THROWS_AS(packed.model->final_layer().kernel(), NnError);
+  CHECK_THROWS_AS(packed.model->decoder().pos_embedding().embedding().table(), NnError);
+  CHECK(packed.model->num_parameters() == model.num_parameters());
+  CHECK(packed.model->named_packed_weights().size() == bcq.matrices().size());
   CHECK(packed.kernel_bytes > 0);
 
   const IndexTensor source = source_batch(6, 20, 7);
