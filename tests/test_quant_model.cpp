@@ -293,4 +293,7 @@ TEST_CASE("the 3-bit .bcq of the small.json model is at most 4.9 MB") {
   CHECK(dense_bytes == fp32);
   CHECK(bcq_size_report(kernels.bcq, *kernels.model).file_bytes == file_bytes);
   CHECK(kernel_bytes < dense_bytes / 8);
+  // Packed weights are still the model's weights: the count is small.json's, as the fp32 model's.
+  CHECK(kernels.model->num_parameters() == 10'184'162);
+  CHECK(kernels.model->num_parameters() == dense.model->num_parameters());
 }
