@@ -297,3 +297,20 @@ TEST_CASE("the 3-bit .bcq of the small.json model is at most 4.9 MB") {
   CHECK(kernels.model->num_parameters() == 10'184'162);
   CHECK(kernels.model->num_parameters() == dense.model->num_parameters());
 }
+
+TEST_CASE("a weight's orientation comes from its layer type: a square Linear kernel is read transposed, a table as it is") {
+  Transformer model(tiny_config(), 3);
+  const auto weights = bcq_quantized_weights_by_name(model);
+  const QuantizedWeight& query = weights.at("encoder/layer_0/self_attention/mha/query/kernel");
+  REQUIRE(query.shape == Shape{16, 16});  // square: its shape cannot tell [in, out] from [out, in]
+  CHECK(query.output_axis == OutputAxis::columns);
+  const Tensor rows = bcq_rows_first(query, query.value);  // [out, in]
+  bool transposed = true;
+  for (int64_t i = 0; i < 16; ++i)
+    for (int64_t j = 0; j < 16; ++j) transposed = transposed && rows.data()[i * 16 + j] == query.value.data()[j * 16 + i];
+  CHECK(transposed);
+  const QuantizedWeight& table = weights.at("decoder/pos_embedding/embedding/embeddings");
+  CHECK(table.output_axis == OutputAxis::rows);
+  CHECK(bcq_rows_first(table, table.value).to_vector() == table.value.to_vector());
+  CHECK(bcq_quantized_shape(table) == std::pair<int64_t, int64_t>{24, 16});
+}
