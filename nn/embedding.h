@@ -26,13 +26,12 @@ class Embedding : public Module {
   Variable forward(const IndexTensor& ids) const;
 
   const LayerWeight<EmbeddingLookup>& weight_state() const { return table_; }
-  bool packed() const { return std::holds_alternative<PackedWeight<EmbeddingLookup>>(table_); }
-  const DenseWeight& dense() const;                              // NnError if packed
-  const Variable& table() const { return dense().value; }        // [V, D]; NnError if packed
-  Shape weight_shape() const { return {vocab_size_, dim_}; }  // the table's [V, D], dense or packed
+  bool packed() const { return table_.packed(); }
+  const Variable& table() const { return table_.dense().value; }  // [V, D]; NnError if packed
+  Shape weight_shape() const { return {vocab_size_, dim_}; }       // the table's [V, D], dense or packed
   int64_t vocab_size() const { return vocab_size_; }
   int64_t dim() const { return dim_; }
-  void set_weight_transform(WeightTransform t);  // NnError if packed
+  void set_weight_transform(WeightTransform t) { table_.set_transform(std::move(t)); }  // NnError if packed
   // Replaces the dense table by `l` for good ("embeddings" becomes a packed weight).
   void pack(std::shared_ptr<const EmbeddingLookup> l);
 

@@ -36,19 +36,17 @@ class Linear : public Module {
   Variable forward(const Variable& x) const;
 
   const LayerWeight<LinearKernel>& weight_state() const { return weight_; }
-  bool packed() const { return std::holds_alternative<PackedWeight<LinearKernel>>(weight_); }
-  // The dense weight; NnError if packed.
-  const DenseWeight& dense() const;
+  bool packed() const { return weight_.packed(); }
   // The weight the forward pass multiplies by: the kernel through the weight transform,
   // if one is set. [in, out]. NnError if packed.
-  Variable weight() const { return dense().used(); }
-  const Variable& kernel() const { return dense().value; }  // [in, out]; NnError if packed
-  const Variable& bias() const { return bias_; }            // [out] or undefined
-  Shape weight_shape() const { return {in_, out_}; }  // the kernel's [in, out], dense or packed
+  Variable weight() const { return weight_.dense().used(); }
+  const Variable& kernel() const { return weight_.dense().value; }  // [in, out]; NnError if packed
+  const Variable& bias() const { return bias_; }                    // [out] or undefined
+  Shape weight_shape() const { return {in_, out_}; }                // the kernel's [in, out], dense or packed
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   // An empty transform restores the plain kernel. NnError if packed.
-  void set_weight_transform(WeightTransform t);
+  void set_weight_transform(WeightTransform t) { weight_.set_transform(std::move(t)); }
   // Replaces the dense kernel by `k` for good: the parameter "kernel" becomes a packed
   // weight of this module (Module::pack_parameter). NnError if already packed.
   void pack(std::shared_ptr<const LinearKernel> k);

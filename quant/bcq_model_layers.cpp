@@ -37,7 +37,7 @@ void visit_quantized_layers(ModuleT& model, Fn&& fn) {
 }
 
 Tensor dense_value(const auto& layer) {
-  return layer.packed() ? Tensor() : layer.dense().value.value();
+  return layer.packed() ? Tensor() : layer.weight_state().dense().value.value();
 }
 
 }  // namespace
