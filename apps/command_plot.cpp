@@ -188,17 +188,19 @@ void plot_attention(const Experiment& e, Transformer& model, const std::string& 
       .save(path);
 }
 
-// The weight matrix --layer names; UsageError if the model has none of that name.
-Tensor layer_weight(const Transformer& model, const std::string& layer) {
-  for (const auto& [name, p] : model.named_parameters())
-    if (name == layer && p.dim() == 2) return p.value();
+// The weight matrix --layer names, with its layer's orientation; UsageError if the model
+// has none of that name.
+QuantizedWeight layer_weight(const Transformer& model, const std::string& layer) {
+  for (QuantizedWeight& w : bcq_quantized_weights(model))
+    if (w.name == layer) return w;
   throw UsageError("--layer \"" + layer + "\" is not a weight matrix of the model (e.g. " +
                    "encoder/layer_0/ffn/dense_0/kernel; `bcqnmt info` lists the parts)");
 }
 
 void plot_weights(const Experiment& e, const Transformer& model, const PlotOptions& o, const std::filesystem::path& path) {
-  const Tensor w = layer_weight(model, o.layer);
-  const Tensor m = bcq_rows_first(o.layer, w);  // BCQ rows are output rows
+  const QuantizedWeight layer = layer_weight(model, o.layer);
+  const Tensor& w = layer.value;
+  const Tensor m = bcq_rows_first(layer, w);  // BCQ rows are output rows
   const int64_t rows = m.size(0);
   BcqOptions options = e.quantization.solver_options();
   if (o.bits > 0) options.bits = o.bits;

@@ -1,11 +1,12 @@
 #pragma once
 // Token embedding: a [V, D] table ("embeddings", Keras' name), looked up by id.
-// Like Linear it has a training-time weight transform and an inference-time lookup
-// override, so quant/ can substitute BCQ rows.
+// Like Linear its table is a LayerWeight (nn/layer_weight.h): dense, with a training-time
+// weight transform, or packed into an EmbeddingLookup, so quant/ can substitute BCQ rows.
 #include <memory>
 
 #include "core/random.h"
-#include "nn/linear.h"
+#include "nn/layer_weight.h"
+#include "nn/module.h"
 
 namespace bcqnmt {
 
@@ -18,20 +19,25 @@ class EmbeddingLookup {
 
 class Embedding : public Module {
  public:
-  Embedding(int64_t vocab_size, int64_t dim, Rng& rng);
-  Variable forward(const IndexTensor& ids) const;  // ids [...] -> [..., D]
+  static constexpr OutputAxis kOutputAxis = OutputAxis::rows;  // table [V, D], a row per token
 
-  const Variable& table() const { return table_; }  // [V, D]
+  Embedding(int64_t vocab_size, int64_t dim, Rng& rng);
+  // ids [...] -> [..., D]. Packed: the lookup, only with gradients off (NnError otherwise).
+  Variable forward(const IndexTensor& ids) const;
+
+  const LayerWeight<EmbeddingLookup>& weight_state() const { return table_; }
+  bool packed() const { return table_.packed(); }
+  const Variable& table() const { return table_.dense().value; }  // [V, D]; NnError if packed
+  Shape weight_shape() const { return {vocab_size_, dim_}; }       // the table's [V, D], dense or packed
   int64_t vocab_size() const { return vocab_size_; }
   int64_t dim() const { return dim_; }
-  void set_weight_transform(WeightTransform t) { transform_ = std::move(t); }
-  void set_inference_lookup(std::shared_ptr<const EmbeddingLookup> l) { lookup_ = std::move(l); }
+  void set_weight_transform(WeightTransform t) { table_.set_transform(std::move(t)); }  // NnError if packed
+  // Replaces the dense table by `l` for good ("embeddings" becomes a packed weight).
+  void pack(std::shared_ptr<const EmbeddingLookup> l);
 
  private:
-  int64_t vocab_size_, dim_;  // kept apart from table_: a lookup may release the table
-  Variable table_;
-  WeightTransform transform_;
-  std::shared_ptr<const EmbeddingLookup> lookup_;
+  int64_t vocab_size_, dim_;
+  LayerWeight<EmbeddingLookup> table_;
 };
 
 }  // namespace bcqnmt

@@ -1,16 +1,17 @@
 #pragma once
 // Dense layer y = x W + b with W stored [in, out] as Keras does ("kernel", "bias").
 //
-// Two hooks let quant/ change how the weight is used without nn/ knowing about BCQ:
-//  - a weight transform (training): the forward pass uses transform(W) instead of W, e.g.
-//    a straight-through BCQ quantizer whose gradient flows back to the latent W;
-//  - an inference kernel (no-grad forward): replaces the GEMM entirely, e.g. the BCQ
-//    lookup-table kernel that never dequantizes.
-#include <functional>
+// The weight is a LayerWeight (nn/layer_weight.h), dense or packed, so quant/ can change how
+// it is used without nn/ knowing about BCQ:
+//  - dense, with a weight transform (training): the forward pass uses transform(W) instead
+//    of W, e.g. a straight-through BCQ quantizer whose gradient flows back to the latent W;
+//  - packed (inference): a LinearKernel replaces the GEMM entirely, e.g. the BCQ
+//    lookup-table kernel that never dequantizes. The dense kernel is gone.
 #include <memory>
 
 #include "core/random.h"
 #include "nn/initializers.h"
+#include "nn/layer_weight.h"
 #include "nn/module.h"
 
 namespace bcqnmt {
@@ -22,32 +23,38 @@ class LinearKernel {
   virtual void apply(const float* x, int64_t n, float* y) const = 0;
 };
 
-using WeightTransform = std::function<Variable(const Variable&)>;
-
 class Linear : public Module {
  public:
+  static constexpr OutputAxis kOutputAxis = OutputAxis::columns;  // kernel [in, out]
+
   // The kernel starts Glorot-uniform with fans {in, out} (Keras' Dense) unless `fans`
   // says otherwise (MultiHeadAttention's projections use Keras' 3-D kernel fans).
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
   Linear(int64_t in_features, int64_t out_features, GlorotFans fans, Rng& rng, bool bias = true);
-  Variable forward(const Variable& x) const;  // [..., in] -> [..., out]
-  // The weight the forward pass multiplies by: the kernel through the weight transform,
-  // if one is set. [in, out]
-  Variable weight() const { return transform_ ? transform_(kernel_) : kernel_; }
+  // [..., in] -> [..., out]. Packed: the kernel's product, only with gradients off (NnError
+  // otherwise: a packed weight cannot be trained).
+  Variable forward(const Variable& x) const;
 
-  const Variable& kernel() const { return kernel_; }  // [in, out]
-  const Variable& bias() const { return bias_; }      // [out] or undefined
+  const LayerWeight<LinearKernel>& weight_state() const { return weight_; }
+  bool packed() const { return weight_.packed(); }
+  // The weight the forward pass multiplies by: the kernel through the weight transform,
+  // if one is set. [in, out]. NnError if packed.
+  Variable weight() const { return weight_.dense().used(); }
+  const Variable& kernel() const { return weight_.dense().value; }  // [in, out]; NnError if packed
+  const Variable& bias() const { return bias_; }                    // [out] or undefined
+  Shape weight_shape() const { return {in_, out_}; }                // the kernel's [in, out], dense or packed
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  void set_weight_transform(WeightTransform t) { transform_ = std::move(t); }
-  void set_inference_kernel(std::shared_ptr<const LinearKernel> k) { inference_kernel_ = std::move(k); }
-  const LinearKernel* inference_kernel() const { return inference_kernel_.get(); }
+  // An empty transform restores the plain kernel. NnError if packed.
+  void set_weight_transform(WeightTransform t) { weight_.set_transform(std::move(t)); }
+  // Replaces the dense kernel by `k` for good: the parameter "kernel" becomes a packed
+  // weight of this module (Module::pack_parameter). NnError if already packed.
+  void pack(std::shared_ptr<const LinearKernel> k);
 
  private:
   int64_t in_, out_;
-  Variable kernel_, bias_;
-  WeightTransform transform_;
-  std::shared_ptr<const LinearKernel> inference_kernel_;
+  LayerWeight<LinearKernel> weight_;
+  Variable bias_;
 };
 
 }  // namespace bcqnmt

@@ -8,7 +8,7 @@
 namespace bcqnmt {
 
 Variable masked_cross_entropy(const Linear& head, const Variable& x, const IndexTensor& labels, int64_t* hits) {
-  if (head.inference_kernel() && !grad_enabled()) {  // the kernel produces outputs, not a fused loss
+  if (head.packed()) {  // the kernel produces outputs, not a fused loss
     const Variable logits = head.forward(x);
     if (hits) *hits = masked_accuracy(logits.value(), labels).correct;
     return masked_loss(logits, labels);

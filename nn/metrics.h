@@ -24,7 +24,7 @@ inline Variable masked_loss(const Variable& logits, const IndexTensor& labels) {
 // The loss head: masked_loss of head(x) [.., V] read as logits against labels (x's leading
 // shape), without materialising the logits (core's linear_cross_entropy, through the
 // head's weight transform); `hits` (may be null) counts argmax == label over counted rows.
-// A head running an inference kernel (gradients off) produces its logits and scores them.
+// A packed head (inference kernel, gradients off) produces its logits and scores them.
 Variable masked_cross_entropy(const Linear& head, const Variable& x, const IndexTensor& labels, int64_t* hits);
 
 }  // namespace bcqnmt

@@ -12,6 +12,13 @@ Variable Module::register_parameter(const std::string& name, Tensor init) {
   return parameters_.back().second;
 }
 
+void Module::pack_parameter(const std::string& name) {
+  const auto it = std::find_if(parameters_.begin(), parameters_.end(), [&](const NamedParameter& p) { return p.first == name; });
+  if (it == parameters_.end()) throw NnError("pack_parameter: no parameter '" + name + "' to pack");
+  packed_.emplace_back(name, it->second.value().shape());
+  parameters_.erase(it);
+}
+
 void Module::collect(const std::string& prefix, std::vector<NamedParameter>& out) const {
   for (const auto& [name, p] : parameters_) out.emplace_back(prefix + name, p);
   for (const auto& [name, child] : children_) child->collect(prefix + name + "/", out);
@@ -53,9 +60,18 @@ std::vector<Variable> Module::parameters() const {
   return out;
 }
 
+std::vector<std::pair<std::string, Shape>> Module::named_packed_weights() const {
+  std::vector<std::pair<std::string, Shape>> out;
+  visit("", [&](const std::string& path, const Module& m) {
+    for (const auto& [name, shape] : m.packed_) out.emplace_back(path.empty() ? name : path + "/" + name, shape);
+  });
+  return out;
+}
+
 int64_t Module::num_parameters() const {
   int64_t n = 0;
   for (const auto& [name, p] : named_parameters()) n += p.numel();
+  for (const auto& [name, shape] : named_packed_weights()) n += shape_numel(shape);
   return n;
 }
 

@@ -21,9 +21,15 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  // Every parameter below this module, depth first, in registration order.
+  // Every parameter below this module, depth first, in registration order: the trainable
+  // weights (a packed weight is not one, see below).
   std::vector<NamedParameter> named_parameters() const;
   std::vector<Variable> parameters() const;
+  // Every weight below this module packed into an inference-only form (nn/layer_weight.h),
+  // with the shape it had as a parameter, depth first: still a weight of the model, no
+  // longer a parameter (no values nn/ can read, no gradient).
+  std::vector<std::pair<std::string, Shape>> named_packed_weights() const;
+  // The model's size in weights, whatever form they are in: parameters + packed weights.
   int64_t num_parameters() const;
 
   // Every module of type M in this subtree (this one included), with its path
@@ -51,6 +57,10 @@ class Module {
 
  protected:
   Variable register_parameter(const std::string& name, Tensor init);
+  // Turns this module's parameter `name` into a packed weight: it leaves named_parameters()
+  // and its shape is kept for named_packed_weights(). For a layer whose inference kernel
+  // replaces its dense weight; there is no way back. NnError if there is no such parameter.
+  void pack_parameter(const std::string& name);
   template <class M>
   M& register_module(const std::string& name, M& child) {
     children_.emplace_back(name, &child);
@@ -62,6 +72,7 @@ class Module {
   void visit(const std::string& path, const std::function<void(const std::string&, Module&)>& fn);
   void visit(const std::string& path, const std::function<void(const std::string&, const Module&)>& fn) const;
   std::vector<NamedParameter> parameters_;
+  std::vector<std::pair<std::string, Shape>> packed_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

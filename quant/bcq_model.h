@@ -6,6 +6,8 @@
 // Quantized (as the reference): every weight matrix (Linear kernels, alpha per OUTPUT
 // row, i.e. the kernel [in, out] is quantized as its transpose [out, in]) and both
 // embedding tables (per row = per token). Biases and LayerNorm parameters stay fp32.
+// Which weights these are and how each is oriented comes from the layers holding them
+// (quant/bcq_model_layers.h).
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -16,6 +18,7 @@
 
 #include "nn/transformer.h"
 #include "quant/bcq_mixed_matrix.h"
+#include "quant/bcq_model_layers.h"
 #include "quant/bcq_solvers.h"
 #include "quant/bit_allocation.h"
 
@@ -36,19 +39,20 @@ struct QuantizeSettings {
 // no known group.
 int bits_for_parameter(const std::string& name, const BitAllocation& bits, bool* quantized);
 
-// One quantized parameter in BCQ form, rows = output rows: a Linear kernel [in, out] is
-// quantized as its transpose [out, in]; an embedding table [V, D] per row, in frequency
-// clusters when settings.bits.embedding_uses_clusters() (encoder tables use the source
-// counts, decoder tables the target counts).
-BcqMixedMatrix bcq_quantize_parameter(const std::string& name, const Tensor& value, const QuantizeSettings& settings);
-// The parameter as BCQ reads it, rows = output rows: a kernel [in, out] transposed to
-// [out, in], an embedding table [V, D] as it is. QuantError if it is not a matrix.
-Tensor bcq_rows_first(const std::string& name, const Tensor& value);
-// The [rows, cols] a parameter of this shape is quantized as ([out, in] for a kernel [in, out]);
-// {-1, -1} if it is not a matrix.
-std::pair<int64_t, int64_t> bcq_quantized_shape(const std::string& name, const Shape& shape);
-// Back to the parameter's own layout (kernels transposed back to [in, out]).
-Tensor bcq_dequantize_parameter(const std::string& name, const BcqMixedMatrix& m);
+// One quantized weight (quant/bcq_model_layers.h) in BCQ form, rows = output rows: read
+// along its layer's output axis (a Linear kernel [in, out] is quantized as its transpose
+// [out, in]; an embedding table [V, D] per row), in frequency clusters when
+// settings.bits.embedding_uses_clusters() and its rows are tokens (encoder tables use the
+// source counts, decoder tables the target counts). `value` has w.shape (w.value, or the
+// latent weight a straight-through transform sees).
+BcqMixedMatrix bcq_quantize_parameter(const QuantizedWeight& w, const Tensor& value, const QuantizeSettings& settings);
+// `value` (of shape w.shape) as BCQ reads it, rows = output rows: [out, in] for a Linear
+// kernel, [V, D] for a table. QuantError if it is not a matrix.
+Tensor bcq_rows_first(const QuantizedWeight& w, const Tensor& value);
+// The [rows, cols] the weight is quantized as ([out, in] for a kernel [in, out]).
+std::pair<int64_t, int64_t> bcq_quantized_shape(const QuantizedWeight& w);
+// Back to the weight's own layout, w.shape (kernels transposed back to [in, out]).
+Tensor bcq_dequantize_parameter(const QuantizedWeight& w, const BcqMixedMatrix& m);
 
 // The quantized form of every quantized parameter of one model.
 class BcqModel {
@@ -85,10 +89,11 @@ struct LoadedBcqModel {
 };
 
 // Reads a .bcq file (QuantError naming the file on a bad magic, truncation, checksum or
-// inconsistency). `kernels`: attach the lookup-table kernels to every quantized Linear
-// and Embedding and release their dense weights (the quantized inference path, gradients
-// off; runtime memory ~ the file's size); otherwise every dense weight holds its dequantized
-// value (the fp32 model carrying the dequantized weights, for comparison).
+// inconsistency). `kernels`: pack every quantized Linear and Embedding into its lookup-table
+// kernel (Linear::pack, Embedding::pack: the dense weight is gone, the model runs with
+// gradients off only; runtime memory ~ the file's size; num_parameters() unchanged);
+// otherwise every dense weight holds its dequantized value (the fp32 model carrying the
+// dequantized weights, for comparison).
 LoadedBcqModel load_bcq_model(const std::filesystem::path& path, bool kernels);
 
 // Straight-through estimator: every quantized parameter is used through a transform whose

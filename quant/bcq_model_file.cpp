@@ -28,19 +28,31 @@ StoredMatrix stored(const std::string& name, const BcqMixedMatrix& m) {
   return s;
 }
 
+// The Transformer's weights in the file's form: every parameter (dense, or a matrix when
+// `bcq` quantizes it) in parameter order, then every packed weight (a model loaded with
+// kernels), whose only form is `bcq`'s.
 BcqFile file_of(const BcqModel& bcq, const Transformer& model, uint64_t source_fp, uint64_t target_fp) {
   BcqFile file{model.config().to_json().dump(), source_fp, target_fp, {}, {}};
+  const std::map<std::string, QuantizedWeight> weights = bcq_quantized_weights_by_name(model);
+  auto add_matrix = [&](const std::string& name, const BcqMixedMatrix& m) {
+    const auto w = weights.find(name);
+    if (w == weights.end()) throw QuantError("'" + name + "' is quantized but the model has no Linear or Embedding weight of that name");
+    if (bcq_quantized_shape(w->second) != std::pair{m.rows, m.cols})
+      throw QuantError("'" + name + "' is quantized as [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
+                       "] but the model's is " + shape_str(w->second.shape));
+    file.matrices.push_back(stored(name, m));
+  };
   for (const auto& [name, p] : model.named_parameters()) {
     const auto it = bcq.matrices().find(name);
-    if (it == bcq.matrices().end()) {
+    if (it == bcq.matrices().end())
       file.dense.push_back({name, p.value().shape(), p.value().to_vector()});
-      continue;
-    }
-    const bool released = !p.value().defined();  // loaded with kernels: only the packed form exists
-    if (!released && bcq_quantized_shape(name, p.value().shape()) != std::pair{it->second.rows, it->second.cols})
-      throw QuantError("'" + name + "' is quantized as [" + std::to_string(it->second.rows) + ", " +
-                       std::to_string(it->second.cols) + "] but the model's is " + shape_str(p.value().shape()));
-    file.matrices.push_back(stored(name, it->second));
+    else
+      add_matrix(name, it->second);
+  }
+  for (const auto& [name, shape] : model.named_packed_weights()) {
+    const auto it = bcq.matrices().find(name);
+    if (it == bcq.matrices().end()) throw QuantError("'" + name + "' is packed but the BCQ model holds no form of it");
+    add_matrix(name, it->second);
   }
   if (file.matrices.size() != bcq.matrices().size())
     throw QuantError("the BCQ model holds matrices the Transformer has no parameter for");
@@ -101,6 +113,7 @@ struct StoredParameters {
 StoredParameters index_parameters(BcqFile& file, const Transformer& model, const std::string& where) {
   std::map<std::string, Shape> shapes;
   for (const auto& [name, p] : model.named_parameters()) shapes[name] = p.value().shape();
+  const std::map<std::string, QuantizedWeight> weights = bcq_quantized_weights_by_name(model);
   auto shape_of = [&](const std::string& name) -> const Shape& {
     const auto it = shapes.find(name);
     if (it == shapes.end()) throw QuantError(where + ": holds '" + name + "', which the model has no parameter for");
@@ -110,7 +123,8 @@ StoredParameters index_parameters(BcqFile& file, const Transformer& model, const
   for (StoredMatrix& s : file.matrices) {
     const std::string name = s.name;
     const Shape& shape = shape_of(name);
-    if (bcq_quantized_shape(name, shape) != std::pair{s.rows, s.cols})
+    const auto w = weights.find(name);
+    if (w == weights.end() || bcq_quantized_shape(w->second) != std::pair{s.rows, s.cols})
       throw QuantError(where + ": '" + name + "' is stored as [" + std::to_string(s.rows) + ", " +
                        std::to_string(s.cols) + "] but the model config gives " + shape_str(shape));
     if (stored.dense.count(name) || !stored.matrices.emplace(name, restored(std::move(s), where)).second)
@@ -127,23 +141,20 @@ StoredParameters index_parameters(BcqFile& file, const Transformer& model, const
   return stored;
 }
 
-// Gives the model's quantized parameter `name` its weights: a lookup-table kernel on a
-// Linear or Embedding (its dense weight released), or the dequantized values.
-void install_matrix(LoadedBcqModel& loaded, const BcqModelLayers& layers, const std::string& name, Tensor& value,
+// Gives the model's quantized weight `w` its values: its Linear or Embedding packed into a
+// lookup-table kernel, or the dequantized values in the dense weight.
+void install_matrix(LoadedBcqModel& loaded, const BcqModelLayers& layers, const QuantizedWeight& w,
                     const BcqMixedMatrix& m, bool kernels) {
-  // nn never reads a dense weight whose inference hook is set while gradients are off.
-  if (const auto linear = layers.linears.find(name); kernels && linear != layers.linears.end()) {
+  if (!kernels) {
+    Tensor(w.value).copy_from(bcq_dequantize_parameter(w, m));
+  } else if (const auto linear = layers.linears.find(w.name); linear != layers.linears.end()) {
     auto kernel = std::make_shared<BcqLinearKernel>(m, linear->second->bias());
     loaded.kernel_bytes += kernel->storage_bytes();
-    linear->second->set_inference_kernel(std::move(kernel));
-    value = Tensor();
-  } else if (const auto embedding = layers.embeddings.find(name); kernels && embedding != layers.embeddings.end()) {
+    linear->second->pack(std::move(kernel));
+  } else {
     auto lookup = std::make_shared<BcqEmbeddingLookup>(m);
     loaded.kernel_bytes += lookup->storage_bytes();
-    embedding->second->set_inference_lookup(std::move(lookup));
-    value = Tensor();
-  } else {
-    value.copy_from(bcq_dequantize_parameter(name, m));
+    layers.embeddings.at(w.name)->pack(std::move(lookup));
   }
 }
 
@@ -173,12 +184,13 @@ LoadedBcqModel load_bcq_model(const std::filesystem::path& path, bool kernels) {
   loaded.target_vocab_fingerprint = file.target_vocab_fingerprint;
   loaded.model = model_of(file, where);
   StoredParameters stored = index_parameters(file, *loaded.model, where);
+  const std::map<std::string, QuantizedWeight> weights = bcq_quantized_weights_by_name(*loaded.model);
   const BcqModelLayers layers = bcq_model_layers(*loaded.model);
   for (auto& [name, p] : loaded.model->named_parameters()) {
     if (const auto d = stored.dense.find(name); d != stored.dense.end()) {
       p.value().copy_from(Tensor::from(d->second->shape, d->second->values));
     } else if (const auto m = stored.matrices.find(name); m != stored.matrices.end()) {
-      install_matrix(loaded, layers, name, p.value(), m->second, kernels);
+      install_matrix(loaded, layers, weights.at(name), m->second, kernels);
     } else {
       throw QuantError(where + ": parameter '" + name + "' is missing");
     }

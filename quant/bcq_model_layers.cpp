@@ -36,6 +36,10 @@ void visit_quantized_layers(ModuleT& model, Fn&& fn) {
                        "' is not held by a Linear or Embedding, so BCQ cannot quantize or run it (docs/extending.md)");
 }
 
+Tensor dense_value(const auto& layer) {
+  return layer.packed() ? Tensor() : layer.weight_state().dense().value.value();
+}
+
 }  // namespace
 
 BcqModelLayers bcq_model_layers(Module& model) {
@@ -50,9 +54,18 @@ BcqModelLayers bcq_model_layers(Module& model) {
 std::vector<QuantizedWeight> bcq_quantized_weights(const Module& model) {
   std::vector<QuantizedWeight> weights;
   visit_quantized_layers(model, [&](const std::string& name, const Linear* linear, const Embedding* embedding) {
-    weights.push_back({name, linear ? linear->kernel().value() : embedding->table().value()});
+    if (linear)
+      weights.push_back({name, linear->weight_shape(), Linear::kOutputAxis, false, dense_value(*linear)});
+    else
+      weights.push_back({name, embedding->weight_shape(), Embedding::kOutputAxis, true, dense_value(*embedding)});
   });
   return weights;
+}
+
+std::map<std::string, QuantizedWeight> bcq_quantized_weights_by_name(const Module& model) {
+  std::map<std::string, QuantizedWeight> by_name;
+  for (QuantizedWeight& w : bcq_quantized_weights(model)) by_name.emplace(w.name, std::move(w));
+  return by_name;
 }
 
 }  // namespace bcqnmt

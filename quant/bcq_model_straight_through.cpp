@@ -10,11 +10,13 @@ namespace bcqnmt {
 
 namespace {
 
-// One copy of the settings (token counts included) serves every layer.
-WeightTransform straight_through(const std::string& name, std::shared_ptr<const QuantizeSettings> settings) {
-  return [name, settings](const Variable& w) {
-    Tensor quantized = bcq_dequantize_parameter(name, bcq_quantize_parameter(name, w.value(), *settings));
-    return Variable::make_result(std::move(quantized), {w},
+// One copy of the settings (token counts included) serves every layer. `w` is the weight's
+// layout (its value is the latent W the transform is handed).
+WeightTransform straight_through(QuantizedWeight w, std::shared_ptr<const QuantizeSettings> settings) {
+  w.value = Tensor();  // the transform reads the Variable it is given, never a stored copy
+  return [w = std::move(w), settings](const Variable& latent) {
+    Tensor quantized = bcq_dequantize_parameter(w, bcq_quantize_parameter(w, latent.value(), *settings));
+    return Variable::make_result(std::move(quantized), {latent},
                                  [](Node& self) { self.inputs[0]->accumulate_grad(self.grad); });
   };
 }
@@ -23,10 +25,11 @@ WeightTransform straight_through(const std::string& name, std::shared_ptr<const 
 
 void enable_straight_through(Transformer& model, const QuantizeSettings& settings) {
   const auto shared = std::make_shared<const QuantizeSettings>(settings);
+  const std::map<std::string, QuantizedWeight> weights = bcq_quantized_weights_by_name(model);
   const BcqModelLayers layers = bcq_model_layers(model);
-  for (const auto& [name, linear] : layers.linears) linear->set_weight_transform(straight_through(name, shared));
+  for (const auto& [name, linear] : layers.linears) linear->set_weight_transform(straight_through(weights.at(name), shared));
   for (const auto& [name, embedding] : layers.embeddings)
-    embedding->set_weight_transform(straight_through(name, shared));
+    embedding->set_weight_transform(straight_through(weights.at(name), shared));
 }
 
 void disable_straight_through(Transformer& model) {

@@ -69,7 +69,7 @@ GroupSensitivity group_sensitivity(Transformer& model, const std::vector<int>& b
       GroupSensitivityRow row{key, q, 0, 0, {}};
       for (const QuantizedWeight& w : saved.weights()) {
         Tensor live = w.value;  // shares the parameter's storage
-        live.copy_from(bcq_dequantize_parameter(w.name, bcq_quantize_parameter(w.name, live, settings)));
+        live.copy_from(bcq_dequantize_parameter(w, bcq_quantize_parameter(w, live, settings)));
         ++row.matrices;
         row.weights += live.numel();
       }

@@ -9,6 +9,7 @@
 
 #include "core/checksummed_file.h"
 #include "nn/decoding.h"
+#include "nn/error.h"
 #include "quant/bcq_model.h"
 #include "quant/quant_error.h"
 #include "quant_tiny_model.h"
@@ -49,7 +50,7 @@ IndexTensor source_batch(int64_t b, int vocab, uint64_t seed) {
   return ids;
 }
 
-// Live bytes of every parameter tensor (a released dense weight counts 0).
+// Live bytes of every parameter tensor (a packed weight is no parameter: it counts 0).
 int64_t parameter_bytes(const Transformer& model) {
   int64_t bytes = 0;
   for (const auto& [name, p] : model.named_parameters()) bytes += p.numel() * static_cast<int64_t>(sizeof(float));
@@ -223,9 +224,13 @@ TEST_CASE("translation from a .bcq file on the LUT kernels matches the fp32 mode
   const LoadedBcqModel packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
   dense.model->eval();
   packed.model->eval();
-  // The dense weights are gone; the kernels hold them packed.
-  CHECK(packed.model->final_layer().kernel().value().numel() == 0);
-  CHECK(packed.model->decoder().pos_embedding().embedding().table().value().numel() == 0);
+  // The dense weights are gone; the kernels hold them packed, and the model still counts them.
+  CHECK(packed.model->final_layer().packed());
+  CHECK(packed.model->decoder().pos_embedding().embedding().packed());
+  CHECK_THROWS_AS(packed.model->final_layer().kernel(), NnError);
+  CHECK_THROWS_AS(packed.model->decoder().pos_embedding().embedding().table(), NnError);
+  CHECK(packed.model->num_parameters() == model.num_parameters());
+  CHECK(packed.model->named_packed_weights().size() == bcq.matrices().size());
   CHECK(packed.kernel_bytes > 0);
 
   const IndexTensor source = source_batch(6, 20, 7);
@@ -288,4 +293,24 @@ TEST_CASE("the 3-bit .bcq of the small.json model is at most 4.9 MB") {
   CHECK(dense_bytes == fp32);
   CHECK(bcq_size_report(kernels.bcq, *kernels.model).file_bytes == file_bytes);
   CHECK(kernel_bytes < dense_bytes / 8);
+  // Packed weights are still the model's weights: the count is small.json's, as the fp32 model's.
+  CHECK(kernels.model->num_parameters() == 10'184'162);
+  CHECK(kernels.model->num_parameters() == dense.model->num_parameters());
+}
+
+TEST_CASE("a weight's orientation comes from its layer type: a square Linear kernel is read transposed, a table as it is") {
+  Transformer model(tiny_config(), 3);
+  const auto weights = bcq_quantized_weights_by_name(model);
+  const QuantizedWeight& query = weights.at("encoder/layer_0/self_attention/mha/query/kernel");
+  REQUIRE(query.shape == Shape{16, 16});  // square: its shape cannot tell [in, out] from [out, in]
+  CHECK(query.output_axis == OutputAxis::columns);
+  const Tensor rows = bcq_rows_first(query, query.value);  // [out, in]
+  bool transposed = true;
+  for (int64_t i = 0; i < 16; ++i)
+    for (int64_t j = 0; j < 16; ++j) transposed = transposed && rows.data()[i * 16 + j] == query.value.data()[j * 16 + i];
+  CHECK(transposed);
+  const QuantizedWeight& table = weights.at("decoder/pos_embedding/embedding/embeddings");
+  CHECK(table.output_axis == OutputAxis::rows);
+  CHECK(bcq_rows_first(table, table.value).to_vector() == table.value.to_vector());
+  CHECK(bcq_quantized_shape(table) == std::pair<int64_t, int64_t>{24, 16});
 }
