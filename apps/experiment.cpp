@@ -1,6 +1,5 @@
 #include "apps/experiment.h"
 
-#include <fstream>
 #include <sstream>
 
 #include "apps/app_error.h"
@@ -9,20 +8,13 @@
 #include "apps/run_manifest.h"
 #include "apps/training_batches.h"
 #include "core/atomic_file.h"
+#include "nn/json_file.h"
 
 namespace bcqnmt {
 
 nlohmann::json read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in || std::filesystem::is_directory(path)) throw AppError("cannot read config file " + path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw AppError(path + ": malformed JSON (" + std::string(e.what()) + ")");
-  } catch (const std::exception& e) {  // a read error of the stream itself
-    throw AppError("cannot read config file " + path + ": " + e.what());
-  }
+  if (!std::filesystem::is_regular_file(path)) throw AppError("cannot read config file " + path);
+  const nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw AppError(path + ": expected a JSON object with \"model\", \"training\", \"quantization\"");
   for (const auto& [key, value] : j.items())
     if (key != "model" && key != "training" && key != "quantization")
@@ -45,7 +37,7 @@ nlohmann::json pretraining_identity(const nlohmann::json& config, const std::str
     for (const std::string& key : resumable_training_keys()) training.erase(key);
     return {{"model", model.to_json()}, {"training", training}};
   } catch (const std::exception& err) {
-    throw AppError(source + ": " + err.what());
+    throw AppError(source + ": " + json_error_text(err));
   }
 }
 
@@ -103,7 +95,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
     e.quantization = QuantizationConfig::from_json(e.config.value("quantization", nlohmann::json::object()));
     check_batcher_options(e.training);
   } catch (const std::exception& err) {
-    throw AppError(source + ": " + err.what());
+    throw AppError(source + ": " + json_error_text(err));
   }
   if (!config_path.empty()) {
     if (!has_run_config || read_config_file(e.run.config().string()) != e.config) {

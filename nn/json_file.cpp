@@ -1,0 +1,34 @@
+#include "nn/json_file.h"
+
+#include <fstream>
+#include <iterator>
+
+namespace bcqnmt {
+
+std::string json_error_text(const std::exception& error) {
+  std::string text = error.what();
+  if (dynamic_cast<const nlohmann::json::exception*>(&error) == nullptr) return text;
+  if (text.starts_with("[json.exception.")) text.erase(0, text.find("] ") + 2);
+  return text;
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw NnError(path.string() + ": no such file");
+  if (!std::filesystem::is_regular_file(status)) throw NnError(path.string() + ": not a regular file");
+  const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
+  if (!ec && bytes > kMaxJsonFileBytes)
+    throw NnError(path.string() + ": " + std::to_string(bytes) + " bytes, more than the " +
+                  std::to_string(kMaxJsonFileBytes) + " a JSON file of bcqnmt may hold");
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw NnError(path.string() + ": cannot read it");
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw NnError(path.string() + ": malformed JSON (" + json_error_text(e) + ")");
+  }
+}
+
+}  // namespace bcqnmt
