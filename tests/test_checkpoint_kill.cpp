@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -182,6 +183,27 @@ bool consistent(const fs::path& dir, bool quantized) {
   return ok;
 }
 
+// Kills `child` with SIGKILL: in odd rounds after a random delay below `anywhere`, in even
+// rounds at a random moment (under 3 ms) after `window_open()` first holds (30 s at most).
+// Counts in `in_window` whether the window was open at the kill; returns whether the signal
+// ended the child (it may have finished first).
+bool kill_in_round(pid_t child, int round, Rng& rng, std::chrono::milliseconds anywhere,
+                   const std::function<bool()>& window_open, int& in_window) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  if (round % 2 == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(static_cast<uint64_t>(anywhere.count()))));
+  } else {
+    while (!window_open() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
+  }
+  in_window += window_open();
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFSIGNALED(status);
+}
+
 }  // namespace
 
 TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every time") {
@@ -204,18 +226,8 @@ TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every t
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!fs::exists(dir / "manifest.json") && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (round % 2 == 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(1500)));
-    } else {
-      while (!has_staged_file(dir) && std::chrono::steady_clock::now() < give_up)
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
-    }
-    in_commit_window += has_staged_file(dir);
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    kills += WIFSIGNALED(status);
+    kills += kill_in_round(child, round, rng, std::chrono::milliseconds(1500), [&] { return has_staged_file(dir); },
+                           in_commit_window);
     CAPTURE(round);
     const bool ok = consistent(dir, quantizing);
     inconsistent += !ok;
@@ -284,19 +296,7 @@ TEST_CASE("10 SIGKILLs inside `average` promoting the mean to best.ckpt leave a 
     REQUIRE(child > 0);
     // Odd rounds: anywhere in the command's (uninterrupted) run time. Even rounds: once the promotion has begun to
     // write, inside the window between best.ckpt and the commit.
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    if (round % 2 == 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(static_cast<uint64_t>(whole_ms.count()))));
-    } else {
-      while (!promoting() && std::chrono::steady_clock::now() < give_up)
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
-      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
-    }
-    in_promotion += promoting();
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    kills += WIFSIGNALED(status);
+    kills += kill_in_round(child, round, rng, whole_ms, promoting, in_promotion);
     CAPTURE(round);
     const bool ok = consistent(dir, false);
     inconsistent += !ok;
