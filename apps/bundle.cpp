@@ -115,7 +115,7 @@ nlohmann::json read_bundle_manifest(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / kBundleManifest;
   if (!std::filesystem::exists(path))
     throw AppError(dir.string() + " is not a bundle (no " + kBundleManifest + "); `bcqnmt export` writes one");
-  const nlohmann::json manifest = read_json_file(path);
+  const nlohmann::json manifest = read_json_file<AppError>(path);
   bool valid = manifest.is_object() && manifest.contains("format") && manifest["format"] == kBundleFormat &&
                manifest.contains("files") && manifest["files"].is_object() && manifest.contains("model") &&
                manifest["model"].is_string();

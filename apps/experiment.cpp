@@ -14,7 +14,7 @@ namespace bcqnmt {
 
 nlohmann::json read_config_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw AppError("cannot read config file " + path);
-  const nlohmann::json j = read_json_file(path);
+  const nlohmann::json j = read_json_file<AppError>(path);
   if (!j.is_object()) throw AppError(path + ": expected a JSON object with \"model\", \"training\", \"quantization\"");
   for (const auto& [key, value] : j.items())
     if (key != "model" && key != "training" && key != "quantization")

@@ -48,7 +48,7 @@ void adopt_variant_settings(const RunDirectory& run, const std::string& name, co
   const auto file = dir / "settings.json";
   const bool holds_state = std::filesystem::exists(dir / "latest.ckpt") || std::filesystem::exists(run.bcq_model(name));
   if (holds_state && std::filesystem::exists(file)) {
-    const nlohmann::json stored = read_json_file(file);
+    const nlohmann::json stored = read_json_file<AppError>(file);
     if (stored != settings) {
       const std::string differences = describe_json_differences(stored, settings);
       throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with other settings (" +

@@ -39,7 +39,7 @@ std::string digest_in(const nlohmann::json& manifest, const std::string& name) {
 
 std::optional<nlohmann::json> PhaseFiles::manifest() const {
   if (!fs::exists(manifest_path())) return std::nullopt;
-  const nlohmann::json j = read_json_file(manifest_path());
+  const nlohmann::json j = read_json_file<AppError>(manifest_path());
   // The fields readers take, checked once here so a damaged file is one line naming it.
   const bool files_ok = !j.contains("files") || (j["files"].is_object() &&
                                                  std::all_of(j["files"].begin(), j["files"].end(),

@@ -12,23 +12,24 @@ std::string json_error_text(const std::exception& error) {
   return text;
 }
 
-nlohmann::json read_json_file(const std::filesystem::path& path) {
+std::string parse_json_file(const std::filesystem::path& path, nlohmann::json& out) {
   std::error_code ec;
   const std::filesystem::file_status status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) throw NnError(path.string() + ": no such file");
-  if (!std::filesystem::is_regular_file(status)) throw NnError(path.string() + ": not a regular file");
+  if (!std::filesystem::exists(status)) return path.string() + ": no such file";
+  if (!std::filesystem::is_regular_file(status)) return path.string() + ": not a regular file";
   const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
   if (!ec && bytes > kMaxJsonFileBytes)
-    throw NnError(path.string() + ": " + std::to_string(bytes) + " bytes, more than the " +
-                  std::to_string(kMaxJsonFileBytes) + " a JSON file of bcqnmt may hold");
+    return path.string() + ": " + std::to_string(bytes) + " bytes, more than the " +
+           std::to_string(kMaxJsonFileBytes) + " a JSON file of bcqnmt may hold";
   std::ifstream in(path, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw NnError(path.string() + ": cannot read it");
+  if (!in.good() && !in.eof()) return path.string() + ": cannot read it";
   try {
-    return nlohmann::json::parse(text);
+    out = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw NnError(path.string() + ": malformed JSON (" + json_error_text(e) + ")");
+    return path.string() + ": malformed JSON (" + json_error_text(e) + ")";
   }
+  return "";
 }
 
 }  // namespace bcqnmt

@@ -27,8 +27,17 @@ constexpr std::uintmax_t kMaxJsonFileBytes = std::uintmax_t{256} << 20;
 // exception: its what()).
 std::string json_error_text(const std::exception& error);
 
-// The parsed contents of `path`; NnError naming the file when it is missing, not a regular
-// file, unreadable, larger than kMaxJsonFileBytes, or not JSON (with line and column).
-nlohmann::json read_json_file(const std::filesystem::path& path);
+// Parses `path` into `out`; returns "" or the one-line error naming the file: missing, not a
+// regular file, unreadable, larger than kMaxJsonFileBytes, or not JSON (line and column).
+std::string parse_json_file(const std::filesystem::path& path, nlohmann::json& out);
+
+// The parsed contents of `path`, or parse_json_file's error as the caller's module error
+// type (Error: constructible from a string, as in nn/json_fields.h).
+template <class Error = NnError>
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  nlohmann::json j;
+  if (const std::string error = parse_json_file(path, j); !error.empty()) throw Error(error);
+  return j;
+}
 
 }  // namespace bcqnmt

@@ -91,7 +91,7 @@ BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::strin
 
 BitAllocation load_bit_allocation(const std::string& path) {
   if (!std::filesystem::exists(path)) throw QuantError(path + ": cannot open bit allocation file");
-  return bit_allocation_from_json(read_json_file(path), path);
+  return bit_allocation_from_json(read_json_file<QuantError>(path), path);
 }
 
 nlohmann::json bit_allocation_to_json(const BitAllocation& a) {
