@@ -11,6 +11,7 @@
 #include "apps/version.h"
 #include "core/atomic_file.h"
 #include "core/sha256.h"
+#include "nn/json_file.h"
 #include "nn/transformer.h"
 #include "optim/checkpoint.h"
 
@@ -114,7 +115,7 @@ nlohmann::json read_bundle_manifest(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / kBundleManifest;
   if (!std::filesystem::exists(path))
     throw AppError(dir.string() + " is not a bundle (no " + kBundleManifest + "); `bcqnmt export` writes one");
-  const nlohmann::json manifest = nlohmann::json::parse(read_bytes(path), nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json manifest = read_json_file<AppError>(path);
   bool valid = manifest.is_object() && manifest.contains("format") && manifest["format"] == kBundleFormat &&
                manifest.contains("files") && manifest["files"].is_object() && manifest.contains("model") &&
                manifest["model"].is_string();
@@ -138,8 +139,8 @@ nlohmann::json read_bundle_manifest(const std::filesystem::path& dir) {
     if (!std::filesystem::is_regular_file(p)) throw AppError("bundle " + dir.string() + ": " + file + " is missing");
     const std::string actual = sha256_file_hex(p);
     if (!digest.is_string() || actual != digest.get<std::string>())
-      throw AppError("bundle " + dir.string() + ": " + file + " was modified or damaged (sha256 " + actual +
-                     ", manifest says " + digest.dump() + "); export the bundle again");
+      throw AppError("bundle " + dir.string() + ": " + file + " was modified or damaged (sha256 " + actual + ", " +
+                     path.string() + " says " + digest.dump() + "); export the bundle again");
   }
   return manifest;
 }

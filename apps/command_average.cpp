@@ -1,8 +1,10 @@
 // bcqnmt average: checkpoint averaging (optim/checkpoint_average.h) of the last N epoch
 // checkpoints of pretraining. The average is validated and written to
 // pretrain/averaged.ckpt; when it validates better than pretrain/best.ckpt it becomes
-// best.ckpt, so evaluate, translate and quantize use it with no further flag. Run it when
-// no training is running in the same run directory (one writer per directory).
+// best.ckpt, so evaluate, translate and quantize use it with no further flag. The promotion
+// is a phase end like training's: best.ckpt and latest.ckpt are staged and published by one
+// manifest commit (apps/run_manifest.h), so a kill leaves the old pair or the new one. Run
+// it when no training is running in the same run directory (one writer per directory).
 #include <iostream>
 #include <memory>
 #include <ostream>
@@ -48,7 +50,10 @@ std::vector<Checkpoint> last_epoch_checkpoints(const Experiment& e, const Checkp
 
 int run_average(const AverageOptions& o, std::ostream& out) {
   Experiment e = open_experiment(o.run, "");
+  const PhaseFiles files(e.run.pretrain_dir());
+  if (const std::string repaired = files.repair(); !repaired.empty()) out << repaired << "\n";
   CheckpointKeeper keeper(e.run.pretrain_dir(), e.training.best_metric, MetricGoal::maximize);
+  keeper.stage_writes(".next");  // published by the commit below
   std::vector<std::filesystem::path> paths;
   std::vector<Checkpoint> checkpoints = last_epoch_checkpoints(e, keeper, o.last, paths);
   nlohmann::json epochs = nlohmann::json::array();
@@ -74,8 +79,9 @@ int run_average(const AverageOptions& o, std::ostream& out) {
       << (val.bleu ? ", val_bleu " + std::to_string(*val.bleu) : std::string()) << "\n";
   std::optional<double> before;
   const bool promoted = keeper.promote_if_better(average, &before);
-  if (const PhaseFiles files(e.run.pretrain_dir()); promoted && files.manifest()) {
-    nlohmann::json record = *files.manifest();  // the phase's record, with the new files' digests
+  if (promoted) {
+    // The phase's record (a run made before manifests gets a first one), with the new digests.
+    nlohmann::json record = files.manifest().value_or(nlohmann::json{{"phase", "pretrain"}});
     record["averaged_epochs"] = epochs;
     files.commit(record);
   }

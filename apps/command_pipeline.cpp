@@ -37,7 +37,7 @@ double best_validation_accuracy(const std::filesystem::path& best) {
 int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   const std::string data_dir = resolve_data_dir(o.data);
   // Fail at once, not after learning vocabularies, if the run was started differently.
-  check_run_config(RunDirectory{o.run}, read_config_file(o.config));
+  check_run_config(RunDirectory{o.run}, read_config_file(o.config), o.config, /*restart=*/false);
   out << "== 1/5 vocabularies\n";
   VocabOptions vocab;  // the default vocabulary size
   vocab.data = data_dir;

@@ -33,6 +33,7 @@
 #include "nn/cross_attention_map.h"
 #include "quant/bcq_model.h"
 #include "quant/group_sensitivity.h"
+#include "nn/json_file.h"
 
 namespace bcqnmt {
 
@@ -232,9 +233,7 @@ void plot_weights(const Experiment& e, const Transformer& model, const PlotOptio
 // One band per parameter group, one bar per bit width (in the sweep's order), the fp32
 // loss as the dashed reference.
 void plot_sensitivity(const std::filesystem::path& json_path, const std::filesystem::path& path) {
-  std::ifstream in(json_path);
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw AppError(json_path.string() + " is not JSON; rerun `bcqnmt sensitivity`");
+  const nlohmann::json j = read_json_file<AppError>(json_path);
   const GroupSensitivity sweep = group_sensitivity_from_json(j, json_path.string());
   // Fewer bits, warmer bar: 1 red ... 8 blue.
   const char* by_bits[] = {"#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#3949ab", "#5e35b1"};

@@ -16,6 +16,10 @@ namespace bcqnmt {
 int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
   std::ostream& out = group.root_stream(terminal);
+  const RunDirectory run{o.run};
+  const std::string config_source = o.config.empty() ? run.config().string() : o.config;
+  if (!o.config.empty() || std::filesystem::exists(run.config()))
+    check_run_config(run, read_config_file(config_source), config_source, o.restart);
   Experiment e = open_experiment(o.run, o.config);
   const auto& precisions = matmul_precision_names();
   if (!o.matmul_precision.empty() && precisions.parse<UsageError>(o.matmul_precision) != e.training.matmul_precision) {
@@ -67,7 +71,9 @@ Subcommand add_pretrain_command(CLI::App& app) {
   c->add_option("--epochs", o->epochs, "Epochs in total (default: the config's)")->check(kPositiveCount);
   add_matmul_precision_flag(c, o->matmul_precision);
   c->add_flag("--restart", o->restart,
-              "Start from scratch instead of resuming; best.ckpt is kept unless a new epoch beats it");
+              "Start from scratch instead of resuming, also with training settings that differ from the ones the "
+              "run recorded (docs/training.md, \"Resuming and restarting\"); best.ckpt is kept unless a new epoch "
+              "beats it");
   return {c, [o] { return run_pretrain(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }
 

@@ -1,26 +1,20 @@
 #include "apps/experiment.h"
 
-#include <fstream>
 #include <sstream>
 
 #include "apps/app_error.h"
 #include "apps/corpus_split.h"
+#include "apps/json_difference.h"
+#include "apps/run_manifest.h"
 #include "apps/training_batches.h"
 #include "core/atomic_file.h"
+#include "nn/json_file.h"
 
 namespace bcqnmt {
 
 nlohmann::json read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in || std::filesystem::is_directory(path)) throw AppError("cannot read config file " + path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw AppError(path + ": malformed JSON (" + std::string(e.what()) + ")");
-  } catch (const std::exception& e) {  // a read error of the stream itself
-    throw AppError("cannot read config file " + path + ": " + e.what());
-  }
+  if (!std::filesystem::is_regular_file(path)) throw AppError("cannot read config file " + path);
+  const nlohmann::json j = read_json_file<AppError>(path);
   if (!j.is_object()) throw AppError(path + ": expected a JSON object with \"model\", \"training\", \"quantization\"");
   for (const auto& [key, value] : j.items())
     if (key != "model" && key != "training" && key != "quantization")
@@ -29,19 +23,54 @@ nlohmann::json read_config_file(const std::string& path) {
 }
 
 namespace {
-// A run is bound to its config once pretraining has saved a checkpoint. Before that, a
-// config.json left by a start that failed (a wrong --data, a stop before the first save) is
-// replaced by the next start's, not a reason to refuse it.
-bool config_is_bound(const RunDirectory& run) {
-  return std::filesystem::exists(run.pretrain_dir() / "latest.ckpt");
+
+// What a resume of pretraining must keep, resolved (every default filled in): the model
+// section without the vocabulary sizes (the vocabularies give them), and the training section
+// without resumable_training_keys(). The quantization section is not pretraining's: each
+// variant is bound to its own settings.json (apps/quantized_variant.h). `source` names the
+// file in errors.
+nlohmann::json pretraining_identity(const nlohmann::json& config, const std::string& source) {
+  try {
+    ModelConfig model = ModelConfig::from_json(config.value("model", nlohmann::json::object()));
+    model.src_vocab_size = model.tgt_vocab_size = 0;
+    nlohmann::json training = TrainingConfig::from_json(config.value("training", nlohmann::json::object())).to_json();
+    for (const std::string& key : resumable_training_keys()) training.erase(key);
+    return {{"model", model.to_json()}, {"training", training}};
+  } catch (const std::exception& err) {
+    throw AppError(source + ": " + json_error_text(err));
+  }
 }
+
 }  // namespace
 
-void check_run_config(const RunDirectory& run, const nlohmann::json& config) {
-  if (config_is_bound(run) && std::filesystem::exists(run.config()) &&
-      read_config_file(run.config().string()) != config)
-    throw AppError("run " + run.root.string() + " was started with another config (" + run.config().string() +
-                   "); use a new --run directory, or pass " + run.config().string() + " as --config to continue it");
+void check_run_config(const RunDirectory& run, const nlohmann::json& config, const std::string& config_source,
+                      bool restart) {
+  // Bound once pretraining has saved a checkpoint; before that, a config.json left by a start
+  // that failed (a wrong --data, a stop before the first save) is simply replaced.
+  if (!std::filesystem::exists(run.pretrain_dir() / "latest.ckpt") &&
+      !std::filesystem::exists(run.pretrain_dir() / "best.ckpt"))
+    return;
+  // The config of the last commit is the truth about the checkpoints (config.json may already
+  // hold the config of a --restart killed before its first save); config.json for a run made
+  // before manifests.
+  const PhaseFiles files(run.pretrain_dir());
+  const std::optional<nlohmann::json> manifest = files.manifest();
+  const bool recorded = manifest && manifest->contains("config");
+  if (!recorded && !std::filesystem::exists(run.config())) return;
+  const std::string bound_source = recorded ? files.manifest_path().string() : run.config().string();
+  const nlohmann::json before = pretraining_identity(recorded ? manifest->at("config") : read_config_file(bound_source), bound_source);
+  const nlohmann::json after = pretraining_identity(config, config_source);
+  if (before == after) return;
+  const std::string what = "run " + run.root.string() + " was started with another config (" + bound_source + ")";
+  if (before["model"] != after["model"])
+    throw AppError(what + ": " + describe_json_differences({{"model", before["model"]}}, {{"model", after["model"]}}) +
+                   "; its best.ckpt holds a model of the first shape, so a model of another shape is another run: "
+                   "use a new --run directory");
+  if (restart) return;
+  throw AppError(what + ": " + describe_json_differences(before, after) +
+                 "; to train with this config in this run, start pretraining afresh with `bcqnmt pretrain --restart` "
+                 "(best.ckpt stays unless beaten; variants of a replaced best.ckpt are flagged stale), or use a new "
+                 "--run directory, or resume with the config it recorded");
 }
 
 CheckpointIdentity Experiment::identity() const {
@@ -66,10 +95,9 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
     e.quantization = QuantizationConfig::from_json(e.config.value("quantization", nlohmann::json::object()));
     check_batcher_options(e.training);
   } catch (const std::exception& err) {
-    throw AppError(source + ": " + err.what());
+    throw AppError(source + ": " + json_error_text(err));
   }
   if (!config_path.empty()) {
-    check_run_config(e.run, e.config);
     if (!has_run_config || read_config_file(e.run.config().string()) != e.config) {
       std::filesystem::create_directories(e.run.root);
       write_file_atomically(e.run.config(), e.config.dump(2) + "\n");

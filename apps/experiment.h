@@ -19,9 +19,18 @@ namespace bcqnmt {
 // section optional, unknown top-level keys and malformed JSON are errors naming the file.
 nlohmann::json read_config_file(const std::string& path);
 
-// Throws AppError if the run was started with another config and holds a pretraining
-// checkpoint; before its first checkpoint a run takes the new config.
-void check_run_config(const RunDirectory& run, const nlohmann::json& config);
+// Whether pretraining may continue in `run` under `config` (a config file's JSON, read from
+// `config_source`). Once pretraining has saved a checkpoint the run is bound to the config
+// its manifest recorded (pretrain/manifest.json; config.json for a run made before
+// manifests); before that a run takes any config. A bound run:
+// - resumes when only resumable_training_keys() differ (more epochs, another patience);
+// - with `restart` (`pretrain --restart`: start afresh, best.ckpt stays unless beaten) also
+//   takes other training settings;
+// - never takes another model section: best.ckpt holds a model of the first shape.
+// Throws AppError naming the differing keys and the way forward; call it before the config
+// is adopted (open_experiment).
+void check_run_config(const RunDirectory& run, const nlohmann::json& config, const std::string& config_source,
+                      bool restart);
 
 struct Experiment {
   RunDirectory run;
@@ -36,10 +45,9 @@ struct Experiment {
   std::string model_json() const;
 };
 
-// Opens run_dir. With config_path, the config is adopted by a new run (copied to
-// config.json, also over one left by a start that never saved a checkpoint) or must equal
-// the one the run started with; without it, the run's own
-// config.json is used. The vocabularies must exist (`bcqnmt vocab`).
+// Opens run_dir. With config_path, the config is adopted (copied to config.json; the caller,
+// `pretrain`, has checked it with check_run_config); without it, the run's own config.json
+// is used. The vocabularies must exist (`bcqnmt vocab`).
 Experiment open_experiment(const std::string& run_dir, const std::string& config_path);
 
 // One split of the corpus encoded with the run's vocabularies; limit > 0 keeps the first N pairs.

@@ -1,11 +1,12 @@
 #include "apps/quantized_variant.h"
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 #include "apps/app_error.h"
+#include "apps/json_difference.h"
 #include "core/atomic_file.h"
+#include "nn/json_file.h"
 #include "quant/bit_allocation.h"
 
 namespace bcqnmt {
@@ -47,27 +48,11 @@ void adopt_variant_settings(const RunDirectory& run, const std::string& name, co
   const auto file = dir / "settings.json";
   const bool holds_state = std::filesystem::exists(dir / "latest.ckpt") || std::filesystem::exists(run.bcq_model(name));
   if (holds_state && std::filesystem::exists(file)) {
-    std::ifstream in(file);
-    nlohmann::json stored;
-    try {
-      in >> stored;
-    } catch (const nlohmann::json::exception&) {
-      throw AppError(file.string() + ": not valid JSON; the variant's settings are unknown, so it cannot be resumed");
-    }
+    const nlohmann::json stored = read_json_file<AppError>(file);
     if (stored != settings) {
-      std::string differences;  // "bits.encoder_ffn 3 vs 2, mode \"ste\" vs \"ptq\""
-      const nlohmann::json patch = nlohmann::json::diff(stored, settings);
-      for (const auto& change : patch) {
-        std::string key = change.value("path", "");
-        key = key.substr(key.empty() ? 0 : 1);
-        std::replace(key.begin(), key.end(), '/', '.');
-        const nlohmann::json::json_pointer at(change.value("path", ""));
-        const nlohmann::json old = stored.contains(at) ? stored.at(at) : nlohmann::json();
-        const nlohmann::json now = settings.contains(at) ? settings.at(at) : nlohmann::json();
-        differences += (differences.empty() ? "" : ", ") + key + " " + old.dump() + " vs " + now.dump();
-      }
+      const std::string differences = describe_json_differences(stored, settings);
       throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with other settings (" +
-                     differences + "); choose another --name (or omit it) to keep both");
+                     file.string() + ": " + differences + "); choose another --name (or omit it) to keep both");
     }
     return;
   }

@@ -5,6 +5,7 @@
 
 #include "apps/app_error.h"
 #include "core/atomic_file.h"
+#include "nn/json_file.h"
 
 namespace bcqnmt {
 
@@ -39,7 +40,7 @@ void RunDirectory::drop_metrics_after(const std::string& phase, const std::strin
 }
 
 AppError RunDirectory::metrics_error(const std::exception& error) const {
-  return AppError(metrics().string() + ": a record has a field of the wrong type (" + error.what() + ")");
+  return AppError(metrics().string() + ": a record has a field of the wrong type (" + json_error_text(error) + ")");
 }
 
 void RunDirectory::require(const std::filesystem::path& file, const char* produced_by) const {

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include "apps/app_error.h"
 #include "core/atomic_file.h"
 #include "core/sha256.h"
+#include "nn/json_file.h"
 
 namespace bcqnmt {
 
@@ -38,9 +38,8 @@ std::string digest_in(const nlohmann::json& manifest, const std::string& name) {
 }  // namespace
 
 std::optional<nlohmann::json> PhaseFiles::manifest() const {
-  std::ifstream in(manifest_path());
-  if (!in) return std::nullopt;
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!fs::exists(manifest_path())) return std::nullopt;
+  const nlohmann::json j = read_json_file<AppError>(manifest_path());
   // The fields readers take, checked once here so a damaged file is one line naming it.
   const bool files_ok = !j.contains("files") || (j["files"].is_object() &&
                                                  std::all_of(j["files"].begin(), j["files"].end(),

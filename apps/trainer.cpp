@@ -211,6 +211,10 @@ class Trainer::PhaseRun {
         out_ << phase_.name << ": starting from scratch (--restart); " << keeper_.best_path().string()
              << " stays unless beaten\n";
       }
+      // Epoch checkpoints of the earlier attempt would be averaged (`bcqnmt average`) with this
+      // one's, which may even train other settings (apps/experiment.h, check_run_config).
+      if (phase_.restart && group_.is_root())
+        for (const auto& path : keeper_.epoch_checkpoints()) std::filesystem::remove(path);
       // A fresh start drops step records an earlier attempt logged before its first save;
       // after --restart the earlier attempt's records stay, as best.ckpt may come from it.
       if (!phase_.restart && group_.is_root()) t_.run_.drop_metrics_after(phase_.name, phase_.variant, 0);

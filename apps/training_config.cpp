@@ -63,6 +63,12 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+const std::vector<std::string>& resumable_training_keys() {
+  static const std::vector<std::string> keys{"epochs", "patience", "log_every", "keep_epoch_checkpoints",
+                                             "matmul_precision"};
+  return keys;
+}
+
 nlohmann::json TrainingConfig::to_json() const {
   return {{"epochs", epochs},
           {"batch_size", batch_size},

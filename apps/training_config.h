@@ -3,6 +3,7 @@
 // quantization-aware training) runs. Defaults are the reference protocol (docs/reference.md §2).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -52,5 +53,13 @@ struct TrainingConfig {
   static TrainingConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;
 };
+
+// The training keys a resume may change: they say how long and how verbosely training goes
+// on, not what the weights trained so far mean, so a resumed run is still the run it was
+// (Marian and fairseq resume with more epochs or another patience). "matmul_precision" is
+// here because resuming in fp32 is the way out of a bf16 divergence (docs/training.md).
+// Every other training key, and the whole model section, is the run's identity: pretraining
+// refuses to resume under another value (apps/experiment.h, check_run_config).
+const std::vector<std::string>& resumable_training_keys();
 
 }  // namespace bcqnmt

@@ -88,9 +88,9 @@ bool CheckpointKeeper::promote_if_better(const Checkpoint& candidate, std::optio
   best_ = it->second;
   Checkpoint best = candidate;
   best.metrics[best_metric_key()] = *best_;
-  save_checkpoint(best_path(), best);
+  save_checkpoint(best_path().string() + write_suffix_, best);
   latest.metrics[best_metric_key()] = *best_;
-  save_checkpoint(latest_path(), latest);
+  save_checkpoint(latest_path().string() + write_suffix_, latest);
   return true;
 }
 

@@ -26,8 +26,8 @@ class CheckpointKeeper {
   // (latest.ckpt.tmp.* and best.ckpt.tmp.*; one run directory has one writer).
   CheckpointKeeper(std::filesystem::path run_dir, std::string metric, MetricGoal goal);
 
-  // save() writes latest.ckpt<suffix> and best.ckpt<suffix> instead, for a caller that
-  // publishes a phase's files together (apps/run_manifest.h: suffix ".next").
+  // save() and promote_if_better() write latest.ckpt<suffix> and best.ckpt<suffix> instead,
+  // for a caller that publishes a phase's files together (apps/run_manifest.h: ".next").
   void stage_writes(std::string suffix) { write_suffix_ = std::move(suffix); }
 
   std::filesystem::path latest_path() const { return run_dir_ / "latest.ckpt"; }

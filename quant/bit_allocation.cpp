@@ -1,11 +1,12 @@
 #include "quant/bit_allocation.h"
 
-#include <fstream>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "nn/json_file.h"
 #include "nn/module.h"
 #include "quant/quant_error.h"
 
@@ -14,6 +15,7 @@ namespace bcqnmt {
 namespace {
 
 constexpr const char* kRatioKey = "embedding_cluster_ratio";
+constexpr double kMaxClusterRatio = 1000.0;
 
 }  // namespace
 
@@ -62,8 +64,11 @@ BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::strin
   const auto fields = bit_allocation_fields();
   for (const auto& [key, value] : j.items()) {
     if (key == kRatioKey) {
-      if (!value.is_number() || value.get<double>() < 0.0)
-        throw QuantError(source + ": '" + key + "' must be a number >= 0 (0 = no frequency clusters)");
+      // Clusters sized 1 : r : r^2 : r^3 (quant/frequency_clusters.h); past r = 1000 the first
+      // cluster is under 1e-9 of the rows, and r^3 overflows long before 1e300.
+      if (!value.is_number() || !(value.get<double>() >= 0.0 && value.get<double>() <= kMaxClusterRatio))
+        throw QuantError(source + ": '" + key + "' must be a number in 0.." + std::to_string(int(kMaxClusterRatio)) +
+                         " (0 = no frequency clusters), got " + value.dump());
       a.embedding_cluster_ratio = value.get<double>();
       continue;
     }
@@ -85,15 +90,8 @@ BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::strin
 }
 
 BitAllocation load_bit_allocation(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw QuantError(path + ": cannot open bit allocation file");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw QuantError(path + ": not valid JSON (" + e.what() + ")");
-  }
-  return bit_allocation_from_json(j, path);
+  if (!std::filesystem::exists(path)) throw QuantError(path + ": cannot open bit allocation file");
+  return bit_allocation_from_json(read_json_file<QuantError>(path), path);
 }
 
 nlohmann::json bit_allocation_to_json(const BitAllocation& a) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "nn/json_file.h"
 #include "quant/bcq_model.h"
 #include "quant/bcq_model_layers.h"
 #include "quant/quant_error.h"
@@ -107,7 +108,7 @@ GroupSensitivity group_sensitivity_from_json(const nlohmann::json& j, const std:
       s.rows.push_back({r.at("group").get<std::string>(), r.at("bits").get<int>(), r.at("matrices").get<int64_t>(),
                         r.at("weights").get<int64_t>(), score_from_json(r)});
   } catch (const nlohmann::json::exception& e) {
-    throw QuantError(source + ": not a sensitivity sweep (" + e.what() + "); rerun `bcqnmt sensitivity`");
+    throw QuantError(source + ": not a sensitivity sweep (" + json_error_text(e) + "); rerun `bcqnmt sensitivity`");
   } catch (const QuantError& e) {
     throw QuantError(source + ": " + e.what());
   }

@@ -122,3 +122,73 @@ TEST_CASE("PhaseFiles: a kill before the commit rolls back, after it rolls forwa
   CHECK(files.mismatched_files().empty());
   CHECK(manifest_before != slurp(files.manifest_path()));
 }
+
+TEST_CASE("pretrain under other training settings: refused naming --restart; --restart trains them afresh and never loses the better best.ckpt") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 2)");
+  // The first settings train slowly (a warm-up of 400 steps, 38 are run), so a restart with
+  // the tiny run's 20 can beat them.
+  std::string base = slurp(t.config);
+  base.replace(base.find(R"("warmup_steps": 20)"), 18, R"("warmup_steps": 400)");
+  const auto config_with = [&](const std::string& name, const std::string& from, const std::string& to) {
+    std::string text = base;
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+    write_text(dir.path / name, text);
+    return " --config " + (dir.path / name).string();
+  };
+  const std::string first = config_with("first.json", "", "");
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain" + first + t.flags);
+  const std::string variant = "3bit-greedy-ptq";
+  const fs::path pretrain = t.run / "pretrain", best = pretrain / "best.ckpt";
+  const auto variant_warning = [&] {
+    return run_bcqnmt_ok("translate --threads 1 --run " + t.run.string() + " --model " + variant, "ka lo .\n").err;
+  };
+
+  // More epochs and another patience are a resume (resumable_training_keys).
+  const CommandResult longer = run_bcqnmt_ok(
+      "pretrain" + config_with("longer.json", R"("epochs": 2)", R"("epochs": 3, "patience": 4)") +
+      t.flags);
+  CHECK_MESSAGE(longer.out.find("resuming from") != std::string::npos, longer.out);
+  CHECK(load_checkpoint(pretrain / "latest.ckpt").epoch == 3);
+  run_bcqnmt_ok("quantize --mode ptq" + t.flags);
+  const std::string best_bytes = slurp(best);
+  const double best_value = load_checkpoint(best).metrics.at("val_masked_accuracy");
+
+  // Another warm-up is not: refused, naming the key and --restart, and nothing is written.
+  const std::string slow = config_with("slow.json", R"("warmup_steps": 400)", R"("warmup_steps": 100000)");
+  const std::string run_config = slurp(t.run / "config.json");
+  const CommandResult refused = run_bcqnmt("pretrain" + slow + t.flags);
+  CHECK(refused.status == 1);
+  CHECK_MESSAGE(refused.err.find("another config") != std::string::npos, refused.err);
+  CHECK_MESSAGE(refused.err.find("training.warmup_steps 400 vs 100000") != std::string::npos, refused.err);
+  CHECK_MESSAGE(refused.err.find("--restart") != std::string::npos, refused.err);
+  CHECK(slurp(t.run / "config.json") == run_config);
+  CHECK(run_bcqnmt("pipeline --epochs 3" + slow + t.flags).err.find("--restart") != std::string::npos);
+
+  // --restart trains it afresh, bound to it. A warm-up of 100,000 steps barely moves the
+  // weights in one epoch: the better best.ckpt stays, and the variant made from it is current.
+  const CommandResult restarted = run_bcqnmt_ok("pretrain --restart --epochs 1" + slow + t.flags);
+  CHECK(restarted.out.find("stays unless beaten") != std::string::npos);
+  CHECK(load_checkpoint(pretrain / "latest.ckpt").epoch == 1);
+  CHECK(slurp(best) == best_bytes);
+  CHECK(manifest_of(pretrain).at("config").at("training").at("warmup_steps") == 100000);
+  CHECK(nlohmann::json::parse(slurp(t.run / "config.json")).at("training").at("warmup_steps") == 100000);
+  CHECK(variant_warning().find("derives from") == std::string::npos);
+  // The run is now bound to the new settings: the first config is the one refused.
+  CHECK(run_bcqnmt("pretrain" + first + t.flags).err.find("--restart") != std::string::npos);
+
+  // A restart that trains better replaces best.ckpt; the variant of the old one is flagged.
+  run_bcqnmt_ok("pretrain --restart --epochs 2" + config_with("fast.json", R"("warmup_steps": 400)", R"("warmup_steps": 20)") + t.flags);
+  CHECK(load_checkpoint(best).metrics.at("val_masked_accuracy") > best_value);
+  CHECK(manifest_of(pretrain).at("config").at("training").at("warmup_steps") == 20);
+  CHECK(variant_warning().find("derives from " + best.string()) != std::string::npos);
+
+  // Another model shape is another run, --restart or not: best.ckpt holds the first shape.
+  const CommandResult reshaped =
+      run_bcqnmt("pretrain --restart" + config_with("deeper.json", R"("num_layers": 1)", R"("num_layers": 2)") + t.flags);
+  CHECK(reshaped.status == 1);
+  CHECK_MESSAGE(reshaped.err.find("model.num_layers 1 vs 2") != std::string::npos, reshaped.err);
+  CHECK(reshaped.err.find("new --run") != std::string::npos);
+}

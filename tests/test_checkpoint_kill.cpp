@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -182,6 +183,27 @@ bool consistent(const fs::path& dir, bool quantized) {
   return ok;
 }
 
+// Kills `child` with SIGKILL: in odd rounds after a random delay below `anywhere`, in even
+// rounds at a random moment (under 3 ms) after `window_open()` first holds (30 s at most).
+// Counts in `in_window` whether the window was open at the kill; returns whether the signal
+// ended the child (it may have finished first).
+bool kill_in_round(pid_t child, int round, Rng& rng, std::chrono::milliseconds anywhere,
+                   const std::function<bool()>& window_open, int& in_window) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  if (round % 2 == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(static_cast<uint64_t>(anywhere.count()))));
+  } else {
+    while (!window_open() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
+  }
+  in_window += window_open();
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFSIGNALED(status);
+}
+
 }  // namespace
 
 TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every time") {
@@ -204,18 +226,8 @@ TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every t
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!fs::exists(dir / "manifest.json") && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (round % 2 == 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(1500)));
-    } else {
-      while (!has_staged_file(dir) && std::chrono::steady_clock::now() < give_up)
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
-    }
-    in_commit_window += has_staged_file(dir);
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    kills += WIFSIGNALED(status);
+    kills += kill_in_round(child, round, rng, std::chrono::milliseconds(1500), [&] { return has_staged_file(dir); },
+                           in_commit_window);
     CAPTURE(round);
     const bool ok = consistent(dir, quantizing);
     inconsistent += !ok;
@@ -245,4 +257,58 @@ TEST_CASE("20 SIGKILLs over pretrain and quantize leave a consistent run every t
   CHECK(kills == 20);
   CHECK(inconsistent == 0);
   CHECK(in_commit_window >= 3);
+}
+
+TEST_CASE("10 SIGKILLs inside `average` promoting the mean to best.ckpt leave a consistent run every time") {
+  bcqnmt::test::ScratchDir scratch;
+  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 3, "keep_epoch_checkpoints": 2)", "", 300, 40);
+  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
+  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
+  fs::copy(dir, pristine, fs::copy_options::recursive);
+  const auto restore = [&] {
+    fs::remove_all(dir);
+    fs::copy(pristine, dir, fs::copy_options::recursive);
+  };
+  const std::string average = "average --last 2" + t.flags;
+  // Deterministic (one thread, fixed seed): the mean of epochs 2 and 3 validates better than
+  // either, so every round goes through the promotion this test is about.
+  const auto started = std::chrono::steady_clock::now();
+  const bcqnmt::test::CommandResult whole = bcqnmt::test::run_bcqnmt_ok(average);
+  const auto whole_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  REQUIRE_MESSAGE(whole.out.find("it is now") != std::string::npos, whole.out);
+  const std::string promoted_best = bcqnmt::test::slurp(dir / "best.ckpt");
+  const std::string old_best = bcqnmt::test::slurp(pristine / "best.ckpt");
+  // A file of the promotion being written: staged (.next) or an atomic write's temporary.
+  const auto promoting = [&] {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("best.ckpt") && name != "best.ckpt") return true;
+    }
+    return false;
+  };
+  const fs::path log = scratch.path / "log.txt";
+  Rng rng(2028);
+  int kills = 0, in_promotion = 0, inconsistent = 0, promoted = 0;
+  for (int round = 1; round <= 10; ++round) {
+    restore();
+    const pid_t child = start_bcqnmt(average, log);
+    REQUIRE(child > 0);
+    // Odd rounds: anywhere in the command's (uninterrupted) run time. Even rounds: once the promotion has begun to
+    // write, inside the window between best.ckpt and the commit.
+    kills += kill_in_round(child, round, rng, whole_ms, promoting, in_promotion);
+    CAPTURE(round);
+    const bool ok = consistent(dir, false);
+    inconsistent += !ok;
+    CHECK(ok);
+    // The old best or the average, whole; nothing else.
+    const std::string best = bcqnmt::test::slurp(dir / "best.ckpt");
+    CHECK((best == old_best || best == promoted_best));
+    promoted += best == promoted_best;
+  }
+  MESSAGE(kills << " kills inside `average` (" << in_promotion << " while promoting, " << promoted
+                << " after the commit), " << inconsistent << " inconsistent states");
+  CHECK(kills >= 8);  // a round may end before its kill lands
+  CHECK(inconsistent == 0);
+  CHECK(in_promotion >= 3);
 }

@@ -1,0 +1,43 @@
+#pragma once
+// Reading a JSON file: every way it can fail, as one line that names the file
+// ("RUN/pretrain/manifest.json: malformed JSON (parse error at line 3, column 1: ...)",
+// "RUN/config.json: not a regular file"), never nlohmann's or the stream's own text ("[json.exception...]",
+// "basic_filebuf::underflow"). The one owner of that wrapping: every JSON file is read with
+// read_json_file, and a reader that catches nlohmann's errors while interpreting the value
+// words them with json_error_text.
+// nlohmann's own type errors do not say which key they are about (JSON_DIAGNOSTICS would, at
+// the cost of a different nlohmann::json layout in every target); readers that check a
+// value's type first (nn/json_fields.h, PhaseFiles::manifest) name the key themselves.
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/error.h"
+
+namespace bcqnmt {
+
+// A JSON file larger than this is refused before it is read: the largest bcqnmt writes is
+// far below it (metrics.jsonl of the 22-epoch fast run in docs/results.md: 121 kB).
+constexpr std::uintmax_t kMaxJsonFileBytes = std::uintmax_t{256} << 20;
+
+// nlohmann's message without its "[json.exception.type_error.302] " tag (any other
+// exception: its what()).
+std::string json_error_text(const std::exception& error);
+
+// Parses `path` into `out`; returns "" or the one-line error naming the file: missing, not a
+// regular file, unreadable, larger than kMaxJsonFileBytes, or not JSON (line and column).
+std::string parse_json_file(const std::filesystem::path& path, nlohmann::json& out);
+
+// The parsed contents of `path`, or parse_json_file's error as the caller's module error
+// type (Error: constructible from a string, as in nn/json_fields.h).
+template <class Error = NnError>
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  nlohmann::json j;
+  if (const std::string error = parse_json_file(path, j); !error.empty()) throw Error(error);
+  return j;
+}
+
+}  // namespace bcqnmt
