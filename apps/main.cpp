@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/interrupt.h"
+#include "apps/log_file.h"
 #include "apps/version.h"
 #include "core/parallel.h"
 #include "optim/data_parallel.h"
@@ -26,22 +28,35 @@ namespace {
 constexpr int kRuntimeError = 1;
 constexpr int kUsageError = 2;
 
-// CLI11 says only "A subcommand is required" for `bcqnmt frob`: name the word and the
-// commands instead. When no argument names a command, the first one that is neither a flag
-// nor --threads' value is where a command belongs. (With a command somewhere, as in
-// `bcqnmt --run R info`, CLI11's own message about the misplaced flag is the right one.)
-std::string unknown_command_message(int argc, char** argv, const std::vector<Subcommand>& commands) {
-  std::string names, first_word;
+// Two mistakes CLI11 words badly, found before it parses:
+// - `bcqnmt frob`: CLI11 says only "A subcommand is required"; this names the word and the
+//   commands. When no argument names a command, the first one that is neither a flag nor a
+//   global flag's value is where a command belongs.
+// - `bcqnmt --run R info`: CLI11 says "--run is required"; this says the flag belongs after
+//   the command. Only the global flags (--threads, --log, --help, --version) go before it.
+std::string command_line_mistake(int argc, char** argv, const std::vector<Subcommand>& commands) {
+  static const std::vector<std::string> global_with_value{"--threads", "--log"};
+  static const std::vector<std::string> global_alone{"--help", "-h", "--version"};
+  auto in = [](const std::vector<std::string>& list, const std::string& word) {
+    return std::find(list.begin(), list.end(), word.substr(0, word.find('='))) != list.end();
+  };
+  std::string names, first_word, misplaced_flag;
   for (const Subcommand& c : commands) names += (names.empty() ? "" : ", ") + c.app->get_name();
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word == "--threads") {
-      ++i;
+    if (in(global_with_value, word)) {
+      i += word.find('=') == std::string::npos;  // its value is the next word unless given with '='
       continue;
     }
-    if (word.rfind("-", 0) == 0) continue;
+    if (word.rfind("-", 0) == 0) {
+      if (!in(global_alone, word) && misplaced_flag.empty()) misplaced_flag = word.substr(0, word.find('='));
+      continue;
+    }
     for (const Subcommand& c : commands)
-      if (c.app->get_name() == word) return "";
+      if (c.app->get_name() == word)
+        return misplaced_flag.empty() ? ""
+                                      : "bcqnmt: error: " + misplaced_flag + " belongs after the command: bcqnmt " +
+                                            word + " " + misplaced_flag + " ... (see bcqnmt " + word + " --help)\n";
     if (first_word.empty()) first_word = word;
   }
   if (first_word.empty()) return "";
@@ -61,6 +76,13 @@ int checked_stdout(int status) {
   std::cerr << "bcqnmt: error: cannot write to standard output" << (reason ? ": " : "")
             << (reason ? std::strerror(reason) : "") << "\n";
   return status == 0 ? kRuntimeError : status;
+}
+
+// The command as typed, for the --log file's header.
+std::string command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  return line;
 }
 
 // More threads than cores only adds switching: say so once (the run goes on as asked).
@@ -85,11 +107,15 @@ int main(int argc, char** argv) {
   });
   app.set_version_flag("--version", version_text);
   int threads = 0;
-  auto add_threads_flag = [&threads](CLI::App* a) {
+  std::string log_path;
+  auto add_global_flags = [&threads, &log_path](CLI::App* a) {
     a->add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
         ->check(kNonNegativeCount);
+    a->add_option("--log", log_path,
+                  "Also append everything printed (progress, warnings, errors) to this file, one timestamped line "
+                  "each (apps/log_file.h)");
   };
-  add_threads_flag(&app);
+  add_global_flags(&app);
   const std::vector<Subcommand> commands{add_vocab_command(app),     add_pretrain_command(app),
                                          add_quantize_command(app),  add_evaluate_command(app),
                                          add_translate_command(app), add_info_command(app),
@@ -97,10 +123,10 @@ int main(int argc, char** argv) {
                                          add_sensitivity_command(app), add_report_command(app),
                                          add_average_command(app),     add_score_command(app),
                                          add_export_command(app),      add_serve_command(app)};
-  // Also on each command, so that its --help shows it (before or after the command name).
-  for (const Subcommand& command : commands) add_threads_flag(command.app);
-  if (const std::string unknown = unknown_command_message(argc, argv, commands); !unknown.empty()) {
-    std::cerr << unknown;
+  // Also on each command, so that its --help shows them (before or after the command name).
+  for (const Subcommand& command : commands) add_global_flags(command.app);
+  if (const std::string mistake = command_line_mistake(argc, argv, commands); !mistake.empty()) {
+    std::cerr << mistake;
     return kUsageError;
   }
 
@@ -110,7 +136,9 @@ int main(int argc, char** argv) {
     const int status = app.exit(e);
     return status == 0 ? 0 : kUsageError;
   }
+  std::optional<CommandLog> log;  // outlives the catch blocks, so that errors reach the file too
   try {
+    if (!log_path.empty()) log.emplace(log_path, command_line(argc, argv));
     warn_if_oversubscribed(threads);
     set_num_threads(threads);
     for (const Subcommand& command : commands) {

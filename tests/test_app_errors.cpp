@@ -148,7 +148,7 @@ TEST_CASE("a field of the wrong type in metrics.jsonl or a manifest names the fi
   const auto run = dir.path / "run";
   make_run(run);
   write_text(run / "metrics.jsonl", R"({"phase": "pretrain", "kind": "validation", "step": "x", "epoch": "x", "seconds": "x", "val_masked_accuracy": "x"})" "\n");
-  for (const std::string& command : {"report", "plot"})
+  for (const std::string command : {"report", "plot"})
     expect_runtime_error(run_bcqnmt(command + " --run " + run.string()),
                          (run / "metrics.jsonl").string() + ": a record has a field of the wrong type");
   write_text(run / "vocab.pt.txt", slurp(run / "vocab.en.txt"));
@@ -179,6 +179,15 @@ TEST_CASE("an unreadable .bcq file") {
   const CommandResult r = run_bcqnmt("translate --run " + (dir.path / "run").string() + " --model v", "olá\n");
   expect_runtime_error(r, "model.bcq");
   CHECK(slurp(file) == "this is not a bcq file");
+}
+
+TEST_CASE("a command's flag before the command is named as misplaced (CLI11 said \"--run is required\")") {
+  const CommandResult r = run_bcqnmt("--run somewhere info");
+  CHECK(r.status == 2);
+  CHECK(r.err == "bcqnmt: error: --run belongs after the command: bcqnmt info --run ... (see bcqnmt info --help)\n");
+  // Global flags may come first.
+  CHECK(run_bcqnmt("--threads 1 info --run " + std::string("/nonexistent")).err.find("belongs after") ==
+        std::string::npos);
 }
 
 TEST_CASE("bad flag values are usage errors") {

@@ -212,3 +212,34 @@ TEST_CASE("after a resume the ETA counts only the steps this process has timed")
   CHECK(eta >= 3);
   CHECK(eta <= 40);  // generous: a loaded machine sleeps longer than asked
 }
+
+TEST_CASE("--log FILE appends what a command prints, one timestamped line each, across resumes") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path, R"("log_every": 5)");
+  const std::filesystem::path log = dir.path / "train.log";
+  // A command that prints, one that fails (its error line is kept too), then a usage error
+  // before the command runs (nothing to log yet).
+  const CommandResult first = run_bcqnmt("pretrain --epochs 1 --log " + log.string() + t.flags);
+  CHECK(first.status == 0);
+  CHECK(run_bcqnmt("--log " + log.string() + " evaluate --model nosuch" + t.flags).status == 1);
+  const std::string text = slurp(log);
+  INFO(text);
+  std::istringstream lines(text);
+  std::vector<std::string> logged;
+  for (std::string line; std::getline(lines, line);) logged.push_back(line);
+  REQUIRE(logged.size() >= 4);
+  for (const std::string& line : logged) {
+    CHECK(line.size() > 22);
+    CHECK(line.rfind("[20", 0) == 0);  // "[2026-11-30 19:04:05] "
+    CHECK(line.find('\r') == std::string::npos);
+  }
+  CHECK(logged[0].find("== ") != std::string::npos);
+  CHECK(logged[0].find("pretrain --epochs 1") != std::string::npos);
+  CHECK(text.find("epoch 1 of 1 is done") != std::string::npos);  // what stdout said
+  CHECK(text.find("bcqnmt: error: ") != std::string::npos);      // what stderr said, appended
+  // The terminal got the same text as without --log.
+  CHECK(first.out.find("epoch 1 of 1 is done") != std::string::npos);
+  const CommandResult unwritable = run_bcqnmt("info --log " + (dir.path / "no" / "x.log").string() + " --run " + t.run.string());
+  CHECK(unwritable.status == 1);
+  CHECK(unwritable.err.find("--log") != std::string::npos);
+}
