@@ -9,6 +9,7 @@
 #include <memory>
 #include <ostream>
 
+#include "apps/run_lock.h"
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
@@ -110,7 +111,10 @@ Subcommand add_average_command(CLI::App& app) {
   c->add_option("--last", o->last, "How many of the last epoch checkpoints to average")
       ->capture_default_str()
       ->check(CLI::Range(2, 1000));
-  return {c, [o] { return run_average(*o, std::cout); }};
+  return {c, [o] {
+            const RunLock lock(o->run, "average");
+            return run_average(*o, std::cout);
+          }};
 }
 
 }  // namespace bcqnmt

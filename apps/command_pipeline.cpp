@@ -5,6 +5,8 @@
 #include <memory>
 #include <ostream>
 
+#include "apps/run_lock.h"
+#include "optim/data_parallel.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
 #include "apps/experiment.h"
@@ -107,7 +109,11 @@ Subcommand add_pipeline_command(CLI::App& app) {
   add_matmul_precision_flag(c, o->matmul_precision);
   c->add_option("--vocab-limit", o->vocab_limit, "Learn the vocabularies from the first N pairs (0: all)")
       ->check(kNonNegativeCount);
-  return {c, [o] { return run_pipeline(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
+  auto run = [o] {
+    const RunLock lock(o->run, "pipeline", DataParallel::world().is_root());
+    return run_pipeline(*o, std::cout);
+  };
+  return {c, run, /*checkpoints_on_interrupt=*/true};
 }
 
 }  // namespace bcqnmt

@@ -48,16 +48,10 @@ struct MetricRecords {
 
 MetricRecords read_metric_records(const RunDirectory& run) {
   run.require(run.metrics(), "pretrain");
-  std::ifstream in(run.metrics());
-  std::vector<nlohmann::json> lines;
+  std::vector<nlohmann::json> lines = run.read_metrics(std::cerr);
   MetricRecords m;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (r.is_discarded()) throw AppError(run.metrics().string() + " has a line that is not JSON: " + line);
+  for (const nlohmann::json& r : lines)
     if (r.value("phase", "") == "pretrain") m.pretrain_end = std::max(m.pretrain_end, r.value("step", 0.0));
-    lines.push_back(std::move(r));
-  }
   for (auto& r : lines) {
     const std::string phase = r.value("phase", "");
     if (phase != "pretrain" && phase != "quantize") continue;

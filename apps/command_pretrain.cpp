@@ -3,6 +3,8 @@
 #include <memory>
 #include <ostream>
 
+#include "apps/run_lock.h"
+#include "optim/data_parallel.h"
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
@@ -74,7 +76,11 @@ Subcommand add_pretrain_command(CLI::App& app) {
               "Start from scratch instead of resuming, also with training settings that differ from the ones the "
               "run recorded (docs/training.md, \"Resuming and restarting\"); best.ckpt is kept unless a new epoch "
               "beats it");
-  return {c, [o] { return run_pretrain(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
+  auto run = [o] {
+    const RunLock lock(o->run, "pretrain", DataParallel::world().is_root());  // rank 0 writes the run
+    return run_pretrain(*o, std::cout);
+  };
+  return {c, run, /*checkpoints_on_interrupt=*/true};
 }
 
 }  // namespace bcqnmt

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <ostream>
 
+#include "apps/run_lock.h"
+#include "optim/data_parallel.h"
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
@@ -278,7 +280,11 @@ Subcommand add_quantize_command(CLI::App& app) {
       ->check(number_between(0.0, 1.0));
   c->add_flag("--restart", o->restart,
               "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten");
-  return {c, [o] { return run_quantize(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
+  auto run = [o] {
+    const RunLock lock(o->run, "quantize", DataParallel::world().is_root());  // rank 0 writes the run
+    return run_quantize(*o, std::cout);
+  };
+  return {c, run, /*checkpoints_on_interrupt=*/true};
 }
 
 }  // namespace bcqnmt

@@ -32,16 +32,6 @@ struct ModelLog {
   const nlohmann::json* evaluation = nullptr;  // the last full-test greedy evaluation
 };
 
-std::vector<nlohmann::json> read_log(const RunDirectory& run) {
-  std::vector<nlohmann::json> records;
-  std::ifstream in(run.metrics());
-  for (std::string line; std::getline(in, line);) {
-    nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!r.is_object()) throw AppError(run.metrics().string() + " has a line that is not a JSON object: " + line);
-    records.push_back(std::move(r));
-  }
-  return records;
-}
 
 std::map<std::string, ModelLog> summarise(const std::vector<nlohmann::json>& records) {
   std::map<std::string, ModelLog> logs;
@@ -128,7 +118,7 @@ double nominal_bits(const std::filesystem::path& bcq_file) {
 std::string results_table(const RunDirectory& run) {
   const Experiment e = open_experiment(run.root.string(), "");
   const int64_t parameters = Transformer(e.model, e.training.seed).num_parameters();
-  const std::vector<nlohmann::json> records = read_log(run);
+  const std::vector<nlohmann::json> records = run.read_metrics(std::cerr);
   std::map<std::string, ModelLog> logs;
   try {
     logs = summarise(records);

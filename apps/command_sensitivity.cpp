@@ -10,6 +10,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "apps/run_lock.h"
 #include "apps/app_error.h"
 #include "apps/command_line.h"
 #include "apps/commands.h"
@@ -126,7 +127,10 @@ Subcommand add_sensitivity_command(CLI::App& app) {
       ->check(CLI::IsMember(bcq_method_names().names()));
   c->add_option("--limit", o->limit, "Validation pairs to evaluate on (default: the training config's validation_limit)")
       ->check(kNonNegativeCount);
-  return {c, [o] { return run_sensitivity(*o, std::cout); }};
+  return {c, [o] {
+            const RunLock lock(o->run, "sensitivity");
+            return run_sensitivity(*o, std::cout);
+          }};
 }
 
 }  // namespace bcqnmt

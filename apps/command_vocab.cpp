@@ -4,6 +4,7 @@
 #include <memory>
 #include <ostream>
 
+#include "apps/run_lock.h"
 #include "apps/command_line.h"
 #include "apps/corpus_split.h"
 #include "apps/commands.h"
@@ -48,7 +49,10 @@ Subcommand add_vocab_command(CLI::App& app) {
   add_run_flag(c, o->run);
   c->add_option("--size", o->size, "Target vocabulary size")->capture_default_str()->check(CLI::Range(16, 1000000));
   c->add_option("--limit", o->limit, "Learn from the first N training pairs only (0: all)")->check(kNonNegativeCount);
-  return {c, [o] { return run_vocab(*o, std::cout); }};
+  return {c, [o] {
+            const RunLock lock(o->run, "vocab");
+            return run_vocab(*o, std::cout);
+          }};
 }
 
 }  // namespace bcqnmt

@@ -9,11 +9,39 @@
 
 namespace bcqnmt {
 
+namespace {
+bool ends_mid_line(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() <= 0) return false;
+  in.seekg(-1, std::ios::end);
+  return in.get() != '\n';
+}
+}  // namespace
+
 void RunDirectory::append_metrics(const nlohmann::json& record) const {
   std::filesystem::create_directories(root);
+  const bool torn = ends_mid_line(metrics());
   std::ofstream out(metrics(), std::ios::app);
-  out << record.dump() << "\n";
+  out << (torn ? "\n" : "") << record.dump() << "\n";
   if (!out) throw AppError("cannot append to " + metrics().string());
+}
+
+std::vector<nlohmann::json> RunDirectory::read_metrics(std::ostream& warnings) const {
+  std::vector<nlohmann::json> records;
+  std::ifstream in(metrics());
+  int64_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (line.empty()) continue;
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object()) {
+      records.push_back(std::move(r));
+      continue;
+    }
+    warnings << "bcqnmt: warning: " << metrics().string() << " line " << number
+             << " is not a JSON record (a write cut short?); skipped\n";
+  }
+  return records;
 }
 
 void RunDirectory::drop_metrics_after(const std::string& phase, const std::string& variant, int64_t step) const {

@@ -13,7 +13,9 @@
 //   eval/ref.<split>[.firstN].txt                 its references
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -33,8 +35,12 @@ struct RunDirectory {
   std::filesystem::path metrics() const { return root / "metrics.jsonl"; }
   std::filesystem::path eval_dir() const { return root / "eval"; }
 
-  // Appends one line; metrics are a log, so appending (not atomic rewrite) is right.
+  // Appends one line; metrics are a log, so appending (not atomic rewrite) is right. A last
+  // line a kill or a full disk cut short is ended first, so the new record stays whole.
   void append_metrics(const nlohmann::json& record) const;
+  // Every record of metrics.jsonl (none if there is no file). A line that is not a JSON
+  // object (a write cut short) is skipped with one warning on `warnings` naming its line.
+  std::vector<nlohmann::json> read_metrics(std::ostream& warnings) const;
   // Drops the records of one phase (and variant, "" for none) logged after `step`: a resume
   // from a checkpoint at `step` redoes them, and the log must not hold them twice. Atomic.
   void drop_metrics_after(const std::string& phase, const std::string& variant, int64_t step) const;

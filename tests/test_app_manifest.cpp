@@ -3,6 +3,9 @@
 // a variant of a replaced pretrain/best.ckpt is flagged, refused on resume and re-derived
 // by the pipeline.
 #include <doctest/doctest.h>
+#include <chrono>
+#include <thread>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 
@@ -191,4 +194,34 @@ TEST_CASE("pretrain under other training settings: refused naming --restart; --r
   CHECK(reshaped.status == 1);
   CHECK_MESSAGE(reshaped.err.find("model.num_layers 1 vs 2") != std::string::npos, reshaped.err);
   CHECK(reshaped.err.find("new --run") != std::string::npos);
+}
+
+TEST_CASE("one command writes a run at a time: a second writer is refused, a killed one leaves no lock") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  // A long pretrain in the background (the tiny model trains an epoch in about a second).
+  const std::filesystem::path pid_file = dir.path / "pid";
+  REQUIRE(std::system(("sh -c '" + std::string(BCQNMT_BINARY) + " pretrain --epochs 200" + t.flags + " > " +
+                       (dir.path / "bg.out").string() + " 2>&1 & echo $! > " + pid_file.string() + "'")
+                          .c_str()) == 0);
+  // The holder notes itself in RUN/.lock once it has the lock (earlier commands left their
+  // own note there: the note is not the lock).
+  for (int i = 0; i < 100 && slurp(pid_file).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const pid_t holder = std::stoi(slurp(pid_file));
+  const std::string note = "(pid " + std::to_string(holder) + ")";
+  for (int i = 0; i < 200 && slurp(t.run / ".lock").find(note) == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (const std::string command : {"pretrain --epochs 200", "vocab", "quantize --epochs 1", "average --last 2"}) {
+    const CommandResult second = run_bcqnmt(command + t.flags);
+    INFO(command << ": " << second.err);
+    CHECK(second.status == 1);
+    CHECK(second.err == "bcqnmt: error: run directory " + t.run.string() + " is in use by `bcqnmt pretrain` (pid " +
+                            std::to_string(holder) + "); wait for it to end (one command writes a run at a time)\n");
+  }
+  // Readers are not writers: they go on while it trains.
+  CHECK(run_bcqnmt("info --run " + t.run.string()).status == 0);
+  // A SIGKILL leaves no stale lock: the kernel drops a flock with its process.
+  ::kill(holder, SIGKILL);
+  for (int i = 0; i < 200 && ::kill(holder, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(run_bcqnmt("vocab" + t.flags).status == 0);
 }

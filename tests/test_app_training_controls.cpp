@@ -243,3 +243,28 @@ TEST_CASE("--log FILE appends what a command prints, one timestamped line each, 
   CHECK(unwritable.status == 1);
   CHECK(unwritable.err.find("--log") != std::string::npos);
 }
+
+TEST_CASE("a metrics.jsonl line cut short is ended before the next record and skipped with a warning by readers") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path, R"("log_every": 5)");
+  {
+    std::ofstream torn(t.run / "metrics.jsonl", std::ios::app);
+    torn << R"({"broken)";  // what a kill in the middle of a write leaves
+  }
+  run_bcqnmt_ok("pretrain --epochs 2" + t.flags);
+  // The records written after it are whole lines (they used to be glued onto the torn one).
+  std::istringstream lines(slurp(t.run / "metrics.jsonl"));
+  int torn_lines = 0, records = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object()) ++records;
+    else torn_lines += line == R"({"broken)";
+  }
+  CHECK(torn_lines == 1);
+  CHECK(records > 2);
+  // report reads past it with one warning (it used to refuse the whole file).
+  const CommandResult report = run_bcqnmt("report --run " + t.run.string());
+  CHECK(report.status == 0);
+  CHECK(report.err.find("bcqnmt: warning: " + (t.run / "metrics.jsonl").string() + " line ") == 0);
+  CHECK(report.err.find("is not a JSON record (a write cut short?); skipped") != std::string::npos);
+}
