@@ -48,12 +48,20 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& cont
 Variable MultiHeadAttention::forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask,
                                             KvCache& cache, bool grow) const {
   if (grow || cache.empty())
-    cache.append(key_.forward(context).value(), value_.forward(context).value());  // [B, t, H*K] each
-  Variable q = query_.forward(query);                                               // [B, Tq, H*K]
+    cache.append(key_.forward(context).value(), value_.forward(context).value());  // [C, t, H*K] each
+  const Tensor q = query_.forward(query).value();                                   // [B, Tq, H*K]
+  const int64_t b = q.size(0), tq = q.size(1), c = cache.keys.size(0);
+  if (b % c != 0 || (b != c && mask.causal))
+    throw NnError("attention: " + std::to_string(b) + " query rows cannot share " + std::to_string(c) +
+                  " cached rows" + (mask.causal ? " under a causal mask" : ""));
+  // Each group of B / C consecutive query rows shares one cached row (beam search: a
+  // sentence's hypotheses and its source), so the group is that row's B / C * Tq query
+  // positions: one small GEMM per head over one copy of the keys, not B / C GEMVs over copies.
+  const Tensor grouped = q.reshape({c, b / c * tq, q.size(2)});  // [C, B / C * Tq, H*K]
   if (probability_sink_ != nullptr)
-    probability_sink_->push_back(attention_probabilities(q.value(), cache.filled_keys(), mask, heads_));
-  return output_.forward(
-      Variable(attention_prefix(q.value(), cache.keys, cache.values, cache.length, mask, heads_)));
+    probability_sink_->push_back(attention_probabilities(grouped, cache.filled_keys(), mask, heads_));
+  const Tensor mixed = attention_prefix(grouped, cache.keys, cache.values, cache.length, mask, heads_);
+  return output_.forward(Variable(mixed.reshape({b, tq, q.size(2)})));  // [B, Tq, D]
 }
 
 void KvCache::append(const Tensor& k, const Tensor& v) {
