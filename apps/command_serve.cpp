@@ -4,11 +4,17 @@
 //   GET  /health     {"status": "ok", "model", "bits_per_weight", "bit_allocation", "version"}
 //   POST /translate  {"text": ["...", ...], "beam": 1, "n_best": 1, "attention": false,
 //                    "format": "readable" (default) or "tokenized", as translate --format} ->
-//                    {"translations": [...], "scores": [...], "n_best": [[{"text", "score"}]],
-//                     "attention": [{"source", "target", "weights"}], "timing_ms": {...}}
-// Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields,
-// blank sentences or too many sentences, 413 for a body over --max-request-bytes (httplib
-// refuses it before reading), 404 for other paths. Requests are batched
+//                    {"translations": [...], "scores": [...], "warnings": [...],
+//                     "n_best": [[{"text", "score"}]] (n_best > 1),
+//                     "attention": [{"source", "target", "weights"}] (attention: true),
+//                     "timing_ms": {...}, "batched_requests"}
+//   One entry per sentence in each list, as `translate` answers a line: a blank (empty or
+//   whitespace-only) sentence gets "" with score 0 and an empty attention map; a sentence
+//   longer than the model reads is cut and named in "warnings" ("text[i]: N wordpieces, cut
+//   to the model's M"). An empty "text" gets empty lists.
+// Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields or
+// too many sentences, 413 for a body over --max-request-bytes (httplib refuses it before
+// reading), 404 for other paths. Requests are batched
 // (apps/translation_queue.h). SIGINT/SIGTERM: stop accepting, finish the requests in flight,
 // exit 130/143 (apps/interrupt.h).
 #include <httplib.h>
@@ -66,8 +72,6 @@ TranslationRequest parse_request(const std::string& body_text, const ServeOption
                      std::to_string(body["text"].size()));
   for (const nlohmann::json& s : body["text"]) {
     if (!s.is_string()) throw BadRequest("\"text\" must hold strings only");
-    if (s.get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos)
-      throw BadRequest("\"text\"[" + std::to_string(r.text.size()) + "] is blank");
     r.text.push_back(s.get<std::string>());
   }
   r.options.beam_size = integer_field(body, "beam", 1, 1, kMaxBeam);
@@ -85,12 +89,18 @@ TranslationRequest parse_request(const std::string& body_text, const ServeOption
 }
 
 nlohmann::json response_json(const TranslationResult& result, const TranslationRequest& request, double total_ms) {
-  nlohmann::json out{{"translations", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
+  nlohmann::json out{{"translations", nlohmann::json::array()},
+                     {"scores", nlohmann::json::array()},
+                     {"warnings", result.warnings}};
+  if (request.options.n_best > 1) out["n_best"] = nlohmann::json::array();
+  if (request.attention) out["attention"] = nlohmann::json::array();
   // As `translate` prints them: readable English unless the request asks for the corpus's form.
   const auto shown = [&](const std::string& text) {
     return request.format == OutputFormat::readable ? readable_english(text) : text;
   };
-  for (const std::vector<ScoredText>& hypotheses : result.hypotheses) {
+  for (const std::vector<ScoredText>& decoded : result.hypotheses) {
+    // A blank sentence was not decoded: one empty translation scored 0, as `translate` writes it.
+    const std::vector<ScoredText> hypotheses = decoded.empty() ? std::vector<ScoredText>(1) : decoded;
     out["translations"].push_back(shown(hypotheses.front().text));
     out["scores"].push_back(hypotheses.front().score);
     if (request.options.n_best <= 1) continue;
@@ -186,6 +196,11 @@ int run_serve(const ServeOptions& o, std::ostream& out) {
 Subcommand add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* c = app.add_subcommand("serve", "HTTP server: JSON API (POST /translate, GET /health) and a web page at /");
+  c->footer(
+      "POST /translate {\"text\": [...], \"beam\", \"n_best\", \"attention\", \"format\"} answers \"translations\", "
+      "\"scores\", \"warnings\" (and \"n_best\", \"attention\" when asked), one entry per sentence: a blank sentence "
+      "gets \"\" with score 0; one longer than the model reads is cut and named in \"warnings\". GET /health. "
+      "Errors: {\"error\": ...} with 400, 404 or 413 (README, \"Serving and bundles\").");
   add_model_source_flags(c, o->run, o->bundle, o->model);
   c->add_option("--host", o->host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   c->add_option("--port", o->port, "TCP port (0: any free one, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
