@@ -69,13 +69,14 @@ void KvCache::append(const Tensor& k, const Tensor& v) {
   const int64_t capacity = keys.defined() ? keys.size(1) : 0;
   if (length + t > capacity) {
     const int64_t grown = std::max(2 * capacity, length + t);
+    // Positions past `length` are never read (attention_prefix, select_rows and
+    // filled_keys stop there), so the new storage is left as allocated: zeroing it was a
+    // third pass over memory the page faults already clear.
     for (Tensor* store : {&keys, &values}) {
       Tensor bigger({b, grown, width});
-      for (int64_t n = 0; n < b; ++n) {
-        float* row = bigger.data() + n * grown * width;
-        if (length > 0) std::copy_n(store->data() + n * capacity * width, length * width, row);
-        std::fill(row + length * width, row + grown * width, 0.0f);
-      }
+      if (length > 0)
+        for (int64_t n = 0; n < b; ++n)
+          std::copy_n(store->data() + n * capacity * width, length * width, bigger.data() + n * grown * width);
       *store = bigger;
     }
   }
@@ -92,16 +93,20 @@ void KvCache::select_rows(const std::vector<int32_t>& rows) {
   const int64_t b = keys.size(0), stride = keys.size(1) * keys.size(2), filled = length * keys.size(2);
   const auto n = static_cast<int64_t>(rows.size());
   if (n > b) throw NnError("KvCache::select_rows: " + std::to_string(n) + " rows of a batch of " + std::to_string(b));
-  std::vector<int64_t> moved;  // rows whose contents change
+  std::vector<int64_t> direct, staged;  // rows whose contents change: copied directly, through scratch_
+  std::vector<bool> overwritten(b, false);
+  for (int64_t r = 0; r < n; ++r) overwritten[r] = rows[r] != r;
   for (int64_t r = 0; r < n; ++r)
-    if (rows[r] != r) moved.push_back(r);
-  scratch_.resize(moved.size() * filled);
+    if (overwritten[r]) (overwritten[rows[r]] ? staged : direct).push_back(r);
+  // A source that no move overwrites can be copied from at any time; the others are read
+  // into scratch_ before any row is written, so any mapping works in place. Beam search's
+  // moves (forks into freed rows, blocks moved into holes) are almost all direct.
+  scratch_.resize(staged.size() * filled);
   for (Tensor* store : {&keys, &values}) {
-    // Every source is read before any row is written, so any mapping works in place.
-    for (size_t i = 0; i < moved.size(); ++i)
-      std::copy_n(store->data() + rows[moved[i]] * stride, filled, scratch_.data() + i * filled);
-    for (size_t i = 0; i < moved.size(); ++i)
-      std::copy_n(scratch_.data() + i * filled, filled, store->data() + moved[i] * stride);
+    float* data = store->data();
+    for (size_t i = 0; i < staged.size(); ++i) std::copy_n(data + rows[staged[i]] * stride, filled, scratch_.data() + i * filled);
+    for (int64_t r : direct) std::copy_n(data + rows[r] * stride, filled, data + r * stride);
+    for (size_t i = 0; i < staged.size(); ++i) std::copy_n(scratch_.data() + i * filled, filled, data + staged[i] * stride);
     if (n < b) *store = store->rows(0, n);
   }
 }
