@@ -68,7 +68,11 @@ void KvCache::append(const Tensor& k, const Tensor& v) {
   const int64_t b = k.size(0), t = k.size(1), width = k.size(2);
   const int64_t capacity = keys.defined() ? keys.size(1) : 0;
   if (length + t > capacity) {
-    const int64_t grown = std::max(2 * capacity, length + t);
+    // The first storage holds 64 positions, more than most outputs need, so most batches
+    // never grow their caches (each growth copies and re-faults every filled position).
+    // Positions past `length` are never written, so the unused ones cost address space,
+    // not memory: the pages of fresh storage are mapped when first written.
+    const int64_t grown = std::max({2 * capacity, length + t, int64_t{64}});
     // Positions past `length` are never read (attention_prefix, select_rows and
     // filled_keys stop there), so the new storage is left as allocated: zeroing it was a
     // third pass over memory the page faults already clear.
