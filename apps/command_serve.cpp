@@ -4,11 +4,17 @@
 //   GET  /health     {"status": "ok", "model", "bits_per_weight", "bit_allocation", "version"}
 //   POST /translate  {"text": ["...", ...], "beam": 1, "n_best": 1, "attention": false,
 //                    "format": "readable" (default) or "tokenized", as translate --format} ->
-//                    {"translations": [...], "scores": [...], "n_best": [[{"text", "score"}]],
-//                     "attention": [{"source", "target", "weights"}], "timing_ms": {...}}
-// Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields,
-// blank sentences or too many sentences, 413 for a body over --max-request-bytes (httplib
-// refuses it before reading), 404 for other paths. Requests are batched
+//                    {"translations": [...], "scores": [...], "warnings": [...],
+//                     "n_best": [[{"text", "score"}]] (n_best > 1),
+//                     "attention": [{"source", "target", "weights"}] (attention: true),
+//                     "timing_ms": {...}, "batched_requests"}
+//   One entry per sentence in each list, as `translate` answers a line: a blank (empty or
+//   whitespace-only) sentence gets "" with score 0 and an empty attention map; a sentence
+//   longer than the model reads is cut and named in "warnings" ("text[i]: N wordpieces, cut
+//   to the model's M"). An empty "text" gets empty lists.
+// Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields or
+// too many sentences, 413 for a body over --max-request-bytes (httplib refuses it before
+// reading), 405 for GET /translate, 404 for other paths. Requests are batched
 // (apps/translation_queue.h). SIGINT/SIGTERM: stop accepting, finish the requests in flight,
 // exit 130/143 (apps/interrupt.h).
 #include <httplib.h>
@@ -66,12 +72,13 @@ TranslationRequest parse_request(const std::string& body_text, const ServeOption
                      std::to_string(body["text"].size()));
   for (const nlohmann::json& s : body["text"]) {
     if (!s.is_string()) throw BadRequest("\"text\" must hold strings only");
-    if (s.get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos)
-      throw BadRequest("\"text\"[" + std::to_string(r.text.size()) + "] is blank");
     r.text.push_back(s.get<std::string>());
   }
   r.options.beam_size = integer_field(body, "beam", 1, 1, kMaxBeam);
-  r.options.n_best = integer_field(body, "n_best", 1, 1, r.options.beam_size);
+  r.options.n_best = integer_field(body, "n_best", 1, 1, kMaxBeam);
+  if (r.options.n_best > r.options.beam_size)
+    throw BadRequest("\"n_best\": " + std::to_string(r.options.n_best) + " needs \"beam\": " +
+                     std::to_string(r.options.n_best) + " or more");
   if (body.contains("attention") && !body["attention"].is_boolean())
     throw BadRequest("\"attention\" must be true or false");
   r.attention = body.value("attention", false);
@@ -85,12 +92,18 @@ TranslationRequest parse_request(const std::string& body_text, const ServeOption
 }
 
 nlohmann::json response_json(const TranslationResult& result, const TranslationRequest& request, double total_ms) {
-  nlohmann::json out{{"translations", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
+  nlohmann::json out{{"translations", nlohmann::json::array()},
+                     {"scores", nlohmann::json::array()},
+                     {"warnings", result.warnings}};
+  if (request.options.n_best > 1) out["n_best"] = nlohmann::json::array();
+  if (request.attention) out["attention"] = nlohmann::json::array();
   // As `translate` prints them: readable English unless the request asks for the corpus's form.
   const auto shown = [&](const std::string& text) {
     return request.format == OutputFormat::readable ? readable_english(text) : text;
   };
-  for (const std::vector<ScoredText>& hypotheses : result.hypotheses) {
+  for (const std::vector<ScoredText>& decoded : result.hypotheses) {
+    // A blank sentence was not decoded: one empty translation scored 0, as `translate` writes it.
+    const std::vector<ScoredText> hypotheses = decoded.empty() ? std::vector<ScoredText>(1) : decoded;
     out["translations"].push_back(shown(hypotheses.front().text));
     out["scores"].push_back(hypotheses.front().score);
     if (request.options.n_best <= 1) continue;
@@ -110,16 +123,39 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
+std::string too_large_message(const ServeOptions& o) {
+  return "the body is over " + std::to_string(o.max_request_bytes) + " bytes";
+}
+
 void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann::json& health, const ServeOptions& o) {
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kWebPage, sizeof kWebPage - 1, "text/html; charset=utf-8");
   });
   server.Get("/health", [&health](const httplib::Request&, httplib::Response& res) { send_json(res, 200, health); });
-  server.Post("/translate", [&queue, &o](const httplib::Request& req, httplib::Response& res) {
+  server.Get("/translate", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Allow", "POST");
+    send_json(res, 405, {{"error", "translate with POST /translate and a JSON body {\"text\": [...]}"}});
+  });
+  // The body is read through a content reader: httplib's own reading refuses a form-encoded
+  // body (`curl -d`'s default Content-Type) over 8 KiB with a 413 of its own, a limit compiled
+  // into Debian's libcpp-httplib; the one size limit is --max-request-bytes
+  // (set_payload_max_length, which applies to content readers too).
+  server.Post("/translate", [&queue, &o](const httplib::Request&, httplib::Response& res,
+                                         const httplib::ContentReader& read_body) {
     const auto start = std::chrono::steady_clock::now();
+    std::string body;
+    const bool whole = read_body([&body](const char* data, size_t length) {
+      body.append(data, length);
+      return true;
+    });
+    if (!whole) {  // httplib set 413 when the body is over the limit
+      const bool too_large = res.status == 413;
+      send_json(res, too_large ? 413 : 400, {{"error", too_large ? too_large_message(o) : "the body could not be read"}});
+      return;
+    }
     TranslationRequest request;
     try {
-      request = parse_request(req.body, o);
+      request = parse_request(body, o);
     } catch (const BadRequest& e) {
       send_json(res, 400, {{"error", e.what()}});
       return;
@@ -132,7 +168,7 @@ void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann
   // JSON body too; a handler that threw is a 500 naming the error.
   server.set_error_handler([&o](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string message = res.status == 413 ? "the body is over " + std::to_string(o.max_request_bytes) + " bytes"
+    const std::string message = res.status == 413 ? too_large_message(o)
                                 : res.status == 404 ? "no such path; the paths: GET /, GET /health, POST /translate"
                                                     : "HTTP status " + std::to_string(res.status);
     send_json(res, res.status, {{"error", message}});
@@ -186,6 +222,11 @@ int run_serve(const ServeOptions& o, std::ostream& out) {
 Subcommand add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* c = app.add_subcommand("serve", "HTTP server: JSON API (POST /translate, GET /health) and a web page at /");
+  c->footer(
+      "POST /translate {\"text\": [...], \"beam\", \"n_best\", \"attention\", \"format\"} answers \"translations\", "
+      "\"scores\", \"warnings\" (and \"n_best\", \"attention\" when asked), one entry per sentence: a blank sentence "
+      "gets \"\" with score 0; one longer than the model reads is cut and named in \"warnings\". GET /health. "
+      "Errors: {\"error\": ...} with 400, 404, 405 or 413 (README, \"Serving and bundles\").");
   add_model_source_flags(c, o->run, o->bundle, o->model);
   c->add_option("--host", o->host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   c->add_option("--port", o->port, "TCP port (0: any free one, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
@@ -198,7 +239,7 @@ Subcommand add_serve_command(CLI::App& app) {
   c->add_option("--batch-window-ms", o->batch_window_ms,
                 "How long the decoder waits after a request for others to decode in the same batch (ms)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(number_between(0.0, 1000.0));
   // SIGINT/SIGTERM set a flag that run_serve acts on (a graceful stop), as training does.
   return {c, [o] { return run_serve(*o, std::cout); }, /*checkpoints_on_interrupt=*/true};
 }

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <iomanip>
@@ -35,20 +34,14 @@ namespace bcqnmt {
 
 namespace {
 
-// Nothing to translate: no wordpiece survives normalisation (spaces, control and format
-// characters such as NUL or U+200B only).
-bool blank(const std::string& line, const Translator& translator) { return translator.source_wordpieces(line) == 0; }
-
 // Repairs and checks one input line (1-based `number`), warning on `err`.
 std::string prepared(std::string line, int64_t number, const Translator& translator, std::ostream& err) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (const int64_t replaced = replace_invalid_utf8(line))
     err << "warning: line " << number << ": " << replaced << " ill-formed UTF-8 sequence"
         << (replaced == 1 ? "" : "s") << " replaced by U+FFFD\n";
-  const int64_t pieces = translator.source_wordpieces(line);
-  if (pieces > translator.max_source_wordpieces())
-    err << "warning: line " << number << ": " << pieces << " wordpieces, cut to the model's "
-        << translator.max_source_wordpieces() << "\n";
+  if (const std::string cut = translator.truncation_warning(line); !cut.empty())
+    err << "warning: line " << number << ": " << cut << "\n";
   return line;
 }
 
@@ -99,32 +92,26 @@ void translate_interactively(const Translator& translator, const DecodeOptions& 
   int64_t number = 0;
   for (std::string line; std::getline(input.stream(), line);) {
     line = prepared(std::move(line), ++number, translator, err);
-    const std::vector<ScoredText> hypotheses =
-        blank(line, translator) ? std::vector<ScoredText>{} : translator.translate_n_best({line}, decode).front();
+    const std::vector<ScoredText> hypotheses = translator.translate_n_best({line}, decode).front();
     counts.add(hypotheses);
     out << format(hypotheses, number - 1, o) << std::flush;
   }
   input.check_read_to_end();
 }
 
-// A file or a pipe: every non-blank line decoded in one call (length-sorted batches, in
-// Translator), written in the input's order; blank lines give blank lines.
+// A file or a pipe: every line decoded in one call (length-sorted batches, in Translator),
+// written in the input's order; blank lines give blank lines.
 void translate_all(const Translator& translator, const DecodeOptions& decode, const TranslateOptions& o,
                    TextInput& input, std::ostream& out, std::ostream& err, TranslationCounts& counts) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(input.stream(), line);)
     lines.push_back(prepared(std::move(line), static_cast<int64_t>(lines.size()) + 1, translator, err));
   input.check_read_to_end();
-  std::vector<std::string> text;
-  for (const std::string& line : lines)
-    if (!blank(line, translator)) text.push_back(line);
-  const std::vector<std::vector<ScoredText>> translated = translator.translate_n_best(text, decode);
+  const std::vector<std::vector<ScoredText>> translated = translator.translate_n_best(lines, decode);
   std::string result;
-  size_t next = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
-    const std::vector<ScoredText> hypotheses = blank(lines[i], translator) ? std::vector<ScoredText>{} : translated[next++];
-    counts.add(hypotheses);
-    result += format(hypotheses, static_cast<int64_t>(i), o);
+    counts.add(translated[i]);
+    result += format(translated[i], static_cast<int64_t>(i), o);
   }
   if (names_standard_stream(o.output))
     out << result << std::flush;

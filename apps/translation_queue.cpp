@@ -83,9 +83,12 @@ void TranslationQueue::decode(std::vector<Pending>& batch) {
       std::vector<std::vector<ScoredText>> translated = translator_.translate_n_best(sentences, options);
       size_t next = 0;
       for (size_t i : members)
-        for (const std::string& sentence : batch[i].request.text) {
+        for (size_t s = 0; s < batch[i].request.text.size(); ++s) {
+          const std::string& sentence = batch[i].request.text[s];
           results[i].hypotheses.push_back(std::move(translated[next++]));
           if (batch[i].request.attention) results[i].attention.push_back(attention_map(sentence, options));
+          if (const std::string cut = translator_.truncation_warning(sentence); !cut.empty())
+            results[i].warnings.push_back("text[" + std::to_string(s) + "]: " + cut);
         }
     }
   } catch (...) {
@@ -104,6 +107,7 @@ void TranslationQueue::decode(std::vector<Pending>& batch) {
 // The map needs the 1-best's token ids, which the Translator turns into text: the sentence
 // is decoded once more on its own (same search, so the same output) for them.
 AttentionMap TranslationQueue::attention_map(const std::string& sentence, const DecodeOptions& options) {
+  if (translator_.blank(sentence)) return {};  // not decoded
   const Experiment& e = model_.experiment;
   const std::vector<int32_t> source = translator_.encode_source(sentence);
   const IndexTensor batch{{1, static_cast<int64_t>(source.size())}, source};

@@ -23,7 +23,7 @@
 namespace bcqnmt {
 
 struct TranslationRequest {
-  std::vector<std::string> text;  // non-blank sentences
+  std::vector<std::string> text;  // a blank one gets no hypotheses and an empty attention map
   DecodeOptions options;
   bool attention = false;  // also the cross-attention map of each 1-best translation
   OutputFormat format = OutputFormat::readable;  // applied to the answer, not the decoding
@@ -31,7 +31,7 @@ struct TranslationRequest {
 
 // Where the decoder looked for one sentence (nn/cross_attention_map.h): weights
 // [target.size()][source.size()], the source's wordpieces with [START]/[END], the output's
-// wordpieces and "[END]".
+// wordpieces and "[END]"; all empty for a blank sentence.
 struct AttentionMap {
   std::vector<std::string> source, target;
   std::vector<std::vector<float>> weights;
@@ -40,6 +40,9 @@ struct AttentionMap {
 struct TranslationResult {
   std::vector<std::vector<ScoredText>> hypotheses;  // per sentence, best first
   std::vector<AttentionMap> attention;              // per sentence when asked for
+  // One per sentence longer than the model reads, which was cut (Translator::truncation_warning):
+  // "text[2]: 136 wordpieces, cut to the model's 126", 0-based index into the request's text.
+  std::vector<std::string> warnings;
   double queue_ms = 0.0;   // from submit until its batch started decoding
   double decode_ms = 0.0;  // decoding the batch it was part of
   int batch_requests = 1;  // requests decoded together in that batch

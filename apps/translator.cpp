@@ -1,9 +1,11 @@
 #include "apps/translator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <numeric>
 
 namespace bcqnmt {
+
 
 Translator::Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens)
     : model_(model), source_(source), target_(target), max_tokens_(max_tokens) {}
@@ -18,6 +20,14 @@ std::vector<int32_t> Translator::encode_source(const std::string& sentence) cons
 
 int64_t Translator::source_wordpieces(const std::string& sentence) const {
   return static_cast<int64_t>(source_.encode(sentence).size());
+}
+
+bool Translator::blank(const std::string& sentence) const { return source_wordpieces(sentence) == 0; }
+
+std::string Translator::truncation_warning(const std::string& sentence) const {
+  const int64_t pieces = source_wordpieces(sentence);
+  if (pieces <= max_source_wordpieces()) return "";
+  return std::to_string(pieces) + " wordpieces, cut to the model's " + std::to_string(max_source_wordpieces());
 }
 
 std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>& encoded, int batch_size) {
@@ -41,12 +51,18 @@ std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>
 std::vector<std::vector<ScoredText>> Translator::translate_n_best(const std::vector<std::string>& sentences,
                                                                   const DecodeOptions& options, int batch_size) const {
   std::vector<std::vector<int32_t>> encoded;
-  for (const auto& s : sentences) encoded.push_back(encode_source(s));
+  std::vector<size_t> decoded;  // the input index of each encoded sentence: the non-blank ones
+  for (size_t i = 0; i < sentences.size(); ++i)
+    if (!blank(sentences[i])) {
+      encoded.push_back(encode_source(sentences[i]));
+      decoded.push_back(i);
+    }
   std::vector<std::vector<ScoredText>> out(sentences.size());
   for (const SourceBatch& batch : batch_by_length(encoded, batch_size)) {
     const auto outputs = decode_n_best(model_, batch.source, options);
     for (size_t r = 0; r < batch.sentences.size(); ++r)
-      for (const ScoredTranslation& t : outputs[r]) out[batch.sentences[r]].push_back({target_.decode(t.tokens), t.score});
+      for (const ScoredTranslation& t : outputs[r])
+        out[decoded[batch.sentences[r]]].push_back({target_.decode(t.tokens), t.score});
   }
   return out;
 }

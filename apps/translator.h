@@ -23,13 +23,15 @@ struct ScoredText {
   float score = 0.0f;
 };
 
+
 class Translator {
  public:
   Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens);
   // Sentences are decoded in length-sorted batches (less padding), answers in input order.
   std::vector<std::string> translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
                                      int batch_size = 64) const;
-  // Up to options.n_best translations per sentence, best first, with their scores.
+  // Up to options.n_best translations per sentence, best first, with their scores; none for
+  // a blank sentence.
   std::vector<std::vector<ScoredText>> translate_n_best(const std::vector<std::string>& sentences,
                                                         const DecodeOptions& options, int batch_size = 64) const;
   // [START] ids [END], cut to max_tokens as in training.
@@ -37,7 +39,14 @@ class Translator {
   // Wordpieces of a sentence before any cut, and how many the model reads (max_tokens - 2,
   // leaving room for [START] and [END]).
   int64_t source_wordpieces(const std::string& sentence) const;
+  // Nothing to translate: no wordpiece survives normalisation (empty, spaces, or only control
+  // and format characters such as NUL or U+200B). Such a sentence is not decoded and has an
+  // empty translation, as Marian and CTranslate2 answer an empty line with an empty line.
+  bool blank(const std::string& sentence) const;
   int64_t max_source_wordpieces() const { return max_tokens_ - 2; }
+  // "136 wordpieces, cut to the model's 126" for a sentence longer than the model reads,
+  // "" otherwise: the warning `translate` prints on stderr and `serve` returns.
+  std::string truncation_warning(const std::string& sentence) const;
 
  private:
   const Transformer& model_;

@@ -40,6 +40,9 @@ class Decoder : public Module {
   // target_in [B, T], encoded [B, S, D] -> [B, T, D]
   Variable forward(const IndexTensor& target_in, const Variable& encoded, const AttentionMask& source_mask) const;
   // tokens [B, 1] at position cache.length -> [B, 1, D]; grows the caches by one position.
+  // encoded [C, S, D] and source_mask [C] with C dividing B: groups of B / C consecutive rows
+  // share a source (beam search's hypotheses, MultiHeadAttention::forward_cached); encoded is
+  // read only while the cross-attention caches are empty.
   Variable forward_step(const IndexTensor& tokens, const Variable& encoded, const AttentionMask& source_mask,
                         DecoderCache& cache) const;
   PositionalEmbedding& pos_embedding() { return pos_embedding_; }

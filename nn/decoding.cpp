@@ -11,17 +11,28 @@ namespace bcqnmt {
 
 namespace {
 
-// Rows of t [N, ...] picked by `rows` (an embedding lookup over the flattened rows).
-Tensor select_rows(const Tensor& t, const std::vector<int32_t>& rows) {
-  Shape shape = t.shape();
-  const int64_t n = shape[0];
-  Tensor picked = embedding(Variable(t.reshape({n, -1})), IndexTensor{{static_cast<int64_t>(rows.size())}, rows}).value();
-  shape[0] = static_cast<int64_t>(rows.size());
-  return picked.reshape(shape);
-}
-
 void select_cache(std::vector<KvCache>& caches, const std::vector<int32_t>& rows) {
   for (KvCache& c : caches) c.select_rows(rows);
+}
+
+// Where the kept blocks of rows go when finished ones leave the batch. kept: the positions of
+// the kept blocks, ascending -> the old position of each new block. A kept block that fits
+// in the shorter batch stays where it is and the ones beyond it fill the holes, so the caches
+// copy at most one block per finished one: keeping the order shifted every block after the
+// first hole, on average half the batch's caches at each step where a sentence finished.
+std::vector<int32_t> compacted_order(const std::vector<int32_t>& kept) {
+  const auto m = static_cast<int32_t>(kept.size());
+  std::vector<int32_t> order(m, -1), beyond;
+  for (int32_t a : kept) {
+    if (a < m)
+      order[a] = a;
+    else
+      beyond.push_back(a);
+  }
+  auto next = beyond.begin();
+  for (int32_t& o : order)
+    if (o < 0) o = *next++;
+  return order;
 }
 
 // Translation needs eval mode (no dropout); restore the caller's mode afterwards.
@@ -62,8 +73,9 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   for (int step = 0; step < o.max_length && !active.empty(); ++step) {
     if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [rows, V]
+    encoded = Variable();  // the cross-attention caches hold all the decoder reads of it
     const int64_t v = logits.size(1);
-    std::vector<int32_t> keep, next;
+    std::vector<int32_t> keep, chosen(active.size());
     for (size_t r = 0; r < active.size(); ++r) {
       const float* row = logits.data() + r * v;
       const auto best = static_cast<int32_t>(std::max_element(row, row + v) - row);
@@ -71,9 +83,10 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
       if (best == kEndId) continue;
       out[active[r]].tokens.push_back(best);
       keep.push_back(static_cast<int32_t>(r));
-      next.push_back(best);
+      chosen[r] = best;
     }
     if (keep.size() != active.size()) {  // drop finished sentences from the batch
+      keep = compacted_order(keep);
       std::vector<int32_t> still;
       AttentionMask kept_mask{{}, false};
       for (int32_t r : keep) {
@@ -81,13 +94,14 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
         kept_mask.key_lengths.push_back(mask.key_lengths[r]);
       }
       if (!keep.empty()) {
-        encoded = Variable(select_rows(encoded.value(), keep));
         select_cache(cache.self_attention, keep);
         select_cache(cache.cross_attention, keep);
       }
       active = std::move(still);
       mask = std::move(kept_mask);
     }
+    std::vector<int32_t> next;
+    for (int32_t r : keep) next.push_back(chosen[r]);
     tokens = IndexTensor{{static_cast<int64_t>(next.size()), 1}, next};
   }
   for (ScoredTranslation& t : out) t.score = t.log_probability;
@@ -225,31 +239,27 @@ std::vector<ScoredTranslation> best_of(SentenceBeam& s, const DecodeOptions& o) 
   return out;
 }
 
-// The batch rows of the sentences still searching: K per sentence, sentence-major.
+// The sentences still searching: K rows each in the decoder's batch, sentence-major, and one
+// row each of the encoder states, the source mask and the cross-attention caches (the K
+// hypotheses of a sentence share them, MultiHeadAttention::forward_cached).
 struct BeamBatch {
-  Variable encoded;  // [rows, S, D]
+  Variable encoded;  // [sentences, S, D], released once the first step has filled the cross-attention caches
   AttentionMask mask;
   DecoderCache cache;
   std::vector<int32_t> sentences;  // the sentence of each block of K rows
 };
 
-// Keeps the sentences at positions `kept` (of batch.sentences): their K rows of the encoder
-// states, the mask and the cross-attention caches. The self-attention caches follow the
-// caller's parent rows.
-void drop_finished_sentences(BeamBatch& batch, const std::vector<int32_t>& kept, int64_t k) {
-  std::vector<int32_t> rows, sentences;
+// Keeps the sentences at positions `order` (of batch.sentences, see compacted_order): their
+// source masks and cross-attention caches. The self-attention caches follow the caller's
+// parent rows.
+void drop_finished_sentences(BeamBatch& batch, const std::vector<int32_t>& order) {
+  std::vector<int32_t> sentences;
   AttentionMask mask{{}, false};
-  for (int32_t a : kept) {
+  for (int32_t a : order) {
     sentences.push_back(batch.sentences[a]);
-    for (int64_t j = 0; j < k; ++j) {
-      rows.push_back(static_cast<int32_t>(a * k + j));
-      mask.key_lengths.push_back(batch.mask.key_lengths[a * k + j]);
-    }
+    mask.key_lengths.push_back(batch.mask.key_lengths[a]);
   }
-  if (!rows.empty()) {
-    batch.encoded = Variable(select_rows(batch.encoded.value(), rows));
-    select_cache(batch.cache.cross_attention, rows);
-  }
+  if (!order.empty()) select_cache(batch.cache.cross_attention, order);
   batch.mask = std::move(mask);
   batch.sentences = std::move(sentences);
 }
@@ -259,39 +269,38 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
                                                         const DecodeOptions& o, bool stop_early) {
   const int64_t b = source.shape[0], k = o.beam_size;
   const AttentionMask source_mask = padding_mask(source, false);
-  BeamBatch batch{model.encoder().forward(source, source_mask), AttentionMask{{}, false}, {}, {}};  // [B, S, D]
-  std::vector<int32_t> rows;  // row n * K + j <- sentence n
-  for (int64_t n = 0; n < b; ++n) {
-    batch.sentences.push_back(static_cast<int32_t>(n));
-    for (int64_t j = 0; j < k; ++j) rows.push_back(static_cast<int32_t>(n));
-  }
-  batch.encoded = Variable(select_rows(batch.encoded.value(), rows));  // [B*K, S, D]
-  for (int32_t r : rows) batch.mask.key_lengths.push_back(source_mask.key_lengths[r]);
+  BeamBatch batch{model.encoder().forward(source, source_mask), source_mask, {}, {}};  // [B, S, D]
+  for (int64_t n = 0; n < b; ++n) batch.sentences.push_back(static_cast<int32_t>(n));
   std::vector<SentenceBeam> beams(b, SentenceBeam{{Hypothesis{{}, 0.0f}}, {0}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
   for (int step = 0; step < o.max_length && !batch.sentences.empty(); ++step) {
     if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache);  // [rows, V]
+    batch.encoded = Variable();  // the cross-attention caches hold all the decoder reads of it
     const int64_t v = logits.size(1);
-    std::vector<int32_t> kept, parents, next;  // kept sentences; per new row: parent row, input token
+    std::vector<int32_t> kept;                               // positions of the sentences still searching
+    std::vector<std::vector<int32_t>> sources(batch.sentences.size()), inputs(batch.sentences.size());
     for (size_t a = 0; a < batch.sentences.size(); ++a) {
       SentenceBeam& s = beams[batch.sentences[a]];
       const std::vector<int32_t> from =
           select(s, expand(s, logits.data() + static_cast<int64_t>(a) * k * v, v, 2 * k), v, k, o.length_alpha);
-      const std::vector<int32_t> source = place(s, from, k);
+      sources[a] = place(s, from, k);
       if (s.live.empty() || (stop_early && search_over(s, k, o))) continue;
       kept.push_back(static_cast<int32_t>(a));
-      std::vector<int32_t> input(k, kEndId);  // idle rows are fed [END]
-      for (size_t i = 0; i < s.live.size(); ++i) input[s.rows[i]] = s.live[i].tokens.back();
-      for (int64_t j = 0; j < k; ++j) {
-        parents.push_back(static_cast<int32_t>(a * k + source[j]));
-        next.push_back(input[j]);
-      }
+      inputs[a].assign(k, kEndId);  // idle rows are fed [END]
+      for (size_t i = 0; i < s.live.size(); ++i) inputs[a][s.rows[i]] = s.live[i].tokens.back();
     }
-    if (kept.size() != batch.sentences.size()) drop_finished_sentences(batch, kept, k);
+    const std::vector<int32_t> order = compacted_order(kept);
+    if (kept.size() != batch.sentences.size()) drop_finished_sentences(batch, order);
     if (batch.sentences.empty()) break;
-    // The K rows of a sentence share its source, so the cross-attention caches need no
-    // reordering by parent: only the self-attention ones follow the hypotheses.
+    std::vector<int32_t> parents, next;  // per new row: the row its cache comes from, its input token
+    for (int32_t a : order)
+      for (int64_t j = 0; j < k; ++j) {
+        parents.push_back(static_cast<int32_t>(a * k + sources[a][j]));
+        next.push_back(inputs[a][j]);
+      }
+    // The cross-attention caches hold one row per sentence, so only the self-attention ones
+    // follow the hypotheses.
     select_cache(batch.cache.self_attention, parents);
     tokens = IndexTensor{{static_cast<int64_t>(next.size()), 1}, next};
   }

@@ -48,26 +48,39 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& cont
 Variable MultiHeadAttention::forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask,
                                             KvCache& cache, bool grow) const {
   if (grow || cache.empty())
-    cache.append(key_.forward(context).value(), value_.forward(context).value());  // [B, t, H*K] each
-  Variable q = query_.forward(query);                                               // [B, Tq, H*K]
+    cache.append(key_.forward(context).value(), value_.forward(context).value());  // [C, t, H*K] each
+  const Tensor q = query_.forward(query).value();                                   // [B, Tq, H*K]
+  const int64_t b = q.size(0), tq = q.size(1), c = cache.keys.size(0);
+  if (b % c != 0 || (b != c && mask.causal))
+    throw NnError("attention: " + std::to_string(b) + " query rows cannot share " + std::to_string(c) +
+                  " cached rows" + (mask.causal ? " under a causal mask" : ""));
+  // Each group of B / C consecutive query rows shares one cached row (beam search: a
+  // sentence's hypotheses and its source), so the group is that row's B / C * Tq query
+  // positions: one small GEMM per head over one copy of the keys, not B / C GEMVs over copies.
+  const Tensor grouped = q.reshape({c, b / c * tq, q.size(2)});  // [C, B / C * Tq, H*K]
   if (probability_sink_ != nullptr)
-    probability_sink_->push_back(attention_probabilities(q.value(), cache.filled_keys(), mask, heads_));
-  return output_.forward(
-      Variable(attention_prefix(q.value(), cache.keys, cache.values, cache.length, mask, heads_)));
+    probability_sink_->push_back(attention_probabilities(grouped, cache.filled_keys(), mask, heads_));
+  const Tensor mixed = attention_prefix(grouped, cache.keys, cache.values, cache.length, mask, heads_);
+  return output_.forward(Variable(mixed.reshape({b, tq, q.size(2)})));  // [B, Tq, D]
 }
 
 void KvCache::append(const Tensor& k, const Tensor& v) {
   const int64_t b = k.size(0), t = k.size(1), width = k.size(2);
   const int64_t capacity = keys.defined() ? keys.size(1) : 0;
   if (length + t > capacity) {
-    const int64_t grown = std::max(2 * capacity, length + t);
+    // The first storage holds 64 positions, more than most outputs need, so most batches
+    // never grow their caches (each growth copies and re-faults every filled position).
+    // Positions past `length` are never written, so the unused ones cost address space,
+    // not memory: the pages of fresh storage are mapped when first written.
+    const int64_t grown = std::max({2 * capacity, length + t, int64_t{64}});
+    // Positions past `length` are never read (attention_prefix, select_rows and
+    // filled_keys stop there), so the new storage is left as allocated: zeroing it was a
+    // third pass over memory the page faults already clear.
     for (Tensor* store : {&keys, &values}) {
       Tensor bigger({b, grown, width});
-      for (int64_t n = 0; n < b; ++n) {
-        float* row = bigger.data() + n * grown * width;
-        if (length > 0) std::copy_n(store->data() + n * capacity * width, length * width, row);
-        std::fill(row + length * width, row + grown * width, 0.0f);
-      }
+      if (length > 0)
+        for (int64_t n = 0; n < b; ++n)
+          std::copy_n(store->data() + n * capacity * width, length * width, bigger.data() + n * grown * width);
       *store = bigger;
     }
   }
@@ -84,16 +97,20 @@ void KvCache::select_rows(const std::vector<int32_t>& rows) {
   const int64_t b = keys.size(0), stride = keys.size(1) * keys.size(2), filled = length * keys.size(2);
   const auto n = static_cast<int64_t>(rows.size());
   if (n > b) throw NnError("KvCache::select_rows: " + std::to_string(n) + " rows of a batch of " + std::to_string(b));
-  std::vector<int64_t> moved;  // rows whose contents change
+  std::vector<int64_t> direct, staged;  // rows whose contents change: copied directly, through scratch_
+  std::vector<bool> overwritten(b, false);
+  for (int64_t r = 0; r < n; ++r) overwritten[r] = rows[r] != r;
   for (int64_t r = 0; r < n; ++r)
-    if (rows[r] != r) moved.push_back(r);
-  scratch_.resize(moved.size() * filled);
+    if (overwritten[r]) (overwritten[rows[r]] ? staged : direct).push_back(r);
+  // A source that no move overwrites can be copied from at any time; the others are read
+  // into scratch_ before any row is written, so any mapping works in place. Beam search's
+  // moves (forks into freed rows, blocks moved into holes) are almost all direct.
+  scratch_.resize(staged.size() * filled);
   for (Tensor* store : {&keys, &values}) {
-    // Every source is read before any row is written, so any mapping works in place.
-    for (size_t i = 0; i < moved.size(); ++i)
-      std::copy_n(store->data() + rows[moved[i]] * stride, filled, scratch_.data() + i * filled);
-    for (size_t i = 0; i < moved.size(); ++i)
-      std::copy_n(scratch_.data() + i * filled, filled, store->data() + moved[i] * stride);
+    float* data = store->data();
+    for (size_t i = 0; i < staged.size(); ++i) std::copy_n(data + rows[staged[i]] * stride, filled, scratch_.data() + i * filled);
+    for (int64_t r : direct) std::copy_n(data + rows[r] * stride, filled, data + r * stride);
+    for (size_t i = 0; i < staged.size(); ++i) std::copy_n(scratch_.data() + i * filled, filled, data + staged[i] * stride);
     if (n < b) *store = store->rows(0, n);
   }
 }

@@ -36,7 +36,11 @@ class MultiHeadAttention : public Module {
   Variable forward(const Variable& query, const Variable& context, const AttentionMask& mask) const;
   // Incremental decoding (inference: no gradients, no dropout). Self-attention (grow = true)
   // appends this step's keys/values to the cache; cross-attention (grow = false) fills it
-  // once from context and reuses it.
+  // once from context and reuses it. query [B, Tq, D], context [C, Tk, D] with C dividing B:
+  // each group of B / C consecutive query rows attends to one context row (beam search keeps
+  // one copy of a sentence's source for its hypotheses); mask is per context row [C], and
+  // C < B needs a non-causal mask (NnError otherwise). -> [B, Tq, D]. The recorded
+  // probabilities are those of the grouped queries, [C, H, B / C * Tq, Tk].
   Variable forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask, KvCache& cache,
                           bool grow) const;
 

@@ -1,5 +1,6 @@
 // bcqnmt serve over real HTTP on 127.0.0.1 (httplib's client): the API answers as
-// `translate` does, also for concurrent clients whose requests are batched together; bad
+// `translate` does, also for concurrent clients whose requests are batched together and for
+// blank and over-long sentences (an empty translation; a warning naming the cut one); bad
 // requests get a JSON error and a 4xx; SIGTERM and SIGINT stop it gracefully (the request
 // in flight is answered) with 143 and 130.
 #include <doctest/doctest.h>
@@ -90,6 +91,47 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
     CHECK(map.at("weights").at(0).size() == map.at("source").size());
   }
 
+  SUBCASE("blank sentences and an empty list: answered as translate answers a blank line") {
+    // A blank sentence is not decoded: "" scored 0 in every list (translate gives an empty line).
+    const auto [status, answer] =
+        post(server.port, R"({"text": ["kalo mine .", " \t", ""], "beam": 2, "n_best": 2, "attention": true})");
+    REQUIRE(status == 200);
+    const std::string by_translate =
+        run_bcqnmt_ok("translate -q --beam 2 --run " + t.run.string(), "kalo mine .\n \t\n\n").out;
+    std::string served;
+    for (const nlohmann::json& line : answer.at("translations")) served += line.get<std::string>() + "\n";
+    CHECK(served == by_translate);
+    CHECK(answer.at("translations").at(1) == "");
+    CHECK(answer.at("translations").at(2) == "");
+    CHECK(answer.at("scores").at(1) == 0.0);
+    CHECK(answer.at("scores").at(2) == 0.0);
+    CHECK(answer.at("n_best").at(1) == nlohmann::json::parse(R"([{"text": "", "score": 0.0}])"));
+    CHECK(answer.at("attention").at(1).at("source").empty());
+    CHECK(answer.at("warnings").empty());
+
+    // No sentences: empty lists, not an error.
+    const auto [empty_status, empty] = post(server.port, R"({"text": [], "attention": true})");
+    REQUIRE(empty_status == 200);
+    CHECK(empty.at("translations").empty());
+    CHECK(empty.at("scores").empty());
+    CHECK(empty.at("attention").empty());
+    CHECK(empty.at("warnings").empty());
+  }
+
+  SUBCASE("over-long input: cut, and the answer names the sentence as translate's warning does") {
+    // Longer than the model reads (128 tokens with [START] and [END]): cut, and the answer
+    // says so in the words translate's warning uses, with the sentence's index.
+    std::string long_sentence;
+    for (int i = 0; i < 130; ++i) long_sentence += "kalo ";
+    const CommandResult cut = run_bcqnmt_ok("translate -q --run " + t.run.string(), long_sentence + "\n");
+    CHECK(cut.err.find("warning: line 1: 130 wordpieces, cut to the model's 126") != std::string::npos);
+    const auto [long_status, long_answer] =
+        post(server.port, nlohmann::json{{"text", {"po .", long_sentence}}}.dump());
+    REQUIRE(long_status == 200);
+    CHECK(long_answer.at("warnings") == nlohmann::json{"text[1]: 130 wordpieces, cut to the model's 126"});
+    CHECK(long_answer.at("translations").at(1).get<std::string>() + "\n" == cut.out);
+  }
+
   SUBCASE("bad requests: one JSON error line and a 4xx") {
     for (const auto& [body, status] : std::vector<std::pair<std::string, int>>{
              {"{\"text\": [", 400},
@@ -98,8 +140,8 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
              {R"({"text": [1]})", 400},
              {R"({"text": ["kalo"], "beam": 0})", 400},
              {R"({"text": ["kalo"], "beam": 2, "n_best": 3})", 400},
+             {R"({"text": ["kalo"], "n_best": 2})", 400},  // says "needs beam 2 or more"
              {R"({"text": ["kalo"], "beem": 2})", 400},
-             {R"({"text": ["  "]})", 400},
              {R"({"text": ["a", "b", "c", "d", "e"]})", 400},  // over --max-sentences
              {R"({"text": [")" + std::string(3000, 'a') + "\"]}", 413},  // over --max-request-bytes
              {"{\"text\": [\"ol\xe1\"]}", 400}}) {                       // not UTF-8
@@ -138,6 +180,22 @@ TEST_CASE("serve: Ctrl-C (SIGINT) stops it with 130; a port in use is one error 
   CHECK(clash.status == 1);
   CHECK(count_lines(clash.err) == 1);
   CHECK(clash.err.find("cannot listen on 127.0.0.1:" + std::to_string(server.port)) != std::string::npos);
+  // A body over 8 KiB sent as `curl -d` sends it (form-encoded) is read like any other: httplib
+  // used to refuse it with 413 under the 64 KiB limit.
+  std::string long_text = R"({"text": [")";
+  for (int i = 0; i < 800; ++i) long_text += "kalo mine . ";
+  long_text += "\"]}";
+  REQUIRE(long_text.size() > 9000);
+  httplib::Client client("127.0.0.1", server.port);
+  client.set_read_timeout(60);
+  const httplib::Result form = client.Post("/translate", long_text, "application/x-www-form-urlencoded");
+  REQUIRE(form);
+  CHECK(form->status == 200);
+  // GET on the POST path: 405 with Allow, not "no such path".
+  const httplib::Result get = client.Get("/translate");
+  REQUIRE(get);
+  CHECK(get->status == 405);
+  CHECK(get->get_header_value("Allow") == "POST");
   CHECK(server.process.stop(SIGINT, std::chrono::seconds(10)) == 130);
   CHECK(run_bcqnmt("serve --bundle " + t.run.string() + " --run " + t.run.string()).status == 2);
 }

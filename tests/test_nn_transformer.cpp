@@ -173,6 +173,60 @@ TEST_CASE("cached incremental decoding equals recomputing the decoder at every s
   CHECK(model.training());  // decoding restored the mode
 }
 
+TEST_CASE("KvCache::select_rows gathers rows in place for any mapping: repeats, cycles, fewer rows") {
+  Rng rng(41);
+  const int64_t b = 6, t = 3, width = 4;
+  for (const std::vector<int32_t>& rows : std::vector<std::vector<int32_t>>{
+           {0, 1, 2, 3, 4, 5}, {1, 0, 3, 2, 5, 4}, {1, 2, 3, 4, 5, 0}, {0, 0, 0, 3, 3, 5}, {5, 4}, {2, 2, 1, 0}, {4, 1, 2, 3}}) {
+    KvCache cache;
+    const Tensor k = testing::random_tensor({b, t, width}, rng), v = testing::random_tensor({b, t, width}, rng);
+    cache.append(k, v);
+    cache.append(testing::random_tensor({b, 1, width}, rng), testing::random_tensor({b, 1, width}, rng));
+    const Tensor before = cache.filled_keys(), values_before = slice(Variable(cache.values), 1, 0, cache.length).value();
+    cache.select_rows(rows);
+    const Tensor after = cache.filled_keys(), values_after = slice(Variable(cache.values), 1, 0, cache.length).value();
+    REQUIRE(after.size(0) == static_cast<int64_t>(rows.size()));
+    const int64_t row = cache.length * width;
+    for (size_t r = 0; r < rows.size(); ++r)
+      for (int64_t i = 0; i < row; ++i) {
+        CHECK(after.data()[r * row + i] == before.data()[rows[r] * row + i]);
+        CHECK(values_after.data()[r * row + i] == values_before.data()[rows[r] * row + i]);
+      }
+  }
+}
+
+TEST_CASE("cached cross-attention: query rows sharing a context row equal that row repeated for each") {
+  // Beam search keeps one cross-attention cache row per sentence for its K hypotheses
+  // (grouped queries); the plain reference repeats the context once per query row.
+  ModelConfig c = tiny_config(0.0f);
+  Rng rng(31);
+  MultiHeadAttention mha(c, rng);
+  mha.eval();
+  NoGradGuard no_grad;
+  const int64_t sentences = 2, group = 3, s = 5;
+  const Tensor context = testing::random_tensor({sentences, s, c.d_model}, rng);  // [C, S, D]
+  const Tensor query = testing::random_tensor({sentences * group, 1, c.d_model}, rng);  // [C*g, 1, D]
+  const AttentionMask mask{{5, 3}, false};
+  IndexTensor rows{{sentences * group}, {}};
+  AttentionMask repeated_mask{{}, false};
+  for (int64_t r = 0; r < sentences * group; ++r) {
+    rows.data.push_back(static_cast<int32_t>(r / group));
+    repeated_mask.key_lengths.push_back(mask.key_lengths[r / group]);
+  }
+  const Tensor repeated =
+      embedding(Variable(context.reshape({sentences, -1})), rows).value().reshape({sentences * group, s, c.d_model});
+  KvCache shared, copies;
+  const Tensor grouped = mha.forward_cached(Variable(query), Variable(context), mask, shared, false).value();
+  const Tensor reference = mha.forward_cached(Variable(query), Variable(repeated), repeated_mask, copies, false).value();
+  REQUIRE(grouped.shape() == reference.shape());
+  float max_diff = 0.0f;
+  for (int64_t i = 0; i < grouped.numel(); ++i) max_diff = std::max(max_diff, std::abs(grouped.data()[i] - reference.data()[i]));
+  CHECK(max_diff <= 1e-5f);
+  CHECK(shared.keys.size(0) == sentences);  // one copy per sentence
+  KvCache causal;
+  CHECK_THROWS_AS(mha.forward_cached(Variable(query), Variable(context), AttentionMask{{5, 3}, true}, causal, true), NnError);
+}
+
 TEST_CASE("greedy translate_batch: batched equals one by one; beam 1 is greedy; beam search runs") {
   Transformer model(tiny_config(), 13);
   Rng rng(14);
