@@ -27,8 +27,8 @@ inline __m256 lookup16(__m256i idx, const float* table) {
 
 template <int Q>
 inline void add_block(const uint32_t* s, const float* table, __m256* acc, const uint32_t* prefetch) {
-  if (prefetch)  // one cache line per plane
-    for (int q = 0; q < Q; ++q) _mm_prefetch(reinterpret_cast<const char*>(prefetch + q * 16), _MM_HINT_T0);
+  if (prefetch)  // one cache line per plane, into L2 (quant/bcq_gemm.cpp, kPrefetchBytes)
+    for (int q = 0; q < Q; ++q) _mm_prefetch(reinterpret_cast<const char*>(prefetch + q * 16), _MM_HINT_T1);
   for (int q = 0; q < Q; ++q) {
     for (int h = 0; h < 2; ++h) {
       const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(s + q * 16 + h * 8));

@@ -25,8 +25,8 @@ namespace {
 template <int Q>
 inline void add_block(const uint32_t* s, const float* table, __m512* acc_lo, __m512* acc_hi,
                       const uint32_t* prefetch) {
-  if (prefetch)  // one cache line per plane
-    for (int q = 0; q < Q; ++q) _mm_prefetch(reinterpret_cast<const char*>(prefetch + q * 16), _MM_HINT_T0);
+  if (prefetch)  // one cache line per plane, into L2 (quant/bcq_gemm.cpp, kPrefetchBytes)
+    for (int q = 0; q < Q; ++q) _mm_prefetch(reinterpret_cast<const char*>(prefetch + q * 16), _MM_HINT_T1);
   const __m512i by12 = _mm512_set1_epi16(1 << 12), by8 = _mm512_set1_epi16(1 << 8), by4 = _mm512_set1_epi16(1 << 4);
   auto lookup = [table](__m512i index, int nibble) {
     return _mm512_permutexvar_ps(index, _mm512_loadu_ps(table + 16 * nibble));

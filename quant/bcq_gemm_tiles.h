@@ -17,9 +17,9 @@ struct BcqTileArgs {
   int64_t block_end;
   int bits;
   float* out;               // [16], accumulated into
-  // Signs that will be read next, addressed like `signs` (null: none): prefetched while
-  // this tile computes, because one core's hardware prefetch alone does not keep the
-  // kernel fed from DRAM.
+  // Signs that will be read ~4 KB later, addressed like `signs` (null: none): prefetched
+  // into L2 while this tile computes, because one core's hardware prefetch alone does not
+  // keep the kernel fed from DRAM.
   const uint32_t* prefetch;
 };
 
