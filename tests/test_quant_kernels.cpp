@@ -123,25 +123,29 @@ TEST_CASE_TEMPLATE("bcq_gemm on one kernel path with batches up to 16 equals row
   const BcqIsa isa = Path::isa;
   const int64_t rows = 70, cols = 136;
   const auto w = Rng(1).normals(rows * cols);
-  const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {3, 0, BcqMethod::refined_greedy, 0});
-  const BcqKernelMatrix km(m);
-  for (int64_t n : {1, 2, 4, 8, 16}) {
-    const auto x = Rng(50 + n).normals(n * cols);
-    std::vector<float> y_ref(n * rows), scale(n * rows, 0.0f);
-    bcq_gemm_reference(m, n, x.data(), y_ref.data());
-    const Tensor d = m.dequantize();
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) scale[b * rows + r] += std::abs(d.data()[r * cols + c] * x[b * cols + c]);
-    CAPTURE(n);
-    std::vector<float> y(n * rows);
-    bcq_gemm(km, n, x.data(), y.data(), nullptr, isa);
-    CHECK(relative_error(y, y_ref, scale) < 1e-5);
-    // Each batch row alone gives bit-identical results: batching only shares the sign stream.
-    for (int64_t b = 0; b < n; ++b) {
-      std::vector<float> yb(rows);
-      bcq_gemm(km, 1, x.data() + b * cols, yb.data(), nullptr, isa);
-      CHECK(std::vector<float>(y.begin() + b * rows, y.begin() + (b + 1) * rows) == yb);
+  // Several bit widths (kernels are instantiated per width) and odd batch sizes.
+  for (int bits : {1, 3, 5}) {
+    const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {bits, 0, BcqMethod::refined_greedy, 0});
+    const BcqKernelMatrix km(m);
+    for (int64_t n : {1, 2, 3, 4, 5, 8, 16}) {
+      const auto x = Rng(50 + n).normals(n * cols);
+      std::vector<float> y_ref(n * rows), scale(n * rows, 0.0f);
+      bcq_gemm_reference(m, n, x.data(), y_ref.data());
+      const Tensor d = m.dequantize();
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) scale[b * rows + r] += std::abs(d.data()[r * cols + c] * x[b * cols + c]);
+      CAPTURE(bits);
+      CAPTURE(n);
+      std::vector<float> y(n * rows);
+      bcq_gemm(km, n, x.data(), y.data(), nullptr, isa);
+      CHECK(relative_error(y, y_ref, scale) < 1e-5);
+      // Each batch row alone gives bit-identical results: batching only shares the sign stream.
+      for (int64_t b = 0; b < n; ++b) {
+        std::vector<float> yb(rows);
+        bcq_gemm(km, 1, x.data() + b * cols, yb.data(), nullptr, isa);
+        CHECK(std::vector<float>(y.begin() + b * rows, y.begin() + (b + 1) * rows) == yb);
+      }
     }
   }
 }
