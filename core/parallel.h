@@ -33,10 +33,12 @@ constexpr int64_t kElementwiseGrain = 16384;
 // The least work worth handing to another worker, in ns. A fork-join on an idle TBB worker
 // costs the caller several microseconds (waking the worker, the steal, the join; measured by
 // bench/bench_parallel_for on the 2-core Zen 4 VM at load ~4: split in two, 10 us of work ran
-// at 0.6x, 20 us at 1.2x, 40 us at 1.7x). Kernels whose cost per item is known pass it to
-// grain_for_cost, so a loop forks only when it has at least this much work: the small products
-// of a batch-1 decoding step stay on the calling thread, large ones split.
-constexpr double kMinTaskNs = 20000.0;
+// at 0.6x, 20 us at 1.2x, 40 us at 1.7x; and when the other core is busy, as on a shared
+// machine, a split of 20 us made batch-1 decoding slower). Kernels whose cost per item is known
+// pass it to grain_for_cost, so a loop forks only when it has at least this much work: the
+// products of a batch-1 decoding step of the model (<= ~35 us) and its attention calls (until
+// ~70 cached positions) stay on the calling thread; batches and large matrices split.
+constexpr double kMinTaskNs = 40000.0;
 
 // parallel_for's grain for items that each cost about ns_per_item: a loop of fewer than
 // kMinTaskNs / ns_per_item items runs on the caller, a longer one is split into tasks of about
