@@ -31,10 +31,10 @@ int num_threads();
 constexpr int64_t kElementwiseGrain = 16384;
 
 // The least work worth handing to another worker, in ns. A fork-join on an idle TBB worker
-// costs the caller several microseconds (waking the worker, the steal, the join; measured by
-// bench/bench_parallel_for on the 2-core Zen 4 VM at load ~4: split in two, 10 us of work ran
-// at 0.6x, 20 us at 1.2x, 40 us at 1.7x; and when the other core is busy, as on a shared
-// machine, a split of 20 us made batch-1 decoding slower). Kernels whose cost per item is known
+// costs the caller several microseconds (waking the worker, the steal, the join;
+// bench/bench_parallel_for on the 2-core Zen 4 VM, shared, load 3-4: split in two, 5-10 us of
+// work ran at 0.6-1.2x, 20 us at up to 1.7x, and at ~1.0x in runs where the other core was
+// busy; a 20 us threshold made 2-thread batch-1 decoding 1.18x slower once). Kernels whose cost per item is known
 // pass it to grain_for_cost, so a loop forks only when it has at least this much work: the
 // products of a batch-1 decoding step of the model (<= ~35 us) and its attention calls (until
 // ~70 cached positions) stay on the calling thread; batches and large matrices split.
