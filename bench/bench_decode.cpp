@@ -4,7 +4,9 @@
 //   BM_Decode64/bcq3      the same with model.bcq loaded on the LUT kernels
 //                         (target >= 2x faster than fp32)
 // Counters: seconds per token, and the model's runtime weight memory (fp32 parameter bytes vs
-// the kernels' packed bytes plus the remaining fp32 tensors; target <= 1/5).
+// the kernels' packed bytes plus the remaining fp32 tensors; target <= 1/5). Each model runs
+// on 1 thread, then 2: `of_one_thread` = 2-thread time / the same model's 1-thread time in this
+// run (issue 17: threads must never slow decoding down, <= 1 for both; target <= 0.7 for BCQ).
 //   BM_TestSet            the full test split (1,803 sentences), batched 64 by source length
 //                         as `bcqnmt evaluate` does, each batch decoding as many steps as its
 //                         longest reference translation has tokens, plus [END]: what a
@@ -13,8 +15,10 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "apps/training_config.h"
@@ -62,15 +66,28 @@ const Models& models() {
   return m;
 }
 
+// model (0 fp32, 1 bcq) -> 1-thread seconds per 64-token decode, measured in this run.
+std::map<int64_t, double>& one_thread_times() {
+  static std::map<int64_t, double> m;
+  return m;
+}
+
 void BM_Decode64(benchmark::State& state) {
   const bool quantized = state.range(0) == 1;
-  set_num_threads(static_cast<int>(state.range(1)));
+  const int threads = static_cast<int>(state.range(1));
+  set_num_threads(threads);
   const Models& m = models();
   const Transformer& model = quantized ? *m.bcq.model : *m.fp32;
   // A 20-token source; greedy_logits_cached runs exactly 64 steps (no early [END]).
   IndexTensor source{{1, 20}, std::vector<int32_t>(20, 0)};
   for (int j = 0; j < 20; ++j) source.data[j] = j == 0 ? kStartId : j == 19 ? kEndId : 100 + 37 * j;
+  const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) benchmark::DoNotOptimize(greedy_logits_cached(model, source, 64));
+  const double per_decode = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+                            static_cast<double>(state.iterations());
+  if (threads == 1) one_thread_times()[state.range(0)] = per_decode;
+  const auto one = one_thread_times().find(state.range(0));
+  if (threads > 1 && one != one_thread_times().end()) state.counters["of_one_thread"] = per_decode / one->second;
   state.counters["s/token"] =
       benchmark::Counter(64.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["weight_MB"] = static_cast<double>(quantized ? m.bcq_bytes : m.fp32_bytes) / 1e6;
@@ -123,7 +140,7 @@ void BM_TestSet(benchmark::State& state) {
 BENCHMARK(BM_TestSet)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 
 BENCHMARK(BM_Decode64)
-    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->ArgsProduct({{0, 1}, {1, 2}})  // each model at 1 thread, then 2 (of_one_thread needs that order)
     ->ArgNames({"bcq", "threads"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()

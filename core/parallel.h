@@ -30,6 +30,23 @@ int num_threads();
 // Enough work per task to amortise scheduling (~tens of microseconds).
 constexpr int64_t kElementwiseGrain = 16384;
 
+// The least work worth handing to another worker, in ns. A fork-join on an idle TBB worker
+// costs the caller several microseconds (waking the worker, the steal, the join;
+// bench/bench_parallel_for on the 2-core Zen 4 VM, shared, load 3-4: split in two, 5-10 us of
+// work ran at 0.6-1.2x, 20 us at up to 1.7x, and at ~1.0x in runs where the other core was
+// busy; a 20 us threshold made 2-thread batch-1 decoding 1.18x slower once). Kernels whose cost per item is known
+// pass it to grain_for_cost, so a loop forks only when it has at least this much work: the
+// products of a batch-1 decoding step of the model (<= ~35 us) and its attention calls (until
+// ~70 cached positions) stay on the calling thread; batches and large matrices split.
+constexpr double kMinTaskNs = 40000.0;
+
+// parallel_for's grain for items that each cost about ns_per_item: a loop of fewer than
+// kMinTaskNs / ns_per_item items runs on the caller, a longer one is split into tasks of about
+// that many (TBB halves a range while it is longer than the grain).
+inline int64_t grain_for_cost(double ns_per_item) {
+  return std::max<int64_t>(1, static_cast<int64_t>(kMinTaskNs / std::max(ns_per_item, 1.0) + 0.5));
+}
+
 // f(begin, end) over [0, n) in blocks of at least `grain` items.
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {

@@ -1,6 +1,7 @@
-// AVX2 tile kernel: the 16-row tile is two 8-lane halves. A 16-entry nibble table does not fit
-// one ymm permute (8 entries), so each lookup is two _mm256_permutevar8x32_ps (entries 0-7 and
-// 8-15, indexed by the low 3 bits) and a blend on bit 3 of the nibble.
+// AVX2 tile kernel: the 16-row tile is two 8-lane halves, each one aligned load of 8 sign
+// words. A 16-entry nibble table does not fit one ymm permute (8 entries), so each lookup is
+// two _mm256_permutevar8x32_ps (entries 0-7 and 8-15, indexed by the low 3 bits) and a blend
+// on bit 3 of the nibble; nibble k of a word is a shift by 4k away.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -14,28 +15,28 @@ namespace bcqnmt {
 
 namespace {
 
-// Looks up, in each lane, the nibble at bits [kShift, kShift + 4) of idx in a 16-entry table.
-template <int kShift>
-inline __m256 lookup16(__m256i idx, __m256 lo8, __m256 hi8) {
-  const __m256i nib = _mm256_srli_epi32(idx, kShift);
+// Looks up, in each lane, the nibble at bits [4 * kNibble, 4 * kNibble + 4) of idx in the
+// 16-entry table of that nibble.
+template <int kNibble>
+inline __m256 lookup16(__m256i idx, const float* table) {
+  const __m256i nib = _mm256_srli_epi32(idx, 4 * kNibble);
   const __m256 mask = _mm256_castsi256_ps(_mm256_slli_epi32(nib, 28));  // bit 3 -> sign bit
-  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo8, nib), _mm256_permutevar8x32_ps(hi8, nib), mask);
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 16 * kNibble), nib),
+                          _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 16 * kNibble + 8), nib), mask);
 }
 
 template <int Q>
-inline void add_chunk(const uint8_t* s, const float* table, __m256* acc, const uint8_t* prefetch) {
-  if (prefetch) {  // first and last byte of the chunk's Q * 16 bytes: every line it touches
-    _mm_prefetch(reinterpret_cast<const char*>(prefetch), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(prefetch + Q * 16 - 1), _MM_HINT_T0);
-  }
-  const __m256 lo_a = _mm256_loadu_ps(table), lo_b = _mm256_loadu_ps(table + 8);
-  const __m256 hi_a = _mm256_loadu_ps(table + 16), hi_b = _mm256_loadu_ps(table + 24);
+inline void add_block(const uint32_t* s, const float* table, __m256* acc, const uint32_t* prefetch) {
+  if (prefetch)  // one cache line per plane, into L2 (quant/bcq_gemm.cpp, kPrefetchBytes)
+    for (int q = 0; q < Q; ++q) _mm_prefetch(reinterpret_cast<const char*>(prefetch + q * 16), _MM_HINT_T1);
   for (int q = 0; q < Q; ++q) {
     for (int h = 0; h < 2; ++h) {
-      const __m256i b =
-          _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + q * 16 + h * 8)));
-      const __m256 sum = _mm256_add_ps(lookup16<0>(b, lo_a, lo_b), lookup16<4>(b, hi_a, hi_b));
-      acc[2 * q + h] = _mm256_add_ps(acc[2 * q + h], sum);
+      const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(s + q * 16 + h * 8));
+      const __m256 s03 = _mm256_add_ps(_mm256_add_ps(lookup16<0>(b, table), lookup16<1>(b, table)),
+                                       _mm256_add_ps(lookup16<2>(b, table), lookup16<3>(b, table)));
+      const __m256 s47 = _mm256_add_ps(_mm256_add_ps(lookup16<4>(b, table), lookup16<5>(b, table)),
+                                       _mm256_add_ps(lookup16<6>(b, table), lookup16<7>(b, table)));
+      acc[2 * q + h] = _mm256_add_ps(acc[2 * q + h], _mm256_add_ps(s03, s47));
     }
   }
 }
@@ -43,20 +44,20 @@ inline void add_chunk(const uint8_t* s, const float* table, __m256* acc, const u
 template <int Q>
 void tile(const BcqTileArgs& a) {
   __m256 y0 = _mm256_loadu_ps(a.out), y1 = _mm256_loadu_ps(a.out + 8);
-  for (int64_t c0 = a.chunk_begin; c0 < a.chunk_end;) {
-    const int64_t g = c0 / a.chunks_per_group;
-    const int64_t group_end = (g + 1) * a.chunks_per_group;
-    const int64_t c1 = group_end < a.chunk_end ? group_end : a.chunk_end;
+  for (int64_t b0 = a.block_begin; b0 < a.block_end;) {
+    const int64_t g = b0 / a.blocks_per_group;
+    const int64_t group_end = (g + 1) * a.blocks_per_group;
+    const int64_t b1 = group_end < a.block_end ? group_end : a.block_end;
     __m256 acc[2 * Q];
     for (int i = 0; i < 2 * Q; ++i) acc[i] = _mm256_setzero_ps();
-    for (int64_t c = c0; c < c1; ++c)
-      add_chunk<Q>(a.signs + c * Q * 16, a.tables + c * 32, acc, a.prefetch ? a.prefetch + c * Q * 16 : nullptr);
+    for (int64_t b = b0; b < b1; ++b)
+      add_block<Q>(a.signs + b * Q * 16, a.tables + b * 128, acc, a.prefetch ? a.prefetch + b * Q * 16 : nullptr);
     const float* alpha = a.alphas + g * Q * 16;
     for (int q = 0; q < Q; ++q) {
       y0 = _mm256_fmadd_ps(_mm256_loadu_ps(alpha + q * 16), acc[2 * q], y0);
       y1 = _mm256_fmadd_ps(_mm256_loadu_ps(alpha + q * 16 + 8), acc[2 * q + 1], y1);
     }
-    c0 = c1;
+    b0 = b1;
   }
   _mm256_storeu_ps(a.out, y0);
   _mm256_storeu_ps(a.out + 8, y1);

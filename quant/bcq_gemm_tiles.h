@@ -1,6 +1,6 @@
 #pragma once
 // Internal to quant/: the per-ISA tile kernels behind bcq_gemm. Each adds the part of W_tile x
-// that falls in chunks [chunk_begin, chunk_end) to out [16]; a group cut by the range
+// that falls in column blocks [block_begin, block_end) to out [16]; a group cut by the range
 // boundary is scaled by its alpha in two parts (alpha * (s1 + s2) = alpha * s1 + alpha * s2). The AVX translation units are compiled for their ISA, so they
 // use only raw pointers and intrinsics (no inline library code that the linker could pick
 // for callers on older CPUs).
@@ -9,18 +9,18 @@
 namespace bcqnmt {
 
 struct BcqTileArgs {
-  const uint8_t* signs;     // the tile's block [chunks][Q][16]
+  const uint32_t* signs;    // the tile's block [blocks][Q][16], 64-byte aligned
   const float* alphas;      // [groups][Q][16]
-  const float* tables;      // nibble tables [chunks * 2][16] (portable: byte tables [chunks][256])
-  int64_t chunks_per_group;
-  int64_t chunk_begin;
-  int64_t chunk_end;
+  const float* tables;      // nibble tables [blocks * 8][16] (portable: byte tables [blocks * 4][256])
+  int64_t blocks_per_group;
+  int64_t block_begin;
+  int64_t block_end;
   int bits;
   float* out;               // [16], accumulated into
-  // Signs that will be read next, addressed like `signs` (null: none): prefetched while
-  // this tile computes, because one core's hardware prefetch alone does not keep the
-  // kernel fed from DRAM.
-  const uint8_t* prefetch;
+  // Signs that will be read ~4 KB later, addressed like `signs` (null: none): prefetched
+  // into L2 while this tile computes, because one core's hardware prefetch alone does not
+  // keep the kernel fed from DRAM.
+  const uint32_t* prefetch;
 };
 
 void bcq_tile_avx512(const BcqTileArgs& a);

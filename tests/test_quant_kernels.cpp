@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "core/execution_context.h"
@@ -58,7 +59,7 @@ const std::vector<Case> gemv_cases{
       {1, 1, 1, 0},     {1, 7, 2, 0},      {3, 65, 3, 0},    {17, 130, 4, 0},   {16, 64, 3, 0},
       {33, 200, 3, 64}, {40, 300, 2, 100}, {64, 512, 4, 128}, {100, 1000, 8, 0}, {129, 257, 5, 36},
       {5, 24, 3, 5},    {512, 128, 1, 0},
-      // > 128 chunks: several column blocks, and blocks that cut a group in two.
+      // > 32 blocks of 32 columns: several table spans, and spans that cut a group in two.
       {20, 2100, 3, 0}, {9, 1500, 2, 700}, {31, 3000, 1, 1000}};
 
 // One gemv case: the quantized matrix, its input and bias, y = dequantize(W) x + bias by
@@ -122,25 +123,29 @@ TEST_CASE_TEMPLATE("bcq_gemm on one kernel path with batches up to 16 equals row
   const BcqIsa isa = Path::isa;
   const int64_t rows = 70, cols = 136;
   const auto w = Rng(1).normals(rows * cols);
-  const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {3, 0, BcqMethod::refined_greedy, 0});
-  const BcqKernelMatrix km(m);
-  for (int64_t n : {1, 2, 4, 8, 16}) {
-    const auto x = Rng(50 + n).normals(n * cols);
-    std::vector<float> y_ref(n * rows), scale(n * rows, 0.0f);
-    bcq_gemm_reference(m, n, x.data(), y_ref.data());
-    const Tensor d = m.dequantize();
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) scale[b * rows + r] += std::abs(d.data()[r * cols + c] * x[b * cols + c]);
-    CAPTURE(n);
-    std::vector<float> y(n * rows);
-    bcq_gemm(km, n, x.data(), y.data(), nullptr, isa);
-    CHECK(relative_error(y, y_ref, scale) < 1e-5);
-    // Each batch row alone gives bit-identical results: batching only shares the sign stream.
-    for (int64_t b = 0; b < n; ++b) {
-      std::vector<float> yb(rows);
-      bcq_gemm(km, 1, x.data() + b * cols, yb.data(), nullptr, isa);
-      CHECK(std::vector<float>(y.begin() + b * rows, y.begin() + (b + 1) * rows) == yb);
+  // Several bit widths (kernels are instantiated per width) and odd batch sizes.
+  for (int bits : {1, 3, 5}) {
+    const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {bits, 0, BcqMethod::refined_greedy, 0});
+    const BcqKernelMatrix km(m);
+    for (int64_t n : {1, 2, 3, 4, 5, 8, 16}) {
+      const auto x = Rng(50 + n).normals(n * cols);
+      std::vector<float> y_ref(n * rows), scale(n * rows, 0.0f);
+      bcq_gemm_reference(m, n, x.data(), y_ref.data());
+      const Tensor d = m.dequantize();
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) scale[b * rows + r] += std::abs(d.data()[r * cols + c] * x[b * cols + c]);
+      CAPTURE(bits);
+      CAPTURE(n);
+      std::vector<float> y(n * rows);
+      bcq_gemm(km, n, x.data(), y.data(), nullptr, isa);
+      CHECK(relative_error(y, y_ref, scale) < 1e-5);
+      // Each batch row alone gives bit-identical results: batching only shares the sign stream.
+      for (int64_t b = 0; b < n; ++b) {
+        std::vector<float> yb(rows);
+        bcq_gemm(km, 1, x.data() + b * cols, yb.data(), nullptr, isa);
+        CHECK(std::vector<float>(y.begin() + b * rows, y.begin() + (b + 1) * rows) == yb);
+      }
     }
   }
 }
@@ -158,21 +163,22 @@ TEST_CASE("large shapes run in parallel and are bit-identical for 1 and 2 thread
   CHECK(y1 == y2);
 }
 
-TEST_CASE("kernel layout: sign bytes and alphas land where the kernels read them") {
-  const int64_t rows = 18, cols = 20;  // 2 tiles, groups of 12 -> 2 chunks per group
+TEST_CASE("kernel layout: sign words and alphas land where the kernels read them") {
+  const int64_t rows = 18, cols = 90;  // 2 tiles, groups of 40 (40, 40, 10) -> 2 blocks per group
   const auto w = Rng(4).normals(rows * cols);
-  const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {2, 12, BcqMethod::greedy, 0});
+  const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {2, 40, BcqMethod::greedy, 0});
   const BcqKernelMatrix km(m);
   REQUIRE(km.tiles == 2);
-  REQUIRE(km.groups == 2);
-  REQUIRE(km.chunks_per_group == 2);
+  REQUIRE(km.groups == 3);
+  REQUIRE(km.blocks_per_group == 2);
+  CHECK(reinterpret_cast<uintptr_t>(km.signs.data()) % 64 == 0);  // the kernels' aligned loads
   for (int64_t r = 0; r < rows; ++r)
     for (int q = 0; q < 2; ++q)
       for (int64_t c = 0; c < cols; ++c) {
-        const int64_t g = c / 12, in_group = c % 12;
-        const int64_t chunk = g * 2 + in_group / 8;
-        const uint8_t byte = km.tile_signs(r / 16)[(chunk * 2 + q) * 16 + r % 16];
-        CHECK(((byte >> (in_group % 8)) & 1) == m.sign_bit(q, r, c));
+        const int64_t g = c / 40, in_group = c % 40;
+        const int64_t block = g * 2 + in_group / 32;
+        const uint32_t word = km.tile_signs(r / 16)[(block * 2 + q) * 16 + r % 16];
+        CHECK(((word >> (in_group % 32)) & 1) == m.sign_bit(q, r, c));
         CHECK(km.tile_alphas(r / 16)[(g * 2 + q) * 16 + r % 16] == m.alpha(q, r, g));
       }
 }

@@ -152,10 +152,18 @@ void attend_backward(const AttentionShape& s, const AttentionMask& mask, int64_t
   if (dk) gemm_serial(true, false, lk, s.k, s.tq, scale, ds, lk, q + base, s.row(), 0.0f, dk + kv_base, s.row());
 }
 
+// What one (batch, head) task of `gemms` small products costs, for the threading rule of
+// core/parallel.h (an estimate, not a measurement): ~0.3 us of OpenBLAS call overhead per
+// product at these sizes plus ~0.25 ns per multiply-add. A batch-1 decoding step (Tq = 1,
+// 8 heads) is a few microseconds and stays on the calling thread; a training batch splits.
+int64_t head_grain(const AttentionShape& s, int gemms) {
+  return grain_for_cost(static_cast<double>(gemms) * (300.0 + 0.25 * static_cast<double>(s.tq * s.tk * s.k)));
+}
+
 // The forward pass, parallel over batch x heads.
 void attend_all(const AttentionShape& s, const AttentionMask& mask, const float* q, const float* k, const float* v,
                 float* p, float* o, uint64_t key, float rate, uint8_t* kept) {
-  parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
+  parallel_for(s.b * s.h, head_grain(s, 2), [&](int64_t lo, int64_t hi) {
     std::vector<float> scratch;
     for (int64_t t = lo; t < hi; ++t) attend_forward(s, mask, t / s.h, t % s.h, q, k, v, p, o, key, rate, kept, scratch);
   });
@@ -197,7 +205,7 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
     // Own buffers, then accumulate: an input may be used twice (self-attention q = k = v).
     // Every element is written by the per-head kernels, so no zero fill.
     Tensor dq(qv.shape()), dk(kv.shape()), dv(vv.shape());
-    parallel_for(s.b * s.h, 1, [&](int64_t lo, int64_t hi) {
+    parallel_for(s.b * s.h, head_grain(s, 5), [&](int64_t lo, int64_t hi) {
       std::vector<float> scratch;
       for (int64_t t = lo; t < hi; ++t)
         attend_backward(s, mask, t / s.h, t % s.h, qv.data(), kv.data(), vv.data(), probs.data(), self.grad.data(),
