@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ostream>
 #include <fstream>
 #include <sstream>
 
@@ -56,8 +57,15 @@ void copy_model(const Experiment& e, const std::string& model, const std::filesy
 
 }  // namespace
 
-std::string default_export_model(const Experiment& e) {
-  const std::vector<std::string> finished = finished_variants(e.run);
+std::string default_export_model(const Experiment& e, std::ostream& notes) {
+  std::vector<std::string> finished;
+  for (const std::string& name : finished_variants(e.run)) {
+    const std::string unfinished = unfinished_training(e.run, name);
+    if (unfinished.empty()) finished.push_back(name);
+    else
+      notes << "export: passing over " << name << ": its training is " << unfinished << " (--model " << name
+            << " exports it as it is)\n";
+  }
   const std::string configured = default_variant_name(e.quantization);
   if (std::find(finished.begin(), finished.end(), configured) != finished.end()) return configured;
   if (finished.empty()) return kFullPrecisionModel;

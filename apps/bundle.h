@@ -13,6 +13,7 @@
 // "files": {"config.json": "<sha256 hex>", ...}} with every other file of the bundle.
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <iosfwd>
 #include <string>
 
 #include "apps/experiment.h"
@@ -23,9 +24,11 @@ inline constexpr const char* kBundleManifest = "bundle.json";
 
 // The model `export` takes when --model is not given: the config's default variant
 // (default_variant_name, apps/quantized_variant.h) when it is finished, else the run's only
-// finished variant, else "fp" when there is none. Several finished variants and none of them
-// the config's default: AppError listing them (the choice is the user's).
-std::string default_export_model(const Experiment& e);
+// finished variant, else "fp" when there is none. Finished means its training is over
+// (unfinished_training), not only that it has a model.bcq; each variant passed over for that
+// gets one line on `notes`. Several finished variants and none of them the config's default:
+// AppError listing them (the choice is the user's).
+std::string default_export_model(const Experiment& e, std::ostream& notes);
 
 // What /health and the manifest say about a model: {"model": NAME, "bits_per_weight": x}
 // (8 x model.bcq bytes / the Transformer's parameters, as `bcqnmt report` counts; 32 for fp)

@@ -18,7 +18,7 @@ int run_export(const ExportOptions& o, std::ostream& out) {
   // write_bundle refuses an existing --out; a missing parent is a typo, not a request to create it.
   if (!std::filesystem::exists(o.out)) check_output_location("--out", o.out);
   const Experiment e = open_experiment(o.run, "");
-  const std::string model = o.model.empty() ? default_export_model(e) : o.model;
+  const std::string model = o.model.empty() ? default_export_model(e, out) : o.model;
   out << "model: " << model
       << (o.model.empty() ? " (the default: the config's quantized variant when finished, else the only one, else fp)"
                           : "")

@@ -4,7 +4,10 @@
 #include <sstream>
 
 #include "apps/app_error.h"
+#include "apps/experiment.h"
 #include "apps/json_difference.h"
+#include "apps/run_manifest.h"
+#include "apps/trainer.h"
 #include "core/atomic_file.h"
 #include "nn/json_file.h"
 #include "quant/bit_allocation.h"
@@ -77,6 +80,29 @@ std::vector<std::string> finished_variants(const RunDirectory& run) {
   for (const std::string& name : all_variants(run))
     if (std::filesystem::exists(run.bcq_model(name))) names.push_back(name);
   return names;
+}
+
+}  // namespace bcqnmt
+
+namespace bcqnmt {
+
+std::string unfinished_training(const RunDirectory& run, const std::string& name) {
+  const std::filesystem::path latest = run.variant_dir(name) / "latest.ckpt";
+  if (!std::filesystem::exists(latest)) return "";  // post-training quantization: nothing to train
+  const std::optional<nlohmann::json> manifest = PhaseFiles(run.variant_dir(name)).manifest();
+  const nlohmann::json config =
+      manifest && manifest->contains("config") ? manifest->at("config") : read_config_file(run.config().string());
+  int epochs = QuantizationConfig{}.epochs, patience = TrainingConfig{}.patience;
+  try {
+    epochs = config.value("quantization", nlohmann::json::object()).value("epochs", epochs);
+    patience = config.value("training", nlohmann::json::object()).value("patience", patience);
+  } catch (const nlohmann::json::exception& error) {
+    throw AppError((manifest ? PhaseFiles(run.variant_dir(name)).manifest_path() : run.config()).string() +
+                   ": epochs or patience of the wrong type (" + json_error_text(error) + ")");
+  }
+  const PhaseStanding standing = phase_standing(load_checkpoint(latest));
+  if (standing.finished(epochs, patience)) return "";
+  return "at epoch " + std::to_string(standing.epochs_done) + " of " + std::to_string(epochs);
 }
 
 }  // namespace bcqnmt

@@ -35,7 +35,15 @@ void check_variant_name(const std::string& name);
 void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings);
 
 // Names of every variant directory (finished or not), and of those with a model.bcq; sorted.
+// A model.bcq is written at every new best, so it exists long before its training ends.
 std::vector<std::string> all_variants(const RunDirectory& run);
 std::vector<std::string> finished_variants(const RunDirectory& run);
+
+// "" when the variant's quantization-aware training is over (PhaseStanding::finished, apps/
+// trainer.h): its latest.ckpt has trained the epochs its manifest's resolved config asks for
+// (config.json's for a variant made before manifests), or early stopping ended it, or it has
+// no training at all (post-training quantization).
+// Otherwise where it stands: "at epoch 1 of 30".
+std::string unfinished_training(const RunDirectory& run, const std::string& name);
 
 }  // namespace bcqnmt

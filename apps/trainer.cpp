@@ -77,6 +77,11 @@ MetricList running_metrics(const Progress& p) {
 
 }  // namespace
 
+PhaseStanding phase_standing(const Checkpoint& latest) {
+  const auto since_best = latest.metrics.find(kValidationsSinceBest);
+  return {latest.epoch, since_best == latest.metrics.end() ? 0 : static_cast<int>(since_best->second)};
+}
+
 Trainer::Trainer(Transformer& model, const TrainingConfig& config, const EncodedCorpus& train,
                  const EncodedCorpus& validation, CheckpointIdentity identity, RunDirectory run)
     : model_(model), config_(config), train_(train), validation_(validation), identity_(std::move(identity)), run_(std::move(run)) {}
@@ -252,7 +257,7 @@ class Trainer::PhaseRun {
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
     t_.model_.train();
     last_log_time_ = std::chrono::steady_clock::now();  // tokens/s excludes start-up
-    while (progress_.epoch < phase_.epochs && !patience_exhausted()) {
+    while (!standing().finished(phase_.epochs, t_.config_.patience)) {
       batcher->restore({t_.config_.seed, progress_.epoch, progress_.position});
       out_ << "Epoch " << progress_.epoch + 1 << "/" << phase_.epochs << "\n";
       ProgressBar bar(batcher->batches_in_epoch(), progress_.position, out_, interactive_);
@@ -287,12 +292,8 @@ class Trainer::PhaseRun {
   }
 
  private:
-  // Key of the checkpoint metric that counts validations since the last new best (patience).
-  static constexpr const char* kValidationsSinceBest = "validations_since_best";
-
-  bool patience_exhausted() const {
-    return t_.config_.patience > 0 && validations_since_best_ >= t_.config_.patience;
-  }
+  PhaseStanding standing() const { return {progress_.epoch, validations_since_best_}; }
+  bool patience_exhausted() const { return standing().patience_exhausted(t_.config_.patience); }
 
   // Forward and backward of this rank's shard, the gradients summed over the ranks, the
   // non-finite guard, the step log every log_every steps, clipping, Adam.

@@ -20,6 +20,20 @@
 
 namespace bcqnmt {
 
+// When a phase's training is over: every epoch asked for is trained, or early stopping ended it
+// (`patience` validations in a row without a new best; 0 turns it off). The trainer's loop and
+// the commands that pick a finished model (export) share this rule.
+struct PhaseStanding {
+  int64_t epochs_done = 0;
+  int validations_since_best = 0;  // stored in checkpoints as kValidationsSinceBest
+  bool patience_exhausted(int patience) const { return patience > 0 && validations_since_best >= patience; }
+  bool finished(int epochs, int patience) const { return epochs_done >= epochs || patience_exhausted(patience); }
+};
+// The checkpoint metric that holds PhaseStanding::validations_since_best.
+inline constexpr const char* kValidationsSinceBest = "validations_since_best";
+// Where the phase whose latest checkpoint is `latest` stands.
+PhaseStanding phase_standing(const Checkpoint& latest);
+
 struct EvalResult {
   double loss = 0.0;             // mean over non-pad target tokens
   double masked_accuracy = 0.0;

@@ -46,6 +46,19 @@ TEST_CASE("export: the quantized model by default, a bundle that translates as t
       run_bcqnmt_ok("translate -q --run " + t.run.string() + " --model 3bit-greedy-projection", input).out;
   CHECK(run_bcqnmt_ok("translate -q --bundle " + bundle.string(), input).out == variant_run);
 
+  // A variant whose training is not over is passed over, with a note, although it has a
+  // model.bcq (it used to be exported as "finished" after 1 of 30 epochs). Here its manifest
+  // asks for 3 epochs, of which 1 is done.
+  const auto variant_manifest = t.run / "quantized" / "3bit-greedy-projection" / "manifest.json";
+  const std::string finished_manifest = slurp(variant_manifest);
+  nlohmann::json asks_more = nlohmann::json::parse(finished_manifest);
+  asks_more["config"]["quantization"]["epochs"] = 3;
+  write_text(variant_manifest, asks_more.dump());
+  const CommandResult passed_over = run_bcqnmt_ok("export --run " + t.run.string() + " --out " + (dir.path / "b3").string());
+  CHECK(passed_over.out.find("export: passing over 3bit-greedy-projection: its training is at epoch 1 of 3") == 0);
+  CHECK(passed_over.out.find("model: 3bit-greedy-ptq") != std::string::npos);  // the only finished one
+  write_text(variant_manifest, finished_manifest);
+
   // Two finished variants, neither the default: the user chooses.
   std::filesystem::rename(t.run / "quantized" / "3bit-greedy-projection", t.run / "quantized" / "other");
   const CommandResult ambiguous = run_bcqnmt("export --run " + t.run.string() + " --out " + (dir.path / "b2").string());
