@@ -218,6 +218,15 @@ TEST_CASE("one command writes a run at a time: a second writer is refused, a kil
     CHECK(second.err == "bcqnmt: error: run directory " + t.run.string() + " is in use by `bcqnmt pretrain` (pid " +
                             std::to_string(holder) + "); wait for it to end (one command writes a run at a time)\n");
   }
+  // Its status lines reach a file while it runs, not only at exit (stdout to a file is
+  // block-buffered unless flushed; issue 18 found them missing from a running job's log).
+  bool status_seen = false;
+  for (int i = 0; i < 200 && !status_seen; ++i) {
+    status_seen = slurp(dir.path / "bg.out").find("Epoch ") != std::string::npos;
+    if (!status_seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(status_seen);
+  CHECK(::kill(holder, 0) == 0);  // still training
   // Readers are not writers: they go on while it trains.
   CHECK(run_bcqnmt("info --run " + t.run.string()).status == 0);
   // A SIGKILL leaves no stale lock: the kernel drops a flock with its process.

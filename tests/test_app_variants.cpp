@@ -104,3 +104,21 @@ TEST_CASE("quantized variants coexist in one run and never overwrite each other"
   CHECK(run_bcqnmt("report --run " + run.string() + " --into " + doc.string()).status == 1);
   CHECK(slurp(doc) == "no markers\n");
 }
+
+TEST_CASE("info's bits per weight count everything stored: alphas of small groups, fp32 biases and norms") {
+  // It used to print only the sign planes' width, "bits 3.00", for group_size 7, where every
+  // 7 weights carry 3 fp32 alphas: (3 x 32 + 3 x 7) / 7 = 16.7 bits a weight.
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)", R"("group_size": 7, "mode": "ptq")");
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  run_bcqnmt_ok("quantize" + t.flags);
+  const std::string info = run_bcqnmt_ok("info --run " + t.run.string()).out;
+  const std::string label = "bits per weight, everything counted";
+  const size_t at = info.find(label);
+  REQUIRE(at != std::string::npos);
+  const double bits = std::stod(info.substr(info.find("): ", at) + 3));
+  INFO(info);
+  CHECK(bits > 14.0);  // the alphas' 13.7 bits a weight, plus the signs, biases and norms
+  CHECK(bits < 32.0);
+}
