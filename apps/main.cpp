@@ -93,54 +93,27 @@ void warn_if_oversubscribed(int threads) {
               << " cores; it will run slower, not faster\n";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"bcqnmt: train a Portuguese->English Transformer, compress it with binary-code-based quantization "
-               "(BCQ), and run it fast on a CPU.\nTypical flow: vocab -> pretrain -> quantize -> evaluate; "
-               "`pipeline` runs them all."};
-  app.require_subcommand(1);
-  app.fallthrough();  // --threads may also follow the subcommand
-  // One line per error, like every other failure of the tool.
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("bcqnmt: error: ") + e.what() + " (see --help)\n";
-  });
-  app.set_version_flag("--version", version_text);
+// The flags every command takes, before or after its name.
+struct GlobalFlags {
   int threads = 0;
   std::string log_path;
-  auto add_global_flags = [&threads, &log_path](CLI::App* a) {
-    a->add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
+  void add_to(CLI::App* command) {
+    command->add_option("--threads", threads, "Threads for BLAS and parallel kernels (default: all cores)")
         ->check(kNonNegativeCount);
-    a->add_option("--log", log_path,
-                  "Also append everything printed (progress, warnings, errors) to this file, one timestamped line "
-                  "each (apps/log_file.h)");
-  };
-  add_global_flags(&app);
-  const std::vector<Subcommand> commands{add_vocab_command(app),     add_pretrain_command(app),
-                                         add_quantize_command(app),  add_evaluate_command(app),
-                                         add_translate_command(app), add_info_command(app),
-                                         add_pipeline_command(app),  add_plot_command(app),
-                                         add_sensitivity_command(app), add_report_command(app),
-                                         add_average_command(app),     add_score_command(app),
-                                         add_export_command(app),      add_serve_command(app)};
-  // Also on each command, so that its --help shows them (before or after the command name).
-  for (const Subcommand& command : commands) add_global_flags(command.app);
-  if (const std::string mistake = command_line_mistake(argc, argv, commands); !mistake.empty()) {
-    std::cerr << mistake;
-    return kUsageError;
+    command->add_option("--log", log_path,
+                        "Also append everything printed (progress, warnings, errors) to this file, one timestamped "
+                        "line each (apps/log_file.h)");
   }
+};
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int status = app.exit(e);
-    return status == 0 ? 0 : kUsageError;
-  }
+// Runs the command the parse chose: its exit status, every error one line on stderr (and in
+// the --log file). `typed` is the command line, for the log's header.
+int run_parsed_command(const std::vector<Subcommand>& commands, const GlobalFlags& flags, const std::string& typed) {
   std::optional<CommandLog> log;  // outlives the catch blocks, so that errors reach the file too
   try {
-    if (!log_path.empty()) log.emplace(log_path, command_line(argc, argv));
-    warn_if_oversubscribed(threads);
-    set_num_threads(threads);
+    if (!flags.log_path.empty()) log.emplace(flags.log_path, typed);
+    warn_if_oversubscribed(flags.threads);
+    set_num_threads(flags.threads);
     for (const Subcommand& command : commands) {
       if (!*command.app) continue;
       if (command.checkpoints_on_interrupt) install_interrupt_handlers();
@@ -159,4 +132,42 @@ int main(int argc, char** argv) {
     return dynamic_cast<const UsageError*>(&e) ? kUsageError : kRuntimeError;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bcqnmt: train a Portuguese->English Transformer, compress it with binary-code-based quantization "
+               "(BCQ), and run it fast on a CPU.\nTypical flow: vocab -> pretrain -> quantize -> evaluate; "
+               "`pipeline` runs them all."};
+  app.require_subcommand(1);
+  app.fallthrough();  // --threads may also follow the subcommand
+  // One line per error, like every other failure of the tool.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("bcqnmt: error: ") + e.what() + " (see --help)\n";
+  });
+  app.set_version_flag("--version", version_text);
+  GlobalFlags flags;
+  flags.add_to(&app);
+  const std::vector<Subcommand> commands{add_vocab_command(app),     add_pretrain_command(app),
+                                         add_quantize_command(app),  add_evaluate_command(app),
+                                         add_translate_command(app), add_info_command(app),
+                                         add_pipeline_command(app),  add_plot_command(app),
+                                         add_sensitivity_command(app), add_report_command(app),
+                                         add_average_command(app),     add_score_command(app),
+                                         add_export_command(app),      add_serve_command(app)};
+  // Also on each command, so that its --help shows them (before or after the command name).
+  for (const Subcommand& command : commands) flags.add_to(command.app);
+  if (const std::string mistake = command_line_mistake(argc, argv, commands); !mistake.empty()) {
+    std::cerr << mistake;
+    return kUsageError;
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);
+    return status == 0 ? 0 : kUsageError;
+  }
+  return run_parsed_command(commands, flags, command_line(argc, argv));
 }
