@@ -122,3 +122,20 @@ TEST_CASE("info's bits per weight count everything stored: alphas of small group
   CHECK(bits > 14.0);  // the alphas' 13.7 bits a weight, plus the signs, biases and norms
   CHECK(bits < 32.0);
 }
+
+TEST_CASE("info's hint for an unfinished variant is the command that made it, which resumes it") {
+  // It used to say `quantize --name V` alone, which takes the config's settings and is
+  // refused for a variant made with other flags.
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  run_bcqnmt_ok("quantize --bits 2 --mode ste --epochs 1" + t.flags);
+  // As a variant looks before its first validation: no model.bcq yet.
+  std::filesystem::remove(t.run / "quantized" / "2bit-greedy-ste" / "model.bcq");
+  const std::string info = run_bcqnmt_ok("info --run " + t.run.string()).out;
+  const std::string expected = "bcqnmt quantize --run " + t.run.string() + " --name 2bit-greedy-ste --mode ste --bits 2 --epochs 1";
+  INFO(info);
+  REQUIRE(info.find("`" + expected + "` resumes it") != std::string::npos);
+  CHECK(run_bcqnmt((expected + " --threads 1 --data " + t.data.string()).substr(std::string("bcqnmt ").size())).status == 0);
+}
