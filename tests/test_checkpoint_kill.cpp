@@ -290,7 +290,9 @@ TEST_CASE("10 SIGKILLs inside `average` promoting the mean to best.ckpt leave a 
   const fs::path log = scratch.path / "log.txt";
   Rng rng(2028);
   int kills = 0, in_promotion = 0, inconsistent = 0, promoted = 0;
-  for (int round = 1; round <= 10; ++round) {
+  // Rounds go on until 10 kills have landed: under load a round may end before its kill does
+  // (7 of 10 landed once in a fresh clone beside a sanitizer build).
+  for (int round = 1; kills < 10 && round <= 40; ++round) {
     restore();
     const pid_t child = start_bcqnmt(average, log);
     REQUIRE(child > 0);
@@ -308,7 +310,7 @@ TEST_CASE("10 SIGKILLs inside `average` promoting the mean to best.ckpt leave a 
   }
   MESSAGE(kills << " kills inside `average` (" << in_promotion << " while promoting, " << promoted
                 << " after the commit), " << inconsistent << " inconsistent states");
-  CHECK(kills >= 8);  // a round may end before its kill lands
+  CHECK(kills == 10);
   CHECK(inconsistent == 0);
   CHECK(in_promotion >= 3);
 }
