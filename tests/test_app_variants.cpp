@@ -127,9 +127,7 @@ TEST_CASE("info's hint for an unfinished variant is the command that made it, wh
   // It used to say `quantize --name V` alone, which takes the config's settings and is
   // refused for a variant made with other flags.
   ScratchDir dir;
-  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
-  run_bcqnmt_ok("vocab --size 200" + t.flags);
-  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const TinyRun t = make_trained_tiny_run(dir.path);
   run_bcqnmt_ok("quantize --bits 2 --mode ste --epochs 1" + t.flags);
   // As a variant looks before its first validation: no model.bcq yet.
   std::filesystem::remove(t.run / "quantized" / "2bit-greedy-ste" / "model.bcq");
