@@ -33,23 +33,21 @@ constexpr int kUsageError = 2;
 //   commands. When no argument names a command, the first one that is neither a flag nor a
 //   global flag's value is where a command belongs.
 // - `bcqnmt --run R info`: CLI11 says "--run is required"; this says the flag belongs after
-//   the command. Only the global flags (--threads, --log, --help, --version) go before it.
-std::string command_line_mistake(int argc, char** argv, const std::vector<Subcommand>& commands) {
-  static const std::vector<std::string> global_with_value{"--threads", "--log"};
-  static const std::vector<std::string> global_alone{"--help", "-h", "--version"};
-  auto in = [](const std::vector<std::string>& list, const std::string& word) {
-    return std::find(list.begin(), list.end(), word.substr(0, word.find('='))) != list.end();
-  };
+//   the command. Only the flags `app` itself declares (GlobalFlags, --help, --version) go
+//   before it; they are looked up there, not listed again.
+std::string command_line_mistake(int argc, char** argv, const CLI::App& app, const std::vector<Subcommand>& commands) {
   std::string names, first_word, misplaced_flag;
   for (const Subcommand& c : commands) names += (names.empty() ? "" : ", ") + c.app->get_name();
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (in(global_with_value, word)) {
-      i += word.find('=') == std::string::npos;  // its value is the next word unless given with '='
-      continue;
-    }
     if (word.rfind("-", 0) == 0) {
-      if (!in(global_alone, word) && misplaced_flag.empty()) misplaced_flag = word.substr(0, word.find('='));
+      const std::string flag = word.substr(0, word.find('='));
+      if (const CLI::Option* global = app.get_option_no_throw(flag)) {
+        // A global flag's value is the next word, unless given with '='.
+        i += global->get_expected_min() > 0 && word.find('=') == std::string::npos;
+      } else if (misplaced_flag.empty()) {
+        misplaced_flag = flag;
+      }
       continue;
     }
     for (const Subcommand& c : commands)
@@ -158,7 +156,7 @@ int main(int argc, char** argv) {
                                          add_export_command(app),      add_serve_command(app)};
   // Also on each command, so that its --help shows them (before or after the command name).
   for (const Subcommand& command : commands) flags.add_to(command.app);
-  if (const std::string mistake = command_line_mistake(argc, argv, commands); !mistake.empty()) {
+  if (const std::string mistake = command_line_mistake(argc, argv, app, commands); !mistake.empty()) {
     std::cerr << mistake;
     return kUsageError;
   }

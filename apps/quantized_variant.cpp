@@ -82,10 +82,6 @@ std::vector<std::string> finished_variants(const RunDirectory& run) {
   return names;
 }
 
-}  // namespace bcqnmt
-
-namespace bcqnmt {
-
 std::string unfinished_training(const RunDirectory& run, const std::string& name) {
   const std::filesystem::path latest = run.variant_dir(name) / "latest.ckpt";
   if (!std::filesystem::exists(latest)) return "";  // post-training quantization: nothing to train
