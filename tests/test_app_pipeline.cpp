@@ -74,11 +74,15 @@ TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   // evaluate --output to a place that cannot be written fails before decoding (it used to
   // decode the whole split first).
   const CommandResult nowhere =
-      run_bcqnmt("evaluate --run " + run.string() + " --limit 3 --output " + (dir.path / "no" / "x.txt").string());
+      run_bcqnmt("evaluate --run " + run.string() + " --data " + data + " --limit 3 --output " +
+                 (dir.path / "no" / "x.txt").string());
   CHECK(nowhere.status == 1);
   CHECK(nowhere.out.find("PT: ") == std::string::npos);
   // A --limit past the split's end is the whole split, and named so (not ".first100000").
-  CHECK(run_bcqnmt("evaluate --run " + run.string() + " --split validation --limit 100000 --samples 0").status == 0);
+  const CommandResult whole = run_bcqnmt("evaluate --run " + run.string() + " --data " + data +
+                                            " --split validation --limit 100000 --samples 0");
+  INFO("evaluate: " << whole.out << whole.err);
+  CHECK(whole.status == 0);
   CHECK(std::filesystem::exists(run / "eval" / "fp.validation.beam1.txt"));
   CHECK(!std::filesystem::exists(run / "eval" / "fp.validation.beam1.first100000.txt"));
 }
