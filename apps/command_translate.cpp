@@ -71,6 +71,7 @@ DecodeOptions decode_options(const TranslateOptions& o) {
   decode.beam_size = o.beam;
   decode.length_alpha = static_cast<float>(o.length_penalty);
   decode.max_length = o.max_length;
+  decode.max_length_factor = static_cast<float>(o.max_length_factor);
   decode.n_best = o.n_best;
   return decode;
 }
@@ -163,6 +164,11 @@ Subcommand add_translate_command(CLI::App& app) {
   c->add_option("--max-length", o->max_length, "Most output tokens per sentence")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  c->add_option("--max-length-factor", o->max_length_factor,
+                "Also at most this many output tokens per source wordpiece, rounded up (as Marian's; 0: "
+                "--max-length only)")
+      ->capture_default_str()
+      ->check(number_between(0.0, 1024.0));
   c->add_option("--n-best", o->n_best,
                 "Write the N best translations of each sentence as \"index ||| translation ||| score\" lines (needs "
                 "--beam N or more; a blank input line gives one line with an empty translation)")

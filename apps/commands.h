@@ -69,6 +69,7 @@ struct TranslateOptions {
   int beam = 1;
   double length_penalty = DecodeOptions{}.length_alpha;
   int max_length = DecodeOptions{}.max_length;
+  double max_length_factor = DecodeOptions{}.max_length_factor;
   int n_best = 1;       // > 1: "index ||| translation ||| score" lines
   bool scores = false;  // 1-best: "translation ||| score"
   bool quiet = false;   // no summary on stderr

@@ -13,7 +13,9 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-auto options_key(const DecodeOptions& o) { return std::tuple(o.beam_size, o.n_best, o.length_alpha, o.max_length); }
+auto options_key(const DecodeOptions& o) {
+  return std::tuple(o.beam_size, o.n_best, o.length_alpha, o.max_length, o.max_length_factor);
+}
 
 }  // namespace
 

@@ -74,6 +74,19 @@ float exp_shifted(const float* x, int64_t n, float shift, float* out) {
   return out ? exp_shifted_loop<true>(x, n, shift, out) : exp_shifted_loop<false>(x, n, shift, nullptr);
 }
 
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+int64_t first_above(const float* x, int64_t from, int64_t n, float threshold) {
+  int64_t i = from;
+  for (; i + 16 <= n; i += 16) {
+    int hits = 0;
+    for (int j = 0; j < 16; ++j) hits |= x[i + j] > threshold ? 1 : 0;
+    if (hits) break;
+  }
+  for (; i < n; ++i)
+    if (x[i] > threshold) return i;
+  return n;
+}
+
 float vector_math_exp(float x) { return exp_poly(x); }
 
 bool first_argmax_is(const float* x, int64_t i, float top) {

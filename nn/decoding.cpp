@@ -35,6 +35,13 @@ std::vector<int32_t> compacted_order(const std::vector<int32_t>& kept) {
   return order;
 }
 
+// output_limit of each source row of `mask` (its key length less [START] and [END]).
+std::vector<int> output_limits(const AttentionMask& mask, const DecodeOptions& o) {
+  std::vector<int> limits;
+  for (int32_t length : mask.key_lengths) limits.push_back(output_limit(o, std::max(length - 2, 0)));
+  return limits;
+}
+
 // Translation needs eval mode (no dropout); restore the caller's mode afterwards.
 class EvalScope {
  public:
@@ -68,6 +75,7 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   std::vector<ScoredTranslation> out(b);
   std::vector<int32_t> active(b);  // sentence of each row still being decoded
   std::iota(active.begin(), active.end(), 0);
+  const std::vector<int> limit = output_limits(mask, o);  // per sentence
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
   for (int step = 0; step < o.max_length && !active.empty(); ++step) {
@@ -81,7 +89,9 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
       const auto best = static_cast<int32_t>(std::max_element(row, row + v) - row);
       out[active[r]].log_probability += log_probability_of(row, v, best);
       if (best == kEndId) continue;
-      out[active[r]].tokens.push_back(best);
+      std::vector<int32_t>& output = out[active[r]].tokens;
+      output.push_back(best);
+      if (static_cast<int>(output.size()) == limit[active[r]]) continue;  // cut, without [END]
       keep.push_back(static_cast<int32_t>(r));
       chosen[r] = best;
     }
@@ -118,7 +128,8 @@ struct Hypothesis {
 };
 
 struct SentenceBeam {
-  std::vector<Hypothesis> live;  // at most K, highest log-probability first
+  int limit;                     // output_limit: live hypotheses are cut at this many tokens
+  std::vector<Hypothesis> live;  // at most K, highest log-probability first, all of one length
   std::vector<int32_t> rows;     // the row (of the sentence's K in the batch) of each live one
   std::vector<ScoredTranslation> finished;
 };
@@ -140,9 +151,13 @@ float length_penalty(size_t length, float alpha) {
 }
 
 // Expand: the best `count` continuations of the sentence's live hypotheses, best first.
-// logits holds the sentence's K rows [K, V] (live hypothesis j in row s.rows[j]); the log-softmax uses the vectorised exp. Only
-// a row's own best `count` tokens can be among the sentence's best `count`, so each row is
-// scanned once into a short sorted list instead of sorting all K * V continuations.
+// logits holds the sentence's K rows [K, V] (live hypothesis j in row s.rows[j]); the
+// log-softmax uses the vectorised exp. Only a row's own best `count` tokens can be among the
+// sentence's best `count`, so each row is scanned once into a short sorted list instead of
+// sorting all K * V continuations. Once the list is full, first_above skips the logits
+// that cannot enter it, 16 at a time; its threshold sits a little below the list's last
+// entry (less the row's offset) so that rounding never skips one that can, and ranks_above
+// decides exactly.
 std::vector<Candidate> expand(const SentenceBeam& s, const float* logits, int64_t v, int64_t count) {
   std::vector<Candidate> best;
   for (size_t j = 0; j < s.live.size(); ++j) {
@@ -151,6 +166,11 @@ std::vector<Candidate> expand(const SentenceBeam& s, const float* logits, int64_
     const float offset = s.live[j].log_probability - (mx + std::log(exp_shifted(row, v, mx, nullptr)));
     std::vector<Candidate> top;  // this row's best, sorted
     for (int64_t t = 0; t < v; ++t) {
+      if (static_cast<int64_t>(top.size()) == count) {
+        const float entry = top.back().log_probability - offset;
+        t = first_above(row, t, v, entry - 1e-3f * (1.0f + std::abs(entry)));
+        if (t == v) break;
+      }
       const Candidate c{offset + row[t], static_cast<int64_t>(j) * v + t};
       if (static_cast<int64_t>(top.size()) == count && !ranks_above(c, top.back())) continue;
       top.insert(std::upper_bound(top.begin(), top.end(), c, ranks_above), c);
@@ -213,21 +233,25 @@ std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, in
   return source;
 }
 
-// Finish: the search of a sentence is over once K hypotheses have finished and no live one
-// can still beat the best of them (fairseq's and CTranslate2's rule, made exact). A live
-// hypothesis of log-probability L <= 0 can only lose probability, and it ends with at most
-// max_length tokens, so its best reachable score is L / lp(max_length) for alpha >= 0: the
-// penalty grows with length and divides a negative number. The bound is attained only if
-// every further token has probability 1; live[0] has the highest L.
-bool search_over(const SentenceBeam& s, int64_t k, const DecodeOptions& o) {
-  if (s.live.empty()) return true;
-  if (static_cast<int64_t>(s.finished.size()) < k) return false;
-  float best_done = -INFINITY;
-  for (const ScoredTranslation& t : s.finished) best_done = std::max(best_done, t.score);
-  return best_done >= s.live.front().log_probability / length_penalty(static_cast<size_t>(o.max_length), o.length_alpha);
+// Finish: the search of a sentence is over when its live hypotheses reach its limit, or once
+// K hypotheses have finished and no live one can still beat the n_best-th best of them
+// (fairseq's and CTranslate2's rule, made exact for the whole n-best list; only then when
+// stop_early). A live hypothesis of log-probability L <= 0 can only lose probability, and it
+// ends with at most `limit` tokens ([END] included), so its best reachable score is
+// L / lp(limit) for alpha >= 0: the penalty grows with length and divides a negative number.
+// The bound is attained only if every further token has probability 1; live[0] has the
+// highest L.
+bool search_over(const SentenceBeam& s, int64_t k, const DecodeOptions& o, bool stop_early) {
+  if (s.live.empty() || static_cast<int>(s.live.front().tokens.size()) >= s.limit) return true;
+  if (!stop_early || static_cast<int64_t>(s.finished.size()) < k) return false;
+  std::vector<float> scores;
+  for (const ScoredTranslation& t : s.finished) scores.push_back(t.score);
+  std::nth_element(scores.begin(), scores.begin() + (o.n_best - 1), scores.end(), std::greater<>());
+  const float nth_best_done = scores[static_cast<size_t>(o.n_best - 1)];
+  return nth_best_done >= s.live.front().log_probability / length_penalty(static_cast<size_t>(s.limit), o.length_alpha);
 }
 
-// The n_best best of the finished hypotheses, best first; when max_length cut the search
+// The n_best best of the finished hypotheses, best first; when the limit cut the search
 // before n_best finished, the live ones count too (scored over their tokens, no [END]).
 std::vector<ScoredTranslation> best_of(SentenceBeam& s, const DecodeOptions& o) {
   std::vector<ScoredTranslation> out = std::move(s.finished);
@@ -264,14 +288,15 @@ void drop_finished_sentences(BeamBatch& batch, const std::vector<int32_t>& order
   batch.sentences = std::move(sentences);
 }
 
-// stop_early false: the exhaustive reference, every sentence to max_length.
+// stop_early false: the exhaustive reference, every sentence to its output limit.
 std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model, const IndexTensor& source,
                                                         const DecodeOptions& o, bool stop_early) {
   const int64_t b = source.shape[0], k = o.beam_size;
   const AttentionMask source_mask = padding_mask(source, false);
   BeamBatch batch{model.encoder().forward(source, source_mask), source_mask, {}, {}};  // [B, S, D]
   for (int64_t n = 0; n < b; ++n) batch.sentences.push_back(static_cast<int32_t>(n));
-  std::vector<SentenceBeam> beams(b, SentenceBeam{{Hypothesis{{}, 0.0f}}, {0}, {}});
+  std::vector<SentenceBeam> beams;
+  for (int limit : output_limits(source_mask, o)) beams.push_back(SentenceBeam{limit, {Hypothesis{{}, 0.0f}}, {0}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
   for (int step = 0; step < o.max_length && !batch.sentences.empty(); ++step) {
     if (o.before_step) o.before_step();
@@ -285,7 +310,7 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
       const std::vector<int32_t> from =
           select(s, expand(s, logits.data() + static_cast<int64_t>(a) * k * v, v, 2 * k), v, k, o.length_alpha);
       sources[a] = place(s, from, k);
-      if (s.live.empty() || (stop_early && search_over(s, k, o))) continue;
+      if (search_over(s, k, o, stop_early)) continue;
       kept.push_back(static_cast<int32_t>(a));
       inputs[a].assign(k, kEndId);  // idle rows are fed [END]
       for (size_t i = 0; i < s.live.size(); ++i) inputs[a][s.rows[i]] = s.live[i].tokens.back();
@@ -316,12 +341,21 @@ namespace {
 void check_decode_arguments(const IndexTensor& source, const DecodeOptions& options) {
   if (source.shape.size() != 2) throw NnError("translate: source must be [B, S], got " + shape_str(source.shape));
   if (options.beam_size < 1) throw NnError("translate: beam size must be >= 1");
+  if (!(options.max_length_factor >= 0.0f))
+    throw NnError("translate: max length factor must be >= 0 (0: max_length only)");
   if (options.n_best < 1 || options.n_best > options.beam_size)
     throw NnError("translate: n-best " + std::to_string(options.n_best) + " needs a beam of at least that size, not " +
                   std::to_string(options.beam_size));
 }
 
 }  // namespace
+
+int output_limit(const DecodeOptions& options, int64_t source_wordpieces) {
+  if (options.max_length_factor <= 0.0f) return options.max_length;
+  const double relative =
+      std::ceil(static_cast<double>(options.max_length_factor) * static_cast<double>(source_wordpieces));
+  return static_cast<int>(std::clamp<double>(relative, 1.0, options.max_length));
+}
 
 std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,
                                                           const DecodeOptions& options) {

@@ -11,7 +11,10 @@
 namespace bcqnmt {
 
 struct DecodeOptions {
-  int max_length = 128;       // output tokens, [END] excluded
+  int max_length = 128;       // output tokens, [END] excluded: the cap for every sentence
+  // and ceil(max_length_factor x source wordpieces) for each sentence (Marian's
+  // --max-length-factor, whose default this is); 0 = max_length only. See output_limit.
+  float max_length_factor = 3.0f;
   int beam_size = 1;          // 1 = greedy
   float length_alpha = 0.6f;  // beam: score / ((5 + len) / 6)^alpha (Wu et al. 2016)
   int n_best = 1;             // hypotheses decode_n_best returns per sentence, <= beam_size
@@ -19,6 +22,12 @@ struct DecodeOptions {
   // throws there on SIGINT/SIGTERM, apps/interrupt.h). The model's mode is restored.
   std::function<void()> before_step;
 };
+
+// The most output tokens ([END] excluded) for a source of `source_wordpieces` wordpieces
+// ([START] and [END] not counted): min(max_length, ceil(max_length_factor x
+// source_wordpieces)), at least 1. A hypothesis cut there has no [END]. Besides ending
+// runaway repetitions early, the per-sentence limit tightens beam search's stop bound.
+int output_limit(const DecodeOptions& options, int64_t source_wordpieces);
 
 // One output of the decoder. log_probability sums log p over the tokens and the closing
 // [END] (none when max_length cut the hypothesis); score is what hypotheses are ranked by:
@@ -35,14 +44,15 @@ struct ScoredTranslation {
 std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, const IndexTensor& source,
                                                   const DecodeOptions& options);
 // The same search, keeping up to options.n_best hypotheses per sentence, best first, with
-// their scores. Beam search stops a sentence, as CTranslate2 and fairseq do, once beam_size
-// hypotheses have finished and no live one can still beat the best of them: a live
-// hypothesis of log-probability L reaches at most L / lp(max_length) (length_alpha >= 0), so
-// the stop changes no result (see beam_search_exhaustive). A stopped sentence leaves the
-// batch. NnError if n_best is not in 1..beam_size.
+// their scores. A sentence's output limit (output_limit) counts the non-pad tokens of its
+// source row less [START] and [END]. Beam search stops a sentence, as CTranslate2 and fairseq
+// do, once beam_size hypotheses have finished and no live one can still beat the n_best-th
+// best of them: a live hypothesis of log-probability L reaches at most L / lp(limit)
+// (length_alpha >= 0), so the stop changes no result (see beam_search_exhaustive). A stopped sentence
+// leaves the batch. NnError if n_best is not in 1..beam_size or max_length_factor < 0.
 std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,
                                                           const DecodeOptions& options);
-// Beam search without the early stop (every sentence runs to max_length): the plain
+// Beam search without the early stop (every sentence runs to its output limit): the plain
 // reference decode_n_best's stop rule is tested against. Same errors.
 std::vector<std::vector<ScoredTranslation>> beam_search_exhaustive(const Transformer& model, const IndexTensor& source,
                                                                    const DecodeOptions& options);

@@ -1,6 +1,6 @@
 #pragma once
-// Quantized matrix products that never dequantize (BiQGEMM, Jeon et al. SC 2020; LUT-GEMM,
-// Park et al. 2022):
+// Quantized matrix products that, for the small batches of decoding, never dequantize
+// (BiQGEMM, Jeon et al. SC 2020; LUT-GEMM, Park et al. 2022):
 //   y = W x = sum_q alphas_q (.) (B_q x),  W [rows, cols] in BCQ form.
 // x is cut into chunks of 4 activations; for each chunk the 16 signed sums
 // +-x0 +-x1 +-x2 +-x3 are tabulated once per call (shared by every row and bit plane), and
@@ -14,6 +14,12 @@
 // else the fast kernel for the best ISA of this CPU, picked once at run time
 // (__builtin_cpu_supports), so the default build runs on any x86-64. Rows are split over TBB threads in whole tiles for large shapes; every output is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
+//
+// Large batches dequantize instead: from kBcqDequantizeFromRows rows of X on, panels of W
+// are dequantized into fp32 (a few hundred KB at a time; the model stays packed) and
+// multiplied with sgemm. A lookup costs the same for every row of X, while a dense GEMM
+// reuses each weight across rows, so it wins once a batch is large (the table at
+// kBcqDequantizeFromRows). Every ISA dequantizes to bit-identical weights.
 #include <cstdint>
 #include <string>
 
@@ -24,14 +30,25 @@ namespace bcqnmt {
 
 enum class BcqIsa { portable, avx2, avx512 };
 
+// The first batch size (rows of X) that takes the dequantize + sgemm path. Time of the LUT
+// kernels and of that path over cblas_sgemm's, 3 bits, 1 thread, cache-resident, on the
+// model's shapes (7010x128, 1024x128, 128x1024, 512x128, 128x512; Zen 4):
+//   rows         32          64          128         256
+//   LUT        0.72-1.15   0.98-1.32   1.16-1.41   1.35-1.48
+//   dequant    1.20-1.28   1.12-1.18   0.99-1.18   0.96-1.16
+// Decoding a sentence (1-4 rows) stays on the LUT kernels; evaluate's batches (up to 64
+// sentences) and beam search's (4 rows each) take this path.
+constexpr int64_t kBcqDequantizeFromRows = 64;
+
 bool bcq_isa_supported(BcqIsa isa);  // by this CPU
 BcqIsa bcq_best_isa();
 std::string bcq_isa_name(BcqIsa isa);
 
 // y [rows] = W x (+ bias [rows] when not null); x [cols].
 void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* bias = nullptr);
-// Y [n, rows] = X [n, cols] W^T (+ bias), for small n (decoding batches, n <= ~16): the
-// sign stream is read from memory once and reused from cache for every row of X.
+// Y [n, rows] = X [n, cols] W^T (+ bias). Below kBcqDequantizeFromRows the sign stream is
+// read from memory once and reused from cache for every row of X, and each row's output is
+// bit-identical to bcq_gemv's.
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias = nullptr);
 // The fast kernel for a chosen ISA, whatever the kernel path (tests compare every supported
 // one); QuantError if unsupported.

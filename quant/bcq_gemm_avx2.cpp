@@ -83,6 +83,28 @@ void bcq_nibble_tables_avx2(const float* x, int64_t nibbles, float* tables) {
   }
 }
 
+void bcq_dequantize_tile_avx2(const BcqDequantizeArgs& a) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int64_t i = 0; i < 16; ++i) {
+    float* row = a.w + i * a.ld;
+    for (int64_t b = 0; b < a.blocks; ++b) {
+      const float* alpha = a.alphas + (b / a.blocks_per_group) * a.bits * 16 + i;
+      __m256 acc[4] = {zero, zero, zero, zero};  // columns 8h .. 8h + 7 of the block
+      for (int q = 0; q < a.bits; ++q) {
+        const uint32_t word = a.signs[(b * a.bits + q) * 16 + i];
+        const __m256 plus = _mm256_set1_ps(alpha[q * 16]), minus = _mm256_sub_ps(zero, plus);
+        for (int h = 0; h < 4; ++h) {
+          const __m256i byte = _mm256_set1_epi32(static_cast<int>((word >> (8 * h)) & 0xFFu));
+          const __m256 set = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(byte, bit), bit));
+          acc[h] = _mm256_add_ps(acc[h], _mm256_blendv_ps(minus, plus, set));
+        }
+      }
+      for (int h = 0; h < 4; ++h) _mm256_storeu_ps(row + 32 * b + 8 * h, acc[h]);
+    }
+  }
+}
+
 void bcq_tile_avx2(const BcqTileArgs& a) {
   switch (a.bits) {
     case 1: tile<1>(a); break;

@@ -82,6 +82,25 @@ void bcq_nibble_tables_avx512(const float* x, int64_t nibbles, float* tables) {
   }
 }
 
+void bcq_dequantize_tile_avx512(const BcqDequantizeArgs& a) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t i = 0; i < 16; ++i) {
+    float* row = a.w + i * a.ld;
+    for (int64_t b = 0; b < a.blocks; ++b) {
+      const float* alpha = a.alphas + (b / a.blocks_per_group) * a.bits * 16 + i;
+      __m512 lo = zero, hi = zero;  // columns 0-15 and 16-31 of the block
+      for (int q = 0; q < a.bits; ++q) {
+        const uint32_t word = a.signs[(b * a.bits + q) * 16 + i];
+        const __m512 plus = _mm512_set1_ps(alpha[q * 16]), minus = _mm512_sub_ps(zero, plus);
+        lo = _mm512_add_ps(lo, _mm512_mask_blend_ps(static_cast<__mmask16>(word), minus, plus));
+        hi = _mm512_add_ps(hi, _mm512_mask_blend_ps(static_cast<__mmask16>(word >> 16), minus, plus));
+      }
+      _mm512_storeu_ps(row + 32 * b, lo);
+      _mm512_storeu_ps(row + 32 * b + 16, hi);
+    }
+  }
+}
+
 void bcq_tile_avx512(const BcqTileArgs& a) {
   switch (a.bits) {
     case 1: tile<1>(a); break;

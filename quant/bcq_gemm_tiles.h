@@ -26,6 +26,22 @@ struct BcqTileArgs {
 void bcq_tile_avx512(const BcqTileArgs& a);
 void bcq_tile_avx2(const BcqTileArgs& a);
 
+// One tile dequantized for the large-batch path: w [16][ld] gets columns [0, 32 * blocks)
+// of the tile's rows, w[i][32b + k] = sum over planes q, in order from 0.0f, of
+// (bit k of sign word (b, q, i) ? +alpha : -alpha), alpha that of (group b / blocks_per_group,
+// q, i). Every ISA adds in that order, so all give bit-identical weights.
+struct BcqDequantizeArgs {
+  const uint32_t* signs;  // as BcqTileArgs
+  const float* alphas;    // as BcqTileArgs
+  int64_t blocks_per_group;
+  int64_t blocks;
+  int bits;
+  float* w;
+  int64_t ld;
+};
+void bcq_dequantize_tile_avx512(const BcqDequantizeArgs& a);
+void bcq_dequantize_tile_avx2(const BcqDequantizeArgs& a);
+
 // tables [nibbles][16]: entry i of nibble k is sum_j (bit j of i ? +1 : -1) * x[4k + j],
 // computed as 4 multiply-adds with constant sign vectors. For matrices with few rows the
 // tables are a sizeable part of a call (128 x 1024: 4096 entries against 3072 lookups).

@@ -1,6 +1,7 @@
 // The autograd engine's contract: views, no-grad, graph freeing, determinism, errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -129,6 +130,20 @@ TEST_CASE("vectorised exp matches std::exp and underflows to exact zero") {
   }
   CHECK(total == doctest::Approx(expected).epsilon(1e-6));
   CHECK(out[2] == 0.0f);
+}
+
+TEST_CASE("first_above finds what a plain scan finds, from any start, at any length") {
+  Rng rng(8);
+  const std::vector<float> xs = rng.normals(100);
+  for (int64_t n : {0, 1, 15, 16, 17, 33, 100})
+    for (int64_t from : {0, 1, 16, 31})
+      for (float threshold : {-10.0f, 0.5f, 1.5f, 2.5f, 10.0f}) {
+        if (from > n) continue;
+        const auto plain = std::find_if(xs.begin() + from, xs.begin() + n, [&](float x) { return x > threshold; });
+        CHECK(first_above(xs.data(), from, n, threshold) == plain - xs.begin());
+      }
+  const std::vector<float> ties(40, 1.0f);
+  CHECK(first_above(ties.data(), 0, 40, 1.0f) == 40);  // strictly above
 }
 
 TEST_CASE("attention_prefix reads only the cache's first tk positions and equals the reference path") {

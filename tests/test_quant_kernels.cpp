@@ -150,17 +150,49 @@ TEST_CASE_TEMPLATE("bcq_gemm on one kernel path with batches up to 16 equals row
   }
 }
 
+TEST_CASE_TEMPLATE("bcq_gemm with large batches (dequantize + sgemm) equals the reference, odd shapes, groups", Path,
+                   Portable, Avx2, Avx512) {
+  if (!supported(Path::isa)) return;
+  for (const Case& k : {Case{70, 136, 3, 0}, Case{129, 257, 5, 36}, Case{40, 300, 2, 100}, Case{17, 2100, 1, 0}}) {
+    const auto w = Rng(7 + k.rows).normals(k.rows * k.cols);
+    const BcqMatrix m = bcq_quantize(w.data(), k.rows, k.cols, {k.bits, k.group_size, BcqMethod::alternating, 2});
+    const BcqKernelMatrix km(m);
+    const Tensor d = m.dequantize();
+    for (int64_t n : {kBcqDequantizeFromRows, kBcqDequantizeFromRows + 37}) {
+      INFO(k.rows << " x " << k.cols << ", " << k.bits << " bits, group size " << k.group_size << ", " << n << " rows");
+      const auto x = Rng(60 + n).normals(n * k.cols);
+      const auto bias = Rng(61).normals(k.rows);
+      std::vector<float> y_ref(n * k.rows), y(n * k.rows, -1.0f), scale(n * k.rows, 0.0f);
+      bcq_gemm_reference(m, n, x.data(), y_ref.data(), bias.data());
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < k.rows; ++r) {
+          scale[b * k.rows + r] = std::abs(bias[r]);
+          for (int64_t c = 0; c < k.cols; ++c)
+            scale[b * k.rows + r] += std::abs(d.data()[r * k.cols + c] * x[b * k.cols + c]);
+        }
+      bcq_gemm(km, n, x.data(), y.data(), bias.data(), Path::isa);
+      CHECK(relative_error(y, y_ref, scale) < 1e-5);
+      // Every ISA dequantizes to the same weights, so all give the portable path's bits.
+      std::vector<float> y_portable(n * k.rows);
+      bcq_gemm(km, n, x.data(), y_portable.data(), bias.data(), BcqIsa::portable);
+      CHECK(y == y_portable);
+    }
+  }
+}
+
 TEST_CASE("large shapes run in parallel and are bit-identical for 1 and 2 threads") {
   const int64_t rows = 1000, cols = 2048;
   const auto w = Rng(9).normals(rows * cols);
-  const auto x = Rng(10).normals(4 * cols);
   const BcqKernelMatrix km(bcq_quantize(w.data(), rows, cols, {3, 0, BcqMethod::greedy, 0}));
-  std::vector<float> y1(4 * rows), y2(4 * rows);
-  set_num_threads(1);
-  bcq_gemm(km, 4, x.data(), y1.data());
-  set_num_threads(2);
-  bcq_gemm(km, 4, x.data(), y2.data());
-  CHECK(y1 == y2);
+  for (int64_t n : {int64_t{4}, kBcqDequantizeFromRows}) {  // the LUT kernels, then dequantize + sgemm
+    const auto x = Rng(10).normals(n * cols);
+    std::vector<float> y1(n * rows), y2(n * rows);
+    set_num_threads(1);
+    bcq_gemm(km, n, x.data(), y1.data());
+    set_num_threads(2);
+    bcq_gemm(km, n, x.data(), y2.data());
+    CHECK(y1 == y2);
+  }
 }
 
 TEST_CASE("kernel layout: sign words and alphas land where the kernels read them") {
