@@ -59,6 +59,13 @@ TEST_CASE("translate: --input/--output, batches in input order, empty lines, war
   REQUIRE(short_out.size() == 1);
   CHECK(short_out[0].find(' ') == std::string::npos);
   CHECK(run_bcqnmt("translate --length-penalty -1" + run, "a\n").status == 2);
+  // ... and the limit relative to the source: ceil(0.2 x at most 5 wordpieces) = 1 token.
+  const auto relative =
+      lines_of(run_bcqnmt_ok("translate --max-length-factor 0.2 --format tokenized --quiet" + run, "kalo mine .\n").out);
+  REQUIRE(relative.size() == 1);
+  CHECK(relative[0].find(' ') == std::string::npos);
+  CHECK(run_bcqnmt("translate --max-length-factor -1" + run, "a\n").status == 2);
+  CHECK(run_bcqnmt("translate --max-length-factor nan" + run, "a\n").status == 2);
 
   // n-best: "index ||| translation ||| score", N per input line, best first; --scores on 1-best.
   const auto n_best = lines_of(run_bcqnmt_ok("translate --quiet --beam 3 --n-best 2" + run, "kalo mine .\n\nsuta .\n").out);
