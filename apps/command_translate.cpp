@@ -38,10 +38,10 @@ namespace {
 std::string prepared(std::string line, int64_t number, const Translator& translator, std::ostream& err) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (const int64_t replaced = replace_invalid_utf8(line))
-    err << "warning: line " << number << ": " << replaced << " ill-formed UTF-8 sequence"
+    err << kWarningLine << "line " << number << ": " << replaced << " ill-formed UTF-8 sequence"
         << (replaced == 1 ? "" : "s") << " replaced by U+FFFD\n";
   if (const std::string cut = translator.truncation_warning(line); !cut.empty())
-    err << "warning: line " << number << ": " << cut << "\n";
+    err << kWarningLine << "line " << number << ": " << cut << "\n";
   return line;
 }
 
@@ -136,8 +136,8 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   else translate_all(translator, decode, o, input, out, err, counts);
   if (!o.quiet) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences << " sentences, " << counts.tokens
-        << " output tokens in " << seconds << " s (" << (seconds > 0 ? counts.tokens / seconds : 0.0)
+    err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences << (counts.sentences == 1 ? " sentence, " : " sentences, ")
+        << counts.tokens << (counts.tokens == 1 ? " output token in " : " output tokens in ") << seconds << " s (" << (seconds > 0 ? counts.tokens / seconds : 0.0)
         << " tokens/s, " << (counts.sentences ? 1000.0 * seconds / static_cast<double>(counts.sentences) : 0.0)
         << " ms/sentence)\n";
   }

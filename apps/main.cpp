@@ -53,12 +53,12 @@ std::string command_line_mistake(int argc, char** argv, const CLI::App& app, con
     for (const Subcommand& c : commands)
       if (c.app->get_name() == word)
         return misplaced_flag.empty() ? ""
-                                      : "bcqnmt: error: " + misplaced_flag + " belongs after the command: bcqnmt " +
+                                      : kErrorLine + misplaced_flag + " belongs after the command: bcqnmt " +
                                             word + " " + misplaced_flag + " ... (see bcqnmt " + word + " --help)\n";
     if (first_word.empty()) first_word = word;
   }
   if (first_word.empty()) return "";
-  return "bcqnmt: error: unknown command \"" + first_word + "\"; the commands are " + names + " (see --help)\n";
+  return kErrorLine + std::string("unknown command \"") + first_word + "\"; the commands are " + names + " (see --help)\n";
 }
 
 // What a command wrote to standard output must have arrived: a full disk (`> /dev/full`) or
@@ -71,7 +71,7 @@ int checked_stdout(int status) {
   const bool flushed = std::fflush(stdout) == 0;
   const int reason = errno;
   if (flushed && !std::ferror(stdout) && std::cout.good()) return status;
-  std::cerr << "bcqnmt: error: cannot write to standard output" << (reason ? ": " : "")
+  std::cerr << kErrorLine << "cannot write to standard output" << (reason ? ": " : "")
             << (reason ? std::strerror(reason) : "") << "\n";
   return status == 0 ? kRuntimeError : status;
 }
@@ -87,7 +87,7 @@ std::string command_line(int argc, char** argv) {
 void warn_if_oversubscribed(int threads) {
   const unsigned cores = std::thread::hardware_concurrency();
   if (threads > 0 && cores > 0 && static_cast<unsigned>(threads) > cores)
-    std::cerr << "bcqnmt: warning: --threads " << threads << " is more than this machine's " << cores
+    std::cerr << kWarningLine << "--threads " << threads << " is more than this machine's " << cores
               << " cores; it will run slower, not faster\n";
 }
 
@@ -126,7 +126,7 @@ int run_parsed_command(const std::vector<Subcommand>& commands, const GlobalFlag
     std::cout.flush();
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');  // one line, always
-    std::cerr << "bcqnmt: error: " << message << "\n";
+    std::cerr << kErrorLine << message << "\n";
     return dynamic_cast<const UsageError*>(&e) ? kUsageError : kRuntimeError;
   }
   return 0;
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // --threads may also follow the subcommand
   // One line per error, like every other failure of the tool.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("bcqnmt: error: ") + e.what() + " (see --help)\n";
+    return std::string(kErrorLine) + e.what() + " (see --help)\n";
   });
   app.set_version_flag("--version", version_text);
   GlobalFlags flags;

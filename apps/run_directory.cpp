@@ -38,7 +38,7 @@ std::vector<nlohmann::json> RunDirectory::read_metrics(std::ostream& warnings) c
       records.push_back(std::move(r));
       continue;
     }
-    warnings << "bcqnmt: warning: " << metrics().string() << " line " << number
+    warnings << kWarningLine << metrics().string() << " line " << number
              << " is not a JSON record (a write cut short?); skipped\n";
   }
   return records;

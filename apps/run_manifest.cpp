@@ -126,11 +126,11 @@ std::string stale_variant_warning(const RunDirectory& run, const std::string& va
   const std::optional<nlohmann::json> m = PhaseFiles(run.variant_dir(variant)).manifest();
   if (!m || !m->contains("source")) {
     if (fs::last_write_time(bcq) >= fs::last_write_time(best)) return "";
-    return "warning: " + bcq.string() + " is older than " + best.string() + fix;
+    return kWarningLine + bcq.string() + " is older than " + best.string() + fix;
   }
   const nlohmann::json& source = m->at("source");
   if (source.value("sha256", "") == sha256_file_hex(best)) return "";
-  return "warning: " + bcq.string() + " derives from " + best.string() + " at step " +
+  return kWarningLine + bcq.string() + " derives from " + best.string() + " at step " +
          std::to_string(source.value("step", int64_t{0})) + ", which has since been replaced" + fix;
 }
 
