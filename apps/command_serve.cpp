@@ -222,11 +222,11 @@ int run_serve(const ServeOptions& o, std::ostream& out) {
 Subcommand add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* c = app.add_subcommand("serve", "HTTP server: JSON API (POST /translate, GET /health) and a web page at /");
-  c->footer(
-      "POST /translate {\"text\": [...], \"beam\", \"n_best\", \"attention\", \"format\"} answers \"translations\", "
-      "\"scores\", \"warnings\" (and \"n_best\", \"attention\" when asked), one entry per sentence: a blank sentence "
-      "gets \"\" with score 0; one longer than the model reads is cut and named in \"warnings\". GET /health. "
-      "Errors: {\"error\": ...} with 400, 404, 405 or 413 (README, \"Serving and bundles\").");
+  c->footer("POST /translate {\"text\": [...], \"beam\" (1-" + std::to_string(kMaxBeam) +
+            "), \"n_best\" (1-beam), \"attention\", \"format\"} answers \"translations\", \"scores\", "
+            "\"warnings\" (and \"n_best\", \"attention\" when asked), one entry per sentence: a blank sentence gets "
+            "\"\" with score 0; one longer than the model reads is cut and named in \"warnings\". GET /health. "
+            "Errors: {\"error\": ...} with 400, 404, 405 or 413 (README, \"Serving and bundles\").");
   add_model_source_flags(c, o->run, o->bundle, o->model);
   c->add_option("--host", o->host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   c->add_option("--port", o->port, "TCP port (0: any free one, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
