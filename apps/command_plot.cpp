@@ -21,6 +21,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <regex>
 #include <sstream>
 
 #include "apps/app_error.h"
@@ -186,10 +187,20 @@ void plot_attention(const Experiment& e, Transformer& model, const std::string& 
 // The weight matrix --layer names, with its layer's orientation; UsageError if the model
 // has none of that name.
 QuantizedWeight layer_weight(const Transformer& model, const std::string& layer) {
-  for (QuantizedWeight& w : bcq_quantized_weights(model))
+  const std::vector<QuantizedWeight> weights = bcq_quantized_weights(model);
+  for (const QuantizedWeight& w : weights)
     if (w.name == layer) return w;
-  throw UsageError("--layer \"" + layer + "\" is not a weight matrix of the model (e.g. " +
-                   "encoder/layer_0/ffn/dense_0/kernel; `bcqnmt info` lists the parts)");
+  // The names, once per layer pattern: "encoder/layer_N/ffn/dense_0/kernel" stands for N layers.
+  const std::regex layer_index("layer_[0-9]+");
+  std::vector<std::string> patterns;
+  for (const QuantizedWeight& w : weights) {
+    const std::string pattern = std::regex_replace(w.name, layer_index, "layer_N");
+    if (std::find(patterns.begin(), patterns.end(), pattern) == patterns.end()) patterns.push_back(pattern);
+  }
+  std::string names;
+  for (const std::string& p : patterns) names += (names.empty() ? "" : ", ") + p;
+  throw UsageError("--layer \"" + layer + "\" is not a weight matrix of the model; they are " + names +
+                   " (N from 0 to " + std::to_string(model.config().num_layers - 1) + ")");
 }
 
 void plot_weights(const Experiment& e, const Transformer& model, const PlotOptions& o, const std::filesystem::path& path) {
