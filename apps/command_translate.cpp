@@ -71,7 +71,7 @@ DecodeOptions decode_options(const TranslateOptions& o) {
   decode.beam_size = o.beam;
   decode.length_alpha = static_cast<float>(o.length_penalty);
   decode.max_length = o.max_length;
-  decode.max_length_factor = static_cast<float>(o.max_length_factor);
+  decode.max_length_factor = o.max_length_factor;
   decode.n_best = o.n_best;
   return decode;
 }
@@ -165,8 +165,8 @@ Subcommand add_translate_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   c->add_option("--max-length-factor", o->max_length_factor,
-                "Also at most this many output tokens per source wordpiece, rounded up (as Marian's; 0: "
-                "--max-length only)")
+                "Also at most this many output tokens per source wordpiece (of the source as the model reads "
+                "it), rounded up; at the limit [END] is forced (as Marian's factor; 0: --max-length only)")
       ->capture_default_str()
       ->check(number_between(0.0, 1024.0));
   c->add_option("--n-best", o->n_best,

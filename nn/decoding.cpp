@@ -78,7 +78,7 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   const std::vector<int> limit = output_limits(mask, o);  // per sentence
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
-  for (int step = 0; step < o.max_length && !active.empty(); ++step) {
+  for (int step = 0; step <= o.max_length && !active.empty(); ++step) {
     if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [rows, V]
     encoded = Variable();  // the cross-attention caches hold all the decoder reads of it
@@ -86,12 +86,12 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
     std::vector<int32_t> keep, chosen(active.size());
     for (size_t r = 0; r < active.size(); ++r) {
       const float* row = logits.data() + r * v;
-      const auto best = static_cast<int32_t>(std::max_element(row, row + v) - row);
+      std::vector<int32_t>& output = out[active[r]].tokens;
+      const bool at_limit = static_cast<int>(output.size()) == limit[active[r]];  // only [END] may follow
+      const auto best = at_limit ? kEndId : static_cast<int32_t>(std::max_element(row, row + v) - row);
       out[active[r]].log_probability += log_probability_of(row, v, best);
       if (best == kEndId) continue;
-      std::vector<int32_t>& output = out[active[r]].tokens;
       output.push_back(best);
-      if (static_cast<int>(output.size()) == limit[active[r]]) continue;  // cut, without [END]
       keep.push_back(static_cast<int32_t>(r));
       chosen[r] = best;
     }
@@ -128,7 +128,7 @@ struct Hypothesis {
 };
 
 struct SentenceBeam {
-  int limit;                     // output_limit: live hypotheses are cut at this many tokens
+  int limit;                     // output_limit: a live hypothesis of this many tokens gets [END] next
   std::vector<Hypothesis> live;  // at most K, highest log-probability first, all of one length
   std::vector<int32_t> rows;     // the row (of the sentence's K in the batch) of each live one
   std::vector<ScoredTranslation> finished;
@@ -208,6 +208,18 @@ std::vector<int32_t> select(SentenceBeam& s, const std::vector<Candidate>& candi
   return parents;
 }
 
+// At the limit: every live hypothesis ends with [END], whatever its probability (fairseq's rule
+// at its max length), so it is ranked against the finished ones on the same terms.
+// logits: the sentence's K rows [K, V].
+void finish_at_limit(SentenceBeam& s, const float* logits, int64_t v, float alpha) {
+  for (size_t j = 0; j < s.live.size(); ++j) {
+    const Hypothesis& h = s.live[j];
+    const float lp = h.log_probability + log_probability_of(logits + static_cast<int64_t>(s.rows[j]) * v, v, kEndId);
+    s.finished.push_back({h.tokens, lp, lp / length_penalty(h.tokens.size() + 1, alpha)});
+  }
+  s.live.clear();
+}
+
 // Places the new live hypotheses, the children of live beams `from`, in the sentence's K
 // rows: each in its parent's row unless a better sibling took it, so the self-attention
 // caches move only for the others (copying every row each step cost a quarter of the time).
@@ -233,31 +245,28 @@ std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, in
   return source;
 }
 
-// Finish: the search of a sentence is over when its live hypotheses reach its limit, or once
-// K hypotheses have finished and no live one can still beat the n_best-th best of them
-// (fairseq's and CTranslate2's rule, made exact for the whole n-best list; only then when
-// stop_early). A live hypothesis of log-probability L <= 0 can only lose probability, and it
-// ends with at most `limit` tokens ([END] included), so its best reachable score is
-// L / lp(limit) for alpha >= 0: the penalty grows with length and divides a negative number.
-// The bound is attained only if every further token has probability 1; live[0] has the
-// highest L.
+// Finish: the search of a sentence is over when no hypothesis is live (all have ended, at the
+// latest at the limit), or once K hypotheses have finished and no live one can still beat
+// the n_best-th best of them (fairseq's and CTranslate2's rule, made exact for the whole
+// n-best list; only then when stop_early). A live hypothesis of log-probability L <= 0 can
+// only lose probability, and it ends with at most `limit` tokens and [END], so its best
+// reachable score is L / lp(limit + 1) for alpha >= 0: the penalty grows with length and
+// divides a negative number. The bound is attained only if every further token has
+// probability 1; live[0] has the highest L.
 bool search_over(const SentenceBeam& s, int64_t k, const DecodeOptions& o, bool stop_early) {
-  if (s.live.empty() || static_cast<int>(s.live.front().tokens.size()) >= s.limit) return true;
+  if (s.live.empty()) return true;
   if (!stop_early || static_cast<int64_t>(s.finished.size()) < k) return false;
   std::vector<float> scores;
   for (const ScoredTranslation& t : s.finished) scores.push_back(t.score);
   std::nth_element(scores.begin(), scores.begin() + (o.n_best - 1), scores.end(), std::greater<>());
   const float nth_best_done = scores[static_cast<size_t>(o.n_best - 1)];
-  return nth_best_done >= s.live.front().log_probability / length_penalty(static_cast<size_t>(s.limit), o.length_alpha);
+  return nth_best_done >= s.live.front().log_probability / length_penalty(static_cast<size_t>(s.limit) + 1, o.length_alpha);
 }
 
-// The n_best best of the finished hypotheses, best first; when the limit cut the search
-// before n_best finished, the live ones count too (scored over their tokens, no [END]).
+// The n_best best of the finished hypotheses (every hypothesis finishes, at the latest at its
+// limit), best first.
 std::vector<ScoredTranslation> best_of(SentenceBeam& s, const DecodeOptions& o) {
   std::vector<ScoredTranslation> out = std::move(s.finished);
-  if (static_cast<int64_t>(out.size()) < o.n_best)
-    for (const Hypothesis& h : s.live)
-      out.push_back({h.tokens, h.log_probability, h.log_probability / length_penalty(h.tokens.size(), o.length_alpha)});
   std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.score > y.score; });
   if (static_cast<int64_t>(out.size()) > o.n_best) out.resize(o.n_best);
   return out;
@@ -298,7 +307,7 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
   std::vector<SentenceBeam> beams;
   for (int limit : output_limits(source_mask, o)) beams.push_back(SentenceBeam{limit, {Hypothesis{{}, 0.0f}}, {0}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
-  for (int step = 0; step < o.max_length && !batch.sentences.empty(); ++step) {
+  for (int step = 0; step <= o.max_length && !batch.sentences.empty(); ++step) {
     if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache);  // [rows, V]
     batch.encoded = Variable();  // the cross-attention caches hold all the decoder reads of it
@@ -307,9 +316,11 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
     std::vector<std::vector<int32_t>> sources(batch.sentences.size()), inputs(batch.sentences.size());
     for (size_t a = 0; a < batch.sentences.size(); ++a) {
       SentenceBeam& s = beams[batch.sentences[a]];
-      const std::vector<int32_t> from =
-          select(s, expand(s, logits.data() + static_cast<int64_t>(a) * k * v, v, 2 * k), v, k, o.length_alpha);
-      sources[a] = place(s, from, k);
+      const float* rows = logits.data() + static_cast<int64_t>(a) * k * v;  // the sentence's K rows
+      if (static_cast<int>(s.live.front().tokens.size()) == s.limit)
+        finish_at_limit(s, rows, v, o.length_alpha);
+      else
+        sources[a] = place(s, select(s, expand(s, rows, v, 2 * k), v, k, o.length_alpha), k);
       if (search_over(s, k, o, stop_early)) continue;
       kept.push_back(static_cast<int32_t>(a));
       inputs[a].assign(k, kEndId);  // idle rows are fed [END]
@@ -341,7 +352,7 @@ namespace {
 void check_decode_arguments(const IndexTensor& source, const DecodeOptions& options) {
   if (source.shape.size() != 2) throw NnError("translate: source must be [B, S], got " + shape_str(source.shape));
   if (options.beam_size < 1) throw NnError("translate: beam size must be >= 1");
-  if (!(options.max_length_factor >= 0.0f))
+  if (!(options.max_length_factor >= 0.0))
     throw NnError("translate: max length factor must be >= 0 (0: max_length only)");
   if (options.n_best < 1 || options.n_best > options.beam_size)
     throw NnError("translate: n-best " + std::to_string(options.n_best) + " needs a beam of at least that size, not " +
@@ -351,9 +362,8 @@ void check_decode_arguments(const IndexTensor& source, const DecodeOptions& opti
 }  // namespace
 
 int output_limit(const DecodeOptions& options, int64_t source_wordpieces) {
-  if (options.max_length_factor <= 0.0f) return options.max_length;
-  const double relative =
-      std::ceil(static_cast<double>(options.max_length_factor) * static_cast<double>(source_wordpieces));
+  if (options.max_length_factor <= 0.0) return options.max_length;
+  const double relative = std::ceil(options.max_length_factor * static_cast<double>(source_wordpieces) - 1e-9);
   return static_cast<int>(std::clamp<double>(relative, 1.0, options.max_length));
 }
 

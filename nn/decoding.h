@@ -14,7 +14,7 @@ struct DecodeOptions {
   int max_length = 128;       // output tokens, [END] excluded: the cap for every sentence
   // and ceil(max_length_factor x source wordpieces) for each sentence (Marian's
   // --max-length-factor, whose default this is); 0 = max_length only. See output_limit.
-  float max_length_factor = 3.0f;
+  double max_length_factor = 3.0;
   int beam_size = 1;          // 1 = greedy
   float length_alpha = 0.6f;  // beam: score / ((5 + len) / 6)^alpha (Wu et al. 2016)
   int n_best = 1;             // hypotheses decode_n_best returns per sentence, <= beam_size
@@ -25,12 +25,14 @@ struct DecodeOptions {
 
 // The most output tokens ([END] excluded) for a source of `source_wordpieces` wordpieces
 // ([START] and [END] not counted): min(max_length, ceil(max_length_factor x
-// source_wordpieces)), at least 1. A hypothesis cut there has no [END]. Besides ending
-// runaway repetitions early, the per-sentence limit tightens beam search's stop bound.
+// source_wordpieces)), at least 1 (the product is taken to within 1e-9, so 0.1 x 10 is 1).
+// A hypothesis that reaches it is given [END] next, whatever its probability (fairseq's rule
+// at its max length), so it is scored like any other finished one. Besides ending runaway
+// repetitions early, the per-sentence limit tightens beam search's stop bound.
 int output_limit(const DecodeOptions& options, int64_t source_wordpieces);
 
 // One output of the decoder. log_probability sums log p over the tokens and the closing
-// [END] (none when max_length cut the hypothesis); score is what hypotheses are ranked by:
+// [END] (forced at the output limit); score is what hypotheses are ranked by:
 // log_probability itself for greedy, divided by the length penalty ((5 + n) / 6)^alpha
 // over the n tokens + [END] for beam search (Wu et al. 2016, eq. 14).
 struct ScoredTranslation {
@@ -47,7 +49,7 @@ std::vector<std::vector<int32_t>> translate_batch(const Transformer& model, cons
 // their scores. A sentence's output limit (output_limit) counts the non-pad tokens of its
 // source row less [START] and [END]. Beam search stops a sentence, as CTranslate2 and fairseq
 // do, once beam_size hypotheses have finished and no live one can still beat the n_best-th
-// best of them: a live hypothesis of log-probability L reaches at most L / lp(limit)
+// best of them: a live hypothesis of log-probability L reaches at most L / lp(limit + 1)
 // (length_alpha >= 0), so the stop changes no result (see beam_search_exhaustive). A stopped sentence
 // leaves the batch. NnError if n_best is not in 1..beam_size or max_length_factor < 0.
 std::vector<std::vector<ScoredTranslation>> decode_n_best(const Transformer& model, const IndexTensor& source,

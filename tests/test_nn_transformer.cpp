@@ -257,13 +257,13 @@ TEST_CASE("decode_n_best: scores are the summed log-probabilities, n-best sorted
   // (id 0) at times, which the full decoder masks as padding when fed back and the cache
   // does not.)
   const auto greedy = decode_n_best(model, source, o);
-  const auto logits = greedy_logits_cached(model, source, o.max_length);
+  const auto logits = greedy_logits_cached(model, source, o.max_length + 1);  // + the forced [END]'s step
   const int64_t v = model.config().tgt_vocab_size;
   for (int n = 0; n < 3; ++n) {
     REQUIRE(greedy[n].size() == 1);
     const auto& t = greedy[n][0];
     std::vector<int32_t> chosen = t.tokens;
-    if (static_cast<int>(chosen.size()) < output_limit(o, lengths[n] - 2)) chosen.push_back(kEndId);
+    chosen.push_back(kEndId);  // chosen or, at the output limit, forced
     double expected = 0.0;
     for (size_t step = 0; step < chosen.size(); ++step) {
       const float* row = logits[step].data() + n * v;
@@ -290,8 +290,7 @@ TEST_CASE("decode_n_best: scores are the summed log-probabilities, n-best sorted
       CHECK(beams[n][i].tokens != beams[n][i + 1].tokens);
     }
     for (const auto& h : beams[n]) {
-      const bool ended = static_cast<int>(h.tokens.size()) < output_limit(o, lengths[n] - 2);
-      const double length = static_cast<double>(h.tokens.size() + (ended ? 1 : 0));
+      const double length = static_cast<double>(h.tokens.size() + 1);  // [END] included
       CHECK(h.score == doctest::Approx(h.log_probability / std::pow((5.0 + length) / 6.0, 0.6)).epsilon(1e-5));
     }
   }
@@ -302,34 +301,45 @@ TEST_CASE("decode_n_best: scores are the summed log-probabilities, n-best sorted
 TEST_CASE("output limit: min(max_length, ceil(factor x source wordpieces)), at least 1; 0 turns it off") {
   DecodeOptions o;
   o.max_length = 20;
-  CHECK(o.max_length_factor == 3.0f);  // Marian's default
+  CHECK(o.max_length_factor == 3.0);  // Marian's default
   CHECK(output_limit(o, 4) == 12);
   CHECK(output_limit(o, 7) == 20);  // the absolute cap
   CHECK(output_limit(o, 0) == 1);
-  o.max_length_factor = 1.5f;
+  o.max_length_factor = 1.5;
   CHECK(output_limit(o, 3) == 5);  // 4.5 rounded up
-  o.max_length_factor = 0.0f;
+  o.max_length_factor = 0.1;
+  CHECK(output_limit(o, 10) == 1);  // not ceil(1.0000000149), as a float factor gave
+  CHECK(output_limit(o, 11) == 2);
+  o.max_length_factor = 1e-300;
+  CHECK(output_limit(o, 5) == 1);  // tiny, not 0 (which would mean max_length only)
+  o.max_length_factor = 0.0;
   CHECK(output_limit(o, 1) == 20);
 
-  // An untrained model with a large [END] bias never ends, so every search is cut at its
-  // sentence's limit: greedy and beam, with the factor and without.
+  // An untrained model with a large negative [END] bias never ends by itself, so every
+  // search reaches its sentence's limit, where [END] is forced: greedy and beam, with the
+  // factor and without. The forced [END]'s log-probability is in the score like any other.
   Transformer model(tiny_config(), 5);
   for (auto& [name, p] : model.final_layer().named_parameters())
     if (name.find("bias") != std::string::npos) p.value().data()[kEndId] = -1e4f;
   Rng rng(6);
   const std::vector<int> lengths{7, 3, 5};  // 5, 1 and 3 wordpieces
   const IndexTensor source = random_ids(lengths, 7, 11, rng);
-  for (float factor : {3.0f, 1.5f, 0.0f})
+  for (double factor : {3.0, 1.5, 0.0})
     for (int beam : {1, 3}) {
       o.max_length_factor = factor;
       o.beam_size = beam;
-      const auto out = translate_batch(model, source, o);
+      o.n_best = beam;
+      const auto out = decode_n_best(model, source, o);
       for (int n = 0; n < 3; ++n) {
         INFO("factor " << factor << " beam " << beam << " sentence " << n);
-        CHECK(static_cast<int>(out[n].size()) == output_limit(o, lengths[n] - 2));
+        REQUIRE(out[n].size() == static_cast<size_t>(beam));
+        for (const ScoredTranslation& t : out[n]) {
+          CHECK(static_cast<int>(t.tokens.size()) == output_limit(o, lengths[n] - 2));
+          CHECK(t.log_probability < -1e3f);  // the forced [END], at a bias of -1e4
+        }
       }
     }
-  o.max_length_factor = -1.0f;
+  o.max_length_factor = -1.0;
   CHECK_THROWS_AS(translate_batch(model, source, o), NnError);
 }
 
