@@ -136,9 +136,10 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
   else translate_all(translator, decode, o, input, out, err, counts);
   if (!o.quiet) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences << (counts.sentences == 1 ? " sentence, " : " sentences, ")
-        << counts.tokens << (counts.tokens == 1 ? " output token in " : " output tokens in ") << seconds << " s (" << (seconds > 0 ? counts.tokens / seconds : 0.0)
-        << " tokens/s, " << (counts.sentences ? 1000.0 * seconds / static_cast<double>(counts.sentences) : 0.0)
+    err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences
+        << (counts.sentences == 1 ? " sentence, " : " sentences, ") << counts.tokens
+        << (counts.tokens == 1 ? " output token in " : " output tokens in ") << seconds << " s ("
+        << (seconds > 0 ? counts.tokens / seconds : 0.0) << " tokens/s, " << (counts.sentences ? 1000.0 * seconds / static_cast<double>(counts.sentences) : 0.0)
         << " ms/sentence)\n";
   }
   return 0;

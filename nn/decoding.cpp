@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "core/vector_math.h"
@@ -260,7 +261,9 @@ bool search_over(const SentenceBeam& s, int64_t k, const DecodeOptions& o, bool 
   for (const ScoredTranslation& t : s.finished) scores.push_back(t.score);
   std::nth_element(scores.begin(), scores.begin() + (o.n_best - 1), scores.end(), std::greater<>());
   const float nth_best_done = scores[static_cast<size_t>(o.n_best - 1)];
-  return nth_best_done >= s.live.front().log_probability / length_penalty(static_cast<size_t>(s.limit) + 1, o.length_alpha);
+  const float best_reachable =
+      s.live.front().log_probability / length_penalty(static_cast<size_t>(s.limit) + 1, o.length_alpha);
+  return nth_best_done >= best_reachable;
 }
 
 // The n_best best of the finished hypotheses (every hypothesis finishes, at the latest at its
