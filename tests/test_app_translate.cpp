@@ -39,7 +39,7 @@ TEST_CASE("translate: --input/--output, batches in input order, empty lines, war
   CHECK(out[2].empty());  // so does a blank one
   CHECK(out[5] == out[0]);  // the same sentence gives the same translation wherever it sits in the batch
   // One warning per changed line, naming it; then the summary.
-  CHECK(r.err.find("warning: line 4: 1 ill-formed UTF-8 sequence replaced by U+FFFD") != std::string::npos);
+  CHECK(r.err.find("bcqnmt: warning: line 4: 1 ill-formed UTF-8 sequence replaced by U+FFFD") != std::string::npos);
   CHECK(r.err.find("warning: line 5: ") != std::string::npos);
   CHECK(r.err.find("cut to the model's 126") != std::string::npos);
   CHECK(r.err.find("translate: 6 sentences") != std::string::npos);
