@@ -139,7 +139,8 @@ int run_translate(const TranslateOptions& o, std::istream& in, std::ostream& out
     err << std::fixed << std::setprecision(1) << "translate: " << counts.sentences
         << (counts.sentences == 1 ? " sentence, " : " sentences, ") << counts.tokens
         << (counts.tokens == 1 ? " output token in " : " output tokens in ") << seconds << " s ("
-        << (seconds > 0 ? counts.tokens / seconds : 0.0) << " tokens/s, " << (counts.sentences ? 1000.0 * seconds / static_cast<double>(counts.sentences) : 0.0)
+        << (seconds > 0 ? counts.tokens / seconds : 0.0) << " tokens/s, "
+        << (counts.sentences ? 1000.0 * seconds / static_cast<double>(counts.sentences) : 0.0)
         << " ms/sentence)\n";
   }
   return 0;

@@ -58,7 +58,8 @@ std::string command_line_mistake(int argc, char** argv, const CLI::App& app, con
     if (first_word.empty()) first_word = word;
   }
   if (first_word.empty()) return "";
-  return kErrorLine + std::string("unknown command \"") + first_word + "\"; the commands are " + names + " (see --help)\n";
+  return kErrorLine + std::string("unknown command \"") + first_word + "\"; the commands are " + names +
+         " (see --help)\n";
 }
 
 // What a command wrote to standard output must have arrived: a full disk (`> /dev/full`) or

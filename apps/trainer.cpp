@@ -118,13 +118,14 @@ constexpr double kUniformAttentionEntropy = 0.95;
 
 void warn_if_unhealthy(const ModelHealth& h, int64_t epoch, int64_t step, int64_t warmup, std::ostream& out) {
   if (epoch >= 2 && h.encoder_position_share < kCollapsedPositionShare)
-    out << kWarningLine << "step " << step << ": the encoder output is nearly the same at every position (position-varying "
-        << "share " << h.encoder_position_share << " < " << kCollapsedPositionShare
+    out << kWarningLine << "step " << step
+        << ": the encoder output is nearly the same at every position (position-varying share "
+        << h.encoder_position_share << " < " << kCollapsedPositionShare
         << "), so translations cannot follow the source; check the learning rate and warm-up, the batch size and the "
            "initialisation (docs/training.md)\n";
   if (step > warmup && h.cross_attention_entropy > kUniformAttentionEntropy)
-    out << kWarningLine << "step " << step << ": cross-attention is nearly uniform over the source (normalised entropy "
-        << h.cross_attention_entropy << " > " << kUniformAttentionEntropy
+    out << kWarningLine << "step " << step << ": cross-attention is nearly uniform over the source (normalised "
+        << "entropy " << h.cross_attention_entropy << " > " << kUniformAttentionEntropy
         << ") after warm-up; the decoder is ignoring the source (docs/training.md)\n";
 }
 

@@ -151,6 +151,12 @@ float length_penalty(size_t length, float alpha) {
   return std::pow((5.0f + static_cast<float>(length)) / 6.0f, alpha);
 }
 
+// A hypothesis ended by [END]: its score is log p over the tokens and [END], divided by the
+// length penalty over both.
+ScoredTranslation ended(const std::vector<int32_t>& tokens, float log_probability, float alpha) {
+  return {tokens, log_probability, log_probability / length_penalty(tokens.size() + 1, alpha)};
+}
+
 // Expand: the best `count` continuations of the sentence's live hypotheses, best first.
 // logits holds the sentence's K rows [K, V] (live hypothesis j in row s.rows[j]); the
 // log-softmax uses the vectorised exp. Only a row's own best `count` tokens can be among the
@@ -198,7 +204,7 @@ std::vector<int32_t> select(SentenceBeam& s, const std::vector<Candidate>& candi
     const auto token = static_cast<int32_t>(c.index % v);
     const std::vector<int32_t>& history = s.live[beam].tokens;
     if (token == kEndId) {
-      s.finished.push_back({history, c.log_probability, c.log_probability / length_penalty(history.size() + 1, alpha)});
+      s.finished.push_back(ended(history, c.log_probability, alpha));
       continue;
     }
     live.push_back({history, c.log_probability});
@@ -214,9 +220,9 @@ std::vector<int32_t> select(SentenceBeam& s, const std::vector<Candidate>& candi
 // logits: the sentence's K rows [K, V].
 void finish_at_limit(SentenceBeam& s, const float* logits, int64_t v, float alpha) {
   for (size_t j = 0; j < s.live.size(); ++j) {
-    const Hypothesis& h = s.live[j];
-    const float lp = h.log_probability + log_probability_of(logits + static_cast<int64_t>(s.rows[j]) * v, v, kEndId);
-    s.finished.push_back({h.tokens, lp, lp / length_penalty(h.tokens.size() + 1, alpha)});
+    const float* row = logits + static_cast<int64_t>(s.rows[j]) * v;
+    const float log_probability = s.live[j].log_probability + log_probability_of(row, v, kEndId);
+    s.finished.push_back(ended(s.live[j].tokens, log_probability, alpha));
   }
   s.live.clear();
 }

@@ -44,16 +44,11 @@ void padded_activations(const BcqKernelMatrix& w, const float* x, float* xp) {
   }
 }
 
-// Nibble tables of one activation vector: for every 4 padded columns k, entry i is
+// Portable nibble tables: for every 4 columns k of x, entry i of table k is
 // sum_j (bit j of i ? +x[4k+j] : -x[4k+j]).
-void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables, BcqIsa isa) {
-  std::vector<float> xp(static_cast<size_t>(w.padded_cols()));
-  padded_activations(w, x, xp.data());
-  const int64_t nibbles = w.padded_cols() / 4;
-  if (isa == BcqIsa::avx512) return bcq_nibble_tables_avx512(xp.data(), nibbles, tables);
-  if (isa == BcqIsa::avx2) return bcq_nibble_tables_avx2(xp.data(), nibbles, tables);
+void nibble_tables_portable(const float* x, int64_t nibbles, float* tables) {
   for (int64_t k = 0; k < nibbles; ++k) {
-    const float* v = xp.data() + 4 * k;
+    const float* v = x + 4 * k;
     float* t = tables + 16 * k;
     // Entry i differs from entry i & (i - 1) (its lowest set bit cleared) by 2 x[lowest bit].
     t[0] = -(v[0] + v[1] + v[2] + v[3]);
@@ -130,6 +125,30 @@ void dequantize_tile_portable(const BcqDequantizeArgs& a) {
     }
 }
 
+// The kernels of one ISA: the one place that maps a BcqIsa to its functions.
+struct IsaKernels {
+  void (*nibble_tables)(const float* x, int64_t nibbles, float* tables);
+  void (*tile)(const BcqTileArgs&);
+  void (*dequantize)(const BcqDequantizeArgs&);
+};
+
+IsaKernels kernels_for(BcqIsa isa) {
+  switch (isa) {
+    case BcqIsa::avx512: return {bcq_nibble_tables_avx512, bcq_tile_avx512, bcq_dequantize_tile_avx512};
+    case BcqIsa::avx2: return {bcq_nibble_tables_avx2, bcq_tile_avx2, bcq_dequantize_tile_avx2};
+    case BcqIsa::portable: break;
+  }
+  return {nibble_tables_portable, tile_portable, dequantize_tile_portable};
+}
+
+// Nibble tables of one activation vector x [cols], over the padded column space (groups
+// padded to whole blocks with zeros): tables [padded_cols / 4][16].
+void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables, BcqIsa isa) {
+  std::vector<float> xp(static_cast<size_t>(w.padded_cols()));
+  padded_activations(w, x, xp.data());
+  kernels_for(isa).nibble_tables(xp.data(), w.padded_cols() / 4, tables);
+}
+
 // Y [n, rows] = X W^T (+ bias) for n >= kBcqDequantizeFromRows: panels of whole tiles are
 // dequantized (into the padded column space, where X is padded the same way) and multiplied
 // on the calling thread; panels are split over threads by the threading rule.
@@ -138,9 +157,7 @@ void dequantized_product(const BcqKernelMatrix& w, int64_t n, const float* x, fl
   const int64_t pc = w.padded_cols();
   std::vector<float> xp(static_cast<size_t>(n * pc));
   for (int64_t b = 0; b < n; ++b) padded_activations(w, x + b * w.cols, xp.data() + b * pc);
-  void (*dequantize)(const BcqDequantizeArgs&) = isa == BcqIsa::avx512 ? bcq_dequantize_tile_avx512
-                                                 : isa == BcqIsa::avx2 ? bcq_dequantize_tile_avx2
-                                                                       : dequantize_tile_portable;
+  void (*dequantize)(const BcqDequantizeArgs&) = kernels_for(isa).dequantize;
   const int64_t panel_tiles = std::max<int64_t>(1, kPanelBytes / (kTile * pc * static_cast<int64_t>(sizeof(float))));
   const int64_t panels = (w.tiles + panel_tiles - 1) / panel_tiles;
   const int64_t grain = grain_for_cost(kNsPerMac * static_cast<double>(n * panel_tiles * kTile * pc));
@@ -212,9 +229,7 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
       build_nibble_tables(w, x + b * w.cols, tables.data() + b * table_floats, isa);
     }
   }
-  void (*kernel)(const BcqTileArgs&) = isa == BcqIsa::avx512 ? bcq_tile_avx512
-                                       : isa == BcqIsa::avx2 ? bcq_tile_avx2
-                                                             : tile_portable;
+  void (*kernel)(const BcqTileArgs&) = kernels_for(isa).tile;
   // Tiles are split over threads only in tasks long enough to pay for the hand-off
   // (core/parallel.h): 4096 x 4096 splits, a decoder's 512 x 128 stays on the caller.
   const int64_t grain = grain_for_cost(kNsPerBlockLookup * static_cast<double>(blocks * w.bits * n));
