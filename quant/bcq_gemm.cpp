@@ -1,6 +1,9 @@
 #include "quant/bcq_gemm.h"
 
+#include <emmintrin.h>  // SSE2, part of x86-64: the table rounding below, the same on every CPU
+
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/execution_context.h"
@@ -15,12 +18,15 @@ namespace {
 
 constexpr int64_t kTile = BcqKernelMatrix::kTileRows;
 constexpr int64_t kBlockCols = BcqKernelMatrix::kBlockCols;
-// 32 blocks of nibble tables (1,024 columns) = 16 KB, half of L1d.
+// 32 blocks of tables (1,024 columns) = 8 KB of int16 (16 KB widened to int32 for AVX2), at
+// most half of L1d. 64 blocks measured no faster on 4096 x 4096 (AVX-512, Zen 4).
 constexpr int64_t kTableSpanBlocks = 32;
-// What one (16-row tile, 32-column block, bit plane, activation row) costs the AVX-512 kernel:
-// 4.4 ns cache-resident on the 2.6 GHz Zen 4 (bench_bcq_gemv, 128 columns). It turns the work
-// of a call into time for the threading rule of core/parallel.h.
-constexpr double kNsPerBlockLookup = 4.4;
+// What one (16-row tile, 32-column block, bit plane, activation row) costs the AVX-512 kernel
+// cache-resident on the 2.6 GHz Zen 4: 4.4 ns with fp32 tables (bench_bcq_gemv, 128 columns),
+// times 0.68 for the integer tables (0.65 vs 0.96 ns per 16 x 8 x 1 lookup, stand-alone copies
+// of both loops). It turns the work of a call into time for the threading rule of
+// core/parallel.h.
+constexpr double kNsPerBlockLookup = 3.0;
 // Signs are prefetched this far ahead of the kernel, in the order a task reads them, into L2
 // (_MM_HINT_T1). One core's hardware prefetch does not keep the kernel fed from DRAM; with
 // the next tile's line into L1 instead, 4096 x 4096 at 3 bits streamed took 700-760 us, with
@@ -44,43 +50,122 @@ void padded_activations(const BcqKernelMatrix& w, const float* x, float* xp) {
   }
 }
 
-// Portable nibble tables: for every 4 columns k of x, entry i of table k is
-// sum_j (bit j of i ? +x[4k+j] : -x[4k+j]).
-void nibble_tables_portable(const float* x, int64_t nibbles, float* tables) {
-  for (int64_t k = 0; k < nibbles; ++k) {
-    const float* v = x + 4 * k;
-    float* t = tables + 16 * k;
-    // Entry i differs from entry i & (i - 1) (its lowest set bit cleared) by 2 x[lowest bit].
-    t[0] = -(v[0] + v[1] + v[2] + v[3]);
-    for (int i = 1; i < 16; ++i) t[i] = t[i & (i - 1)] + 2.0f * v[__builtin_ctz(static_cast<unsigned>(i))];
+// The largest |entry| of a chunk's table, sum_j |x_j|, summed in the order the entries are
+// (integer_tables). Rounding is monotonic, so no entry exceeds it.
+float chunk_magnitude(const float* v) { return ((std::abs(v[0]) + std::abs(v[1])) + std::abs(v[2])) + std::abs(v[3]); }
+
+// A group's table step (the value of one table unit) and its inverse, from its chunks' largest
+// magnitude: entries become integers in [-kBcqTableLevels, kBcqTableLevels].
+struct TableScale {
+  float step;
+  float inverse;
+};
+TableScale table_scale(float largest) {
+  return {largest / static_cast<float>(kBcqTableLevels),
+          largest > 0.0f ? static_cast<float>(kBcqTableLevels) / largest : 0.0f};
+}
+
+// Where the 16 entries of nibble n (columns 4n..4n+3) of block b start in integer_tables' layout.
+int64_t nibble_offset(int64_t b, int n) { return b * 128 + (n % 4) * 32 + (n / 4) * 16; }
+
+// The integer tables of x [cols] ("Table rounding", quant/bcq_gemm.h), in the AVX-512 layout
+// that the other layouts are widened from: tables [blocks][4][32] int16, row k of a block
+// holding the table of its nibble k (entries 0-15) and of its nibble k + 4 (16-31); entry i of
+// nibble n (columns 4n..4n+3 of the block) is round(sum_j (bit j of i ? +x : -x)[4n + j] / step).
+// steps [groups]: step = largest / kBcqTableLevels, largest the group's largest |entry|.
+// Written with SSE2 intrinsics so that every CPU and build computes the same integers: the
+// entries are summed in one fixed order ((x0 +- x1) +- x2) +- x3 and rounded to nearest even
+// by cvtps2dq, with no compiler freedom to fuse the multiply into anything.
+void integer_tables(const BcqKernelMatrix& w, const float* x, int16_t* tables, float* steps) {
+  std::vector<float> xp(static_cast<size_t>(w.padded_cols()));
+  padded_activations(w, x, xp.data());
+  const int64_t nibbles_per_group = w.blocks_per_group * kBlockCols / 4;
+  const __m128 minus = _mm_set1_ps(-0.0f);
+  // Sign flips of entries 4m + r (r = 0..3): bit 0 and bit 1 of r pick +-x0 and +-x1.
+  const __m128 flip0 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, 0, INT32_MIN, 0));
+  const __m128 flip1 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, INT32_MIN, 0, 0));
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const float* xg = xp.data() + g * nibbles_per_group * 4;
+    float largest = 0.0f;
+    for (int64_t k = 0; k < nibbles_per_group; ++k) largest = std::max(largest, chunk_magnitude(xg + 4 * k));
+    const TableScale scale = table_scale(largest);
+    steps[g] = scale.step;
+    const __m128 inverse = _mm_set1_ps(scale.inverse);
+    for (int64_t k = 0; k < nibbles_per_group; ++k) {
+      const float* v = xg + 4 * k;
+      const __m128 pair = _mm_add_ps(_mm_xor_ps(_mm_set1_ps(v[0]), flip0), _mm_xor_ps(_mm_set1_ps(v[1]), flip1));
+      __m128i rounded[4];
+      for (int m = 0; m < 4; ++m) {  // entries 4m .. 4m + 3: bits 2 and 3 of the entry are those of m
+        const __m128 x2 = _mm_set1_ps(v[2]), x3 = _mm_set1_ps(v[3]);
+        const __m128 e = _mm_add_ps(_mm_add_ps(pair, (m & 1) ? x2 : _mm_xor_ps(x2, minus)),
+                                    (m & 2) ? x3 : _mm_xor_ps(x3, minus));
+        rounded[m] = _mm_cvtps_epi32(_mm_mul_ps(e, inverse));
+      }
+      int16_t* t = tables + nibble_offset(g * w.blocks_per_group + k / 8, static_cast<int>(k % 8));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(t), _mm_packs_epi32(rounded[0], rounded[1]));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(t + 8), _mm_packs_epi32(rounded[2], rounded[3]));
+    }
   }
 }
 
-// Portable path: 256-entry byte tables (one per 8 columns), table[b] = nibble_lo[b & 15] +
-// nibble_hi[b >> 4].
-void expand_byte_tables(int64_t bytes_per_row, const float* nibble, float* bytes) {
-  for (int64_t c = 0; c < bytes_per_row; ++c) {
-    const float* lo = nibble + 32 * c;
-    const float* hi = lo + 16;
-    float* t = bytes + 256 * c;
-    for (int b = 0; b < 256; ++b) t[b] = lo[b & 15] + hi[b >> 4];
-  }
+// AVX2 layout: int32 [blocks * 8][16], nibbles in column order.
+void widen_tables_avx2(const int16_t* tables, int64_t blocks, int32_t* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int n = 0; n < 8; ++n) std::copy_n(tables + nibble_offset(b, n), 16, out + (b * 8 + n) * 16);
 }
 
-// y = W x (+ bias) as a plain loop, for any layout with sign_bit(q, r, c) and alpha(q, r, g).
+// Portable layout: int32 byte tables [blocks * 4][256], one per 8 columns, table[v] =
+// nibble_lo[v & 15] + nibble_hi[v >> 4]: one scalar lookup per byte of a sign word.
+void widen_tables_portable(const int16_t* tables, int64_t blocks, int32_t* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int j = 0; j < 4; ++j) {
+      const int16_t* lo = tables + nibble_offset(b, 2 * j);
+      const int16_t* hi = tables + nibble_offset(b, 2 * j + 1);
+      int32_t* t = out + (b * 4 + j) * 256;
+      for (int v = 0; v < 256; ++v) t[v] = lo[v & 15] + hi[v >> 4];
+    }
+}
+
+// y = W x (+ bias) as a plain loop, for any layout with sign_bit(q, r, c) and alpha(q, r, g),
+// with the LUT kernels' table rounding spelled out: per group g, each chunk of 4 columns adds
+// round(entry / step_g), entry = the chunk's signed sum in integer_tables' order, and the
+// integer sum is scaled by alpha * step_g. So it computes the kernels' integers exactly and
+// differs from them only in the order of the final float adds. (ggml's reference dot
+// products round activations the way its SIMD ones do, for the same reason.)
 template <class Matrix>
 void reference_product(const Matrix& w, int64_t group_width, int64_t groups, int64_t n, const float* x, float* y,
                        const float* bias) {
+  std::vector<TableScale> scales(static_cast<size_t>(groups));
   for (int64_t b = 0; b < n; ++b) {
     const float* xb = x + b * w.cols;
+    // Column c of the group starting at c0, zero past its end (the kernels' zero padding).
+    auto column = [&](int64_t c, int64_t end) { return c < end ? xb[c] : 0.0f; };
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t c0 = g * group_width, c1 = std::min(w.cols, c0 + group_width);
+      float largest = 0.0f;
+      for (int64_t c = c0; c < c1; c += 4) {
+        const float v[4] = {column(c, c1), column(c + 1, c1), column(c + 2, c1), column(c + 3, c1)};
+        largest = std::max(largest, chunk_magnitude(v));
+      }
+      scales[static_cast<size_t>(g)] = table_scale(largest);
+    }
     for (int64_t r = 0; r < w.rows; ++r) {
       float acc = bias ? bias[r] : 0.0f;
       for (int q = 0; q < w.bits; ++q) {
         for (int64_t g = 0; g < groups; ++g) {
-          float s = 0.0f;
-          for (int64_t c = g * group_width; c < std::min(w.cols, (g + 1) * group_width); ++c)
-            s += w.sign_bit(q, r, c) ? xb[c] : -xb[c];
-          acc += w.alpha(q, r, g) * s;
+          const int64_t c0 = g * group_width, c1 = std::min(w.cols, c0 + group_width);
+          const TableScale scale = scales[static_cast<size_t>(g)];
+          int64_t sum = 0;
+          for (int64_t c = c0; c < c1; c += 4) {
+            float entry = 0.0f;
+            for (int64_t j = 0; j < 4; ++j) {
+              const float v = column(c + j, c1);
+              const float signed_v = c + j < c1 && w.sign_bit(q, r, c + j) ? v : -v;
+              entry = j == 0 ? signed_v : entry + signed_v;
+            }
+            sum += static_cast<int64_t>(std::nearbyint(entry * scale.inverse));
+          }
+          acc += w.alpha(q, r, g) * (static_cast<float>(sum) * scale.step);
         }
       }
       y[b * w.rows + r] = acc;
@@ -90,22 +175,24 @@ void reference_product(const Matrix& w, int64_t group_width, int64_t groups, int
 
 void tile_portable(const BcqTileArgs& a) {
   const int q_bits = a.bits;
-  float acc[8][kTile];
+  const int32_t* tables = static_cast<const int32_t*>(a.tables);
+  int32_t acc[8][kTile];
   for (int64_t b0 = a.block_begin; b0 < a.block_end;) {
     const int64_t g = b0 / a.blocks_per_group;
     const int64_t b1 = std::min((g + 1) * a.blocks_per_group, a.block_end);
-    for (int q = 0; q < q_bits; ++q) std::fill(acc[q], acc[q] + kTile, 0.0f);
+    for (int q = 0; q < q_bits; ++q) std::fill(acc[q], acc[q] + kTile, 0);
     for (int64_t b = b0; b < b1; ++b) {
       const uint32_t* s = a.signs + b * q_bits * kTile;
       for (int j = 0; j < 4; ++j) {  // byte j of a word: columns 8j .. 8j + 7 of the block
-        const float* table = a.tables + 256 * (4 * b + j);
+        const int32_t* table = tables + 256 * (4 * b + j);
         for (int q = 0; q < q_bits; ++q)
           for (int64_t i = 0; i < kTile; ++i) acc[q][i] += table[(s[q * kTile + i] >> (8 * j)) & 0xFFu];
       }
     }
     const float* alpha = a.alphas + g * q_bits * kTile;
     for (int q = 0; q < q_bits; ++q)
-      for (int64_t i = 0; i < kTile; ++i) a.out[i] += alpha[q * kTile + i] * acc[q][i];
+      for (int64_t i = 0; i < kTile; ++i)
+        a.out[i] = std::fma(alpha[q * kTile + i], static_cast<float>(acc[q][i]) * a.table_steps[g], a.out[i]);
     b0 = b1;
   }
 }
@@ -125,28 +212,23 @@ void dequantize_tile_portable(const BcqDequantizeArgs& a) {
     }
 }
 
-// The kernels of one ISA: the one place that maps a BcqIsa to its functions.
+// The kernels of one ISA: the one place that maps a BcqIsa to its functions and table layout.
 struct IsaKernels {
-  void (*nibble_tables)(const float* x, int64_t nibbles, float* tables);
   void (*tile)(const BcqTileArgs&);
   void (*dequantize)(const BcqDequantizeArgs&);
+  // Widens integer_tables' int16 layout into the ISA's int32 one (null: the kernel reads it
+  // as it is), of table_ints_per_block int32 per 32-column block.
+  void (*widen_tables)(const int16_t* tables, int64_t blocks, int32_t* out);
+  int64_t table_ints_per_block;
 };
 
 IsaKernels kernels_for(BcqIsa isa) {
   switch (isa) {
-    case BcqIsa::avx512: return {bcq_nibble_tables_avx512, bcq_tile_avx512, bcq_dequantize_tile_avx512};
-    case BcqIsa::avx2: return {bcq_nibble_tables_avx2, bcq_tile_avx2, bcq_dequantize_tile_avx2};
+    case BcqIsa::avx512: return {bcq_tile_avx512, bcq_dequantize_tile_avx512, nullptr, 0};
+    case BcqIsa::avx2: return {bcq_tile_avx2, bcq_dequantize_tile_avx2, widen_tables_avx2, 8 * 16};
     case BcqIsa::portable: break;
   }
-  return {nibble_tables_portable, tile_portable, dequantize_tile_portable};
-}
-
-// Nibble tables of one activation vector x [cols], over the padded column space (groups
-// padded to whole blocks with zeros): tables [padded_cols / 4][16].
-void build_nibble_tables(const BcqKernelMatrix& w, const float* x, float* tables, BcqIsa isa) {
-  std::vector<float> xp(static_cast<size_t>(w.padded_cols()));
-  padded_activations(w, x, xp.data());
-  kernels_for(isa).nibble_tables(xp.data(), w.padded_cols() / 4, tables);
+  return {tile_portable, dequantize_tile_portable, widen_tables_portable, 4 * 256};
 }
 
 // Y [n, rows] = X W^T (+ bias) for n >= kBcqDequantizeFromRows: panels of whole tiles are
@@ -216,20 +298,23 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   if (n <= 0 || w.rows == 0) return;
   if (n >= kBcqDequantizeFromRows) return dequantized_product(w, n, x, y, bias, isa);
   const int64_t blocks = w.blocks();
-  const int64_t nibble_floats = blocks * 128;
-  const int64_t table_floats = isa == BcqIsa::portable ? blocks * 4 * 256 : nibble_floats;
-  // Tables cost 4 * padded_cols adds per activation row, shared by every row and bit plane.
-  std::vector<float> tables(static_cast<size_t>(n * table_floats));
-  std::vector<float> nibble(isa == BcqIsa::portable ? static_cast<size_t>(nibble_floats) : 0);
-  for (int64_t b = 0; b < n; ++b) {
-    if (isa == BcqIsa::portable) {
-      build_nibble_tables(w, x + b * w.cols, nibble.data(), isa);
-      expand_byte_tables(blocks * 4, nibble.data(), tables.data() + b * table_floats);
-    } else {
-      build_nibble_tables(w, x + b * w.cols, tables.data() + b * table_floats, isa);
-    }
-  }
-  void (*kernel)(const BcqTileArgs&) = kernels_for(isa).tile;
+  const IsaKernels kernels = kernels_for(isa);
+  // Tables cost ~40 SSE operations per 4 columns and activation row, shared by every row and
+  // bit plane of W; the AVX2 and portable layouts are widened from them.
+  std::vector<int16_t> tables(static_cast<size_t>(n * blocks * 128));
+  std::vector<float> steps(static_cast<size_t>(n * w.groups));
+  for (int64_t b = 0; b < n; ++b)
+    integer_tables(w, x + b * w.cols, tables.data() + b * blocks * 128, steps.data() + b * w.groups);
+  const int64_t row_ints = blocks * kernels.table_ints_per_block;
+  std::vector<int32_t> widened(static_cast<size_t>(n * row_ints));
+  if (kernels.widen_tables)
+    for (int64_t b = 0; b < n; ++b)
+      kernels.widen_tables(tables.data() + b * blocks * 128, blocks, widened.data() + b * row_ints);
+  auto row_tables = [&](int64_t b) -> const void* {
+    if (kernels.widen_tables) return widened.data() + b * row_ints;
+    return tables.data() + b * blocks * 128;
+  };
+  void (*kernel)(const BcqTileArgs&) = kernels.tile;
   // Tiles are split over threads only in tasks long enough to pay for the hand-off
   // (core/parallel.h): 4096 x 4096 splits, a decoder's 512 x 128 stays on the caller.
   const int64_t grain = grain_for_cost(kNsPerBlockLookup * static_cast<double>(blocks * w.bits * n));
@@ -255,8 +340,8 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
       for (int64_t t = t0; t < t1; ++t) {
         const uint32_t* next = prefetch_for(t);
         for (int64_t b = 0; b < n; ++b)
-          kernel({w.tile_signs(t), w.tile_alphas(t), tables.data() + b * table_floats, w.blocks_per_group, k0, k1,
-                  w.bits, out.data() + ((t - t0) * n + b) * kTile, b == 0 ? next : nullptr});
+          kernel({w.tile_signs(t), w.tile_alphas(t), row_tables(b), steps.data() + b * w.groups, w.blocks_per_group, k0,
+                  k1, w.bits, out.data() + ((t - t0) * n + b) * kTile, b == 0 ? next : nullptr});
       }
     }
     for (int64_t t = t0; t < t1; ++t) {

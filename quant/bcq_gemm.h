@@ -5,9 +5,21 @@
 // x is cut into chunks of 4 activations; for each chunk the 16 signed sums
 // +-x0 +-x1 +-x2 +-x3 are tabulated once per call (shared by every row and bit plane), and
 // each nibble of a packed sign row then replaces 4 multiply-adds by one table lookup-add.
-// AVX-512 looks up 16 rows at once with one vpermps (a 16-entry table is one register);
-// AVX2 uses two 8-entry permutes and a blend; the portable path merges two nibble tables
-// into a 256-entry table per byte (one scalar lookup per byte).
+// AVX-512 looks up 16 rows' two nibbles at once with one vpermw (32 int16 entries are one
+// register); AVX2 uses two 8-entry permutes and a blend; the portable path merges two nibble
+// tables into a 256-entry table per byte (one scalar lookup per byte).
+//
+// Table rounding: the tables hold integers, as T-MAC's do (Wei et al., EuroSys 2025; int8
+// there). Within each group of W's columns, entries are
+// divided by step = (largest |entry| of the group) / kBcqTableLevels and rounded to the
+// nearest integer, so every lookup-add is an exact integer add, 32 lanes of int16 per
+// AVX-512 instruction instead of 16 fp32 lanes. Each entry is off by at most step / 2, so an
+// output y_r moves by at most sum over planes q and groups g of
+//   |alpha_q,r,g| x (chunks of 4 columns in g) x step_g / 2
+// from the exact product (tests/test_quant_kernels.cpp checks this bound); with
+// kBcqTableLevels = 8191 that is about 6e-5 x the group's largest chunk per lookup. The
+// integers are the same on every CPU, and every ISA turns them into floats with the same
+// operations, so all give bit-identical outputs.
 //
 // Dispatch (the convention of core/README.md, "Fast and reference paths"): bcq_gemm and
 // bcq_gemv run bcq_gemm_reference on the reference kernel path (core/execution_context.h),
@@ -39,6 +51,10 @@ enum class BcqIsa { portable, avx2, avx512 };
 // Decoding a sentence (1-4 rows) stays on the LUT kernels; evaluate's batches (up to 64
 // sentences) and beam search's (4 rows each) take this path.
 constexpr int64_t kBcqDequantizeFromRows = 64;
+
+// The largest table entry, in steps (see "Table rounding"): four entries are summed in int16
+// lanes before they are widened, and 4 x 8191 fits int16.
+constexpr int kBcqTableLevels = 8191;
 
 bool bcq_isa_supported(BcqIsa isa);  // by this CPU
 BcqIsa bcq_best_isa();

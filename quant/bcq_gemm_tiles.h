@@ -1,9 +1,12 @@
 #pragma once
 // Internal to quant/: the per-ISA tile kernels behind bcq_gemm. Each adds the part of W_tile x
-// that falls in column blocks [block_begin, block_end) to out [16]; a group cut by the range
-// boundary is scaled by its alpha in two parts (alpha * (s1 + s2) = alpha * s1 + alpha * s2). The AVX translation units are compiled for their ISA, so they
-// use only raw pointers and intrinsics (no inline library code that the linker could pick
-// for callers on older CPUs).
+// that falls in column blocks [block_begin, block_end) to out [16]. For each group (or the part
+// of it in the range) and each plane q in order, it sums the plane's table lookups exactly in
+// int32 (S_q) and does out = fma(alpha_q, float(S_q) * table_step, out); a group cut by the
+// range boundary is scaled in two parts. Every ISA does exactly these float operations on the
+// same integers, so all give bit-identical outputs. The AVX translation units are compiled
+// for their ISA, so they use only raw pointers and intrinsics (no inline library code that
+// the linker could pick for callers on older CPUs).
 #include <cstdint>
 
 namespace bcqnmt {
@@ -11,7 +14,11 @@ namespace bcqnmt {
 struct BcqTileArgs {
   const uint32_t* signs;    // the tile's block [blocks][Q][16], 64-byte aligned
   const float* alphas;      // [groups][Q][16]
-  const float* tables;      // nibble tables [blocks * 8][16] (portable: byte tables [blocks * 4][256])
+  // The integer tables of one activation row (quant/bcq_gemm.h, "Table rounding"), in the
+  // ISA's layout: AVX-512 int16 [blocks][4][32] (nibbles k and k + 4 side by side), AVX2 int32
+  // [blocks * 8][16], portable int32 byte tables [blocks * 4][256].
+  const void* tables;
+  const float* table_steps;  // [groups]: the value of one table unit in each group
   int64_t blocks_per_group;
   int64_t block_begin;
   int64_t block_end;
@@ -41,11 +48,5 @@ struct BcqDequantizeArgs {
 };
 void bcq_dequantize_tile_avx512(const BcqDequantizeArgs& a);
 void bcq_dequantize_tile_avx2(const BcqDequantizeArgs& a);
-
-// tables [nibbles][16]: entry i of nibble k is sum_j (bit j of i ? +1 : -1) * x[4k + j],
-// computed as 4 multiply-adds with constant sign vectors. For matrices with few rows the
-// tables are a sizeable part of a call (128 x 1024: 4096 entries against 3072 lookups).
-void bcq_nibble_tables_avx512(const float* x, int64_t nibbles, float* tables);
-void bcq_nibble_tables_avx2(const float* x, int64_t nibbles, float* tables);
 
 }  // namespace bcqnmt

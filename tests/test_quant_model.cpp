@@ -245,7 +245,7 @@ TEST_CASE("translation from a .bcq file on the LUT kernels matches the fp32 mode
       max_abs = std::max(max_abs, static_cast<double>(std::fabs(want[s][i])));
     }
   MESSAGE("logits: max |kernels - dense| = " << max_diff << ", max |logit| = " << max_abs);
-  CHECK(max_diff <= 1e-4 * max_abs);
+  CHECK(max_diff <= test::kTableRoundingLogitShare * max_abs);
   DecodeOptions options;
   options.max_length = 12;
   const auto want_ids = translate_batch(*dense.model, source, options);
