@@ -34,12 +34,29 @@ double best_validation_accuracy(const std::filesystem::path& best) {
   const Checkpoint c = load_checkpoint(best);
   return c.metrics.count("val_masked_accuracy") ? c.metrics.at("val_masked_accuracy") : 0.0;
 }
+
+// A variant's validation accuracy: its best checkpoint's, or for post-training quantization,
+// which trains nothing and keeps no checkpoint, the validation record quantize logged last.
+double variant_validation_accuracy(const RunDirectory& run, const std::string& variant, std::ostream& out) {
+  const std::filesystem::path best = run.variant_dir(variant) / "best.ckpt";
+  if (std::filesystem::exists(best)) return best_validation_accuracy(best);
+  double accuracy = 0.0;
+  for (const nlohmann::json& record : run.read_metrics(out))
+    if (record.value("phase", "") == "quantize" && record.value("variant", "") == variant &&
+        record.value("kind", "") == "validation" && record.contains("val_masked_accuracy"))
+      accuracy = record["val_masked_accuracy"].get<double>();
+  return accuracy;
+}
 }  // namespace
 
 int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   const std::string data_dir = resolve_data_dir(o.data);
   // Fail at once, not after learning vocabularies, if the run was started differently.
-  check_run_config(RunDirectory{o.run}, read_config_file(o.config), o.config, /*restart=*/false);
+  const nlohmann::json config = read_config_file(o.config);
+  check_run_config(RunDirectory{o.run}, config, o.config, /*restart=*/false);
+  const auto quantization = QuantizationConfig::from_json(config.value("quantization", nlohmann::json::object()));
+  if (o.quantize_epochs > 0 && quantization.mode == QuantizationMode::ptq)
+    throw UsageError("pipeline: --quantize-epochs: the config's quantization \"mode\" is \"ptq\", which does not train");
   out << "== 1/5 vocabularies\n";
   VocabOptions vocab;  // the default vocabulary size
   vocab.data = data_dir;
@@ -55,7 +72,8 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
     run_average({o.run, data_dir, std::min(e.training.keep_epoch_checkpoints, epochs)}, out);
   }
   stop_if_interrupted();
-  out << "== 3/5 BCQ quantization-aware training\n";
+  const bool post_training = e.quantization.mode == QuantizationMode::ptq;
+  out << (post_training ? "== 3/5 BCQ post-training quantization\n" : "== 3/5 BCQ quantization-aware training\n");
   QuantizeOptions q;
   q.run = o.run;
   q.data = data_dir;
@@ -76,7 +94,7 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   const EvaluationSummary bcq = evaluate_run(ev, out);
 
   const double fp_acc = best_validation_accuracy(e.run.pretrain_dir() / "best.ckpt");
-  const double bcq_acc = best_validation_accuracy(e.run.variant_dir(q.name) / "best.ckpt");
+  const double bcq_acc = variant_validation_accuracy(e.run, q.name, out);
   const double fp_mb = 4.0 * 1e-6 * static_cast<double>(Transformer(e.model, 1).num_parameters());
   const double bcq_mb = 1e-6 * static_cast<double>(std::filesystem::file_size(e.run.bcq_model(q.name)));
   out << "\n" << std::left << std::setw(8) << "model" << std::right << std::setw(12) << "BLEU(nltk)" << std::setw(12)

@@ -124,3 +124,35 @@ TEST_CASE("pipeline: SIGINT during evaluation exits 130 at once") {
   MESSAGE("stopped " << seconds << " s after SIGINT");
   CHECK(seconds < 5.0);
 }
+
+// Post-training quantization keeps no checkpoint (nothing is trained): the summary takes the
+// variant's validation accuracy from the record quantize logged, where it used to fail on
+// the missing best.ckpt (exit 1, after both evaluations), and --quantize-epochs, which a ptq
+// config cannot use, is refused before anything runs.
+TEST_CASE("pipeline with a post-training quantization config runs to its summary") {
+  ScratchDir dir;
+  make_synthetic_corpus(dir.path / "data", 300, 30, /*test_pairs=*/20);
+  write_text(dir.path / "config.json", R"({
+    "model": {"num_layers": 1, "d_model": 32, "dff": 64, "num_heads": 2, "key_dim": 16, "dropout_rate": 0.1},
+    "training": {"epochs": 1, "batch_size": 32, "shuffle_buffer": 200, "warmup_steps": 20, "seed": 3},
+    "quantization": {"bits": 3, "mode": "ptq"}
+  })");
+  const std::string base = "pipeline --config " + (dir.path / "config.json").string() + " --data " +
+                           (dir.path / "data").string() + " --run " + (dir.path / "run").string();
+  const CommandResult refused = run_bcqnmt(base + " --quantize-epochs 2");
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("\"ptq\", which does not train") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path / "run"));
+  const CommandResult r = run_bcqnmt(base);
+  INFO("stdout tail: " << r.out.substr(r.out.size() > 2000 ? r.out.size() - 2000 : 0));
+  INFO("stderr: " << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("== 3/5 BCQ post-training quantization") != std::string::npos);
+  const auto row = r.out.find("\nbcq ");
+  REQUIRE(row != std::string::npos);
+  std::istringstream fields(r.out.substr(row + 1));
+  std::string name;
+  double bleu = 0, sacre = 0, accuracy = 0;
+  fields >> name >> bleu >> sacre >> accuracy;
+  CHECK(accuracy > 0.0);  // the logged validation accuracy, not a default
+}
