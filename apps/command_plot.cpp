@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <regex>
 #include <sstream>
@@ -156,9 +157,13 @@ bool plot_health(const MetricRecords& m, const std::filesystem::path& path) {
   return true;
 }
 
-std::string plot_sentence(const PlotOptions& o) {
+// The attention picture's sentence: --sentence, else the corpus's first test sentence; none
+// when neither is given nor found (the other pictures need no corpus).
+std::optional<std::string> plot_sentence(const PlotOptions& o) {
   if (!o.sentence.empty()) return o.sentence;
-  const ParallelText test = load_split(resolve_data_dir(o.data), Split::kTest);
+  const std::optional<std::string> data = find_data_dir(o.data);
+  if (!data) return std::nullopt;
+  const ParallelText test = load_split(*data, Split::kTest);
   if (test.size() == 0) throw AppError("the test split has no sentences: give one with --sentence");
   return test.source.front();
 }
@@ -289,8 +294,12 @@ int run_plot(const PlotOptions& o, std::ostream& out) {
   else
     out << "no health signals in " << e.run.metrics().string() << " (trained before they were logged): no health.svg\n";
   auto model = load_run_model(e, "fp");
-  plot_attention(e, *model, plot_sentence(o), dir / "attention.svg");
-  out << "wrote " << (dir / "attention.svg").string() << "\n";
+  if (const std::optional<std::string> sentence = plot_sentence(o)) {
+    plot_attention(e, *model, *sentence, dir / "attention.svg");
+    out << "wrote " << (dir / "attention.svg").string() << "\n";
+  } else {
+    out << "no corpus found and no --sentence: no attention.svg\n";
+  }
   plot_weights(e, *model, o, dir / "weights.svg");
   out << "wrote " << (dir / "weights.svg").string() << "\n";
   const std::filesystem::path sensitivity = e.run.root / kSensitivityFile;
@@ -310,7 +319,7 @@ Subcommand add_plot_command(CLI::App& app) {
                                            "sensitivity sweep if measured");
   add_run_flag(c, o->run);
   c->add_option("--out", o->out, "Output directory (default: RUN/plots)");
-  add_data_flag(c, o->data, "; its first test sentence is drawn");
+  add_data_flag(c, o->data, "; its first test sentence is drawn (without a corpus or --sentence: no attention.svg)");
   c->add_option("--sentence", o->sentence, "Portuguese sentence for the attention picture");
   c->add_option("--layer", o->layer, "Weight matrix for the histogram")->capture_default_str();
   c->add_option("--bits", o->bits, "BCQ bits of the levels (default: the run's)")->check(CLI::Range(1, 8));

@@ -139,14 +139,19 @@ std::vector<std::string> default_data_dirs() {
   return {(fs::path("..") / "shared" / "data" / "ted_hrlr_pt_to_en").string(), "ted_hrlr_pt_to_en"};
 }
 
-std::string resolve_data_dir(const std::string& flag_value) {
+std::optional<std::string> find_data_dir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv("BCQNMT_DATA"); env != nullptr && env[0] != '\0') return env;
-  std::string tried;
-  for (const std::string& dir : default_data_dirs()) {
+  for (const std::string& dir : default_data_dirs())
     if (fs::is_directory(dir)) return dir;
+  return std::nullopt;
+}
+
+std::string resolve_data_dir(const std::string& flag_value) {
+  if (std::optional<std::string> dir = find_data_dir(flag_value)) return *dir;
+  std::string tried;
+  for (const std::string& dir : default_data_dirs())
     tried += (tried.empty() ? "" : " nor ") + (fs::current_path() / dir).lexically_normal().string();
-  }
   throw DataError("no corpus found: no --data given, BCQNMT_DATA is not set, and neither " + tried +
                   " exists; " + kFetchHint);
 }

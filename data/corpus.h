@@ -7,6 +7,7 @@
 // or a lone CR; a pair with an empty (or all-blank) side is dropped, as TFDS does, and
 // counted in ParallelText::dropped_pairs.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,8 @@ std::vector<std::string> default_data_dirs();
 // default_data_dirs() that exists; otherwise a DataError that names the places looked in
 // and explains how to fetch the data (scripts/fetch_data.sh).
 std::string resolve_data_dir(const std::string& flag_value);
+// The same, without the error: nullopt when nothing was named and no default exists (for
+// commands that can do without the corpus).
+std::optional<std::string> find_data_dir(const std::string& flag_value);
 
 }  // namespace bcqnmt

@@ -132,3 +132,20 @@ TEST_CASE("plot on finite weights whose cross-attention overflows to NaN: one li
   CHECK(count_lines(r.err) == 1);
   CHECK(r.err.find("not finite") != std::string::npos);
 }
+
+// Without a corpus (no --data, no BCQNMT_DATA, no default directory) and no --sentence, plot
+// draws everything but the attention picture, and says so; it used to write the curves and
+// then stop with "no corpus found" (exit 1) before weights.svg.
+TEST_CASE("plot without a corpus draws the curves and weights, and names the picture it leaves out") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  const auto plots = dir.path / "plots";
+  const CommandResult r = run_command("cd " + dir.path.string() + " && env -u BCQNMT_DATA " + BCQNMT_BINARY +
+                                      " plot --threads 1 --run " + t.run.string() + " --out " + plots.string());
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("no corpus found and no --sentence: no attention.svg") != std::string::npos);
+  for (const char* name : {"curves", "health", "weights"})
+    CHECK(std::filesystem::exists(plots / (std::string(name) + ".svg")));
+  CHECK_FALSE(std::filesystem::exists(plots / "attention.svg"));
+}
