@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/experiment.h"
 #include "apps/quantized_variant.h"
+#include "apps/run_manifest.h"
 #include "quant/bcq_model.h"
 
 namespace bcqnmt {
@@ -47,19 +48,6 @@ void describe_bcq_model(const std::filesystem::path& path, std::ostream& out) {
       << 8.0 * static_cast<double>(report.file_bytes) / static_cast<double>(loaded.model->num_parameters()) << "\n";
 }
 
-// The command that resumes a quantized variant: the one that started it, as its "start"
-// record in metrics.jsonl has it (with the flags that made its settings; a bare
-// `quantize --name` would take the config's settings and be refused when they differ).
-std::string resume_command(const RunDirectory& run, const std::string& variant) {
-  std::string command = "bcqnmt quantize --run " + run.root.string() + " --name " + variant;
-  std::ostringstream ignored;  // a torn line is report's and plot's to mention
-  for (const nlohmann::json& r : run.read_metrics(ignored))
-    if (r.value("phase", "") == "quantize" && r.value("variant", "") == variant && r.value("kind", "") == "start" &&
-        r.contains("command") && r["command"].is_string())
-      command = r["command"].get<std::string>();
-  return command;
-}
-
 }  // namespace
 
 int run_info(const InfoOptions& o, std::ostream& out) {
@@ -88,7 +76,7 @@ int run_info(const InfoOptions& o, std::ostream& out) {
   for (const std::string& name : all_variants(e.run))
     if (!std::filesystem::exists(e.run.bcq_model(name)))
       out << "variant " << name << ": in progress or stopped before its first validation (no model.bcq yet; `"
-          << resume_command(e.run, name) << "` resumes it)\n";
+          << variant_start_command(e.run, name) << "` resumes it)\n";
   for (const std::string& name : variants) {
     out << "\nvariant " << name << " (--model " << name << ")\n";
     for (const char* file : {"latest.ckpt", "best.ckpt"}) describe_checkpoint(e.run.variant_dir(name) / file);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "apps/app_error.h"
 #include "core/atomic_file.h"
@@ -118,11 +119,22 @@ nlohmann::json variant_source(const RunDirectory& run, int64_t step) {
   return {{"checkpoint", fs::relative(best, run.root).string()}, {"step", step}, {"sha256", sha256_file_hex(best)}};
 }
 
+std::string variant_start_command(const RunDirectory& run, const std::string& variant) {
+  std::string command = "bcqnmt quantize --run " + run.root.string() + " --name " + variant;
+  std::ostringstream ignored;  // a torn line is report's and plot's to mention
+  for (const nlohmann::json& r : run.read_metrics(ignored))
+    if (r.value("phase", "") == "quantize" && r.value("variant", "") == variant && r.value("kind", "") == "start" &&
+        r.contains("command") && r["command"].is_string())
+      command = r["command"].get<std::string>();
+  return command;
+}
+
 std::string stale_variant_warning(const RunDirectory& run, const std::string& variant) {
   const fs::path best = run.pretrain_dir() / "best.ckpt", bcq = run.bcq_model(variant);
   if (!fs::exists(best) || !fs::exists(bcq)) return "";
-  const std::string fix = "; re-derive it with `bcqnmt quantize --run " + run.root.string() + " --name " + variant +
-                          "` after removing " + run.variant_dir(variant).string() + "/*.ckpt (or run `bcqnmt pipeline`)";
+  std::string command = variant_start_command(run, variant);
+  if (command.find(" --restart") == std::string::npos) command += " --restart";
+  const std::string fix = "; re-derive it with `" + command + "` (or run `bcqnmt pipeline`)";
   const std::optional<nlohmann::json> m = PhaseFiles(run.variant_dir(variant)).manifest();
   if (!m || !m->contains("source")) {
     if (fs::last_write_time(bcq) >= fs::last_write_time(best)) return "";

@@ -58,8 +58,12 @@ const std::vector<std::string>& phase_file_names();
 
 // The "source" of a quantized variant's manifest: pretrain/best.ckpt, its step and sha256.
 nlohmann::json variant_source(const RunDirectory& run, int64_t step);
+// The command that started a quantized variant, as its "start" record in metrics.jsonl has it
+// (with the flags that made its settings; a bare `quantize --name` would take the config's
+// settings and be refused when they differ): what resumes it, and with --restart re-derives it.
+std::string variant_start_command(const RunDirectory& run, const std::string& variant);
 // "" when the variant's model.bcq derives from the current pretrain/best.ckpt; otherwise a
-// one-line warning saying so and how to re-derive it. Compared by the sha256 the variant's
+// one-line warning saying so and how to re-derive it (its start command with --restart). Compared by the sha256 the variant's
 // manifest records; a variant without a manifest (made before manifests) by modification
 // time.
 std::string stale_variant_warning(const RunDirectory& run, const std::string& variant);

@@ -234,3 +234,31 @@ TEST_CASE("one command writes a run at a time: a second writer is refused, a kil
   for (int i = 0; i < 200 && ::kill(holder, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(run_bcqnmt("vocab" + t.flags).status == 0);
 }
+
+// The advice in a stale variant's warning is a command that works: the one that started the
+// variant (with the flags that made its settings), plus --restart. It used to be a bare
+// `quantize --name V` after deleting checkpoints, which takes the config's settings and is
+// refused for a variant made with other flags (here --bits 2 against the config's 3).
+TEST_CASE("a stale variant's warning names the command that re-derives it, and that command works") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  run_bcqnmt_ok("quantize --epochs 1 --bits 2" + t.flags);
+  const std::string variant = "2bit-greedy-projection";
+  run_bcqnmt_ok("pretrain" + t.flags + " --epochs 4");  // replaces pretrain/best.ckpt
+  const std::string translate = "translate --threads 1 --run " + t.run.string() + " --model " + variant;
+  const CommandResult stale = run_bcqnmt_ok(translate, "ka lo .\n");
+  const std::string lead = "re-derive it with `";
+  const auto at = stale.err.find(lead);
+  REQUIRE_MESSAGE(at != std::string::npos, stale.err);
+  const auto end = stale.err.find('`', at + lead.size());
+  std::string advice = stale.err.substr(at + lead.size(), end - at - lead.size());
+  MESSAGE("advice: " << advice);
+  REQUIRE(advice.rfind("bcqnmt ", 0) == 0);
+  CHECK(advice.find(" --bits 2") != std::string::npos);
+  CHECK(advice.find(" --restart") != std::string::npos);
+  const CommandResult rederived = run_bcqnmt(advice.substr(7) + " --threads 1 --data " + t.data.string());
+  CHECK_MESSAGE(rederived.status == 0, rederived.err);
+  CHECK(run_bcqnmt_ok(translate, "ka lo .\n").err.find("derives from") == std::string::npos);
+}
