@@ -92,7 +92,10 @@ class QuantizeRun {
         // Read before anything is written, so a missing or bad file leaves the run as it was.
         bits_(q_.bits_config.empty() ? BitAllocation::uniform(q_.bits) : load_bit_allocation(q_.bits_config)),
         files_(e_.run.variant_dir(name_)) {
-    adopt_variant_settings(e_.run, name_, variant_settings(q_));
+    const std::string replaced = adopt_variant_settings(e_.run, name_, variant_settings(q_), o.restart);
+    if (!replaced.empty())
+      out_ << "quantize: --restart: variant " << name_ << " was made with other settings (" << replaced
+           << "); its checkpoints and model.bcq are removed\n";
     if (group_.is_root())
       e_.run.append_metrics({{"phase", "quantize"}, {"variant", name_}, {"kind", "start"}, {"command", command_line(o, name_)}});
     data_dir_ = resolve_data_dir(o.data);
@@ -279,7 +282,8 @@ Subcommand add_quantize_command(CLI::App& app) {
                 "config's, 0)")
       ->check(number_between(0.0, 1.0));
   c->add_flag("--restart", o->restart,
-              "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten");
+              "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten "
+              "(a variant made with other settings is replaced)");
   auto run = [o] {
     const RunLock lock(o->run, "quantize", DataParallel::world().is_root());  // rank 0 writes the run
     return run_quantize(*o, std::cout);

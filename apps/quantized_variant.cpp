@@ -45,24 +45,31 @@ void check_variant_name(const std::string& name) {
     throw UsageError("variant name \"fp\" is taken by the full-precision model; choose another --name");
 }
 
-void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings) {
+std::string adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings,
+                                   bool replace) {
   check_variant_name(name);
   const auto dir = run.variant_dir(name);
   const auto file = dir / "settings.json";
   const bool holds_state = std::filesystem::exists(dir / "latest.ckpt") || std::filesystem::exists(run.bcq_model(name));
   if (holds_state && std::filesystem::exists(file)) {
     const nlohmann::json stored = read_json_file<AppError>(file);
-    if (stored != settings) {
-      const std::string differences = describe_json_differences(stored, settings);
+    if (stored == settings) return "";
+    const std::string differences = describe_json_differences(stored, settings);
+    if (!replace)
       throw AppError("variant \"" + name + "\" in " + run.root.string() + " was made with other settings (" +
-                     file.string() + ": " + differences + "); choose another --name (or omit it) to keep both");
-    }
-    return;
+                     file.string() + ": " + differences +
+                     "); choose another --name (or omit it) to keep both, or pass --restart to replace it");
+    // Its checkpoints and model go before the new settings are written: a kill in between
+    // leaves a directory with settings only, which the next start takes over.
+    PhaseFiles(dir).discard();
+    write_file_atomically(file, settings.dump(2) + "\n");
+    return differences;
   }
   if (holds_state)
     throw AppError(dir.string() + " holds a model but no settings.json; choose another --name");
   std::filesystem::create_directories(dir);
   write_file_atomically(file, settings.dump(2) + "\n");
+  return "";
 }
 
 std::vector<std::string> all_variants(const RunDirectory& run) {

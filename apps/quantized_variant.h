@@ -29,10 +29,13 @@ std::string default_variant_name(const QuantizationConfig& q);
 // Throws AppError unless name is 1-64 of [A-Za-z0-9._-], does not start with '.', and is not "fp".
 void check_variant_name(const std::string& name);
 
-// Records settings for a new variant (atomically), or checks them against the stored ones:
-// AppError naming both when they differ and the variant already holds a checkpoint or model
-// (a directory with settings.json only, left by a start that failed, is taken over).
-void adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings);
+// Records settings for a new variant (atomically), or checks them against the stored ones
+// when the variant already holds a checkpoint or model (a directory with settings.json only,
+// left by a start that failed, is taken over). When they differ: AppError naming both, or
+// with `replace` (--restart) the variant's checkpoints and model are removed and the new
+// settings recorded; returns the differences replaced ("" when none).
+std::string adopt_variant_settings(const RunDirectory& run, const std::string& name, const nlohmann::json& settings,
+                                   bool replace);
 
 // Names of every variant directory (finished or not), and of those with a model.bcq; sorted.
 // A model.bcq is written at every new best, so it exists long before its training ends.

@@ -137,3 +137,21 @@ TEST_CASE("info's hint for an unfinished variant is the command that made it, wh
   REQUIRE(info.find("`" + expected + "` resumes it") != std::string::npos);
   CHECK(run_bcqnmt((expected + " --threads 1 --data " + t.data.string()).substr(std::string("bcqnmt ").size())).status == 0);
 }
+
+// Resuming a variant under other settings says how to start it afresh, and --restart does:
+// the variant's checkpoints and model go and the new settings are recorded (the refusal used
+// to name only another --name, and --restart was refused as well).
+TEST_CASE("quantize --restart replaces a variant made with other settings; without it the refusal names --restart") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  run_bcqnmt_ok("quantize --mode ptq --bits 3 --name mine" + t.flags);
+  const CommandResult clash = run_bcqnmt("quantize --mode ptq --bits 2 --name mine" + t.flags);
+  CHECK(clash.status == 1);
+  CHECK_MESSAGE(clash.err.find("or pass --restart to replace it") != std::string::npos, clash.err);
+  const CommandResult replaced = run_bcqnmt("quantize --mode ptq --bits 2 --name mine --restart" + t.flags);
+  CHECK_MESSAGE(replaced.status == 0, replaced.err);
+  CHECK(replaced.out.find("was made with other settings") != std::string::npos);
+  const auto settings = nlohmann::json::parse(slurp(t.run / "quantized" / "mine" / "settings.json"));
+  CHECK(settings.at("bits").at("encoder_ffn") == 2);
+  CHECK(run_bcqnmt_ok("info --run " + t.run.string()).out.find("variant mine") != std::string::npos);
+}
