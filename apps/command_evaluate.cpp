@@ -53,13 +53,13 @@ EvaluationSummary evaluate_run(const EvaluateOptions& o, std::ostream& out) {
   write_file_atomically(output_path, join(outputs));
   write_file_atomically(ref_path, join(text.target));
   if (!o.output.empty()) write_file_atomically(o.output, join(outputs));
-  out << "Testing, results and references are written to " << output_path.string() << " and " << ref_path.string()
-      << "\n";
-  const double bleu = nltk_corpus_bleu(text.target, outputs);
-  const SacreBleuScore sacre = sacrebleu_corpus_bleu(text.target, outputs);
   // "Test BLEU: ..." is the reference's own line; other splits say which they are.
   std::string split_title = o.split;
   split_title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(split_title[0])));
+  out << split_title << " translations and references are written to " << output_path.string() << " and "
+      << ref_path.string() << "\n";
+  const double bleu = nltk_corpus_bleu(text.target, outputs);
+  const SacreBleuScore sacre = sacrebleu_corpus_bleu(text.target, outputs);
   out << std::setprecision(16) << split_title << " BLEU: " << bleu << "\n" << std::setprecision(4) << std::fixed
       << "BLEU (nltk corpus_bleu, " << o.split << ", " << text.size() << " pairs, "
       << (o.beam == 1 ? std::string("greedy") : "beam " + std::to_string(o.beam)) << ", model " << o.model

@@ -17,35 +17,43 @@ namespace bcqnmt {
 
 namespace {
 
-// The packed file's size and, per part, parameters, bytes and bits per weight.
+// The packed file's size and, per part, parameters, bytes and bits per weight: "sign bits" is
+// the mean width of the quantized matrices (their sign planes only), "bits/weight" counts
+// everything the part stores (8 x packed bytes / parameters: alphas and fp32 biases too).
 void describe_bcq_model(const std::filesystem::path& path, std::ostream& out) {
   const LoadedBcqModel loaded = load_bcq_model(path, /*kernels=*/false);
   const BcqSizeReport report = bcq_size_report(loaded.bcq, *loaded.model);
-  out << path.filename().string() << ": " << report.file_bytes << " bytes (" << std::setprecision(2)
+  const std::ios::fmtflags flags = out.flags();
+  const std::streamsize precision = out.precision();
+  out << std::fixed << std::setprecision(2) << path.filename().string() << ": " << report.file_bytes << " bytes ("
       << static_cast<double>(report.file_bytes) / 1e6 << " MB)\n"
       << std::left << std::setw(16) << "part" << std::right << std::setw(12) << "parameters" << std::setw(12)
-      << "quantized" << std::setw(14) << "fp32 bytes" << std::setw(14) << "packed bytes" << std::setw(8) << "bits"
-      << "\n";
-  int64_t fp32 = 0, packed = 0, quantized = 0;
+      << "quantized" << std::setw(14) << "fp32 bytes" << std::setw(14) << "packed bytes" << std::setw(11)
+      << "sign bits" << std::setw(13) << "bits/weight" << "\n";
+  auto row = [&out](const std::string& name, int64_t parameters, int64_t quantized, int64_t fp32, int64_t packed,
+                    double sign_bits) {
+    out << std::left << std::setw(16) << name << std::right << std::setw(12) << parameters << std::setw(12)
+        << quantized << std::setw(14) << fp32 << std::setw(14) << packed << std::setw(11) << sign_bits << std::setw(13)
+        << 8.0 * static_cast<double>(packed) / static_cast<double>(std::max<int64_t>(parameters, 1)) << "\n";
+  };
+  int64_t parameters = 0, fp32 = 0, packed = 0, quantized = 0;
   double bit_sum = 0.0;
   for (const auto& p : report.parts) {
-    out << std::left << std::setw(16) << p.name << std::right << std::setw(12) << p.parameters << std::setw(12)
-        << p.quantized_parameters << std::setw(14) << p.fp32_bytes << std::setw(14) << p.packed_bytes << std::setw(8)
-        << std::setprecision(2) << p.average_bits << "\n";
+    row(p.name, p.parameters, p.quantized_parameters, p.fp32_bytes, p.packed_bytes, p.average_bits);
+    parameters += p.parameters;
     fp32 += p.fp32_bytes;
     packed += p.packed_bytes;
     quantized += p.quantized_parameters;
     bit_sum += p.average_bits * static_cast<double>(p.quantized_parameters);
   }
-  // "bits": the mean bit width of the quantized matrices (the sign planes only).
-  out << std::left << std::setw(16) << "total" << std::right << std::setw(12) << "" << std::setw(12) << quantized
-      << std::setw(14) << fp32 << std::setw(14) << packed << std::setw(8)
-      << (quantized ? bit_sum / static_cast<double>(quantized) : 0.0) << "\n"
-      << "compression: " << std::setprecision(1)
+  row("total", parameters, quantized, fp32, packed, quantized ? bit_sum / static_cast<double>(quantized) : 0.0);
+  out << "compression: " << std::setprecision(1)
       << static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(packed, 1)) << "x\n"
       << "bits per weight, everything counted (8 x " << report.file_bytes << " file bytes / "
       << loaded.model->num_parameters() << " parameters: alphas, fp32 biases and norms, headers): " << std::setprecision(2)
       << 8.0 * static_cast<double>(report.file_bytes) / static_cast<double>(loaded.model->num_parameters()) << "\n";
+  out.flags(flags);
+  out.precision(precision);
 }
 
 }  // namespace

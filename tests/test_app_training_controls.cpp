@@ -175,6 +175,8 @@ TEST_CASE("best.ckpt can be chosen by validation BLEU on a fixed subset") {
   expected.precision(16);
   expected << "Validation BLEU: " << best.metrics.at("val_bleu") << "\n";
   CHECK(eval.out.find(expected.str()) != std::string::npos);
+  CHECK(eval.out.find("Validation translations and references are written to") != std::string::npos);
+  CHECK(eval.out.find("Test") == std::string::npos);  // it used to say "Testing, results ... written"
   // `info` shows the metric best.ckpt was chosen by.
   std::ostringstream shown;
   shown << std::fixed << std::setprecision(4) << "val_bleu " << best.metrics.at("val_bleu") << "\n";

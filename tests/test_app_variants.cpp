@@ -121,6 +121,17 @@ TEST_CASE("info's bits per weight count everything stored: alphas of small group
   INFO(info);
   CHECK(bits > 14.0);  // the alphas' 13.7 bits a weight, plus the signs, biases and norms
   CHECK(bits < 32.0);
+  // The per-part table says the same in its bits/weight column; its "sign bits" column holds
+  // the width of the sign planes (the trial read a lone "bits 3.00" there as the size).
+  REQUIRE(info.find("sign bits  bits/weight") != std::string::npos);
+  const size_t total = info.find("\ntotal ");
+  REQUIRE(total != std::string::npos);
+  std::istringstream row(info.substr(total + 1, info.find('\n', total + 1) - total - 1));
+  std::string name;
+  double parameters = 0, quantized = 0, fp32 = 0, packed = 0, sign_bits = 0, per_weight = 0;
+  row >> name >> parameters >> quantized >> fp32 >> packed >> sign_bits >> per_weight;
+  CHECK(sign_bits == doctest::Approx(3.0));
+  CHECK(per_weight > 14.0);
 }
 
 TEST_CASE("info's hint for an unfinished variant is the command that made it, which resumes it") {
