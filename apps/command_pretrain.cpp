@@ -54,7 +54,7 @@ int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   phase.manifest = {{"phase", "pretrain"},
                     {"version", version_line()},
                     {"command", command},
-                    {"config", {{"model", e.model.to_json()}, {"training", resolved.to_json()}}}};
+                    {"config", {{"model", e.model.resolved_json()}, {"training", resolved.to_json()}}}};
   trainer.run(phase, out);
   out << "pretrain: done; best model " << (e.run.pretrain_dir() / "best.ckpt").string() << "\n";
   return 0;

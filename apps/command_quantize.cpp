@@ -110,7 +110,10 @@ class QuantizeRun {
                  {"variant", name_},
                  {"version", version_line()},
                  {"command", command_line(o, name_)},
-                 {"config", {{"model", e_.model.to_json()}, {"training", e_.training.to_json()}, {"quantization", q_.to_json()}}},
+                 {"config",
+                  {{"model", e_.model.resolved_json()},
+                   {"training", e_.training.to_json()},
+                   {"quantization", q_.to_json()}}},
                  {"source", variant_source(e_.run, source_step_)}};
   }
 

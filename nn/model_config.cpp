@@ -71,6 +71,8 @@ int64_t ModelConfig::matrix_weights() const {
          (int64_t{src_vocab_size} + 2 * int64_t{tgt_vocab_size}) * d;
 }
 
+nlohmann::json ModelConfig::resolved_json() const { return all_fields(*this); }
+
 nlohmann::json ModelConfig::to_json() const {
   nlohmann::json j = all_fields(*this);
   if (norm == Norm::layer_norm) j.erase("norm");

@@ -38,6 +38,9 @@ struct ModelConfig {
   // Unknown keys, wrong types and out-of-range values throw NnError naming the key.
   static ModelConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;  // includes the vocabulary sizes
+  // Every key with its value, "norm" and "ffn_gate" included at their defaults: what a run
+  // manifest records as the resolved config (to_json() is the model's identity in files).
+  nlohmann::json resolved_json() const;
   // The weights of the embeddings, attention (Q, K, V [D, H*K], output [H*K, D]), FFN
   // ([D, F], [F, D], + [D, F] gated) and final layer, counted without allocating them:
   // what size bounds are checked against (biases and LayerNorm not counted).

@@ -47,6 +47,8 @@ TEST_CASE("each phase's manifest: resolved config with overrides, version, sourc
   CHECK(p.at("config").at("training").at("epochs") == 1);        // --epochs 1 over the config's 5
   CHECK(p.at("config").at("training").at("patience") == 0);      // a default the config never gave
   CHECK(p.at("config").at("model").at("layer_norm_epsilon").is_number());
+  CHECK(p.at("config").at("model").at("norm") == "layer_norm");  // defaults of later keys too
+  CHECK(p.at("config").at("model").at("ffn_gate") == false);
   CHECK(p.at("step") == load_checkpoint(pretrain / "latest.ckpt").step);
   check_files_match(pretrain, p);
   CHECK(p.at("files").contains("best.ckpt"));
