@@ -51,9 +51,9 @@ void check_run_config(const RunDirectory& run, const nlohmann::json& config, con
   if (!std::filesystem::exists(run.pretrain_dir() / "latest.ckpt") &&
       !std::filesystem::exists(run.pretrain_dir() / "best.ckpt"))
     return;
-  // The config of the last commit is the truth about the checkpoints (config.json may already
-  // hold the config of a --restart killed before its first save); config.json for a run made
-  // before manifests.
+  // The config of the last commit is the truth about the checkpoints (config.json is published
+  // by the same commit, but a run made before that may hold the config of a --restart killed
+  // before its first save); config.json for a run made before manifests.
   const PhaseFiles files(run.pretrain_dir());
   const std::optional<nlohmann::json> manifest = files.manifest();
   const bool recorded = manifest && manifest->contains("config");
