@@ -54,6 +54,13 @@ int run_average(const AverageOptions& o, std::ostream& out) {
   const PhaseFiles files(e.run.pretrain_dir());
   if (const std::string repaired = files.repair(); !repaired.empty()) out << repaired << "\n";
   CheckpointKeeper keeper(e.run.pretrain_dir(), e.training.best_metric, MetricGoal::maximize);
+  // The value to beat is the one latest.ckpt records, so a corrupted best.ckpt would
+  // otherwise be kept (or replaced) without a word.
+  if (std::filesystem::exists(keeper.best_path()) && files.corrupted("best.ckpt"))
+    throw AppError(keeper.best_path().string() + " is corrupted (it does not match the sha256 " +
+                   files.manifest_path().string() +
+                   " records and does not load), so the average cannot be compared with it; restore it, or remove it "
+                   "and retrain with `bcqnmt pretrain --run " + o.run + " --restart`");
   keeper.stage_writes(".next");  // published by the commit below
   std::vector<std::filesystem::path> paths;
   std::vector<Checkpoint> checkpoints = last_epoch_checkpoints(e, keeper, o.last, paths);

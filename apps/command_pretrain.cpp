@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "apps/run_lock.h"
+#include "apps/run_manifest.h"
 #include "optim/data_parallel.h"
 #include "apps/app_error.h"
 #include "apps/command_line.h"
@@ -19,10 +20,17 @@ int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   DataParallel& group = DataParallel::world();  // one rank of `mpirun -np N` (docs/scaling.md)
   std::ostream& out = group.root_stream(terminal);
   const RunDirectory run{o.run};
+  // Before the config check: a commit a kill interrupted may have yet to publish config.json.
+  if (group.is_root())
+    if (const std::string repaired = repair_run(run); !repaired.empty()) out << repaired << "\n";
   const std::string config_source = o.config.empty() ? run.config().string() : o.config;
   if (!o.config.empty() || std::filesystem::exists(run.config()))
     check_run_config(run, read_config_file(config_source), config_source, o.restart);
-  Experiment e = open_experiment(o.run, o.config);
+  // A restart of a run with checkpoints publishes its config with its first commit.
+  const bool bound = std::filesystem::exists(run.pretrain_dir() / "latest.ckpt") ||
+                     std::filesystem::exists(run.pretrain_dir() / "best.ckpt");
+  const ConfigAdoption adoption = o.restart && bound ? ConfigAdoption::at_commit : ConfigAdoption::now;
+  Experiment e = open_experiment(o.run, o.config, adoption);
   const auto& precisions = matmul_precision_names();
   if (!o.matmul_precision.empty() && precisions.parse<UsageError>(o.matmul_precision) != e.training.matmul_precision) {
     out << "pretrain: --matmul-precision " << o.matmul_precision << " overrides the config's \""
@@ -40,6 +48,7 @@ int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   if (!o.config.empty()) command += " --config " + o.config;
   if (o.epochs > 0) command += " --epochs " + std::to_string(o.epochs);
   if (!o.matmul_precision.empty()) command += " --matmul-precision " + o.matmul_precision;
+  if (o.restart) command += " --restart";
   if (group.is_root()) e.run.append_metrics({{"phase", "pretrain"}, {"kind", "start"}, {"command", command}});
   Trainer trainer(model, e.training, train, validation, e.identity(), e.run);
   trainer.set_data_parallel(group);
@@ -49,6 +58,7 @@ int run_pretrain(const PretrainOptions& o, std::ostream& terminal) {
   phase.checkpoint_dir = e.run.pretrain_dir();
   phase.epochs = o.epochs > 0 ? o.epochs : e.training.epochs;
   phase.restart = o.restart;
+  if (adoption == ConfigAdoption::at_commit && !o.config.empty()) phase.restart_config = e.config.dump(2) + "\n";
   TrainingConfig resolved = e.training;  // every default filled in, the flags applied
   resolved.epochs = phase.epochs;
   phase.manifest = {{"phase", "pretrain"},

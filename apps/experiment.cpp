@@ -1,5 +1,6 @@
 #include "apps/experiment.h"
 
+#include <iostream>
 #include <sstream>
 
 #include "apps/app_error.h"
@@ -50,9 +51,9 @@ void check_run_config(const RunDirectory& run, const nlohmann::json& config, con
   if (!std::filesystem::exists(run.pretrain_dir() / "latest.ckpt") &&
       !std::filesystem::exists(run.pretrain_dir() / "best.ckpt"))
     return;
-  // The config of the last commit is the truth about the checkpoints (config.json may already
-  // hold the config of a --restart killed before its first save); config.json for a run made
-  // before manifests.
+  // The config of the last commit is the truth about the checkpoints (config.json is published
+  // by the same commit, but a run made before that may hold the config of a --restart killed
+  // before its first save); config.json for a run made before manifests.
   const PhaseFiles files(run.pretrain_dir());
   const std::optional<nlohmann::json> manifest = files.manifest();
   const bool recorded = manifest && manifest->contains("config");
@@ -79,9 +80,10 @@ CheckpointIdentity Experiment::identity() const {
 
 std::string Experiment::model_json() const { return model.to_json().dump(); }
 
-Experiment open_experiment(const std::string& run_dir, const std::string& config_path) {
+Experiment open_experiment(const std::string& run_dir, const std::string& config_path, ConfigAdoption adoption) {
   Experiment e;
   e.run.root = run_dir;
+  if (const std::string repaired = repair_run(e.run); !repaired.empty()) std::cerr << repaired << "\n";
   const bool has_run_config = std::filesystem::exists(e.run.config());
   if (config_path.empty() && !has_run_config)
     throw AppError("run directory " + run_dir +
@@ -97,7 +99,7 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
   } catch (const std::exception& err) {
     throw AppError(source + ": " + json_error_text(err));
   }
-  if (!config_path.empty()) {
+  if (!config_path.empty() && adoption == ConfigAdoption::now) {
     if (!has_run_config || read_config_file(e.run.config().string()) != e.config) {
       std::filesystem::create_directories(e.run.root);
       write_file_atomically(e.run.config(), e.config.dump(2) + "\n");

@@ -45,10 +45,18 @@ struct Experiment {
   std::string model_json() const;
 };
 
-// Opens run_dir. With config_path, the config is adopted (copied to config.json; the caller,
-// `pretrain`, has checked it with check_run_config); without it, the run's own config.json
-// is used. The vocabularies must exist (`bcqnmt vocab`).
-Experiment open_experiment(const std::string& run_dir, const std::string& config_path);
+// When a config given to `pretrain` becomes the run's config.json: now, or with the first
+// commit of the training it starts (`--restart` of a run with checkpoints: until then the
+// old config.json stays the truth about the old checkpoints; the trainer stages it).
+enum class ConfigAdoption { now, at_commit };
+
+// Opens run_dir, first finishing or undoing any phase end a kill interrupted (repair_run,
+// apps/run_manifest.h; its lines go to stderr). With config_path, the config is adopted
+// (copied to config.json per `adoption`; the caller, `pretrain`, has checked it with
+// check_run_config); without it, the run's own config.json is used. The vocabularies must
+// exist (`bcqnmt vocab`).
+Experiment open_experiment(const std::string& run_dir, const std::string& config_path,
+                           ConfigAdoption adoption = ConfigAdoption::now);
 
 // One split of the corpus encoded with the run's vocabularies; limit > 0 keeps the first N pairs.
 EncodedCorpus load_encoded_split(const Experiment& e, const std::string& data_dir, Split split, int64_t limit);

@@ -7,9 +7,12 @@
 #include <sstream>
 
 #include "apps/app_error.h"
+#include "apps/run_lock.h"
 #include "core/atomic_file.h"
 #include "core/sha256.h"
 #include "nn/json_file.h"
+#include "optim/checkpoint.h"
+#include "optim/checkpoint_keeper.h"
 
 namespace bcqnmt {
 
@@ -54,22 +57,78 @@ std::optional<nlohmann::json> PhaseFiles::manifest() const {
   return j;
 }
 
+bool PhaseFiles::has_staged_files() const {
+  std::error_code ec;
+  if (fs::exists(staged_run_config(), ec)) return true;
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
+    if (entry.path().extension() == ".next") return true;
+  return false;
+}
+
+namespace {
+
+// The epoch checkpoints a manifest lists, or nullopt for one written before they were
+// committed with the set (then whatever is on disk stays).
+std::optional<std::vector<std::string>> listed_epochs(const std::optional<nlohmann::json>& m) {
+  if (!m || !m->contains("epoch_checkpoints") || !m->at("epoch_checkpoints").is_array()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& name : m->at("epoch_checkpoints"))
+    if (name.is_string()) names.push_back(name.get<std::string>());
+  return names;
+}
+
+// Removes the epoch checkpoints of `dir` that `kept` does not name; returns how many.
+int remove_unlisted_epochs(const fs::path& dir, const std::vector<std::string>& kept) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (CheckpointKeeper::epoch_of(name) >= 0 && std::find(kept.begin(), kept.end(), name) == kept.end())
+      removed += fs::remove(entry.path(), ec);
+  }
+  return removed;
+}
+
+}  // namespace
+
 std::string PhaseFiles::repair() const {
   if (!fs::is_directory(dir_)) return "";
   const std::optional<nlohmann::json> m = manifest();
   std::string done;
-  for (const std::string& name : phase_file_names()) {
-    const fs::path next = staged(name);
-    if (!fs::exists(next)) continue;
+  const auto note = [&](const std::string& what) { done += (done.empty() ? "" : ", ") + what; };
+  // Staged files the manifest names by digest were committed; any other is of a phase end
+  // the kill stopped before its commit.
+  std::vector<fs::path> staged_files;
+  for (const auto& entry : fs::directory_iterator(dir_))
+    if (entry.path().extension() == ".next") staged_files.push_back(entry.path());
+  std::sort(staged_files.begin(), staged_files.end());
+  for (const fs::path& next : staged_files) {
+    const std::string name = next.stem().string();
     const std::string wanted = m ? digest_in(*m, name) : "";
     if (!wanted.empty() && sha256_file_hex(next) == wanted) {
       fs::rename(next, dir_ / name);
-      done += (done.empty() ? "" : ", ") + name + " moved into place";
+      note(name + " moved into place");
     } else {
       fs::remove(next);
-      done += (done.empty() ? "" : ", ") + name + ".next (uncommitted) removed";
+      note(name + ".next (uncommitted) removed");
     }
   }
+  if (fs::exists(staged_run_config())) {
+    const std::string wanted = m && m->contains("run_config") && m->at("run_config").is_string()
+                                   ? m->at("run_config").get<std::string>()
+                                   : "";
+    if (!wanted.empty() && sha256_file_hex(staged_run_config()) == wanted) {
+      fs::rename(staged_run_config(), run_config());
+      note(run_config().string() + " moved into place");
+    } else {
+      fs::remove(staged_run_config());
+      note(staged_run_config().string() + " (uncommitted) removed");
+    }
+    sync_directory(dir_.parent_path());
+  }
+  if (const auto kept = listed_epochs(m))
+    if (const int removed = remove_unlisted_epochs(dir_, *kept))
+      note(std::to_string(removed) + " epoch checkpoint(s) of the replaced set removed");
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec))
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(entry.path(), ec);
@@ -87,10 +146,33 @@ void PhaseFiles::commit(nlohmann::json record) const {
     else if (fs::exists(dir_ / name))
       files[name] = sha256_file_hex(dir_ / name);
   }
+  // Epoch checkpoints never change once written, so a kept one's digest comes from the last
+  // manifest when it has one.
+  const std::optional<nlohmann::json> before = manifest();
+  const std::optional<std::vector<std::string>> epochs = listed_epochs(record);
+  for (const std::string& name : epochs.value_or(std::vector<std::string>{})) {
+    const std::string recorded = before ? digest_in(*before, name) : "";
+    if (fs::exists(staged(name)))
+      files[name] = sha256_file_hex(staged(name));
+    else if (!recorded.empty())
+      files[name] = recorded;
+    else if (fs::exists(dir_ / name))
+      files[name] = sha256_file_hex(dir_ / name);
+  }
   record["files"] = files;
+  const bool new_run_config = fs::exists(staged_run_config());
+  if (new_run_config)
+    record["run_config"] = sha256_file_hex(staged_run_config());
+  else
+    record.erase("run_config");  // a copied record's (average's) names a file no longer staged
   write_file_atomically(manifest_path(), record.dump(2) + "\n");
-  for (const std::string& name : phase_file_names())
-    if (fs::exists(staged(name))) fs::rename(staged(name), dir_ / name);
+  for (const auto& file : files.items())
+    if (fs::exists(staged(file.key()))) fs::rename(staged(file.key()), dir_ / file.key());
+  if (new_run_config) {
+    fs::rename(staged_run_config(), run_config());
+    sync_directory(dir_.parent_path());
+  }
+  if (epochs) remove_unlisted_epochs(dir_, *epochs);
   sync_directory(dir_);
 }
 
@@ -106,12 +188,39 @@ std::vector<std::string> PhaseFiles::mismatched_files() const {
   return bad;
 }
 
+bool PhaseFiles::corrupted(const std::string& name) const {
+  const std::optional<nlohmann::json> m = manifest();
+  const std::string wanted = m ? digest_in(*m, name) : "";
+  if (!wanted.empty() && sha256_file_hex(dir_ / name) == wanted) return false;
+  // Not the committed bytes: a file replaced outside bcqnmt may still be a whole checkpoint.
+  try {
+    load_checkpoint(dir_ / name);
+    return false;
+  } catch (const std::exception&) {
+    return true;
+  }
+}
+
 void PhaseFiles::discard() const {
   for (const std::string& name : phase_file_names()) {
     fs::remove(dir_ / name);
     fs::remove(staged(name));
   }
   fs::remove(manifest_path());
+}
+
+std::string repair_run(const RunDirectory& run) {
+  std::vector<PhaseFiles> phases{PhaseFiles(run.pretrain_dir())};
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run.root / "quantized", ec))
+    if (entry.is_directory()) phases.emplace_back(entry.path());
+  if (std::none_of(phases.begin(), phases.end(), [](const PhaseFiles& p) { return p.has_staged_files(); })) return "";
+  std::string done;
+  RunLock::if_free(run.root, [&] {
+    for (const PhaseFiles& phase : phases)
+      if (const std::string line = phase.repair(); !line.empty()) done += (done.empty() ? "" : "\n") + line;
+  });
+  return done;
 }
 
 nlohmann::json variant_source(const RunDirectory& run, int64_t step) {
@@ -142,6 +251,13 @@ std::string stale_variant_warning(const RunDirectory& run, const std::string& va
   }
   const nlohmann::json& source = m->at("source");
   if (source.value("sha256", "") == sha256_file_hex(best)) return "";
+  const PhaseFiles pretrain(run.pretrain_dir());
+  if (pretrain.corrupted("best.ckpt"))
+    return kWarningLine + bcq.string() + " derives from " + best.string() + " at step " +
+           std::to_string(source.value("step", int64_t{0})) +
+           ", which is now corrupted (it does not match the sha256 " + pretrain.manifest_path().string() +
+           " records and does not load); restore it, or remove it and retrain it with `bcqnmt pretrain --run " +
+           run.root.string() + " --restart`";
   return kWarningLine + bcq.string() + " derives from " + best.string() + " at step " +
          std::to_string(source.value("step", int64_t{0})) + ", which has since been replaced" + fix;
 }

@@ -15,6 +15,13 @@
 // after it leaves NAME.next files the manifest names, which repair() moves into place. So a
 // reader that repairs first sees the old set or the new one, never best.ckpt of one
 // validation with model.bcq of another.
+//
+// The same commit publishes what else belongs to the set: the epoch checkpoints
+// (epoch_NNN.ckpt, staged beside latest.ckpt.next; the manifest lists the ones the set keeps
+// in "epoch_checkpoints" and any other is removed), and for `pretrain --restart` with another
+// config the run's config.json (staged as config.json.next beside it; digest in "run_config").
+// Every command that opens a run repairs first (repair_run, from open_experiment), so no
+// reader uses the old files of a commit that has happened.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -32,6 +39,13 @@ class PhaseFiles {
   std::filesystem::path manifest_path() const { return dir_ / "manifest.json"; }
   // Where a phase end writes `name` (e.g. "model.bcq") before the commit.
   std::filesystem::path staged(const std::string& name) const { return dir_ / (name + ".next"); }
+  // The run's config.json and where a commit of this phase stages a new one (pretrain's,
+  // after `--restart` with another config: the checkpoints of the old config stay bound to
+  // the old file until the new training commits).
+  std::filesystem::path run_config() const { return dir_.parent_path() / "config.json"; }
+  std::filesystem::path staged_run_config() const { return dir_.parent_path() / "config.json.next"; }
+  // Whether a staged file (NAME.next) is present: a phase end in progress or interrupted.
+  bool has_staged_files() const;
   // The manifest, if the phase has committed one; AppError naming the file if it is not JSON.
   std::optional<nlohmann::json> manifest() const;
 
@@ -39,19 +53,29 @@ class PhaseFiles {
   // digest are moved into place, other staged files and temporary files are removed.
   // Returns what it did, one line ("" when there was nothing to do).
   std::string repair() const;
-  // The commit: `record` (phase, version, config, source, step) plus the digest of every
-  // file (staged ones from their new bytes) becomes manifest.json; then the staged files
-  // are renamed into place.
+  // The commit: `record` (phase, version, config, source, step, and "epoch_checkpoints":
+  // the names of the epoch checkpoints the set keeps) plus the digest of every file (staged
+  // ones from their new bytes) becomes manifest.json; then the staged files are renamed into
+  // place and the epoch checkpoints the record does not list are removed.
   void commit(nlohmann::json record) const;
   // The files the manifest names whose bytes differ from its digests (after repair(): none,
   // unless something outside bcqnmt changed them).
   std::vector<std::string> mismatched_files() const;
+  // Whether the phase's checkpoint `name` (e.g. "best.ckpt") is corrupted: its bytes differ
+  // from the digest the manifest records (or there is none) and it does not load.
+  bool corrupted(const std::string& name) const;
   // Removes the phase's files and manifest: a derived phase whose source was replaced.
   void discard() const;
 
  private:
   std::filesystem::path dir_;
 };
+
+// Finishes or undoes the interrupted commits of every phase of `run` (pretrain/ and each
+// quantized variant) when one left a staged file, holding the run's lock (apps/run_lock.h)
+// for it; skipped while another command holds the lock, as that writer's commit may be in
+// progress. Returns the repairs' lines ("" when none).
+std::string repair_run(const RunDirectory& run);
 
 // Files of a phase that a manifest tracks, in commit order.
 const std::vector<std::string>& phase_file_names();

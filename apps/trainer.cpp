@@ -14,6 +14,7 @@
 #include "apps/model_loading.h"
 #include "apps/progress_bar.h"
 #include "apps/training_batches.h"
+#include "core/atomic_file.h"
 #include "core/gemm_bf16.h"
 #include "nn/metrics.h"
 #include "nn/training_health.h"
@@ -205,6 +206,9 @@ class Trainer::PhaseRun {
     if (group_.is_root())
       if (const std::string repaired = files_.repair(); !repaired.empty()) out_ << repaired << "\n";
     group_.barrier("the repair of an interrupted commit");  // before any rank reads the checkpoints
+    // The epoch checkpoints of the committed set, which this training's commits carry on.
+    if (!phase_.restart)
+      for (const auto& path : keeper_.epoch_checkpoints()) epoch_files_.push_back(path.filename().string());
     const bool has_latest = std::filesystem::exists(keeper_.latest_path());
     const bool has_best = std::filesystem::exists(keeper_.best_path());
     if (phase_.restart || !has_latest) {
@@ -218,9 +222,11 @@ class Trainer::PhaseRun {
              << " stays unless beaten\n";
       }
       // Epoch checkpoints of the earlier attempt would be averaged (`bcqnmt average`) with this
-      // one's, which may even train other settings (apps/experiment.h, check_run_config).
-      if (phase_.restart && group_.is_root())
-        for (const auto& path : keeper_.epoch_checkpoints()) std::filesystem::remove(path);
+      // one's, which may even train other settings (apps/experiment.h, check_run_config); the
+      // first commit of this training drops them (none is in its set) and publishes the new
+      // config.json, so a kill before it leaves the old set whole.
+      if (phase_.restart && group_.is_root() && !phase_.restart_config.empty())
+        write_file_atomically(files_.staged_run_config(), phase_.restart_config);
       // A fresh start drops step records an earlier attempt logged before its first save;
       // after --restart the earlier attempt's records stay, as best.ckpt may come from it.
       if (!phase_.restart && group_.is_root()) t_.run_.drop_metrics_after(phase_.name, phase_.variant, 0);
@@ -278,8 +284,6 @@ class Trainer::PhaseRun {
       Progress next;
       next.epoch = progress_.epoch + 1;
       validate_and_save(bar, next, true);
-      if (group_.is_root() && t_.config_.keep_epoch_checkpoints > 0)
-        keeper_.keep_epoch(next.epoch, t_.config_.keep_epoch_checkpoints);
       progress_ = next;
       // A signal during the validation: its checkpoint is the one just written.
       if (group_.any(interrupt_requested(), "the interrupt flag")) stop_interrupted("");
@@ -422,6 +426,10 @@ class Trainer::PhaseRun {
            << ", saving model to " << keeper_.best_path().string() << "\n";
       if (phase_.on_improved) phase_.on_improved(t_.model_);
     }
+    // The epoch's checkpoint is staged with the others, so no kill leaves a latest.ckpt of
+    // an epoch that has no epoch_NNN.ckpt (`average --last N` would skip it).
+    if (epoch_end && group_.is_root() && t_.config_.keep_epoch_checkpoints > 0)
+      epoch_files_ = keeper_.keep_epoch(at.epoch, t_.config_.keep_epoch_checkpoints, epoch_files_);
     commit();
   }
 
@@ -431,6 +439,7 @@ class Trainer::PhaseRun {
     if (!group_.is_root()) return;
     nlohmann::json record = phase_.manifest;
     record["step"] = step_;
+    record["epoch_checkpoints"] = epoch_files_;
     files_.commit(record);
   }
 
@@ -465,6 +474,7 @@ class Trainer::PhaseRun {
   const BatchLimits limits_;
   Progress progress_;
   int64_t step_ = 0;
+  std::vector<std::string> epoch_files_;  // the epoch checkpoints the next commit keeps
   int64_t saved_step_ = 0;          // the step of the last checkpoint written or resumed from
   int validations_since_best_ = 0;  // early stopping's count (TrainingConfig::patience)
   int64_t log_tokens_ = 0;          // target tokens since the last "log" record

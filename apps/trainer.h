@@ -55,6 +55,9 @@ struct TrainerPhase {
   // kept, with its value as the one to beat. Without it, a phase that has a best.ckpt but
   // no latest.ckpt refuses to start, since starting over could replace a better model.
   bool restart = false;
+  // With `restart`: the config file's text that becomes the run's config.json with the
+  // first commit of the new training ("" for none; see ConfigAdoption, apps/experiment.h).
+  std::string restart_config;
   // Validate (and checkpoint) every N steps as well as at the end of each epoch; 0: only at
   // epoch ends. The reference advises projecting every 500-2,000 steps.
   int64_t validate_every = 0;

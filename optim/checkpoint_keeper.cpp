@@ -39,32 +39,36 @@ bool CheckpointKeeper::save(const Checkpoint& checkpoint) {
   return improved;
 }
 
-namespace {
-
-std::string epoch_file_name(int64_t epoch) {
+std::string CheckpointKeeper::epoch_file_name(int64_t epoch) {
   char name[32];
   std::snprintf(name, sizeof name, "epoch_%03lld.ckpt", static_cast<long long>(epoch));
   return name;
 }
 
-// The epoch of "epoch_NNN.ckpt", or -1 for any other name.
-int64_t epoch_of(const std::string& name) {
+int64_t CheckpointKeeper::epoch_of(const std::string& name) {
   if (!name.starts_with("epoch_") || !name.ends_with(".ckpt")) return -1;
   const std::string digits = name.substr(6, name.size() - 11);
   if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return -1;
   return std::stoll(digits);
 }
 
-}  // namespace
-
-void CheckpointKeeper::keep_epoch(int64_t epoch, int keep) const {
-  const auto target = run_dir_ / epoch_file_name(epoch);
+std::vector<std::string> CheckpointKeeper::keep_epoch(int64_t epoch, int keep,
+                                                      const std::vector<std::string>& kept) const {
+  const auto target = run_dir_ / (epoch_file_name(epoch) + write_suffix_);
+  const auto latest = latest_path().string() + write_suffix_;
   std::error_code ec;
   std::filesystem::remove(target, ec);
-  std::filesystem::create_hard_link(latest_path(), target, ec);
-  if (ec) std::filesystem::copy_file(latest_path(), target, std::filesystem::copy_options::overwrite_existing);
-  for (const auto& path : epoch_checkpoints())
-    if (epoch_of(path.filename().string()) <= epoch - keep) std::filesystem::remove(path, ec);
+  std::filesystem::create_hard_link(latest, target, ec);
+  if (ec) std::filesystem::copy_file(latest, target, std::filesystem::copy_options::overwrite_existing);
+  std::vector<std::string> names;
+  for (const std::string& name : kept)
+    if (epoch_of(name) > epoch - keep && epoch_of(name) != epoch) names.push_back(name);
+  names.push_back(epoch_file_name(epoch));
+  std::sort(names.begin(), names.end());
+  if (write_suffix_.empty())
+    for (const auto& path : epoch_checkpoints())
+      if (epoch_of(path.filename().string()) <= epoch - keep) std::filesystem::remove(path, ec);
+  return names;
 }
 
 std::vector<std::filesystem::path> CheckpointKeeper::epoch_checkpoints() const {

@@ -45,9 +45,17 @@ class CheckpointKeeper {
   // Keeps latest.ckpt (just saved at the end of `epoch`) as epoch_NNN.ckpt, a hard link
   // where the file system allows (saves replace latest.ckpt by rename, so the link keeps
   // this epoch's file), else a copy; removes the epoch files older than the last `keep`.
-  void keep_epoch(int64_t epoch, int keep) const;
+  // With stage_writes, latest.ckpt<suffix> becomes epoch_NNN.ckpt<suffix> and nothing is
+  // removed: the caller's commit publishes the returned set (the names in `kept` and this
+  // epoch's, without those older than the last `keep`) and removes the rest
+  // (apps/run_manifest.h).
+  std::vector<std::string> keep_epoch(int64_t epoch, int keep, const std::vector<std::string>& kept = {}) const;
   // The kept epoch checkpoints, oldest first.
   std::vector<std::filesystem::path> epoch_checkpoints() const;
+
+  // "epoch_NNN.ckpt", and back: the epoch of such a name, or -1 for any other name.
+  static std::string epoch_file_name(int64_t epoch);
+  static int64_t epoch_of(const std::string& name);
 
   // Makes `candidate` (e.g. an average of epoch checkpoints, with the metric set) best.ckpt
   // if it beats the best recorded in latest.ckpt, and records the new best in latest.ckpt so

@@ -84,3 +84,21 @@ TEST_CASE("keep_epoch_checkpoints keeps the last N; bcqnmt average validates the
   CHECK(load_checkpoint(pretrain / "latest.ckpt").epoch == 1);
   CHECK(slurp(pretrain / "best.ckpt") == best_bytes);  // one fresh epoch does not beat three
 }
+
+TEST_CASE("a corrupted best.ckpt is named: average does not compare with it, a variant's warning says corrupted") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)", "", 300, 40);
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  run_bcqnmt_ok("quantize --mode ptq" + t.flags);
+  const std::filesystem::path best = t.run / "pretrain" / "best.ckpt";
+  std::filesystem::resize_file(best, 5000);
+  const CommandResult averaged = run_bcqnmt("average --last 2" + t.flags);
+  CHECK(averaged.status == 1);
+  CHECK_MESSAGE(averaged.err.rfind("bcqnmt: error: " + best.string() + " is corrupted", 0) == 0, averaged.err);
+  CHECK(averaged.out.find("which stays") == std::string::npos);
+  const CommandResult translated =
+      run_bcqnmt("translate --threads 1 --run " + t.run.string() + " --model 3bit-greedy-ptq", "ka lo .\n");
+  CHECK_MESSAGE(translated.err.find("which is now corrupted") != std::string::npos, translated.err);
+  CHECK(translated.err.find("has since been replaced") == std::string::npos);
+}

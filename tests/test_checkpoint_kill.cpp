@@ -314,3 +314,149 @@ TEST_CASE("10 SIGKILLs inside `average` promoting the mean to best.ckpt leave a 
   CHECK(inconsistent == 0);
   CHECK(in_promotion >= 3);
 }
+
+// ---- Kills at exact points of a phase end (issue 18's trial), by strace's fault injection ----
+
+namespace {
+
+bool have_strace() { return std::system("strace -V > /dev/null 2>&1") == 0; }
+
+// Runs bcqnmt `args` under strace, SIGKILLed at its `n`th call of `syscall` (rename, link);
+// returns whether the kill landed, i.e. the command did not finish.
+bool run_killed_at(const std::string& syscall, int n, const std::string& args) {
+  const bcqnmt::test::CommandResult r = bcqnmt::test::run_command(
+      "strace -f -o /dev/null -e trace=" + syscall + " -e inject=" + syscall + ":signal=SIGKILL:when=" +
+      std::to_string(n) + " " + BCQNMT_BINARY + " " + args);
+  return r.status != 0;
+}
+
+nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(bcqnmt::test::slurp(path)); }
+
+// The epoch checkpoints in `dir`, by name.
+std::vector<std::string> epoch_names(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const fs::path& path : CheckpointKeeper(dir, "", MetricGoal::maximize).epoch_checkpoints())
+    names.push_back(path.filename().string());
+  return names;
+}
+
+void copy_run(const fs::path& from, const fs::path& to) {
+  fs::remove_all(to);
+  fs::copy(from, to, fs::copy_options::recursive);
+}
+
+}  // namespace
+
+TEST_CASE("a kill anywhere in `pretrain --restart` with another config leaves the old set or the new one") {
+  if (!have_strace()) {
+    MESSAGE("strace is not installed; skipped");
+    return;
+  }
+  bcqnmt::test::ScratchDir scratch;
+  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)", "", 300, 40);
+  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
+  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
+  copy_run(t.run, pristine);
+  const std::vector<std::string> old_epochs = epoch_names(dir);
+  REQUIRE(old_epochs == std::vector<std::string>{"epoch_001.ckpt", "epoch_002.ckpt"});
+  // A seed-only change: the case where the old set, once half-replaced, was refused by every command.
+  std::string text = bcqnmt::test::slurp(t.config);
+  text.replace(text.find("\"seed\": 3"), 9, "\"seed\": 4");
+  const fs::path seed4 = scratch.path / "seed4.json";
+  bcqnmt::test::write_text(seed4, text);
+  const std::string restart = "pretrain --restart --epochs 1 --config " + seed4.string() + t.flags;
+  int landed = 0, old_sets = 0;
+  for (int n = 1; n <= 8; ++n) {
+    CAPTURE(n);
+    copy_run(pristine, t.run);
+    landed += run_killed_at("rename", n, restart);
+    // Repaired first, as every command does; best.ckpt may be of the earlier training's later step.
+    PhaseFiles(dir).repair();
+    CHECK(PhaseFiles(dir).mismatched_files().empty());
+    CHECK(!has_staged_file(dir));
+    CHECK(!fs::exists(t.run / "config.json.next"));
+    const int64_t config_seed = read_json(t.run / "config.json")["training"]["seed"];
+    const int64_t manifest_seed = read_json(dir / "manifest.json")["config"]["training"]["seed"];
+    CHECK(config_seed == manifest_seed);
+    const std::vector<std::string> listed = read_json(dir / "manifest.json").value("epoch_checkpoints",
+                                                                                   std::vector<std::string>{});
+    if (manifest_seed == 3) {
+      ++old_sets;
+      CHECK(epoch_names(dir) == old_epochs);  // the old set, whole
+      for (const std::string& name : old_epochs)
+        CHECK(bcqnmt::test::slurp(dir / name) == bcqnmt::test::slurp(pristine / "pretrain" / name));
+    } else {
+      CHECK(epoch_names(dir) == listed);  // none of the earlier training's
+    }
+    // A plain resume is accepted (the run is bound to one config), and so is the same restart.
+    const bcqnmt::test::CommandResult resume = bcqnmt::test::run_bcqnmt("pretrain" + t.flags);
+    CHECK_MESSAGE(resume.status == 0, resume.err);
+  }
+  MESSAGE(landed << " of 8 kills landed, " << old_sets << " left the old set");
+  CHECK(landed >= 4);
+  CHECK(old_sets >= 2);
+  copy_run(pristine, t.run);
+  CHECK(run_killed_at("rename", 1, restart));
+  bcqnmt::test::run_bcqnmt_ok(restart);
+  const nlohmann::json manifest = read_json(dir / "manifest.json");
+  CHECK(read_json(t.run / "config.json")["training"]["seed"] == 4);
+  CHECK(manifest["config"]["training"]["seed"] == 4);
+  CHECK(epoch_names(dir) == std::vector<std::string>{"epoch_001.ckpt"});
+  CHECK(manifest.value("command", "").find(" --restart") != std::string::npos);
+}
+
+TEST_CASE("a kill at the end of an epoch never leaves latest.ckpt without its epoch checkpoint") {
+  if (!have_strace()) {
+    MESSAGE("strace is not installed; skipped");
+    return;
+  }
+  bcqnmt::test::ScratchDir scratch;
+  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 3)", "", 300, 40);
+  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
+  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
+  copy_run(t.run, pristine);
+  const std::string more = "pretrain --epochs 3" + t.flags;
+  std::vector<std::pair<std::string, int>> points{{"link", 1}};
+  for (int n = 1; n <= 6; ++n) points.emplace_back("rename", n);
+  for (const auto& [syscall, n] : points) {
+    CAPTURE(syscall);
+    CAPTURE(n);
+    copy_run(pristine, t.run);
+    run_killed_at(syscall, n, more);
+    CHECK(consistent(dir, false));
+    const std::vector<std::string> epochs = epoch_names(dir);
+    REQUIRE(!epochs.empty());
+    // What `average --last N` takes: the last epoch files, which must end at latest's epoch.
+    CHECK(CheckpointKeeper::epoch_of(epochs.back()) == load_checkpoint(dir / "latest.ckpt").epoch);
+  }
+}
+
+TEST_CASE("read-only commands finish a commit a kill left half-published") {
+  if (!have_strace()) {
+    MESSAGE("strace is not installed; skipped");
+    return;
+  }
+  bcqnmt::test::ScratchDir scratch;
+  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 1)", "", 300, 40);
+  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
+  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
+  copy_run(t.run, pristine);
+  int half_published = 0;
+  for (int n = 1; n <= 6; ++n) {
+    CAPTURE(n);
+    copy_run(pristine, t.run);
+    run_killed_at("rename", n, "pretrain --epochs 2" + t.flags);
+    if (!has_staged_file(dir)) continue;
+    const nlohmann::json manifest = read_json(dir / "manifest.json");
+    half_published += manifest["step"] != read_json(pristine / "pretrain" / "manifest.json")["step"];
+    const bcqnmt::test::CommandResult r = bcqnmt::test::run_bcqnmt("evaluate" + t.flags);
+    CHECK_MESSAGE(r.status == 0, r.err);
+    // No repair here: the command did it.
+    CHECK(!has_staged_file(dir));
+    CHECK(PhaseFiles(dir).mismatched_files().empty());
+  }
+  CHECK(half_published >= 1);
+}
