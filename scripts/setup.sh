@@ -15,6 +15,7 @@ packages=(
   libcli11-dev         # command-line parsing of the bcqnmt binary
   nlohmann-json3-dev   # JSON configs and metrics
   librsvg2-bin         # rsvg-convert: tests check that plotted SVGs render
+  strace               # tests only: SIGKILL at an exact system call (test_checkpoint_kill)
   curl ca-certificates # scripts/fetch_data.sh downloads the corpus over https
   libcpp-httplib-dev   # cpp-httplib: the HTTP server of `bcqnmt serve` (and its tests' client)
   chromium chromium-driver  # tests only: the page of `bcqnmt serve` in headless Chromium

@@ -87,7 +87,7 @@ TEST_CASE("a checkpoint holding NaN weights is refused by name by every command 
   poisoned.value.data()[7] = std::numeric_limits<float>::infinity();
   save_checkpoint(best, c);
   const std::string translate_flags = " --threads 1 --run " + t.run.string();  // translate reads no corpus
-  for (const std::string command : {"quantize --bits 2 --mode ptq" + t.flags, "plot" + t.flags, "evaluate" + t.flags,
+  for (const std::string& command : {"quantize --bits 2 --mode ptq" + t.flags, "plot" + t.flags, "evaluate" + t.flags,
                                     "translate" + translate_flags}) {
     const CommandResult r = run_bcqnmt(command, "obrigado\n");
     INFO(command << ": " << r.err);
