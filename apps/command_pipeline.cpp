@@ -47,6 +47,30 @@ double variant_validation_accuracy(const RunDirectory& run, const std::string& v
       accuracy = record["val_masked_accuracy"].get<double>();
   return accuracy;
 }
+// The closing table: BLEU, validation accuracy, size and speed of both models.
+void print_summary(const Experiment& e, const std::string& variant, const EvaluationSummary& fp,
+                   const EvaluationSummary& bcq, std::ostream& out) {
+  const double fp_acc = best_validation_accuracy(e.run.pretrain_dir() / "best.ckpt");
+  const double bcq_acc = variant_validation_accuracy(e.run, variant, out);
+  const double fp_mb = 4.0 * 1e-6 * static_cast<double>(Transformer(e.model, 1).num_parameters());
+  const double bcq_mb = 1e-6 * static_cast<double>(std::filesystem::file_size(e.run.bcq_model(variant)));
+  out << "\n" << std::left << std::setw(8) << "model" << std::right << std::setw(12) << "BLEU(nltk)" << std::setw(12)
+      << "sacreBLEU" << std::setw(10) << "val_acc" << std::setw(11) << "size MB" << std::setw(14) << "ms/sentence"
+      << "\n"
+      << std::fixed;
+  auto row = [&](const char* name, const EvaluationSummary& s, double acc, double mb) {
+    out << std::left << std::setw(8) << name << std::right << std::setprecision(4) << std::setw(12) << s.bleu_nltk
+        << std::setprecision(2) << std::setw(12) << s.sacrebleu << std::setprecision(4) << std::setw(10) << acc
+        << std::setprecision(2) << std::setw(11) << mb << std::setprecision(2) << std::setw(14)
+        << 1000.0 * s.decode_seconds / static_cast<double>(std::max<int64_t>(1, s.pairs)) << "\n";
+  };
+  row("fp32", fp, fp_acc, fp_mb);
+  row("bcq", bcq, bcq_acc, bcq_mb);
+  out << "(BLEU: nltk corpus_bleu on the " << fp.pairs << " test pairs, greedy; reference: fp32 0.2897, 3-bit 0.2827 "
+      << "on its first 200 pairs)\n";
+  out.unsetf(std::ios::fixed);
+}
+
 }  // namespace
 
 int run_pipeline(const PipelineOptions& o, std::ostream& out) {
@@ -93,25 +117,7 @@ int run_pipeline(const PipelineOptions& o, std::ostream& out) {
   ev.model = q.name;
   const EvaluationSummary bcq = evaluate_run(ev, out);
 
-  const double fp_acc = best_validation_accuracy(e.run.pretrain_dir() / "best.ckpt");
-  const double bcq_acc = variant_validation_accuracy(e.run, q.name, out);
-  const double fp_mb = 4.0 * 1e-6 * static_cast<double>(Transformer(e.model, 1).num_parameters());
-  const double bcq_mb = 1e-6 * static_cast<double>(std::filesystem::file_size(e.run.bcq_model(q.name)));
-  out << "\n" << std::left << std::setw(8) << "model" << std::right << std::setw(12) << "BLEU(nltk)" << std::setw(12)
-      << "sacreBLEU" << std::setw(10) << "val_acc" << std::setw(11) << "size MB" << std::setw(14) << "ms/sentence"
-      << "\n"
-      << std::fixed;
-  auto row = [&](const char* name, const EvaluationSummary& s, double acc, double mb) {
-    out << std::left << std::setw(8) << name << std::right << std::setprecision(4) << std::setw(12) << s.bleu_nltk
-        << std::setprecision(2) << std::setw(12) << s.sacrebleu << std::setprecision(4) << std::setw(10) << acc
-        << std::setprecision(2) << std::setw(11) << mb << std::setprecision(2) << std::setw(14)
-        << 1000.0 * s.decode_seconds / static_cast<double>(std::max<int64_t>(1, s.pairs)) << "\n";
-  };
-  row("fp32", fp, fp_acc, fp_mb);
-  row("bcq", bcq, bcq_acc, bcq_mb);
-  out << "(BLEU: nltk corpus_bleu on the " << fp.pairs << " test pairs, greedy; reference: fp32 0.2897, 3-bit 0.2827 "
-      << "on its first 200 pairs)\n";
-  out.unsetf(std::ios::fixed);
+  print_summary(e, q.name, fp, bcq, out);
   return 0;
 }
 

@@ -231,6 +231,35 @@ IsaKernels kernels_for(BcqIsa isa) {
   return {tile_portable, dequantize_tile_portable, widen_tables_portable, 4 * 256};
 }
 
+// The integer tables of every activation row of X [n, cols] in the ISA's layout, and their
+// steps. They cost ~40 SSE operations per 4 columns and row, shared by every row and bit plane
+// of W; the AVX2 and portable layouts are widened from integer_tables' int16 ones.
+class ActivationTables {
+ public:
+  ActivationTables(const BcqKernelMatrix& w, int64_t n, const float* x, const IsaKernels& kernels)
+      : row_shorts_(w.blocks() * 128), row_ints_(w.blocks() * kernels.table_ints_per_block), groups_(w.groups),
+        shorts_(static_cast<size_t>(n * row_shorts_)), steps_(static_cast<size_t>(n * w.groups)),
+        ints_(kernels.widen_tables ? static_cast<size_t>(n * row_ints_) : 0) {
+    for (int64_t b = 0; b < n; ++b) {
+      integer_tables(w, x + b * w.cols, shorts_.data() + b * row_shorts_, steps_.data() + b * groups_);
+      if (kernels.widen_tables)
+        kernels.widen_tables(shorts_.data() + b * row_shorts_, w.blocks(), ints_.data() + b * row_ints_);
+    }
+  }
+  // BcqTileArgs::tables and table_steps of activation row b.
+  const void* row(int64_t b) const {
+    if (!ints_.empty()) return ints_.data() + b * row_ints_;
+    return shorts_.data() + b * row_shorts_;
+  }
+  const float* steps(int64_t b) const { return steps_.data() + b * groups_; }
+
+ private:
+  int64_t row_shorts_, row_ints_, groups_;
+  std::vector<int16_t> shorts_;
+  std::vector<float> steps_;
+  std::vector<int32_t> ints_;
+};
+
 // Y [n, rows] = X W^T (+ bias) for n >= kBcqDequantizeFromRows: panels of whole tiles are
 // dequantized (into the padded column space, where X is padded the same way) and multiplied
 // on the calling thread; panels are split over threads by the threading rule.
@@ -299,21 +328,7 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   if (n >= kBcqDequantizeFromRows) return dequantized_product(w, n, x, y, bias, isa);
   const int64_t blocks = w.blocks();
   const IsaKernels kernels = kernels_for(isa);
-  // Tables cost ~40 SSE operations per 4 columns and activation row, shared by every row and
-  // bit plane of W; the AVX2 and portable layouts are widened from them.
-  std::vector<int16_t> tables(static_cast<size_t>(n * blocks * 128));
-  std::vector<float> steps(static_cast<size_t>(n * w.groups));
-  for (int64_t b = 0; b < n; ++b)
-    integer_tables(w, x + b * w.cols, tables.data() + b * blocks * 128, steps.data() + b * w.groups);
-  const int64_t row_ints = blocks * kernels.table_ints_per_block;
-  std::vector<int32_t> widened(static_cast<size_t>(n * row_ints));
-  if (kernels.widen_tables)
-    for (int64_t b = 0; b < n; ++b)
-      kernels.widen_tables(tables.data() + b * blocks * 128, blocks, widened.data() + b * row_ints);
-  auto row_tables = [&](int64_t b) -> const void* {
-    if (kernels.widen_tables) return widened.data() + b * row_ints;
-    return tables.data() + b * blocks * 128;
-  };
+  const ActivationTables tables(w, n, x, kernels);
   void (*kernel)(const BcqTileArgs&) = kernels.tile;
   // Tiles are split over threads only in tasks long enough to pay for the hand-off
   // (core/parallel.h): 4096 x 4096 splits, a decoder's 512 x 128 stays on the caller.
@@ -340,8 +355,8 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
       for (int64_t t = t0; t < t1; ++t) {
         const uint32_t* next = prefetch_for(t);
         for (int64_t b = 0; b < n; ++b)
-          kernel({w.tile_signs(t), w.tile_alphas(t), row_tables(b), steps.data() + b * w.groups, w.blocks_per_group, k0,
-                  k1, w.bits, out.data() + ((t - t0) * n + b) * kTile, b == 0 ? next : nullptr});
+          kernel({w.tile_signs(t), w.tile_alphas(t), tables.row(b), tables.steps(b), w.blocks_per_group, k0, k1, w.bits,
+                  out.data() + ((t - t0) * n + b) * kTile, b == 0 ? next : nullptr});
       }
     }
     for (int64_t t = t0; t < t1; ++t) {
