@@ -19,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -346,17 +347,26 @@ void copy_run(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }
 
+// A pretrained tiny run (`training` keys) for the strace cases, or none where strace cannot
+// trace (the case then says SKIPPED).
+std::optional<bcqnmt::test::TinyRun> traced_pretrained_run(const fs::path& dir, const std::string& training) {
+  if (!have_strace()) {
+    MESSAGE("SKIPPED: strace is not installed or may not trace here (Debian: strace)");
+    return std::nullopt;
+  }
+  bcqnmt::test::TinyRun t = bcqnmt::test::make_tiny_run(dir, training, "", 300, 40);
+  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
+  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  return t;
+}
+
 }  // namespace
 
 TEST_CASE("a kill anywhere in `pretrain --restart` with another config leaves the old set or the new one") {
-  if (!have_strace()) {
-    MESSAGE("SKIPPED: strace is not installed or may not trace here (Debian: strace)");
-    return;
-  }
   bcqnmt::test::ScratchDir scratch;
-  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)", "", 300, 40);
-  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
-  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const std::optional<bcqnmt::test::TinyRun> run = traced_pretrained_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)");
+  if (!run) return;
+  const bcqnmt::test::TinyRun& t = *run;
   const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
   copy_run(t.run, pristine);
   const std::vector<std::string> old_epochs = epoch_names(dir);
@@ -408,14 +418,10 @@ TEST_CASE("a kill anywhere in `pretrain --restart` with another config leaves th
 }
 
 TEST_CASE("a kill at the end of an epoch never leaves latest.ckpt without its epoch checkpoint") {
-  if (!have_strace()) {
-    MESSAGE("SKIPPED: strace is not installed or may not trace here (Debian: strace)");
-    return;
-  }
   bcqnmt::test::ScratchDir scratch;
-  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 3)", "", 300, 40);
-  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
-  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const std::optional<bcqnmt::test::TinyRun> run = traced_pretrained_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 3)");
+  if (!run) return;
+  const bcqnmt::test::TinyRun& t = *run;
   const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
   copy_run(t.run, pristine);
   const std::string more = "pretrain --epochs 3" + t.flags;
@@ -435,14 +441,10 @@ TEST_CASE("a kill at the end of an epoch never leaves latest.ckpt without its ep
 }
 
 TEST_CASE("read-only commands finish a commit a kill left half-published") {
-  if (!have_strace()) {
-    MESSAGE("SKIPPED: strace is not installed or may not trace here (Debian: strace)");
-    return;
-  }
   bcqnmt::test::ScratchDir scratch;
-  const auto t = bcqnmt::test::make_tiny_run(scratch.path, R"("epochs": 1)", "", 300, 40);
-  bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
-  bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  const std::optional<bcqnmt::test::TinyRun> run = traced_pretrained_run(scratch.path, R"("epochs": 1)");
+  if (!run) return;
+  const bcqnmt::test::TinyRun& t = *run;
   const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
   copy_run(t.run, pristine);
   int half_published = 0;
