@@ -12,6 +12,7 @@
 #include <exception>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -23,12 +24,22 @@ namespace bcqnmt {
 // far below it (metrics.jsonl of the 22-epoch fast run in docs/results.md: 121 kB).
 constexpr std::uintmax_t kMaxJsonFileBytes = std::uintmax_t{256} << 20;
 
+// JSON nested deeper than this is refused before nlohmann parses it: bcqnmt's own files nest
+// at most 4 levels, while nlohmann's recursive members (copy, dump, comparison, flatten) run
+// out of stack near depth 100,000, which a 400 kB file reaches.
+constexpr int kMaxJsonDepth = 64;
+
 // nlohmann's message without its "[json.exception.type_error.302] " tag (any other
 // exception: its what()).
 std::string json_error_text(const std::exception& error);
 
+// Parses `text`, read from `source` (a file, or "FILE line N"), into `out`; returns "" or the
+// one-line error starting with `source`: nested deeper than kMaxJsonDepth, not JSON (line and
+// column), or a number no double holds (1e400). The one place bcqnmt parses JSON text.
+std::string parse_json_text(std::string_view text, const std::string& source, nlohmann::json& out);
+
 // Parses `path` into `out`; returns "" or the one-line error naming the file: missing, not a
-// regular file, unreadable, larger than kMaxJsonFileBytes, or not JSON (line and column).
+// regular file, unreadable, larger than kMaxJsonFileBytes, or parse_json_text's errors.
 std::string parse_json_file(const std::filesystem::path& path, nlohmann::json& out);
 
 // The parsed contents of `path`, or parse_json_file's error as the caller's module error

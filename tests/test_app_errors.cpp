@@ -10,6 +10,7 @@
 
 #include "run_binary.h"
 #include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt::test;
 
@@ -157,6 +158,15 @@ TEST_CASE("a field of the wrong type in metrics.jsonl or a manifest names the fi
   write_text(run / "quantized" / "v" / "manifest.json", R"({"source": {"sha256": 5}})");
   expect_runtime_error(run_bcqnmt("translate --run " + run.string() + " --model v", "a\n"),
                        (run / "quantized" / "v" / "manifest.json").string() + ": damaged manifest");
+}
+
+TEST_CASE("a record of the wrong type in metrics.jsonl stops pretrain with the file and line, a torn line is skipped") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)", "", 100, 10);
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  write_text(t.run / "metrics.jsonl", "{\"phase\": \"pre\n{\"phase\": 7}\n");
+  expect_runtime_error(run_bcqnmt("pretrain --config " + t.config.string() + t.flags),
+                       (t.run / "metrics.jsonl").string() + " line 2: a record has a field of the wrong type");
 }
 
 TEST_CASE("a run directory without the checkpoint a command needs") {
