@@ -203,6 +203,7 @@ TEST_CASE("a command's flag before the command is named as misplaced (CLI11 said
 TEST_CASE("bad flag values are usage errors") {
   expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
   expect_usage_error(run_bcqnmt("quantize --run x --name ../escape"), "variant name");
+  expect_usage_error(run_bcqnmt("quantize --run x --name -x"), "variant name \"-x\"");
   expect_usage_error(run_bcqnmt("quantize --run x --distill 1.5"), "distill");
   // Counts say which rule the value broke (CLI11's range check called "abc" out of range).
   expect_usage_error(run_bcqnmt("--threads abc info --run x"), "--threads: \"abc\" is not a whole number");
