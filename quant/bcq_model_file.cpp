@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/quoted_text.h"
 #include "nn/json_file.h"
 #include "quant/bcq_file.h"
 #include "quant/bcq_model.h"
@@ -121,7 +122,8 @@ StoredParameters index_parameters(BcqFile& file, const Transformer& model, const
   const std::map<std::string, QuantizedWeight> weights = bcq_quantized_weights_by_name(model);
   auto shape_of = [&](const std::string& name) -> const Shape& {
     const auto it = shapes.find(name);
-    if (it == shapes.end()) throw QuantError(where + ": holds '" + name + "', which the model has no parameter for");
+    if (it == shapes.end())
+      throw QuantError(where + ": holds '" + quoted_text(name) + "', which the model has no parameter for");
     return it->second;
   };
   StoredParameters stored;
