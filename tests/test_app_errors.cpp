@@ -169,6 +169,21 @@ TEST_CASE("a record of the wrong type in metrics.jsonl stops pretrain with the f
                        (t.run / "metrics.jsonl").string() + " line 2: a record has a field of the wrong type");
 }
 
+TEST_CASE("a model the memory cannot hold is refused before anything is written into the run") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  std::filesystem::remove(dir.path / "run" / "config.json");
+  // 812 M weights: under the config's bound of 2^30, over what `ulimit -v` 3 GB leaves (12 GB to
+  // train); it ended in a bare std::bad_alloc after config.json and metrics.jsonl were written.
+  write_text(dir.path / "big.json",
+             R"({"model": {"num_layers": 1, "d_model": 16384, "dff": 64, "num_heads": 16, "key_dim": 256}})");
+  const CommandResult r = run_command("ulimit -v 3000000; " + std::string(BCQNMT_BINARY) + " pretrain --config " +
+                                      (dir.path / "big.json").string() + " --run " + (dir.path / "run").string());
+  expect_runtime_error(r, (dir.path / "big.json").string() + ": the model's 812253184 weights need at least");
+  CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  CHECK(!std::filesystem::exists(dir.path / "run" / "metrics.jsonl"));
+}
+
 TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
