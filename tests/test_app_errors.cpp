@@ -184,6 +184,19 @@ TEST_CASE("a model the memory cannot hold is refused before anything is written 
   CHECK(!std::filesystem::exists(dir.path / "run" / "metrics.jsonl"));
 }
 
+TEST_CASE("memory running out while training is one line naming the command, not std::bad_alloc") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)", "", 100, 10);
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  // Few weights (the memory check passes), but each batch's dff activations are 64 k wide.
+  write_text(t.config, R"({"model": {"num_layers": 1, "d_model": 32, "dff": 65536, "num_heads": 2, "key_dim": 16},
+                           "training": {"batch_size": 64}})");
+  const CommandResult r = run_command("ulimit -v 1500000; " + std::string(BCQNMT_BINARY) + " pretrain --config " +
+                                      t.config.string() + t.flags);
+  expect_runtime_error(r, "out of memory in `");
+  CHECK(r.err.find("std::") == std::string::npos);
+}
+
 TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
