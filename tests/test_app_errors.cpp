@@ -114,7 +114,7 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   write_text(dir.path / "wrap.json", R"({"training": {"epochs": 4294967297}})");
   expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "wrap.json").string() + " --run " +
                                 (dir.path / "run").string()),
-                     "\"epochs\" = 4294967297 is out of range");
+                     "\"epochs\" = 4294967297 is out of range (1..2147483647)");  // its own range, not int's
   CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
   // The model section too: 4294967298 heads trained a 2-head model; 1e5 layers ran 108 s
   // and took 3.85 GB before a bare std::bad_alloc.
