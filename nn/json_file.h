@@ -3,8 +3,9 @@
 // ("RUN/pretrain/manifest.json: malformed JSON (parse error at line 3, column 1: ...)",
 // "RUN/config.json: not a regular file"), never nlohmann's or the stream's own text ("[json.exception...]",
 // "basic_filebuf::underflow"). The one owner of that wrapping: every JSON file is read with
-// read_json_file, and a reader that catches nlohmann's errors while interpreting the value
-// words them with json_error_text.
+// read_json_file, JSON text from elsewhere (the config inside a .bcq or .ckpt, a metrics.jsonl
+// line, a request body) with parse_json_text, and a reader that catches nlohmann's errors
+// while interpreting the value words them with json_error_text.
 // nlohmann's own type errors do not say which key they are about (JSON_DIAGNOSTICS would, at
 // the cost of a different nlohmann::json layout in every target); readers that check a
 // value's type first (nn/json_fields.h, PhaseFiles::manifest) name the key themselves.
