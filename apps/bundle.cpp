@@ -83,7 +83,7 @@ nlohmann::json describe_model(const Experiment& e, const std::string& model) {
   d["bits_per_weight"] = 8.0 * bytes / static_cast<double>(Transformer(e.model, e.training.seed).num_parameters());
   const std::filesystem::path settings = e.run.variant_dir(model) / "settings.json";
   if (std::filesystem::exists(settings)) {
-    const nlohmann::json s = nlohmann::json::parse(read_bytes(settings), nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json s = read_json_file<AppError>(settings);
     if (s.is_object() && s.contains("bits")) d["bit_allocation"] = s["bits"];
   }
   return d;

@@ -35,6 +35,7 @@
 #include "apps/translation_queue.h"
 #include "apps/version.h"
 #include "data/readable_english.h"
+#include "nn/json_file.h"
 #include "bcqnmt_web_page.h"  // kWebPage: apps/web/index.html, built in (cmake/embed_file.cmake)
 
 namespace bcqnmt {
@@ -58,8 +59,11 @@ int integer_field(const nlohmann::json& body, const char* name, int fallback, in
 }
 
 TranslationRequest parse_request(const std::string& body_text, const ServeOptions& o) {
-  const nlohmann::json body = nlohmann::json::parse(body_text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) throw BadRequest("the body is not valid JSON (UTF-8)");
+  // Not parse_json_text's own words: they may quote the body's bytes, which need not be UTF-8,
+  // and a JSON answer holds UTF-8 only.
+  nlohmann::json body;
+  if (!parse_json_text(body_text, "the body", body).empty())
+    throw BadRequest("the body is not valid JSON (UTF-8, nested at most " + std::to_string(kMaxJsonDepth) + " levels)");
   if (!body.is_object()) throw BadRequest("the body must be a JSON object with \"text\": [\"...\", ...]");
   for (const auto& [key, value] : body.items())
     if (key != "text" && key != "beam" && key != "n_best" && key != "attention" && key != "format")

@@ -1,6 +1,11 @@
 #include "apps/experiment.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "apps/app_error.h"
@@ -80,6 +85,47 @@ CheckpointIdentity Experiment::identity() const {
 
 std::string Experiment::model_json() const { return model.to_json().dump(); }
 
+namespace {
+
+// Bytes this process may still allocate: the smaller of the kernel's MemAvailable and what
+// `ulimit -v` leaves of the address space; -1 if neither is known.
+int64_t available_memory_bytes() {
+  int64_t available = -1;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    int64_t kb = 0;
+    meminfo >> kb;
+    if (key == "MemAvailable:") available = kb * 1024;
+    meminfo.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    int64_t used = 0;  // VmSize of this process, already counted against the limit
+    std::ifstream status("/proc/self/status");
+    for (std::string key; status >> key;) {
+      if (key == "VmSize:") status >> used;
+      status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    const int64_t left = static_cast<int64_t>(limit.rlim_cur) - used * 1024;
+    available = available < 0 ? left : std::min(available, left);
+  }
+  return available;
+}
+
+}  // namespace
+
+void check_model_fits_memory(const ModelConfig& model, const std::string& source) {
+  // Training holds four floats per weight (the weight, its gradient, Adam's two moments);
+  // activations come on top, so this is a lower bound.
+  const int64_t needed = 16 * model.matrix_weights();
+  const int64_t available = available_memory_bytes();
+  if (available >= 0 && needed > available)
+    throw AppError(source + ": the model's " + std::to_string(model.matrix_weights()) + " weights need at least " +
+                   std::to_string(needed >> 20) + " MiB to train (weights, gradients, Adam moments), but " +
+                   std::to_string(available >> 20) + " MiB are available; reduce d_model, dff, num_heads, key_dim "
+                   "or num_layers");
+}
+
 Experiment open_experiment(const std::string& run_dir, const std::string& config_path, ConfigAdoption adoption) {
   Experiment e;
   e.run.root = run_dir;
@@ -99,18 +145,21 @@ Experiment open_experiment(const std::string& run_dir, const std::string& config
   } catch (const std::exception& err) {
     throw AppError(source + ": " + json_error_text(err));
   }
-  if (!config_path.empty() && adoption == ConfigAdoption::now) {
-    if (!has_run_config || read_config_file(e.run.config().string()) != e.config) {
-      std::filesystem::create_directories(e.run.root);
-      write_file_atomically(e.run.config(), e.config.dump(2) + "\n");
-    }
-  }
+  // The vocabularies give the embeddings' sizes: read before config.json is written, so a
+  // model this machine cannot hold is refused before the run is bound to its config.
   e.run.require(e.run.source_vocab(), "vocab");
   e.run.require(e.run.target_vocab(), "vocab");
   e.source_vocab = Vocabulary::load(e.run.source_vocab().string());
   e.target_vocab = Vocabulary::load(e.run.target_vocab().string());
   e.model.src_vocab_size = static_cast<int>(e.source_vocab.size());
   e.model.tgt_vocab_size = static_cast<int>(e.target_vocab.size());
+  if (!config_path.empty()) check_model_fits_memory(e.model, source);
+  if (!config_path.empty() && adoption == ConfigAdoption::now) {
+    if (!has_run_config || read_config_file(e.run.config().string()) != e.config) {
+      std::filesystem::create_directories(e.run.root);
+      write_file_atomically(e.run.config(), e.config.dump(2) + "\n");
+    }
+  }
   return e;
 }
 

@@ -54,9 +54,15 @@ enum class ConfigAdoption { now, at_commit };
 // apps/run_manifest.h; its lines go to stderr). With config_path, the config is adopted
 // (copied to config.json per `adoption`; the caller, `pretrain`, has checked it with
 // check_run_config); without it, the run's own config.json is used. The vocabularies must
-// exist (`bcqnmt vocab`).
+// exist (`bcqnmt vocab`). A config is adopted only after check_model_fits_memory passed, so a
+// refused model leaves the run directory untouched.
 Experiment open_experiment(const std::string& run_dir, const std::string& config_path,
                            ConfigAdoption adoption = ConfigAdoption::now);
+
+// Throws AppError naming `source` when training `model` (vocabulary sizes filled in) needs
+// more memory than the machine, or `ulimit -v`, leaves this process: the one memory check,
+// made before anything is written into a run directory.
+void check_model_fits_memory(const ModelConfig& model, const std::string& source);
 
 // One split of the corpus encoded with the run's vocabularies; limit > 0 keeps the first N pairs.
 EncodedCorpus load_encoded_split(const Experiment& e, const std::string& data_dir, Split split, int64_t limit);

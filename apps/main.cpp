@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -123,6 +124,12 @@ int run_parsed_command(const std::vector<Subcommand>& commands, const GlobalFlag
   } catch (const TrainingInterrupted&) {
     DataParallel::finish();  // every rank agreed to stop and the checkpoint is written
     return checked_stdout(interrupted_exit_status());
+  } catch (const std::bad_alloc&) {
+    // Its what() is "std::bad_alloc"; what ran out is the command's model, batch or corpus.
+    std::cout.flush();
+    std::cerr << kErrorLine << "out of memory in `" << typed
+              << "`; a smaller model (d_model, dff, num_heads, key_dim, num_layers) or batch needs less\n";
+    return kRuntimeError;
   } catch (const std::exception& e) {
     std::cout.flush();
     std::string message = e.what();

@@ -35,12 +35,15 @@ std::string default_variant_name(const QuantizationConfig& q) {
 }
 
 void check_variant_name(const std::string& name) {
-  const bool allowed = !name.empty() && name.size() <= 64 && name[0] != '.' &&
+  // Not '.': no hidden or parent directory; not '-': the name is given back as `--model NAME`,
+  // where it would read as a flag.
+  const bool allowed = !name.empty() && name.size() <= 64 && name[0] != '.' && name[0] != '-' &&
                        std::all_of(name.begin(), name.end(), [](char c) {
                          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
                        });
   if (!allowed)
-    throw UsageError("variant name \"" + name + "\": use 1-64 letters, digits, '.', '_' or '-', not starting with '.'");
+    throw UsageError("variant name \"" + name +
+                     "\": use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'");
   if (name == kFullPrecisionModel)
     throw UsageError("variant name \"fp\" is taken by the full-precision model; choose another --name");
 }

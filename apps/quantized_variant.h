@@ -26,7 +26,7 @@ nlohmann::json variant_settings(const QuantizationConfig& q);
 // "<bits>bit" or the bits file's stem, the solver, the mode, and "-kd<w>" with distillation.
 std::string default_variant_name(const QuantizationConfig& q);
 
-// Throws AppError unless name is 1-64 of [A-Za-z0-9._-], does not start with '.', and is not "fp".
+// Throws AppError unless name is 1-64 of [A-Za-z0-9._-], does not start with '.' or '-', and is not "fp".
 void check_variant_name(const std::string& name);
 
 // Records settings for a new variant (atomically), or checks them against the stored ones

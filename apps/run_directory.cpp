@@ -33,8 +33,8 @@ std::vector<nlohmann::json> RunDirectory::read_metrics(std::ostream& warnings) c
   for (std::string line; std::getline(in, line);) {
     ++number;
     if (line.empty()) continue;
-    nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (r.is_object()) {
+    nlohmann::json r;
+    if (parse_json_text(line, "", r).empty() && r.is_object()) {
       records.push_back(std::move(r));
       continue;
     }
@@ -49,14 +49,15 @@ void RunDirectory::drop_metrics_after(const std::string& phase, const std::strin
   if (!in) return;
   std::string kept, line;
   bool dropped = false;
-  while (std::getline(in, line)) {
-    const nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    nlohmann::json r;
+    parse_json_text(line, "", r);  // a line that is not JSON (a write cut short) is kept, as read_metrics skips it
     bool redone = false;
     try {
       redone = r.is_object() && r.value("phase", "") == phase && r.value("variant", "") == variant &&
                r.value("step", int64_t{0}) > step;
     } catch (const nlohmann::json::exception& e) {
-      throw metrics_error(e);
+      throw metrics_error(e, number);
     }
     if (redone) {
       dropped = true;
@@ -67,8 +68,9 @@ void RunDirectory::drop_metrics_after(const std::string& phase, const std::strin
   if (dropped) write_file_atomically(metrics(), kept);
 }
 
-AppError RunDirectory::metrics_error(const std::exception& error) const {
-  return AppError(metrics().string() + ": a record has a field of the wrong type (" + json_error_text(error) + ")");
+AppError RunDirectory::metrics_error(const std::exception& error, int64_t line) const {
+  return AppError(metrics().string() + (line > 0 ? " line " + std::to_string(line) : std::string()) +
+                  ": a record has a field of the wrong type (" + json_error_text(error) + ")");
 }
 
 void RunDirectory::require(const std::filesystem::path& file, const char* produced_by) const {

@@ -45,8 +45,8 @@ struct RunDirectory {
   // from a checkpoint at `step` redoes them, and the log must not hold them twice. Atomic.
   void drop_metrics_after(const std::string& phase, const std::string& variant, int64_t step) const;
   // What a reader of metrics.jsonl throws when a record's field has the wrong type
-  // (nlohmann's type_error): one line naming the file.
-  [[nodiscard]] AppError metrics_error(const std::exception& error) const;
+  // (nlohmann's type_error): one line naming the file, and the line when known (> 0).
+  [[nodiscard]] AppError metrics_error(const std::exception& error, int64_t line = 0) const;
   // Throws AppError ("run directory X has no pretrain/best.ckpt: run `bcqnmt pretrain` first").
   void require(const std::filesystem::path& file, const char* produced_by) const;
 };

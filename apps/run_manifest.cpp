@@ -231,10 +231,14 @@ nlohmann::json variant_source(const RunDirectory& run, int64_t step) {
 std::string variant_start_command(const RunDirectory& run, const std::string& variant) {
   std::string command = "bcqnmt quantize --run " + run.root.string() + " --name " + variant;
   std::ostringstream ignored;  // a torn line is report's and plot's to mention
-  for (const nlohmann::json& r : run.read_metrics(ignored))
-    if (r.value("phase", "") == "quantize" && r.value("variant", "") == variant && r.value("kind", "") == "start" &&
-        r.contains("command") && r["command"].is_string())
-      command = r["command"].get<std::string>();
+  try {
+    for (const nlohmann::json& r : run.read_metrics(ignored))
+      if (r.value("phase", "") == "quantize" && r.value("variant", "") == variant && r.value("kind", "") == "start" &&
+          r.contains("command") && r["command"].is_string())
+        command = r["command"].get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw run.metrics_error(e);
+  }
   return command;
 }
 

@@ -24,17 +24,18 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   TrainingConfig c;
   const JsonFields<AppError> fields(j, c.to_json(), "training config");
   auto get = [&](const char* key, auto& out) { fields.get(key, out); };
-  get("epochs", c.epochs);
-  get("batch_size", c.batch_size);
-  get("max_tokens", c.max_tokens);
-  get("shuffle_buffer", c.shuffle_buffer);
-  get("warmup_steps", c.warmup_steps);
+  // Each count with its own minimum, so a value out of range names the key's range.
+  fields.get("epochs", c.epochs, 1);
+  fields.get("batch_size", c.batch_size, 1);
+  fields.get("max_tokens", c.max_tokens, 2);
+  fields.get("shuffle_buffer", c.shuffle_buffer, 1);
+  fields.get("warmup_steps", c.warmup_steps, 1);
   get("seed", c.seed);
   fields.get("batcher", c.batcher, batcher_names());
-  get("token_budget", c.token_budget);
+  fields.get("token_budget", c.token_budget, decltype(c.token_budget){1});
   get("clip_norm", c.clip_norm);
-  get("train_limit", c.train_limit);
-  get("validation_limit", c.validation_limit);
+  fields.get("train_limit", c.train_limit, decltype(c.train_limit){0});
+  fields.get("validation_limit", c.validation_limit, decltype(c.validation_limit){0});
   fields.get("matmul_precision", c.matmul_precision, matmul_precision_names());
   get("log_every", c.log_every);
   get("keep_epoch_checkpoints", c.keep_epoch_checkpoints);
@@ -52,10 +53,6 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& j) {
   if (c.patience < 0) throw AppError("training config: \"patience\" must be >= 0 (0 turns early stopping off)");
   if (c.keep_epoch_checkpoints < 0)
     throw AppError("training config: \"keep_epoch_checkpoints\" must be >= 0 (0 keeps none)");
-  if (c.epochs < 1 || c.batch_size < 1 || c.max_tokens < 2 || c.warmup_steps < 1 || c.token_budget < 1 ||
-      c.shuffle_buffer < 1 || c.train_limit < 0 || c.validation_limit < 0)
-    throw AppError("training config: epochs, batch_size, warmup_steps, token_budget, shuffle_buffer must be >= 1, "
-                   "max_tokens >= 2, limits >= 0");
   // Upper bounds far above any use, below int overflow in the sizes derived from them
   // (max_tokens + 1 target positions, batch_size * max_tokens tokens).
   if (c.max_tokens > (1 << 20) || c.batch_size > (1 << 20) || c.shuffle_buffer > (1 << 28))

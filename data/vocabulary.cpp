@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/quoted_text.h"
 #include "data/bert_normalizer.h"
 #include "data/data_error.h"
 #include "data/moses_detokenizer.h"
@@ -30,7 +31,7 @@ Vocabulary::Vocabulary(std::vector<std::string> tokens) : tokens_(std::move(toke
   for (int32_t id = 0; id < 4; ++id)
     if (size() <= id || tokens_[id] != kReserved[id])
       throw DataError("vocabulary must start with [PAD] [UNK] [START] [END]; entry " + std::to_string(id) +
-                      (size() <= id ? " is missing" : " is '" + tokens_[id] + "'"));
+                      (size() <= id ? " is missing" : " is '" + quoted_text(tokens_[id]) + "'"));
   for (int32_t id = 0; id < size(); ++id) {
     const std::string& token = tokens_[id];
     const bool continuation = token.size() > kJoiner.size() && token.compare(0, kJoiner.size(), kJoiner) == 0;
@@ -39,7 +40,7 @@ Vocabulary::Vocabulary(std::vector<std::string> tokens) : tokens_(std::move(toke
     TokenIds& map = continuation ? continuation_ : word_start_;
     const std::string key = continuation ? token.substr(kJoiner.size()) : token;
     if (!map.emplace(key, id).second)
-      throw DataError("vocabulary entry " + std::to_string(id) + " '" + token + "' is a duplicate");
+      throw DataError("vocabulary entry " + std::to_string(id) + " '" + quoted_text(token) + "' is a duplicate");
     longest_piece_ = std::max(longest_piece_, key.size());
   }
 }

@@ -49,11 +49,16 @@ class JsonFields {
     }
     value.get_to(out);
   }
-  // The same, and at least `min_value`.
+  // The same, and at least `min_value`; an integer out of range names min_value..T's maximum,
+  // the key's own range (epochs 4294967297: 1..2147483647, not int's).
   template <class T>
   void get(const char* key, T& out, T min_value) const {
-    get(key, out);
-    if (out < min_value) throw Error(section_ + ": \"" + key + "\" must be >= " + std::to_string(min_value));
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      get(key, out, min_value, std::numeric_limits<T>::max());
+    } else {
+      get(key, out);
+      if (out < min_value) throw Error(section_ + ": \"" + key + "\" must be >= " + std::to_string(min_value));
+    }
   }
   // The same, within [min_value, max_value]: a sane upper bound is checked before anything
   // of that size is allocated.
@@ -73,7 +78,8 @@ class JsonFields {
                       std::to_string(min_value) + ".." + std::to_string(max_value) + ")");
       }
     }
-    get(key, out, min_value);
+    get(key, out);
+    if (out < min_value) throw Error(section_ + ": \"" + key + "\" must be >= " + std::to_string(min_value));
     if (out > max_value) throw Error(section_ + ": \"" + key + "\" must be <= " + std::to_string(max_value));
   }
   // An enum, by its name in `names` (core/name_table.h).

@@ -12,6 +12,7 @@
 
 #include "core/checksummed_file.h"
 #include "core/error.h"
+#include "nn/json_file.h"
 
 namespace bcqnmt {
 
@@ -194,16 +195,12 @@ void check_checkpoint_compatible(const Checkpoint& checkpoint, const std::filesy
                                  const std::string& expected_config_json, uint64_t source_vocab_fingerprint,
                                  uint64_t target_vocab_fingerprint) {
   nlohmann::json stored, expected;
-  try {
-    stored = nlohmann::json::parse(checkpoint.config_json);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("the model config stored in the checkpoint is not valid JSON: ") + e.what());
-  }
-  try {
-    expected = nlohmann::json::parse(expected_config_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(std::string("the expected model config is not valid JSON: ") + e.what());
-  }
+  if (std::string error = parse_json_text(checkpoint.config_json, "the model config stored in it", stored);
+      !error.empty())
+    fail(path, error);
+  if (std::string error = parse_json_text(expected_config_json, "the expected model config", expected);
+      !error.empty())
+    throw CheckpointError(error);
   if (stored != expected) {
     const nlohmann::json a = stored.flatten(), b = expected.flatten();
     std::string differences;

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/quoted_text.h"
+#include "nn/json_file.h"
 #include "quant/bcq_file.h"
 #include "quant/bcq_model.h"
 #include "quant/bcq_model_kernels.h"
@@ -86,11 +88,15 @@ BcqMixedMatrix restored(StoredMatrix s, const std::string& where) {
 // The Transformer the file's config describes. Its weights are allocated only when the
 // file can hold them: at least one sign bit per quantized weight, 32 bits per dense one.
 std::unique_ptr<Transformer> model_of(const BcqFile& file, const std::string& where) {
+  nlohmann::json stored;
+  if (std::string error = parse_json_text(file.config_json, where + ": the model config stored in it", stored);
+      !error.empty())
+    throw QuantError(error);
   ModelConfig config;
   try {
-    config = ModelConfig::from_json(nlohmann::json::parse(file.config_json));
+    config = ModelConfig::from_json(stored);
   } catch (const std::exception& e) {
-    throw QuantError(where + ": bad model config: " + e.what());
+    throw QuantError(where + ": bad model config: " + json_error_text(e));
   }
   int64_t stored_weights = 0;
   for (const StoredMatrix& s : file.matrices)
@@ -116,7 +122,8 @@ StoredParameters index_parameters(BcqFile& file, const Transformer& model, const
   const std::map<std::string, QuantizedWeight> weights = bcq_quantized_weights_by_name(model);
   auto shape_of = [&](const std::string& name) -> const Shape& {
     const auto it = shapes.find(name);
-    if (it == shapes.end()) throw QuantError(where + ": holds '" + name + "', which the model has no parameter for");
+    if (it == shapes.end())
+      throw QuantError(where + ": holds '" + quoted_text(name) + "', which the model has no parameter for");
     return it->second;
   };
   StoredParameters stored;

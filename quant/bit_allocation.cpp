@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nn/json_fields.h"
 #include "nn/json_file.h"
 #include "nn/module.h"
 #include "quant/quant_error.h"
@@ -62,29 +63,28 @@ BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::strin
   if (!j.is_object()) throw QuantError(source + ": bit allocation must be a JSON object");
   BitAllocation a;
   const auto fields = bit_allocation_fields();
+  // Unknown keys first, so the error lists the known ones (JsonFields names only the stranger).
   for (const auto& [key, value] : j.items()) {
-    if (key == kRatioKey) {
-      // Clusters sized 1 : r : r^2 : r^3 (quant/frequency_clusters.h); past r = 1000 the first
-      // cluster is under 1e-9 of the rows, and r^3 overflows long before 1e300.
-      if (!value.is_number() || !(value.get<double>() >= 0.0 && value.get<double>() <= kMaxClusterRatio))
-        throw QuantError(source + ": '" + key + "' must be a number in 0.." + std::to_string(int(kMaxClusterRatio)) +
-                         " (0 = no frequency clusters), got " + value.dump());
-      a.embedding_cluster_ratio = value.get<double>();
-      continue;
-    }
-    bool known = false;
-    for (const auto& [name, field] : fields) {
-      if (key != name) continue;
-      known = true;
-      if (!value.is_number_integer() || value.get<int>() < 1 || value.get<int>() > 8)
-        throw QuantError(source + ": '" + key + "' must be an integer number of bits in 1..8, got " + value.dump());
-      a.*field = value.get<int>();
-    }
+    bool known = key == kRatioKey;
+    for (const auto& [name, field] : fields) known = known || key == name;
     if (!known) {
       std::string expected = kRatioKey;
       for (const auto& [name, field] : fields) expected += std::string(", ") + name;
       throw QuantError(source + ": unknown key '" + key + "' (expected " + expected + ")");
     }
+  }
+  // Each bit count range-checked as a 64-bit integer before it becomes an int, so
+  // 4294967298 is out of 1..8 rather than 2.
+  const JsonFields<QuantError> checked(j, bit_allocation_to_json(a), source);
+  for (const auto& [name, field] : fields) checked.get(name, a.*field, 1, 8);
+  if (j.contains(kRatioKey)) {
+    // Clusters sized 1 : r : r^2 : r^3 (quant/frequency_clusters.h); past r = 1000 the first
+    // cluster is under 1e-9 of the rows, and r^3 overflows long before 1e300.
+    const nlohmann::json& value = j.at(kRatioKey);
+    if (!(value.get<double>() >= 0.0 && value.get<double>() <= kMaxClusterRatio))
+      throw QuantError(source + ": '" + std::string(kRatioKey) + "' must be a number in 0.." +
+                       std::to_string(int(kMaxClusterRatio)) + " (0 = no frequency clusters), got " + value.dump());
+    a.embedding_cluster_ratio = value.get<double>();
   }
   return a;
 }

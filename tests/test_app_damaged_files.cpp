@@ -1,10 +1,10 @@
 // Every file bcqnmt reads, damaged, through the real binary: each JSON file (config,
 // manifests, settings, metrics.jsonl, bundle.json, sensitivity.json, a --bits-config),
 // the vocabularies, a checkpoint and a .bcq, truncated, replaced by a directory, and -- for
-// JSON -- every value given the wrong type or a huge number. Each case must run, or fail
-// with exit status 1 and one line on stderr that names the file, with no library text
-// ("[json.exception...]", "std::bad_alloc", "basic_filebuf::underflow") and no crash. The
-// counts are printed (ctest -V). The in-process fuzzers of the binary formats are
+// JSON -- every value given the wrong type or a huge number, nesting 200,000 deep and 1e400.
+// Each case must run, or fail with exit status 1 and one line on stderr that names the file,
+// with no library text ("[json.exception...]", "std::bad_alloc", "basic_filebuf::underflow")
+// and no crash. The counts are printed (ctest -V). The in-process fuzzers of the binary formats are
 // tests/test_fuzz_inputs.cpp.
 #include <doctest/doctest.h>
 
@@ -100,6 +100,21 @@ void damage(Tally& tally, const Target& t, bool json, bool lines, Rng& rng) {
   }
   const nlohmann::json doc = nlohmann::json::parse(text);
   const nlohmann::json flat = doc.flatten();
+  // Text no nlohmann value dumps to: nesting 200,000 deep (nlohmann's recursive members
+  // overflowed the stack on it) and a number no double holds, in the first numeric leaf.
+  const std::string deep = R"({"a":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  write_text(t.file, head + deep + tail);
+  run_case(tally, t.command, t.file, "nested 200000 deep", t.stdin_text);
+  for (const auto& [pointer, value] : flat.items()) {
+    if (!value.is_number()) continue;
+    nlohmann::json damaged = doc;
+    damaged[nlohmann::json::json_pointer(pointer)] = "1e400 here";
+    std::string huge = damaged.dump(lines ? -1 : 2);
+    huge.replace(huge.find("\"1e400 here\""), 12, "1e400");
+    write_text(t.file, head + huge + tail);
+    run_case(tally, t.command, t.file, pointer + " = 1e400", t.stdin_text);
+    break;
+  }
   for (const auto& [pointer, value] : flat.items()) {
     // A sample of the hostile values per leaf keeps the whole test near 20 s.
     std::vector<nlohmann::json> values = hostile_values(value);

@@ -10,6 +10,7 @@
 
 #include "run_binary.h"
 #include "synthetic_corpus.h"
+#include "tiny_run.h"
 
 using namespace bcqnmt::test;
 
@@ -113,7 +114,7 @@ TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new 
   write_text(dir.path / "wrap.json", R"({"training": {"epochs": 4294967297}})");
   expect_runtime_error(run_bcqnmt("pretrain --config " + (dir.path / "wrap.json").string() + " --run " +
                                 (dir.path / "run").string()),
-                     "\"epochs\" = 4294967297 is out of range");
+                     "\"epochs\" = 4294967297 is out of range (1..2147483647)");  // its own range, not int's
   CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
   // The model section too: 4294967298 heads trained a 2-head model; 1e5 layers ran 108 s
   // and took 3.85 GB before a bare std::bad_alloc.
@@ -159,6 +160,43 @@ TEST_CASE("a field of the wrong type in metrics.jsonl or a manifest names the fi
                        (run / "quantized" / "v" / "manifest.json").string() + ": damaged manifest");
 }
 
+TEST_CASE("a record of the wrong type in metrics.jsonl stops pretrain with the file and line, a torn line is skipped") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)", "", 100, 10);
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  write_text(t.run / "metrics.jsonl", "{\"phase\": \"pre\n{\"phase\": 7}\n");
+  expect_runtime_error(run_bcqnmt("pretrain --config " + t.config.string() + t.flags),
+                       (t.run / "metrics.jsonl").string() + " line 2: a record has a field of the wrong type");
+}
+
+TEST_CASE("a model the memory cannot hold is refused before anything is written into the run") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  std::filesystem::remove(dir.path / "run" / "config.json");
+  // 812 M weights: under the config's bound of 2^30, over what `ulimit -v` 3 GB leaves (12 GB to
+  // train); it ended in a bare std::bad_alloc after config.json and metrics.jsonl were written.
+  write_text(dir.path / "big.json",
+             R"({"model": {"num_layers": 1, "d_model": 16384, "dff": 64, "num_heads": 16, "key_dim": 256}})");
+  const CommandResult r = run_command("ulimit -v 3000000; " + std::string(BCQNMT_BINARY) + " pretrain --config " +
+                                      (dir.path / "big.json").string() + " --run " + (dir.path / "run").string());
+  expect_runtime_error(r, (dir.path / "big.json").string() + ": the model's 812253184 weights need at least");
+  CHECK(!std::filesystem::exists(dir.path / "run" / "config.json"));
+  CHECK(!std::filesystem::exists(dir.path / "run" / "metrics.jsonl"));
+}
+
+TEST_CASE("memory running out while training is one line naming the command, not std::bad_alloc") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)", "", 100, 10);
+  run_bcqnmt_ok("vocab --size 200" + t.flags);
+  // Few weights (the memory check passes), but each batch's dff activations are 64 k wide.
+  write_text(t.config, R"({"model": {"num_layers": 1, "d_model": 32, "dff": 65536, "num_heads": 2, "key_dim": 16},
+                           "training": {"batch_size": 64}})");
+  const CommandResult r = run_command("ulimit -v 1500000; " + std::string(BCQNMT_BINARY) + " pretrain --config " +
+                                      t.config.string() + t.flags);
+  expect_runtime_error(r, "out of memory in `");
+  CHECK(r.err.find("std::") == std::string::npos);
+}
+
 TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
@@ -193,6 +231,7 @@ TEST_CASE("a command's flag before the command is named as misplaced (CLI11 said
 TEST_CASE("bad flag values are usage errors") {
   expect_usage_error(run_bcqnmt("quantize --run x --bits 12"), "bits");
   expect_usage_error(run_bcqnmt("quantize --run x --name ../escape"), "variant name");
+  expect_usage_error(run_bcqnmt("quantize --run x --name -x"), "variant name \"-x\"");
   expect_usage_error(run_bcqnmt("quantize --run x --distill 1.5"), "distill");
   // Counts say which rule the value broke (CLI11's range check called "abc" out of range).
   expect_usage_error(run_bcqnmt("--threads abc info --run x"), "--threads: \"abc\" is not a whole number");

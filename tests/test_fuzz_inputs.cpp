@@ -346,6 +346,58 @@ TEST_CASE("a checksum-valid .bcq whose piece has no alphas or signs is refused, 
   CHECK_THROWS_WITH_AS(load_bcq_model(bad, true), doctest::Contains("but the model config gives"), QuantError);
 }
 
+TEST_CASE("bytes quoted from a file are escaped and cut short: a NUL in a .bcq name, a binary vocabulary") {
+  const GoodBcq good;
+  BcqFile f = read_bcq_file(good.path);
+  f.dense.front().name = std::string("e\0ncoder\x1b[31m", 13);
+  const fs::path bad = good.scratch.path / "nul_name.bcq";
+  write_bcq_file(bad, f);
+  // The NUL cut the message to "bad.bcq: holds 'e" where it was printed.
+  CHECK_THROWS_WITH_AS(load_bcq_model(bad, true),
+                       (bad.string() + ": holds 'e\\x00ncoder\\x1b[31m', which the model has no parameter for").c_str(),
+                       QuantError);
+  const fs::path vocab = good.scratch.path / "binary_vocab.txt";
+  std::string bytes = "[PAD]\n[UNK]\n[START]\n";
+  for (int k = 0; k < 4000; ++k) bytes += static_cast<char>(k * 37 % 251 + (k % 97 == 0 ? 0 : 1));
+  test::write_text(vocab, bytes);
+  try {
+    (void)Vocabulary::load(vocab.string());
+    FAIL("a binary vocabulary was loaded");
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    CHECK(message.size() < 400);
+    // Well-formed UTF-8 may stay; control bytes may not.
+    CHECK(std::none_of(message.begin(), message.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }));
+    CHECK(message.find("entry 3 is '") != std::string::npos);
+  }
+}
+
+TEST_CASE("a model config stored in a .bcq or .ckpt nested 200,000 deep or holding 1e400: one line naming the file") {
+  const std::string deep = R"({"a":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  const std::string huge = R"({"num_layers": 1e400})";
+  const GoodBcq good;
+  const fs::path bad = good.scratch.path / "bad_config.bcq";
+  for (const std::string& config : {deep, huge}) {
+    BcqFile f = read_bcq_file(good.path);
+    f.config_json = config;
+    write_bcq_file(bad, f);
+    const std::string expected = bad.string() + ": the model config stored in it: " +
+                                 (config == deep ? "JSON nested deeper than 64 levels"
+                                                 : "a value out of range (number overflow parsing '1e400')");
+    CHECK_THROWS_WITH_AS(load_bcq_model(bad, true), expected.c_str(), QuantError);
+  }
+  const GoodCheckpoint checkpoint;
+  for (const std::string& config : {deep, huge}) {
+    Checkpoint c = checkpoint.checkpoint;
+    c.config_json = config;
+    save_checkpoint(checkpoint.path, c);
+    const std::string expected = checkpoint.path.string() + ": the model config stored in it: ";
+    CHECK_THROWS_WITH_AS(checkpoint.load_everywhere(checkpoint.path), doctest::Contains(expected.c_str()),
+                         CheckpointError);
+  }
+}
+
 TEST_CASE("fuzz .ckpt: raw bytes, payload bytes behind a valid checksum, structure") {
   const GoodCheckpoint good;
   Rng rng(182);

@@ -63,7 +63,11 @@ TEST_CASE("bit allocation JSON: all keys, defaults, unknown keys and bad values"
     return std::string("no error");
   };
   CHECK(message_of(R"({"encoder_fnn": 4})").find("unknown key 'encoder_fnn'") != std::string::npos);
-  CHECK(message_of(R"({"decoder_ffn": 0})").find("'decoder_ffn' must be an integer") != std::string::npos);
+  CHECK(message_of(R"({"decoder_ffn": 0})") == R"(bits.json: "decoder_ffn" = 0 is out of range (1..8))");
+  // Range-checked before the value becomes an int: 4294967298 would wrap to 2, -4294967294 to 2.
+  CHECK(message_of(R"({"embedding": 4294967298})") == R"(bits.json: "embedding" = 4294967298 is out of range (1..8))");
+  CHECK(message_of(R"({"embedding": -4294967294})").find("out of range (1..8)") != std::string::npos);
+  CHECK(message_of(R"({"embedding": 4294967297})").find("out of range (1..8)") != std::string::npos);
   CHECK(message_of(R"({"decoder_ffn": 2.5})").find("bits.json") != std::string::npos);
   CHECK(message_of(R"({"embedding_cluster_ratio": -1})").find("embedding_cluster_ratio") != std::string::npos);
   CHECK(message_of("[3]").find("JSON object") != std::string::npos);
