@@ -36,6 +36,14 @@ std::vector<Checkpoint> last_epoch_checkpoints(const Experiment& e, const Checkp
                    " epoch checkpoints (epoch_NNN.ckpt), fewer than --last " + std::to_string(last) +
                    "; train with \"keep_epoch_checkpoints\" in the training config");
   paths.erase(paths.begin(), paths.end() - last);
+  // The keeper keeps the last epochs in a row, so a gap means a file was lost: averaging
+  // around it would silently mix epochs that --last N does not name.
+  for (size_t i = 1; i < paths.size(); ++i)
+    if (CheckpointKeeper::epoch_of(paths[i].filename().string()) !=
+        CheckpointKeeper::epoch_of(paths[i - 1].filename().string()) + 1)
+      throw AppError(e.run.pretrain_dir().string() + ": the last " + std::to_string(last) +
+                     " epoch checkpoints are not consecutive (" + paths[i - 1].filename().string() + ", then " +
+                     paths[i].filename().string() + "): an epoch checkpoint is missing");
   std::vector<Checkpoint> checkpoints;
   Transformer probe(e.model, e.training.seed);
   for (const auto& path : paths) {

@@ -102,3 +102,17 @@ TEST_CASE("a corrupted best.ckpt is named: average does not compare with it, a v
   CHECK_MESSAGE(translated.err.find("which is now corrupted") != std::string::npos, translated.err);
   CHECK(translated.err.find("has since been replaced") == std::string::npos);
 }
+
+// A lost epoch checkpoint is named, not averaged around: with epoch_002.ckpt deleted,
+// `average --last 2` used to average epochs [1,3] and exit 0.
+TEST_CASE("average refuses epoch checkpoints with a gap") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 3, "keep_epoch_checkpoints": 3)", "", 300, 40);
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  std::filesystem::remove(t.run / "pretrain" / "epoch_002.ckpt");
+  const CommandResult averaged = run_bcqnmt("average --last 2" + t.flags);
+  CHECK(averaged.status == 1);
+  CHECK(count_lines(averaged.err) == 1);
+  CHECK_MESSAGE(averaged.err.find("epoch_001.ckpt, then epoch_003.ckpt") != std::string::npos, averaged.err);
+}
