@@ -9,6 +9,7 @@
 #include "apps/run_manifest.h"
 #include "apps/trainer.h"
 #include "core/atomic_file.h"
+#include "core/quoted_text.h"
 #include "nn/json_file.h"
 #include "quant/bit_allocation.h"
 
@@ -42,7 +43,7 @@ void check_variant_name(const std::string& name) {
                          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
                        });
   if (!allowed)
-    throw UsageError("variant name \"" + name +
+    throw UsageError("variant name \"" + quoted_text(name) +
                      "\": use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'");
   if (name == kFullPrecisionModel)
     throw UsageError("variant name \"fp\" is taken by the full-precision model; choose another --name");

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/quoted_text.h"
+
 namespace bcqnmt {
 
 template <class E>
@@ -33,7 +35,7 @@ class NameTable {
   template <class Error = std::invalid_argument>
   E parse(const std::string& name, const std::string& context = "") const {
     if (const std::optional<E> v = find(name)) return *v;
-    throw Error(context + what_ + " must be " + choices() + ", not \"" + name + "\"");
+    throw Error(context + what_ + " must be " + choices() + ", not \"" + quoted_text(name) + "\"");
   }
   std::vector<std::string> names() const {
     std::vector<std::string> out;

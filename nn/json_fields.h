@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "core/name_table.h"
+#include "core/quoted_text.h"
 
 namespace bcqnmt {
 
@@ -23,7 +24,7 @@ class JsonFields {
       : j_(j), section_(std::move(section)) {
     if (!j.is_object()) throw Error(section_ + ": expected a JSON object");
     for (const auto& [key, value] : j.items()) {
-      if (!defaults.contains(key)) throw Error(section_ + ": unknown key \"" + key + "\"");
+      if (!defaults.contains(key)) throw Error(section_ + ": unknown key \"" + quoted_text(key) + "\"");
       const auto& expected = defaults.at(key);
       const bool ok = expected.is_number_integer() ? value.is_number_integer()
                       : expected.is_number()       ? value.is_number()

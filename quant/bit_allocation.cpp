@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/quoted_text.h"
 #include "nn/json_fields.h"
 #include "nn/json_file.h"
 #include "nn/module.h"
@@ -70,7 +71,7 @@ BitAllocation bit_allocation_from_json(const nlohmann::json& j, const std::strin
     if (!known) {
       std::string expected = kRatioKey;
       for (const auto& [name, field] : fields) expected += std::string(", ") + name;
-      throw QuantError(source + ": unknown key '" + key + "' (expected " + expected + ")");
+      throw QuantError(source + ": unknown key '" + quoted_text(key) + "' (expected " + expected + ")");
     }
   }
   // Each bit count range-checked as a 64-bit integer before it becomes an int, so

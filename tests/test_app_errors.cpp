@@ -107,6 +107,26 @@ TEST_CASE("malformed config, unknown keys, a config that differs from the run's"
   CHECK(slurp(dir.path / "run" / "config.json") == before);
 }
 
+// Names and keys quoted from a config are escaped like any bytes quoted from a file
+// (core/quoted_text): a JSON-escaped ESC used to reach the terminal, and a NUL cut the line.
+TEST_CASE("control characters in a config's keys and names are escaped in errors") {
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  const std::string run = " --run " + (dir.path / "run").string();
+  write_text(dir.path / "name.json", R"({"model": {"norm": "\u001b[31mred\u0000tail"}})");
+  const CommandResult name = run_bcqnmt("pretrain --config " + (dir.path / "name.json").string() + run);
+  CHECK(name.status == 1);
+  CHECK_MESSAGE(name.err.find("\\x1b[31mred\\x00tail") != std::string::npos, name.err);
+  write_text(dir.path / "key.json", R"({"model": {"\u001b[31mkey": 1}})");
+  const CommandResult key = run_bcqnmt("pretrain --config " + (dir.path / "key.json").string() + run);
+  CHECK(key.status == 1);
+  CHECK_MESSAGE(key.err.find("unknown key \"\\x1b[31mkey\"") != std::string::npos, key.err);
+  for (const CommandResult& r : {name, key}) CHECK(r.err.find('\x1b') == std::string::npos);
+  const CommandResult tab = run_bcqnmt("quantize --name 'a\tb'" + run);
+  CHECK(tab.status == 2);
+  CHECK(tab.err.find('\t') == std::string::npos);
+}
+
 TEST_CASE("an integer a config field cannot hold is an error, not a wrap; a new run keeps no config") {
   ScratchDir dir;
   make_run(dir.path / "run");
