@@ -129,9 +129,7 @@ std::string PhaseFiles::repair() const {
   if (const auto kept = listed_epochs(m))
     if (const int removed = remove_unlisted_epochs(dir_, *kept))
       note(std::to_string(removed) + " epoch checkpoint(s) of the replaced set removed");
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec))
-    if (entry.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(entry.path(), ec);
+  remove_temporaries();
   if (!done.empty()) sync_directory(dir_);
   return done.empty() ? "" : dir_.string() + ": finished an interrupted phase end: " + done;
 }
@@ -173,7 +171,21 @@ void PhaseFiles::commit(nlohmann::json record) const {
     sync_directory(dir_.parent_path());
   }
   if (epochs) remove_unlisted_epochs(dir_, *epochs);
+  remove_temporaries();
   sync_directory(dir_);
+}
+
+void PhaseFiles::remove_temporaries() const {
+  // A killed write_file_atomically leaves NAME.tmp.PID.N: in the phase directory, and for a
+  // staged run config beside config.json.
+  const std::string staged_config = staged_run_config().filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const fs::path& dir : {dir_, dir_.parent_path()})
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (dir == dir_ ? name.find(".tmp.") != std::string::npos : name.rfind(staged_config, 0) == 0)
+        fs::remove(entry.path(), ec);
+    }
 }
 
 std::vector<std::string> PhaseFiles::mismatched_files() const {

@@ -44,6 +44,9 @@ class PhaseFiles {
   // the old file until the new training commits).
   std::filesystem::path run_config() const { return dir_.parent_path() / "config.json"; }
   std::filesystem::path staged_run_config() const { return dir_.parent_path() / "config.json.next"; }
+  // Removes what killed atomic writes left (NAME.tmp.PID.N) in the phase directory, and of
+  // the staged run config; done by every commit and repair.
+  void remove_temporaries() const;
   // Whether a staged file (NAME.next) is present: a phase end in progress or interrupted.
   bool has_staged_files() const;
   // The manifest, if the phase has committed one; AppError naming the file if it is not JSON.

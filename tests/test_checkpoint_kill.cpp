@@ -403,6 +403,8 @@ TEST_CASE("a kill anywhere in `pretrain --restart` with another config leaves th
     // A plain resume is accepted (the run is bound to one config), and so is the same restart.
     const bcqnmt::test::CommandResult resume = bcqnmt::test::run_bcqnmt("pretrain" + t.flags);
     CHECK_MESSAGE(resume.status == 0, resume.err);
+    for (const auto& entry : fs::directory_iterator(t.run))  // no config.json.next.tmp.PID.N left
+      CHECK_MESSAGE(entry.path().filename().string().find(".tmp.") == std::string::npos, entry.path());
   }
   MESSAGE(landed << " of 8 kills landed, " << old_sets << " left the old set");
   CHECK(landed >= 4);
