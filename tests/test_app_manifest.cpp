@@ -31,6 +31,20 @@ void check_files_match(const fs::path& dir, const nlohmann::json& m) {
   }
 }
 
+// A tiny run whose variant, quantized for one epoch with `quantize_flags`, derives from a
+// pretrain/best.ckpt that more training has since replaced.
+TinyRun run_with_stale_variant(const fs::path& dir, const std::string& quantize_flags) {
+  const TinyRun t = make_tiny_run(dir, R"("epochs": 1)");
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
+  run_bcqnmt_ok("quantize --epochs 1" + quantize_flags + t.flags);
+  const fs::path best = t.run / "pretrain" / "best.ckpt";
+  const std::string before = sha256_file_hex(best);
+  run_bcqnmt_ok("pretrain" + t.flags + " --epochs 4");  // the synthetic task keeps improving
+  REQUIRE(sha256_file_hex(best) != before);
+  return t;
+}
+
 }  // namespace
 
 TEST_CASE("each phase's manifest: resolved config with overrides, version, source checkpoint, files by digest") {
@@ -69,16 +83,10 @@ TEST_CASE("each phase's manifest: resolved config with overrides, version, sourc
 
 TEST_CASE("a model.bcq of a replaced pretrain/best.ckpt: warned by translate and evaluate, refused on resume, re-derived by pipeline") {
   ScratchDir dir;
-  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
-  run_bcqnmt_ok("vocab" + t.flags);
-  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
-  run_bcqnmt_ok("quantize --epochs 1" + t.flags);
+  const TinyRun t = run_with_stale_variant(dir.path, "");
   const std::string variant = "3bit-greedy-projection";
   const fs::path best = t.run / "pretrain" / "best.ckpt";
-  const std::string before = sha256_file_hex(best);
   const std::string bcq_before = sha256_file_hex(t.run / "quantized" / variant / "model.bcq");
-  run_bcqnmt_ok("pretrain" + t.flags + " --epochs 4");  // the synthetic task keeps improving
-  REQUIRE(sha256_file_hex(best) != before);
 
   for (const std::string& command : {"translate --threads 1 --run " + t.run.string() + " --model " + variant,
                                      "evaluate --limit 2 --model " + variant + t.flags}) {
@@ -243,12 +251,8 @@ TEST_CASE("one command writes a run at a time: a second writer is refused, a kil
 // refused for a variant made with other flags (here --bits 2 against the config's 3).
 TEST_CASE("a stale variant's warning names the command that re-derives it, and that command works") {
   ScratchDir dir;
-  const TinyRun t = make_tiny_run(dir.path, R"("epochs": 1)");
-  run_bcqnmt_ok("vocab" + t.flags);
-  run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
-  run_bcqnmt_ok("quantize --epochs 1 --bits 2" + t.flags);
+  const TinyRun t = run_with_stale_variant(dir.path, " --bits 2");
   const std::string variant = "2bit-greedy-projection";
-  run_bcqnmt_ok("pretrain" + t.flags + " --epochs 4");  // replaces pretrain/best.ckpt
   const std::string translate = "translate --threads 1 --run " + t.run.string() + " --model " + variant;
   const CommandResult stale = run_bcqnmt_ok(translate, "ka lo .\n");
   const std::string lead = "re-derive it with `";

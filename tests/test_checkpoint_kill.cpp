@@ -347,9 +347,13 @@ void copy_run(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }
 
-// A pretrained tiny run (`training` keys) for the strace cases, or none where strace cannot
-// trace (the case then says SKIPPED).
-std::optional<bcqnmt::test::TinyRun> traced_pretrained_run(const fs::path& dir, const std::string& training) {
+// A pretrained tiny run (`training` keys) for the strace cases, with a copy of it to restore
+// before each kill (`pristine`), or none where strace cannot trace (the case says SKIPPED).
+struct TracedRun {
+  bcqnmt::test::TinyRun t;
+  fs::path phase, pristine;  // RUN/pretrain, and the copy of RUN
+};
+std::optional<TracedRun> traced_pretrained_run(const fs::path& dir, const std::string& training) {
   if (!have_strace()) {
     MESSAGE("SKIPPED: strace is not installed or may not trace here (Debian: strace)");
     return std::nullopt;
@@ -357,18 +361,21 @@ std::optional<bcqnmt::test::TinyRun> traced_pretrained_run(const fs::path& dir, 
   bcqnmt::test::TinyRun t = bcqnmt::test::make_tiny_run(dir, training, "", 300, 40);
   bcqnmt::test::run_bcqnmt_ok("vocab" + t.flags);
   bcqnmt::test::run_bcqnmt_ok("pretrain --config " + t.config.string() + t.flags);
-  return t;
+  TracedRun r{t, t.run / "pretrain", dir / "pristine"};
+  copy_run(t.run, r.pristine);
+  return r;
 }
 
 }  // namespace
 
 TEST_CASE("a kill anywhere in `pretrain --restart` with another config leaves the old set or the new one") {
   bcqnmt::test::ScratchDir scratch;
-  const std::optional<bcqnmt::test::TinyRun> run = traced_pretrained_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)");
+  const std::optional<TracedRun> run =
+      traced_pretrained_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 2)");
   if (!run) return;
-  const bcqnmt::test::TinyRun& t = *run;
-  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
-  copy_run(t.run, pristine);
+  const bcqnmt::test::TinyRun& t = run->t;
+  const fs::path& dir = run->phase;
+  const fs::path& pristine = run->pristine;
   const std::vector<std::string> old_epochs = epoch_names(dir);
   REQUIRE(old_epochs == std::vector<std::string>{"epoch_001.ckpt", "epoch_002.ckpt"});
   // A seed-only change: the case where the old set, once half-replaced, was refused by every command.
@@ -421,11 +428,12 @@ TEST_CASE("a kill anywhere in `pretrain --restart` with another config leaves th
 
 TEST_CASE("a kill at the end of an epoch never leaves latest.ckpt without its epoch checkpoint") {
   bcqnmt::test::ScratchDir scratch;
-  const std::optional<bcqnmt::test::TinyRun> run = traced_pretrained_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 3)");
+  const std::optional<TracedRun> run =
+      traced_pretrained_run(scratch.path, R"("epochs": 2, "keep_epoch_checkpoints": 3)");
   if (!run) return;
-  const bcqnmt::test::TinyRun& t = *run;
-  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
-  copy_run(t.run, pristine);
+  const bcqnmt::test::TinyRun& t = run->t;
+  const fs::path& dir = run->phase;
+  const fs::path& pristine = run->pristine;
   const std::string more = "pretrain --epochs 3" + t.flags;
   std::vector<std::pair<std::string, int>> points{{"link", 1}};
   for (int n = 1; n <= 6; ++n) points.emplace_back("rename", n);
@@ -444,11 +452,11 @@ TEST_CASE("a kill at the end of an epoch never leaves latest.ckpt without its ep
 
 TEST_CASE("read-only commands finish a commit a kill left half-published") {
   bcqnmt::test::ScratchDir scratch;
-  const std::optional<bcqnmt::test::TinyRun> run = traced_pretrained_run(scratch.path, R"("epochs": 1)");
+  const std::optional<TracedRun> run = traced_pretrained_run(scratch.path, R"("epochs": 1)");
   if (!run) return;
-  const bcqnmt::test::TinyRun& t = *run;
-  const fs::path dir = t.run / "pretrain", pristine = scratch.path / "pristine";
-  copy_run(t.run, pristine);
+  const bcqnmt::test::TinyRun& t = run->t;
+  const fs::path& dir = run->phase;
+  const fs::path& pristine = run->pristine;
   int half_published = 0;
   for (int n = 1; n <= 6; ++n) {
     CAPTURE(n);
