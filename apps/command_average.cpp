@@ -58,9 +58,8 @@ std::vector<Checkpoint> last_epoch_checkpoints(const Experiment& e, const Checkp
 }  // namespace
 
 int run_average(const AverageOptions& o, std::ostream& out) {
-  Experiment e = open_experiment(o.run, "");
+  Experiment e = open_experiment(o.run, "");  // which finishes or undoes an interrupted commit
   const PhaseFiles files(e.run.pretrain_dir());
-  if (const std::string repaired = files.repair(); !repaired.empty()) out << repaired << "\n";
   CheckpointKeeper keeper(e.run.pretrain_dir(), e.training.best_metric, MetricGoal::maximize);
   // The value to beat is the one latest.ckpt records, so a corrupted best.ckpt would
   // otherwise be kept (or replaced) without a word.

@@ -96,34 +96,30 @@ std::string PhaseFiles::repair() const {
   const std::optional<nlohmann::json> m = manifest();
   std::string done;
   const auto note = [&](const std::string& what) { done += (done.empty() ? "" : ", ") + what; };
-  // Staged files the manifest names by digest were committed; any other is of a phase end
-  // the kill stopped before its commit.
   std::vector<fs::path> staged_files;
   for (const auto& entry : fs::directory_iterator(dir_))
     if (entry.path().extension() == ".next") staged_files.push_back(entry.path());
   std::sort(staged_files.begin(), staged_files.end());
-  for (const fs::path& next : staged_files) {
-    const std::string name = next.stem().string();
-    const std::string wanted = m ? digest_in(*m, name) : "";
+  // A staged file whose bytes have the digest the manifest wants was committed: it moves into
+  // place; any other is of a phase end the kill stopped before its commit.
+  // `label` names the target in the note: a phase file by name, the run config by path.
+  const auto settle = [&](const fs::path& target, const std::string& label, const std::string& wanted) {
+    const fs::path next = target.string() + ".next";
     if (!wanted.empty() && sha256_file_hex(next) == wanted) {
-      fs::rename(next, dir_ / name);
-      note(name + " moved into place");
+      fs::rename(next, target);
+      note(label + " moved into place");
     } else {
       fs::remove(next);
-      note(name + ".next (uncommitted) removed");
+      note(label + ".next (uncommitted) removed");
     }
+  };
+  for (const fs::path& next : staged_files) {
+    const std::string name = next.stem().string();
+    settle(dir_ / name, name, m ? digest_in(*m, name) : "");
   }
   if (fs::exists(staged_run_config())) {
-    const std::string wanted = m && m->contains("run_config") && m->at("run_config").is_string()
-                                   ? m->at("run_config").get<std::string>()
-                                   : "";
-    if (!wanted.empty() && sha256_file_hex(staged_run_config()) == wanted) {
-      fs::rename(staged_run_config(), run_config());
-      note(run_config().string() + " moved into place");
-    } else {
-      fs::remove(staged_run_config());
-      note(staged_run_config().string() + " (uncommitted) removed");
-    }
+    const bool recorded = m && m->contains("run_config") && m->at("run_config").is_string();
+    settle(run_config(), run_config().string(), recorded ? m->at("run_config").get<std::string>() : "");
     sync_directory(dir_.parent_path());
   }
   if (const auto kept = listed_epochs(m))
