@@ -18,9 +18,6 @@ namespace {
 
 constexpr int64_t kTile = BcqKernelMatrix::kTileRows;
 constexpr int64_t kBlockCols = BcqKernelMatrix::kBlockCols;
-// 32 blocks of tables (1,024 columns) = 8 KB of int16 (16 KB widened to int32 for AVX2), at
-// most half of L1d. 64 blocks measured no faster on 4096 x 4096 (AVX-512, Zen 4).
-constexpr int64_t kTableSpanBlocks = 32;
 // What one (16-row tile, 32-column block, bit plane, activation row) costs the AVX-512 kernel
 // cache-resident on the 2.6 GHz Zen 4: 4.4 ns with fp32 tables (bench_bcq_gemv, 128 columns),
 // times 0.68 for the integer tables (0.65 vs 0.96 ns per 16 x 8 x 1 lookup, stand-alone copies
@@ -182,7 +179,7 @@ void tile_portable(const BcqTileArgs& a) {
     const int64_t b1 = std::min((g + 1) * a.blocks_per_group, a.block_end);
     for (int q = 0; q < q_bits; ++q) std::fill(acc[q], acc[q] + kTile, 0);
     for (int64_t b = b0; b < b1; ++b) {
-      const uint32_t* s = a.signs + b * q_bits * kTile;
+      const uint32_t* s = a.signs + (b - a.block_begin) * q_bits * kTile;
       for (int j = 0; j < 4; ++j) {  // byte j of a word: columns 8j .. 8j + 7 of the block
         const int32_t* table = tables + 256 * (4 * b + j);
         for (int q = 0; q < q_bits; ++q)
@@ -199,12 +196,12 @@ void tile_portable(const BcqTileArgs& a) {
 
 void dequantize_tile_portable(const BcqDequantizeArgs& a) {
   for (int64_t i = 0; i < kTile; ++i)
-    for (int64_t b = 0; b < a.blocks; ++b) {
+    for (int64_t b = a.block_begin; b < a.block_end; ++b) {
       const float* alpha = a.alphas + (b / a.blocks_per_group) * a.bits * kTile + i;
       for (int64_t k = 0; k < kBlockCols; ++k) {
         float v = 0.0f;
         for (int q = 0; q < a.bits; ++q) {
-          const bool plus = (a.signs[(b * a.bits + q) * kTile + i] >> k) & 1u;
+          const bool plus = (a.signs[((b - a.block_begin) * a.bits + q) * kTile + i] >> k) & 1u;
           v += plus ? alpha[q * kTile] : -alpha[q * kTile];
         }
         a.w[i * a.ld + b * kBlockCols + k] = v;
@@ -277,8 +274,9 @@ void dequantized_product(const BcqKernelMatrix& w, int64_t n, const float* x, fl
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t t0 = p * panel_tiles, t1 = std::min(w.tiles, t0 + panel_tiles);
       for (int64_t t = t0; t < t1; ++t)
-        dequantize({w.tile_signs(t), w.tile_alphas(t), w.blocks_per_group, w.blocks(), w.bits,
-                    panel.data() + (t - t0) * kTile * pc, pc});
+        for (int64_t sp = 0; sp < w.spans(); ++sp)
+          dequantize({w.span_signs(sp, t), w.tile_alphas(t), w.blocks_per_group, w.span_begin(sp), w.span_end(sp),
+                      w.bits, panel.data() + (t - t0) * kTile * pc, pc});
       const int64_t r0 = t0 * kTile, panel_rows = std::min(w.rows, t1 * kTile) - r0;
       if (bias)
         for (int64_t b = 0; b < n; ++b) std::copy(bias + r0, bias + r0 + panel_rows, y + b * w.rows + r0);
@@ -326,37 +324,38 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   if (!bcq_isa_supported(isa)) throw QuantError("bcq_gemm: this CPU does not support " + bcq_isa_name(isa));
   if (n <= 0 || w.rows == 0) return;
   if (n >= kBcqDequantizeFromRows) return dequantized_product(w, n, x, y, bias, isa);
-  const int64_t blocks = w.blocks();
   const IsaKernels kernels = kernels_for(isa);
   const ActivationTables tables(w, n, x, kernels);
   void (*kernel)(const BcqTileArgs&) = kernels.tile;
   // Tiles are split over threads only in tasks long enough to pay for the hand-off
   // (core/parallel.h): 4096 x 4096 splits, a decoder's 512 x 128 stays on the caller.
-  const int64_t grain = grain_for_cost(kNsPerBlockLookup * static_cast<double>(blocks * w.bits * n));
-  // Columns are walked in spans whose tables stay in L1 while every tile of the task streams
-  // its signs past them; otherwise each tile re-reads all tables from L2 (at 1 bit they are
-  // 8x larger than the tile's sign words; 1.4 vs 2.1 ns per 16 x 8 x 1 lookup at 1024 x 4096).
-  // The span does not depend on n, so a batch row gives the same bits as a gemv.
-  const int64_t span = kTableSpanBlocks;
+  const int64_t grain = grain_for_cost(kNsPerBlockLookup * static_cast<double>(w.blocks() * w.bits * n));
+  // Columns are walked in spans (BcqKernelMatrix::kSpanBlocks) whose tables stay in L1 while
+  // every tile of the task streams its signs past them; otherwise each tile re-reads all
+  // tables from L2 (at 1 bit they are 8x larger than the tile's sign words; 1.4 vs 2.1 ns per
+  // 16 x 8 x 1 lookup at 1024 x 4096). The span does not depend on n, so a batch row gives the
+  // same bits as a gemv.
   parallel_for(w.tiles, grain, [&](int64_t t0, int64_t t1) {
     std::vector<float> out(static_cast<size_t>((t1 - t0) * n * kTile), 0.0f);  // [tiles, n, 16]
-    for (int64_t k0 = 0; k0 < blocks; k0 += span) {
-      const int64_t k1 = std::min(blocks, k0 + span);
-      // Prefetch `ahead` tile-spans later in this span column, or wrapped to the start of the
-      // next column when it is as wide (null at the end: nothing is prefetched past the array).
-      const int64_t span_bytes = (k1 - k0) * w.bits * kTile * static_cast<int64_t>(sizeof(uint32_t));
-      const int64_t ahead = std::max<int64_t>(1, (kPrefetchBytes + span_bytes - 1) / span_bytes);
-      auto prefetch_for = [&](int64_t t) -> const uint32_t* {
-        if (t + ahead < t1) return w.tile_signs(t + ahead);
-        const int64_t wrapped = t0 + (t + ahead - t1);
-        if (wrapped >= t1 || k1 + (k1 - k0) > blocks) return nullptr;
-        return w.tile_signs(wrapped) + (k1 - k0) * w.bits * kTile;
-      };
-      for (int64_t t = t0; t < t1; ++t) {
-        const uint32_t* next = prefetch_for(t);
+    for (int64_t sp = 0; sp < w.spans(); ++sp) {
+      const int64_t k0 = w.span_begin(sp), k1 = w.span_end(sp);
+      // The task's signs in this span are one contiguous run, tile after tile. Each tile
+      // prefetches the signs `ahead` tiles later in the run (kPrefetchBytes ahead), or wrapped
+      // into the task's run in the next span when that is as wide (null at the end: nothing is
+      // prefetched past the array).
+      const uint32_t* run = w.span_signs(sp, t0);
+      const uint32_t* next_run = sp + 1 < w.spans() && w.span_end(sp + 1) - k1 == k1 - k0 ? w.span_signs(sp + 1, t0)
+                                                                                          : nullptr;
+      const int64_t tile_words = (k1 - k0) * w.bits * kTile, run_tiles = t1 - t0;
+      const int64_t ahead = std::max<int64_t>(1, (kPrefetchBytes / 4 + tile_words - 1) / tile_words);
+      for (int64_t i = 0; i < run_tiles; ++i) {
+        const int64_t later = i + ahead;
+        const uint32_t* prefetch = later < run_tiles               ? run + later * tile_words
+                                   : next_run && later < 2 * run_tiles ? next_run + (later - run_tiles) * tile_words
+                                                                       : nullptr;
         for (int64_t b = 0; b < n; ++b)
-          kernel({w.tile_signs(t), w.tile_alphas(t), tables.row(b), tables.steps(b), w.blocks_per_group, k0, k1, w.bits,
-                  out.data() + ((t - t0) * n + b) * kTile, b == 0 ? next : nullptr});
+          kernel({run + i * tile_words, w.tile_alphas(t0 + i), tables.row(b), tables.steps(b), w.blocks_per_group, k0,
+                  k1, w.bits, out.data() + (i * n + b) * kTile, b == 0 ? prefetch : nullptr});
       }
     }
     for (int64_t t = t0; t < t1; ++t) {

@@ -57,7 +57,8 @@ void tile(const BcqTileArgs& a) {
     __m256i acc[2 * Q];
     for (int i = 0; i < 2 * Q; ++i) acc[i] = _mm256_setzero_si256();
     for (int64_t b = b0; b < b1; ++b)
-      add_block<Q>(a.signs + b * Q * 16, tables + b * 128, acc, a.prefetch ? a.prefetch + b * Q * 16 : nullptr);
+      add_block<Q>(a.signs + (b - a.block_begin) * Q * 16, tables + b * 128, acc,
+                   a.prefetch ? a.prefetch + (b - a.block_begin) * Q * 16 : nullptr);
     const float* alpha = a.alphas + g * Q * 16;
     const __m256 step = _mm256_set1_ps(a.table_steps[g]);
     for (int q = 0; q < Q; ++q) {
@@ -78,11 +79,11 @@ void bcq_dequantize_tile_avx2(const BcqDequantizeArgs& a) {
   const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   for (int64_t i = 0; i < 16; ++i) {
     float* row = a.w + i * a.ld;
-    for (int64_t b = 0; b < a.blocks; ++b) {
+    for (int64_t b = a.block_begin; b < a.block_end; ++b) {
       const float* alpha = a.alphas + (b / a.blocks_per_group) * a.bits * 16 + i;
       __m256 acc[4] = {zero, zero, zero, zero};  // columns 8h .. 8h + 7 of the block
       for (int q = 0; q < a.bits; ++q) {
-        const uint32_t word = a.signs[(b * a.bits + q) * 16 + i];
+        const uint32_t word = a.signs[((b - a.block_begin) * a.bits + q) * 16 + i];
         const __m256 plus = _mm256_set1_ps(alpha[q * 16]), minus = _mm256_sub_ps(zero, plus);
         for (int h = 0; h < 4; ++h) {
           const __m256i byte = _mm256_set1_epi32(static_cast<int>((word >> (8 * h)) & 0xFFu));

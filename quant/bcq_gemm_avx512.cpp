@@ -56,7 +56,8 @@ void tile(const BcqTileArgs& a) {
     __m512i acc[Q];
     for (int q = 0; q < Q; ++q) acc[q] = _mm512_setzero_si512();
     for (int64_t b = b0; b < b1; ++b)
-      add_block<Q>(a.signs + b * Q * 16, tables + b * 128, acc, a.prefetch ? a.prefetch + b * Q * 16 : nullptr);
+      add_block<Q>(a.signs + (b - a.block_begin) * Q * 16, tables + b * 128, acc,
+                   a.prefetch ? a.prefetch + (b - a.block_begin) * Q * 16 : nullptr);
     const float* alpha = a.alphas + g * Q * 16;
     const __m512 step = _mm512_set1_ps(a.table_steps[g]);
     for (int q = 0; q < Q; ++q)
@@ -72,11 +73,11 @@ void bcq_dequantize_tile_avx512(const BcqDequantizeArgs& a) {
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t i = 0; i < 16; ++i) {
     float* row = a.w + i * a.ld;
-    for (int64_t b = 0; b < a.blocks; ++b) {
+    for (int64_t b = a.block_begin; b < a.block_end; ++b) {
       const float* alpha = a.alphas + (b / a.blocks_per_group) * a.bits * 16 + i;
       __m512 lo = zero, hi = zero;  // columns 0-15 and 16-31 of the block
       for (int q = 0; q < a.bits; ++q) {
-        const uint32_t word = a.signs[(b * a.bits + q) * 16 + i];
+        const uint32_t word = a.signs[((b - a.block_begin) * a.bits + q) * 16 + i];
         const __m512 plus = _mm512_set1_ps(alpha[q * 16]), minus = _mm512_sub_ps(zero, plus);
         lo = _mm512_add_ps(lo, _mm512_mask_blend_ps(static_cast<__mmask16>(word), minus, plus));
         hi = _mm512_add_ps(hi, _mm512_mask_blend_ps(static_cast<__mmask16>(word >> 16), minus, plus));

@@ -12,7 +12,7 @@
 namespace bcqnmt {
 
 struct BcqTileArgs {
-  const uint32_t* signs;    // the tile's block [blocks][Q][16], 64-byte aligned
+  const uint32_t* signs;    // the tile's blocks [block_begin, block_end): [blocks][Q][16], 64-byte aligned
   const float* alphas;      // [groups][Q][16]
   // The integer tables of one activation row (quant/bcq_gemm.h, "Table rounding"), in the
   // ISA's layout: AVX-512 int16 [blocks][4][32] (nibbles k and k + 4 side by side), AVX2 int32
@@ -33,15 +33,17 @@ struct BcqTileArgs {
 void bcq_tile_avx512(const BcqTileArgs& a);
 void bcq_tile_avx2(const BcqTileArgs& a);
 
-// One tile dequantized for the large-batch path: w [16][ld] gets columns [0, 32 * blocks)
-// of the tile's rows, w[i][32b + k] = sum over planes q, in order from 0.0f, of
-// (bit k of sign word (b, q, i) ? +alpha : -alpha), alpha that of (group b / blocks_per_group,
-// q, i). Every ISA adds in that order, so all give bit-identical weights.
+// One tile dequantized for the large-batch path: w [16][ld] gets columns
+// [32 * block_begin, 32 * block_end) of the tile's rows, w[i][32b + k] = sum over planes q, in
+// order from 0.0f, of (bit k of sign word (b, q, i) ? +alpha : -alpha), alpha that of
+// (group b / blocks_per_group, q, i). Every ISA adds in that order, so all give bit-identical
+// weights.
 struct BcqDequantizeArgs {
   const uint32_t* signs;  // as BcqTileArgs
   const float* alphas;    // as BcqTileArgs
   int64_t blocks_per_group;
-  int64_t blocks;
+  int64_t block_begin;
+  int64_t block_end;
   int bits;
   float* w;
   int64_t ld;

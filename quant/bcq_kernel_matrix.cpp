@@ -20,7 +20,7 @@ uint32_t sign_word(const uint64_t* row, int64_t words, int64_t c, int64_t len) {
 bool BcqKernelMatrix::sign_bit(int q, int64_t r, int64_t c) const {
   const int64_t g = c / group_width, k = c - g * group_width;
   const int64_t block = g * blocks_per_group + k / kBlockCols;
-  const uint32_t word = signs[static_cast<size_t>(((r / kTileRows * blocks() + block) * bits + q) * kTileRows + r % kTileRows)];
+  const uint32_t word = signs[sign_index(r / kTileRows, block, q, r % kTileRows)];
   return (word >> (k % kBlockCols)) & 1u;
 }
 
@@ -52,7 +52,7 @@ BcqKernelMatrix::BcqKernelMatrix(const BcqMatrix& m)
         for (int64_t k = 0; k * kBlockCols < g_cols; ++k) {
           const int64_t b = g * blocks_per_group + k;
           const int64_t len = std::min(kBlockCols, g_cols - k * kBlockCols);
-          signs[((t * blocks() + b) * q_bits + q) * kTileRows + i] =
+          signs[sign_index(t, b, q, i)] =
               sign_word(row, words, g * group_width + k * kBlockCols, len);
         }
       }

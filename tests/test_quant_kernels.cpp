@@ -110,7 +110,7 @@ struct GemvCase {
 GemvCase gemv_case(const Case& k) {
   const auto w = Rng(100 + k.rows).normals(k.rows * k.cols);
   GemvCase g{bcq_quantize(w.data(), k.rows, k.cols, {k.bits, k.group_size, BcqMethod::alternating, 2}),
-             Rng(200 + k.cols).normals(k.cols), Rng(300).normals(k.rows), {}, std::vector<float>(k.rows, 0.0f)};
+             Rng(200 + k.cols).normals(k.cols), Rng(300).normals(k.rows), {}, std::vector<float>(k.rows, 0.0f), {}};
   const Tensor d = g.m.dequantize();
   g.y_blas = g.bias;
   cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(k.rows), static_cast<int>(k.cols), 1.0f, d.data(),
@@ -240,23 +240,32 @@ TEST_CASE("large shapes run in parallel and are bit-identical for 1 and 2 thread
 }
 
 TEST_CASE("kernel layout: sign words and alphas land where the kernels read them") {
-  const int64_t rows = 18, cols = 90;  // 2 tiles, groups of 40 (40, 40, 10) -> 2 blocks per group
-  const auto w = Rng(4).normals(rows * cols);
-  const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {2, 40, BcqMethod::greedy, 0});
-  const BcqKernelMatrix km(m);
-  REQUIRE(km.tiles == 2);
-  REQUIRE(km.groups == 3);
-  REQUIRE(km.blocks_per_group == 2);
-  CHECK(reinterpret_cast<uintptr_t>(km.signs.data()) % 64 == 0);  // the kernels' aligned loads
-  for (int64_t r = 0; r < rows; ++r)
-    for (int q = 0; q < 2; ++q)
-      for (int64_t c = 0; c < cols; ++c) {
-        const int64_t g = c / 40, in_group = c % 40;
-        const int64_t block = g * 2 + in_group / 32;
-        const uint32_t word = km.tile_signs(r / 16)[(block * 2 + q) * 16 + r % 16];
-        CHECK(((word >> (in_group % 32)) & 1) == m.sign_bit(q, r, c));
-        CHECK(km.tile_alphas(r / 16)[(g * 2 + q) * 16 + r % 16] == m.alpha(q, r, g));
-      }
+  // 2 tiles, groups of 40 -> 2 blocks per group; 90 columns are 6 blocks (one span), 1,100
+  // columns 56 blocks (a span of 32 and a shorter one of 24).
+  for (const int64_t cols : {int64_t{90}, int64_t{1100}}) {
+    CAPTURE(cols);
+    const int64_t rows = 18, groups = (cols + 39) / 40, blocks = 2 * groups;
+    const auto w = Rng(4).normals(rows * cols);
+    const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {2, 40, BcqMethod::greedy, 0});
+    const BcqKernelMatrix km(m);
+    REQUIRE(km.tiles == 2);
+    REQUIRE(km.groups == groups);
+    REQUIRE(km.blocks_per_group == 2);
+    REQUIRE(km.spans() == (blocks + 31) / 32);
+    CHECK(reinterpret_cast<uintptr_t>(km.signs.data()) % 64 == 0);  // the kernels' aligned loads
+    for (int64_t r = 0; r < rows; ++r)
+      for (int q = 0; q < 2; ++q)
+        for (int64_t c = 0; c < cols; ++c) {
+          const int64_t g = c / 40, in_group = c % 40;
+          const int64_t block = g * 2 + in_group / 32;
+          // [spans][tiles][blocks of the span][Q][16], every span but the last 32 blocks wide.
+          const int64_t span = block / 32, span_blocks = std::min<int64_t>(32, blocks - 32 * span);
+          const int64_t index = (span * 32 * km.tiles + (r / 16) * span_blocks + block % 32) * 2 * 16 + q * 16 + r % 16;
+          const uint32_t word = km.signs[static_cast<size_t>(index)];
+          CHECK(((word >> (in_group % 32)) & 1) == m.sign_bit(q, r, c));
+          CHECK(km.tile_alphas(r / 16)[(g * 2 + q) * 16 + r % 16] == m.alpha(q, r, g));
+        }
+  }
 }
 
 TEST_CASE("mixed per-row bits: bcq_gemm over pieces equals dequantize + cblas_sgemv") {
