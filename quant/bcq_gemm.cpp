@@ -29,6 +29,7 @@ constexpr double kNsPerBlockLookup = 3.0;
 // the next tile's line into L1 instead, 4096 x 4096 at 3 bits streamed took 700-760 us, with
 // 4 KB ahead into L2 455-465 us (a stand-alone copy of the AVX-512 loop, Zen 4, load ~4).
 constexpr int64_t kPrefetchBytes = 4096;
+constexpr int64_t kSignWordBytes = sizeof(uint32_t);
 
 // A panel of dequantized rows, sized to stay in L2 while sgemm streams X past it.
 constexpr int64_t kPanelBytes = 256 * 1024;
@@ -292,7 +293,9 @@ bool bcq_isa_supported(BcqIsa isa) {
   switch (isa) {
     case BcqIsa::portable: return true;
     case BcqIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case BcqIsa::avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    case BcqIsa::avx512:  // VNNI: Cascade Lake, Ice Lake, Zen 4 and later; Skylake-SP takes the AVX2 path
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
   }
   return false;
 }
@@ -347,7 +350,7 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
       const uint32_t* next_run = sp + 1 < w.spans() && w.span_end(sp + 1) - k1 == k1 - k0 ? w.span_signs(sp + 1, t0)
                                                                                           : nullptr;
       const int64_t tile_words = (k1 - k0) * w.bits * kTile, run_tiles = t1 - t0;
-      const int64_t ahead = std::max<int64_t>(1, (kPrefetchBytes / 4 + tile_words - 1) / tile_words);
+      const int64_t ahead = std::max<int64_t>(1, (kPrefetchBytes / kSignWordBytes + tile_words - 1) / tile_words);
       for (int64_t i = 0; i < run_tiles; ++i) {
         const int64_t later = i + ahead;
         const uint32_t* prefetch = later < run_tiles               ? run + later * tile_words

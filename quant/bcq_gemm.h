@@ -40,6 +40,8 @@
 
 namespace bcqnmt {
 
+// avx512 is AVX512F + AVX512BW + AVX512-VNNI (the kernel's vpdpwssd); a CPU with AVX-512 but
+// without VNNI (Skylake-SP) takes avx2.
 enum class BcqIsa { portable, avx2, avx512 };
 
 // The first batch size (rows of X) that takes the dequantize + sgemm path. Time of the LUT

@@ -17,7 +17,7 @@
 // stored in the order the kernel reads them (span by span, tile by tile), so a product streams
 // one contiguous array front to back. With tile-major signs, each tile's span was a separate
 // 6 KB run 24 KB from the next (4096 x 4096, 3 bits), and streaming them was slower
-// (quant/README.md, "Speed").
+// (quant/README.md, "Signs in reading order").
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -35,7 +35,7 @@ namespace bcqnmt {
 // and then this is only an alignment), because a product streams its signs front to back
 // once: in 4 KB pages, 4096 x 4096 at 3 bits is 1,536 pages, each a TLB miss and a stop for
 // the hardware prefetcher; in 2 MB pages it is 4. Streamed, that took the 1-thread gemv from
-// ~410 to ~335 us (bench_bcq_gemv, Zen 4, quant/README.md "Speed").
+// ~436 to ~333 us (bench_bcq_gemv, Zen 4, quant/README.md "Signs in reading order").
 template <class T>
 struct BcqArrayAllocator {
   using value_type = T;
