@@ -307,6 +307,15 @@ BcqIsa bcq_best_isa() {
   return best;
 }
 
+std::string bcq_isa_requirements(BcqIsa isa) {  // what bcq_isa_supported checks, for messages
+  switch (isa) {
+    case BcqIsa::portable: return "x86-64";
+    case BcqIsa::avx2: return "AVX2 and FMA";
+    case BcqIsa::avx512: return "AVX512F, AVX512BW and AVX512-VNNI";
+  }
+  return "?";
+}
+
 std::string bcq_isa_name(BcqIsa isa) {
   switch (isa) {
     case BcqIsa::portable: return "portable";
@@ -324,8 +333,14 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
 }
 
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias, BcqIsa isa) {
-  if (!bcq_isa_supported(isa)) throw QuantError("bcq_gemm: this CPU does not support " + bcq_isa_name(isa));
+  if (!bcq_isa_supported(isa)) throw QuantError("bcq_gemm: the " + bcq_isa_name(isa) + " path needs " + bcq_isa_requirements(isa) +
+                                             ", which this CPU lacks");
   if (n <= 0 || w.rows == 0) return;
+  if (w.cols == 0) {  // W x is zero; the dequantizing path's panel size would divide by zero
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t r = 0; r < w.rows; ++r) y[b * w.rows + r] = bias ? bias[r] : 0.0f;
+    return;
+  }
   if (n >= kBcqDequantizeFromRows) return dequantized_product(w, n, x, y, bias, isa);
   const IsaKernels kernels = kernels_for(isa);
   const ActivationTables tables(w, n, x, kernels);

@@ -7,9 +7,10 @@
 // ((word >> 4k) & 0x000F000F) | 0x00100000, one shift and one vpternlogd. Four lookups are
 // summed in int16 (|sum| <= 4 x 8191, no overflow) and vpdpwssd (AVX512-VNNI) adds each row's
 // two lanes into its int32 accumulator, the work of vpmaddwd and vpaddd in one instruction.
-// Against the fp32 tables this replaced (one vpermps per nibble of 16 rows): 14 vector
-// operations per 16 rows x 32 columns x 1 plane instead of 24, 0.65 vs 0.96 ns per 16 x 8 x 1
-// lookup cache-resident with vpmaddwd + vpaddd (Zen 4, load ~2); vpdpwssd took 4096 x 4096
+// Against the fp32 tables this replaced (one vpermps per nibble of 16 rows): 16 vector
+// operations per 16 rows x 32 columns x 1 plane, the sign load included (17 with vpmaddwd +
+// vpaddd), instead of 24, 0.65 vs 0.96 ns per 16 x 8 x 1 lookup cache-resident with vpmaddwd +
+// vpaddd (Zen 4, load ~2); vpdpwssd took 4096 x 4096
 // from 268-275 to 248-251 us in L3 and from 285-301 to 277-282 us streamed (1 thread).
 // GCC 12 warns inside its own avx512fintrin.h (_mm512_undefined_*; GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -14,8 +14,9 @@
 //   alphas [tiles][groups][Q][16] float32 (zero for padding rows).
 // The 16 words of a (block, plane) are 64 bytes, one cache line of the 64-byte aligned array:
 // one aligned vector load gives the kernel the 8 nibble indices of 16 rows. The signs are
-// stored in the order the kernel reads them (span by span, tile by tile), so a product streams
-// one contiguous array front to back. With tile-major signs, each tile's span was a separate
+// stored in the order the LUT kernels read them (span by span, tile by tile), so a gemv on one
+// thread streams one contiguous array front to back (with threads, each task a contiguous
+// slice of every span). With tile-major signs, each tile's span was a separate
 // 6 KB run 24 KB from the next (4096 x 4096, 3 bits), and streaming them was slower
 // (quant/README.md, "Signs in reading order").
 #include <algorithm>
@@ -31,10 +32,11 @@ namespace bcqnmt {
 
 // The allocator of the kernels' sign arrays. Every array is 64-byte (cache-line) aligned, for
 // the kernels' aligned vector loads. Arrays of 2 MB or more are 2 MB aligned and asked for
-// transparent huge pages (madvise MADV_HUGEPAGE; the kernel may decline, or THP may be off,
-// and then this is only an alignment), because a product streams its signs front to back
-// once: in 4 KB pages, 4096 x 4096 at 3 bits is 1,536 pages, each a TLB miss and a stop for
-// the hardware prefetcher; in 2 MB pages it is 4. Streamed, that took the 1-thread gemv from
+// transparent huge pages over their whole 2 MB pages (madvise MADV_HUGEPAGE; the kernel may
+// decline, or THP may be off, and then this is only an alignment), because a product streams
+// its signs front to back once: in 4 KB pages, 4096 x 4096 at 3 bits is 1,536 pages, each a
+// TLB miss and a stop for the hardware prefetcher; in 2 MB pages it is 3, and 0.3 MB of 4 KB
+// pages at the end. Streamed, that took the 1-thread gemv from
 // ~436 to ~333 us (bench_bcq_gemv, Zen 4, quant/README.md "Signs in reading order").
 template <class T>
 struct BcqArrayAllocator {

@@ -34,7 +34,9 @@ using Avx2 = KernelPathOf<BcqIsa::avx2>;
 using Avx512 = KernelPathOf<BcqIsa::avx512>;
 
 bool supported(BcqIsa isa) {
-  if (!bcq_isa_supported(isa)) MESSAGE("SKIPPED: this CPU lacks the " << bcq_isa_name(isa) << " instructions");
+  if (!bcq_isa_supported(isa))
+    MESSAGE("SKIPPED: the " << bcq_isa_name(isa) << " path needs " << bcq_isa_requirements(isa)
+                            << ", which this CPU lacks");
   return bcq_isa_supported(isa);
 }
 
@@ -221,6 +223,22 @@ TEST_CASE_TEMPLATE("bcq_gemm with large batches (dequantize + sgemm) equals the 
       bcq_gemm(km, n, x.data(), y_portable.data(), bias.data(), BcqIsa::portable);
       CHECK(y == y_portable);
     }
+  }
+}
+
+TEST_CASE_TEMPLATE("a matrix with no columns gives the bias at every batch size", Path, Portable, Avx2, Avx512) {
+  // The dequantizing path (64 rows and more) divided by the zero padded width: SIGFPE before.
+  if (!supported(Path::isa)) return;
+  const BcqMatrix m = bcq_quantize(nullptr, 10, 0, {3, 0, BcqMethod::greedy, 0});
+  const BcqKernelMatrix km(m);
+  const auto bias = Rng(8).normals(10);
+  for (int64_t n : {int64_t{1}, int64_t{63}, kBcqDequantizeFromRows, kBcqDequantizeFromRows + 1}) {
+    CAPTURE(n);
+    std::vector<float> y(static_cast<size_t>(n * 10), -1.0f), y_ref(y);
+    bcq_gemm(km, n, nullptr, y.data(), bias.data(), Path::isa);
+    bcq_gemm_reference(m, n, nullptr, y_ref.data(), bias.data());
+    CHECK(y == y_ref);
+    CHECK(std::equal(y.begin(), y.begin() + 10, bias.begin()));
   }
 }
 
