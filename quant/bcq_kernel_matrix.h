@@ -16,9 +16,9 @@
 // one aligned vector load gives the kernel the 8 nibble indices of 16 rows. The signs are
 // stored in the order the LUT kernels read them (span by span, tile by tile), so a gemv on one
 // thread streams one contiguous array front to back (with threads, each task a contiguous
-// slice of every span). With tile-major signs, each tile's span was a separate
-// 6 KB run 24 KB from the next (4096 x 4096, 3 bits), and streaming them was slower
-// (quant/README.md, "Signs in reading order").
+// slice of every span). With tile-major signs, each tile's span was a separate 6 KB run 24 KB
+// from the next (4096 x 4096, 3 bits), and streaming them was slower (quant/README.md, "Signs
+// in reading order").
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -36,7 +36,7 @@ namespace bcqnmt {
 // decline, or THP may be off, and then this is only an alignment), because a product streams
 // its signs front to back once: in 4 KB pages, 4096 x 4096 at 3 bits is 1,536 pages, each a
 // TLB miss and a stop for the hardware prefetcher; in 2 MB pages it is 3, and 0.3 MB of 4 KB
-// pages at the end. Streamed, that took the 1-thread gemv from
+// pages at the end. With the reading-order layout, that took the streamed 1-thread gemv from
 // ~436 to ~333 us (bench_bcq_gemv, Zen 4, quant/README.md "Signs in reading order").
 template <class T>
 struct BcqArrayAllocator {
@@ -61,7 +61,7 @@ struct BcqArrayAllocator {
 struct BcqKernelMatrix {
   static constexpr int64_t kTileRows = 16;
   static constexpr int64_t kBlockCols = 32;
-  // 32 blocks of tables (1,024 columns) = 8 KB of int16 (16 KB widened to int32 for AVX2), at
+  // 32 blocks of tables (1,024 padded columns) = 8 KB of int16 (16 KB widened to int32 for AVX2), at
   // most half of L1d. 64 blocks measured no faster on 4096 x 4096 (AVX-512, Zen 4).
   static constexpr int64_t kSpanBlocks = 32;
 
