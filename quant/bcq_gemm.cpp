@@ -300,20 +300,20 @@ bool bcq_isa_supported(BcqIsa isa) {
   return false;
 }
 
-BcqIsa bcq_best_isa() {
-  static const BcqIsa best = bcq_isa_supported(BcqIsa::avx512) ? BcqIsa::avx512
-                             : bcq_isa_supported(BcqIsa::avx2) ? BcqIsa::avx2
-                                                               : BcqIsa::portable;
-  return best;
-}
-
-std::string bcq_isa_requirements(BcqIsa isa) {  // what bcq_isa_supported checks, for messages
+std::string bcq_isa_requirements(BcqIsa isa) {  // bcq_isa_supported's checks, in words (keep the two in step)
   switch (isa) {
     case BcqIsa::portable: return "x86-64";
     case BcqIsa::avx2: return "AVX2 and FMA";
     case BcqIsa::avx512: return "AVX512F, AVX512BW and AVX512-VNNI";
   }
   return "?";
+}
+
+BcqIsa bcq_best_isa() {
+  static const BcqIsa best = bcq_isa_supported(BcqIsa::avx512) ? BcqIsa::avx512
+                             : bcq_isa_supported(BcqIsa::avx2) ? BcqIsa::avx2
+                                                               : BcqIsa::portable;
+  return best;
 }
 
 std::string bcq_isa_name(BcqIsa isa) {
