@@ -300,13 +300,11 @@ bool bcq_isa_supported(BcqIsa isa) {
   return false;
 }
 
-std::string bcq_isa_requirements(BcqIsa isa) {  // bcq_isa_supported's checks, in words (keep the two in step)
-  switch (isa) {
-    case BcqIsa::portable: return "x86-64";
-    case BcqIsa::avx2: return "AVX2 and FMA";
-    case BcqIsa::avx512: return "AVX512F, AVX512BW and AVX512-VNNI";
-  }
-  return "?";
+std::string bcq_isa_unsupported_reason(BcqIsa isa) {  // bcq_isa_supported's checks in words: keep in step
+  const char* needs = isa == BcqIsa::avx512 ? "AVX512F, AVX512BW and AVX512-VNNI"
+                      : isa == BcqIsa::avx2 ? "AVX2 and FMA"
+                                            : "x86-64";
+  return "the " + bcq_isa_name(isa) + " path needs " + needs + ", which this CPU lacks";
 }
 
 BcqIsa bcq_best_isa() {
@@ -333,8 +331,7 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
 }
 
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias, BcqIsa isa) {
-  if (!bcq_isa_supported(isa)) throw QuantError("bcq_gemm: the " + bcq_isa_name(isa) + " path needs " + bcq_isa_requirements(isa) +
-                                             ", which this CPU lacks");
+  if (!bcq_isa_supported(isa)) throw QuantError("bcq_gemm: " + bcq_isa_unsupported_reason(isa));
   if (n <= 0 || w.rows == 0) return;
   if (w.cols == 0) {  // W x is zero; the dequantizing path's panel size would divide by zero
     for (int64_t b = 0; b < n; ++b)

@@ -61,7 +61,8 @@ constexpr int kBcqTableLevels = 8191;
 bool bcq_isa_supported(BcqIsa isa);  // by this CPU
 BcqIsa bcq_best_isa();
 std::string bcq_isa_name(BcqIsa isa);
-std::string bcq_isa_requirements(BcqIsa isa);  // the instruction sets it needs, e.g. "AVX2 and FMA"
+// "the avx2 path needs AVX2 and FMA, which this CPU lacks": for errors and skipped tests.
+std::string bcq_isa_unsupported_reason(BcqIsa isa);
 
 // y [rows] = W x (+ bias [rows] when not null); x [cols].
 void bcq_gemv(const BcqKernelMatrix& w, const float* x, float* y, const float* bias = nullptr);

@@ -35,8 +35,7 @@ using Avx512 = KernelPathOf<BcqIsa::avx512>;
 
 bool supported(BcqIsa isa) {
   if (!bcq_isa_supported(isa))
-    MESSAGE("SKIPPED: the " << bcq_isa_name(isa) << " path needs " << bcq_isa_requirements(isa)
-                            << ", which this CPU lacks");
+    MESSAGE("SKIPPED: " << bcq_isa_unsupported_reason(isa));
   return bcq_isa_supported(isa);
 }
 
