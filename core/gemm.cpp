@@ -12,8 +12,35 @@ namespace bcqnmt {
 
 namespace {
 
+// C [1, N] = alpha A [1, K] op(B) + beta C as one sgemv: with op(B) = B^T (B stored [N, K])
+// it is C = B a, otherwise (B stored [K, N]) C = B^T a. A transposed is stored [K, 1], one
+// float per lda.
+//
+// Why: OpenBLAS's sgemm (0.3.21, Debian 12) packs all of op(B) into its panel layout even
+// for a single row of A, so it reads B twice and writes it once. A batch-1 decoding step is
+// one row everywhere: every dense layer, and every attention product (one query per
+// (batch, head) against the cached keys and values). As sgemm, those products spent more
+// time packing than multiplying (perf, 3-bit batch-1 step: 18% of the step in
+// sgemm_incopy/itcopy, 17% in the kernel); bench_decode ran fp32 3x and 3-bit 1.4x faster
+// with sgemv.
+//
+// A row's bits may differ between sgemv and sgemm; they already differ between sgemm
+// calls of different row counts (OpenBLAS's Haswell kernels, which it picks on Zen 4, sum
+// a row's edge tiles in another order), so no batch size was ever bit-for-bit the same.
+void sgemv_row(bool trans_a, bool trans_b, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+               const float* b, int64_t ldb, float beta, float* c) {
+  const int incx = trans_a ? static_cast<int>(lda) : 1;
+  if (trans_b)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b, static_cast<int>(ldb),
+                a, incx, beta, c, 1);
+  else
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(n), alpha, b, static_cast<int>(ldb),
+                a, incx, beta, c, 1);
+}
+
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 1 && k > 0) return sgemv_row(trans_a, trans_b, n, k, alpha, a, lda, b, ldb, beta, c);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
               static_cast<int>(ldb), beta, c, static_cast<int>(ldc));

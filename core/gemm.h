@@ -1,6 +1,7 @@
 #pragma once
 // Row-major C = alpha * op(A) * op(B) + beta * C, a thin, named wrapper of cblas_sgemm so
 // the rest of the code never spells out CBLAS enums. op(A) is [M, K], op(B) is [K, N].
+// A one-row product (M = 1, a decoding step's) runs as cblas_sgemv (core/gemm.cpp says why).
 //
 // How a product runs follows this thread's execution context (core/execution_context.h):
 // the kernel path (panels over the TBB workers, or one BLAS call), the precision (fp32, or

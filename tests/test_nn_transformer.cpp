@@ -372,7 +372,9 @@ TEST_CASE("beam search: the early stop changes no result; a sentence decodes the
           REQUIRE(fast[n].size() == full[n].size());
           for (size_t i = 0; i < fast[n].size(); ++i) {
             CHECK(fast[n][i].tokens == full[n][i].tokens);
-            CHECK(fast[n][i].score == full[n][i].score);
+            // Equal up to rounding: the early stop takes rows out of the batch, and a row's sums
+            // depend on the row count (OpenBLAS 0.3.21's Haswell sgemm on Zen 4; sgemv for one row).
+            CHECK(fast[n][i].score == doctest::Approx(full[n][i].score).epsilon(1e-5));
           }
           differing_lengths += fast[n].size() > 1 && fast[n][0].tokens.size() != fast[n][1].tokens.size();
           IndexTensor one{{1, 7}, std::vector<int32_t>(source.data.begin() + n * 7, source.data.begin() + (n + 1) * 7)};
