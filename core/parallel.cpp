@@ -11,6 +11,7 @@ namespace bcqnmt {
 
 namespace {
 std::unique_ptr<tbb::global_control> g_tbb_limit;
+std::unique_ptr<ThreadTeam> g_team;
 int g_threads = 0;
 }  // namespace
 
@@ -20,6 +21,13 @@ void set_num_threads(int n) {
   openblas_set_num_threads(1);  // core/gemm.cpp splits GEMMs over the TBB workers instead
   g_tbb_limit.reset();
   g_tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
+  g_team.reset();
+  if (n > 1) g_team = std::make_unique<ThreadTeam>(n - 1);
+}
+
+ThreadTeam* thread_team() {
+  if (g_threads == 0) set_num_threads(0);
+  return g_team.get();
 }
 
 int num_threads() {

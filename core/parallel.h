@@ -1,19 +1,25 @@
 #pragma once
 // The threading policy of bcqnmt, in one place.
 //
-// One thread pool: oneTBB's. Element-wise and row-wise kernels are TBB loops, and GEMMs
-// are split into panels that TBB workers hand to a single-threaded OpenBLAS
-// (core/gemm.cpp). With OpenBLAS's own threads, its workers spin-wait between calls and
-// fight the TBB workers for the cores; with one pool nothing oversubscribes.
-// set_num_threads(n) sets the pool size (default: all cores).
+// Loops run on a team of threads that spin between jobs (core/thread_team.h): the caller
+// and set_num_threads(n) - 1 helpers (default: all cores). Each loop is cut into chunks of
+// at least `grain` items, which the team's threads claim one at a time, so an uneven loop
+// still balances. GEMMs are split into panels over the same threads, each panel a call to
+// a single-threaded OpenBLAS (core/gemm.cpp): with OpenBLAS's own threads, its workers
+// spin-wait between calls and fight ours for the cores; with one set of threads nothing
+// oversubscribes. Two exceptions: a loop inside a chunk runs on the thread that runs the
+// chunk (nested loops), and a loop started while another thread's loop holds the team
+// (concurrent callers) runs on oneTBB's pool instead, at the same thread count.
 //
 // Determinism: every kernel splits work into fixed blocks and reduces each row or block
-// sequentially, so the same seed and the same thread count give bit-identical results.
+// sequentially, so the same seed and the same thread count give bit-identical results,
+// whichever thread runs a chunk.
 //
-// Context: a block runs under the caller's execution context (core/execution_context.h),
+// Context: a chunk runs under the caller's execution context (core/execution_context.h),
 // on whichever thread runs it: a thread_local set on the caller is not visible to the
-// TBB workers, so parallel_for captures it at dispatch and installs it around each block.
+// other threads, so parallel_for captures it at dispatch and installs it around each chunk.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -21,41 +27,57 @@
 #include <tbb/parallel_for.h>
 
 #include "core/execution_context.h"
+#include "core/thread_team.h"
 
 namespace bcqnmt {
 
 void set_num_threads(int n);  // n <= 0: all cores
 int num_threads();
 
-// Enough work per task to amortise scheduling (~tens of microseconds).
+// The team of set_num_threads' threads; null on one thread.
+ThreadTeam* thread_team();
+
+// Enough work per task to amortise scheduling.
 constexpr int64_t kElementwiseGrain = 16384;
 
-// The least work worth handing to another worker, in ns. A fork-join on an idle TBB worker
-// costs the caller several microseconds (waking the worker, the steal, the join;
-// bench/bench_parallel_for on the 2-core Zen 4 VM, shared, load 3-4: split in two, 5-10 us of
-// work ran at 0.6-1.2x, 20 us at up to 1.7x, and at ~1.0x in runs where the other core was
-// busy; a 20 us threshold made 2-thread batch-1 decoding 1.18x slower once). Kernels whose cost per item is known
-// pass it to grain_for_cost, so a loop forks only when it has at least this much work: the
-// products of a batch-1 decoding step of the model (<= ~35 us) and its attention calls (until
-// ~70 cached positions) stay on the calling thread; batches and large matrices split.
-constexpr double kMinTaskNs = 40000.0;
+// The least work worth handing to another thread, in ns. While the team's helpers spin, a
+// hand-off costs well under a microsecond (bench/bench_parallel_for); through TBB it cost
+// several (the worker's wake-up), which kept every loop of a batch-1 decoding step (1-30 us)
+// on one thread. Kernels whose cost per item is known pass it to grain_for_cost, so a loop
+// is split only into chunks of at least this much work.
+constexpr double kMinTaskNs = 1000.0;
 
-// parallel_for's grain for items that each cost about ns_per_item: a loop of fewer than
-// kMinTaskNs / ns_per_item items runs on the caller, a longer one is split into tasks of about
-// that many (TBB halves a range while it is longer than the grain).
+// parallel_for's grain for items that each cost about ns_per_item: about kMinTaskNs of work.
 inline int64_t grain_for_cost(double ns_per_item) {
   return std::max<int64_t>(1, static_cast<int64_t>(kMinTaskNs / std::max(ns_per_item, 1.0) + 0.5));
 }
 
-// f(begin, end) over [0, n) in blocks of at least `grain` items.
+// f(begin, end) over [0, n) in chunks of about `grain` items or more; a loop of less than
+// 1.5 grains runs on the caller.
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
-  if (n <= grain) {
+  ThreadTeam* team = thread_team();
+  // Equal chunks of about `grain` items or more (n / grain rounded to nearest: a loop of 1.5
+  // grains is two chunks), at most 8 per thread: enough to balance uneven chunks or a thread
+  // that starts late, few enough that claiming them costs nothing.
+  const int64_t chunks =
+      team ? std::min<int64_t>(8 * team->threads(), (n + std::max<int64_t>(grain, 1) / 2) / std::max<int64_t>(grain, 1))
+           : 1;
+  if (chunks <= 1 || ThreadTeam::inside_part()) {
     f(int64_t{0}, n);
     return;
   }
   const ExecutionContext context = execution_context();
+  const int64_t chunk = (n + chunks - 1) / chunks;
+  std::atomic<int64_t> next{0};
+  auto part = [&](int) {
+    const ExecutionScope caller(context);
+    for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c * chunk < n;
+         c = next.fetch_add(1, std::memory_order_relaxed))
+      f(c * chunk, std::min(n, (c + 1) * chunk));
+  };
+  if (team->try_run(static_cast<int>(std::min<int64_t>(chunks, team->threads())), part)) return;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
     const ExecutionScope caller(context);
     f(r.begin(), r.end());

@@ -37,6 +37,29 @@ constexpr int64_t kPanelBytes = 256 * 1024;
 // ~45 GMAC/s on one Zen 4 core (256 x 128 x 7010 in 5.0 ms).
 constexpr double kNsPerMac = 0.022;
 
+// Buffers of one thread's bcq_gemm calls, kept from call to call: a batch-1 decoding step
+// makes 33 products of 2-30 us, and allocating and freeing their five vectors each time was
+// ~3% of the step (perf). Each call resizes what it uses; nothing is read before written
+// except `tile_out`, which is zero-filled.
+struct GemmScratch {
+  std::vector<float> padded_x;     // integer_tables' x in the padded column space
+  std::vector<int16_t> table_shorts;
+  std::vector<float> table_steps;
+  std::vector<int32_t> table_ints;
+  std::vector<float> tile_out;     // a task's outputs, [tiles, n, 16]
+};
+
+GemmScratch& scratch() {
+  thread_local GemmScratch buffers;
+  return buffers;
+}
+
+template <class T>
+T* sized(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
 // x [cols] laid out in the padded column space: each group starts on a block boundary and
 // its padding is zero. xp [padded_cols].
 void padded_activations(const BcqKernelMatrix& w, const float* x, float* xp) {
@@ -75,15 +98,15 @@ int64_t nibble_offset(int64_t b, int n) { return b * 128 + (n % 4) * 32 + (n / 4
 // entries are summed in one fixed order ((x0 +- x1) +- x2) +- x3 and rounded to nearest even
 // by cvtps2dq, with no compiler freedom to fuse the multiply into anything.
 void integer_tables(const BcqKernelMatrix& w, const float* x, int16_t* tables, float* steps) {
-  std::vector<float> xp(static_cast<size_t>(w.padded_cols()));
-  padded_activations(w, x, xp.data());
+  float* xp = sized(scratch().padded_x, w.padded_cols());
+  padded_activations(w, x, xp);
   const int64_t nibbles_per_group = w.blocks_per_group * kBlockCols / 4;
   const __m128 minus = _mm_set1_ps(-0.0f);
   // Sign flips of entries 4m + r (r = 0..3): bit 0 and bit 1 of r pick +-x0 and +-x1.
   const __m128 flip0 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, 0, INT32_MIN, 0));
   const __m128 flip1 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, INT32_MIN, 0, 0));
   for (int64_t g = 0; g < w.groups; ++g) {
-    const float* xg = xp.data() + g * nibbles_per_group * 4;
+    const float* xg = xp + g * nibbles_per_group * 4;
     float largest = 0.0f;
     for (int64_t k = 0; k < nibbles_per_group; ++k) largest = std::max(largest, chunk_magnitude(xg + 4 * k));
     const TableScale scale = table_scale(largest);
@@ -236,26 +259,26 @@ class ActivationTables {
  public:
   ActivationTables(const BcqKernelMatrix& w, int64_t n, const float* x, const IsaKernels& kernels)
       : row_shorts_(w.blocks() * 128), row_ints_(w.blocks() * kernels.table_ints_per_block), groups_(w.groups),
-        shorts_(static_cast<size_t>(n * row_shorts_)), steps_(static_cast<size_t>(n * w.groups)),
-        ints_(kernels.widen_tables ? static_cast<size_t>(n * row_ints_) : 0) {
+        shorts_(sized(scratch().table_shorts, n * row_shorts_)), steps_(sized(scratch().table_steps, n * w.groups)),
+        ints_(kernels.widen_tables ? sized(scratch().table_ints, n * row_ints_) : nullptr) {
     for (int64_t b = 0; b < n; ++b) {
-      integer_tables(w, x + b * w.cols, shorts_.data() + b * row_shorts_, steps_.data() + b * groups_);
-      if (kernels.widen_tables)
-        kernels.widen_tables(shorts_.data() + b * row_shorts_, w.blocks(), ints_.data() + b * row_ints_);
+      integer_tables(w, x + b * w.cols, shorts_ + b * row_shorts_, steps_ + b * groups_);
+      if (ints_) kernels.widen_tables(shorts_ + b * row_shorts_, w.blocks(), ints_ + b * row_ints_);
     }
   }
   // BcqTileArgs::tables and table_steps of activation row b.
   const void* row(int64_t b) const {
-    if (!ints_.empty()) return ints_.data() + b * row_ints_;
-    return shorts_.data() + b * row_shorts_;
+    if (ints_) return ints_ + b * row_ints_;
+    return shorts_ + b * row_shorts_;
   }
-  const float* steps(int64_t b) const { return steps_.data() + b * groups_; }
+  const float* steps(int64_t b) const { return steps_ + b * groups_; }
 
  private:
   int64_t row_shorts_, row_ints_, groups_;
-  std::vector<int16_t> shorts_;
-  std::vector<float> steps_;
-  std::vector<int32_t> ints_;
+  // In the calling thread's GemmScratch, which the other threads of the call read.
+  int16_t* shorts_;
+  float* steps_;
+  int32_t* ints_;
 };
 
 // Y [n, rows] = X W^T (+ bias) for n >= kBcqDequantizeFromRows: panels of whole tiles are
@@ -351,7 +374,8 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   // 16 x 8 x 1 lookup at 1024 x 4096). The span does not depend on n, so a batch row gives the
   // same bits as a gemv.
   parallel_for(w.tiles, grain, [&](int64_t t0, int64_t t1) {
-    std::vector<float> out(static_cast<size_t>((t1 - t0) * n * kTile), 0.0f);  // [tiles, n, 16]
+    std::vector<float>& out = scratch().tile_out;  // [tiles, n, 16]
+    out.assign(static_cast<size_t>((t1 - t0) * n * kTile), 0.0f);
     for (int64_t sp = 0; sp < w.spans(); ++sp) {
       const int64_t k0 = w.span_begin(sp), k1 = w.span_end(sp);
       // The task's signs in this span are one contiguous run, tile after tile. Each tile

@@ -1,19 +1,19 @@
-// Issue 17, "threads must never slow decoding down": a batch-1 decoding step of the BCQ model
-// took 21.1 ms per 64 tokens on 1 thread and 23.8 ms on 2, because every attention call split
-// its 8 heads (~1 us each) over the TBB workers and every such fork paid more for waking and
-// joining a worker than it saved. The threading rule (core/parallel.h, kMinTaskNs, used by
-// attention and bcq_gemm through their cost per item) keeps work that small on the calling
-// thread. Checked without timing anything: a TBB observer counts the worker threads that
-// join the arena while greedy decoding runs on 2 threads, with the model's widths (d_model 128,
-// 8 heads, FFN 512) and a vocabulary small enough that no single product is worth a task
-// (before the rule, every attention call brought the worker in). A parallel_for with enough
-// work first shows that the observer does see a worker join.
+// Threads in decoding (issue 17). A batch-1 decoding step is ~40 loops of 1-30 us; through
+// TBB, whose idle worker must be woken for each, a second thread made it slower. Loops now
+// run on a team whose helpers spin between jobs (core/thread_team.h, core/parallel.h).
+// Speed is measured in bench/ (bench_decode's of_one_thread, bench_parallel_for); these
+// tests check what the team must guarantee without timing anything: short loops really
+// reach the helper, and not TBB's workers; results do not depend on the thread count or on
+// which thread ran a chunk; exceptions and nested loops behave.
 #include <doctest/doctest.h>
 
 #include <tbb/task_scheduler_observer.h>
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "core/parallel.h"
@@ -28,7 +28,7 @@ namespace {
 
 // How many times a TBB worker joined this thread's arena while f ran.
 template <class F>
-int worker_entries(F&& f) {
+int tbb_worker_entries(F&& f) {
   struct Observer : tbb::task_scheduler_observer {
     Observer() { observe(true); }
     ~Observer() override { observe(false); }
@@ -37,9 +37,6 @@ int worker_entries(F&& f) {
     }
     std::atomic<int> entries{0};
   };
-  // An idle worker leaves the arena after spinning for a while; from then on, only new
-  // tasks bring it back.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   Observer observer;
   f();
   return observer.entries.load();
@@ -51,10 +48,42 @@ float busy(int64_t iterations) {
   return a;
 }
 
+// The threads that ran chunks of two-chunk loops of ~5 us each, run until two threads have
+// been seen or for `seconds`. Not a fixed number of loops: with the other core busy (ctest
+// -j2) the scheduler may keep the helper off it for a while, and the caller then runs both
+// chunks itself, which is the point of claiming chunks.
+std::set<std::thread::id> threads_of_short_loops(double seconds) {
+  std::mutex mutex;
+  std::set<std::thread::id> seen;
+  std::vector<float> sink(2);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (seen.size() < 2 && std::chrono::steady_clock::now() < end)
+    parallel_for(2, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) sink[static_cast<size_t>(i)] = busy(5'000);
+      const std::lock_guard<std::mutex> lock(mutex);
+      seen.insert(std::this_thread::get_id());
+    });
+  return seen;
+}
+
 }  // namespace
 
-TEST_CASE("batch-1 greedy decoding at the model's widths brings no TBB worker in on 2 threads") {
+TEST_CASE("loops of a few microseconds reach the team's helper on 2 threads, and no TBB worker") {
   set_num_threads(2);
+  std::set<std::thread::id> seen;
+  CHECK(tbb_worker_entries([&] { seen = threads_of_short_loops(10.0); }) == 0);
+  CHECK(seen.size() == 2);
+  CHECK(seen.count(std::this_thread::get_id()) == 1);
+  set_num_threads(1);
+  CHECK(threads_of_short_loops(0.05) == std::set<std::thread::id>{std::this_thread::get_id()});
+  set_num_threads(0);
+}
+
+// BCQ products are computed per 16-row tile and attention per head, whichever thread runs
+// them: the bits cannot depend on the thread count. fp32 products are split into column
+// panels on 2 threads (core/gemm.cpp), and sgemm sums a panel's edge tiles in another
+// order, so fp32 agrees to rounding.
+TEST_CASE("batch-1 greedy decoding on 1 and 2 threads: the same BCQ logits, fp32 to rounding") {
   ModelConfig config = test::quant_tiny_config();
   config.d_model = 128;
   config.dff = 512;
@@ -68,19 +97,49 @@ TEST_CASE("batch-1 greedy decoding at the model's widths brings no TBB worker in
   test::ScratchDir dir;
   BcqModel::quantize(model, settings).save(dir.path / "model.bcq", model, 0, 0);
   const LoadedBcqModel packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
-  // A 3-token source keeps the encoder's products below gemm()'s own split size too, so
-  // the decoding steps are what is observed, fp32 and BCQ.
-  const IndexTensor source{{1, 3}, {kStartId, 40, kEndId}};
-
-  std::vector<float> sink(64);
-  CHECK(worker_entries([&] {  // 64 tasks of ~1 ms each
-          parallel_for(64, 1, [&](int64_t lo, int64_t hi) {
-            for (int64_t i = lo; i < hi; ++i) sink[static_cast<size_t>(i)] = busy(1'000'000);
-          });
-        }) > 0);
-  for (const Transformer* m : {&model, packed.model.get()}) {
-    CAPTURE(m == &model ? "fp32" : "3-bit BCQ");
-    CHECK(worker_entries([&] { greedy_logits_cached(*m, source, 48); }) == 0);
+  const IndexTensor source{{1, 9}, {kStartId, 40, 41, 42, 43, 44, 45, 46, kEndId}};
+  set_num_threads(1);
+  const auto bcq_one = greedy_logits_cached(*packed.model, source, 40);
+  const auto fp32_one = greedy_logits_cached(model, source, 40);
+  set_num_threads(2);
+  for (int run = 0; run < 3; ++run) {
+    CHECK(greedy_logits_cached(*packed.model, source, 40) == bcq_one);
+    const auto fp32_two = greedy_logits_cached(model, source, 40);
+    REQUIRE(fp32_two.size() == fp32_one.size());
+    for (size_t step = 0; step < fp32_one.size(); ++step)
+      for (size_t v = 0; v < fp32_one[step].size(); ++v)
+        CHECK(fp32_two[step][v] == doctest::Approx(fp32_one[step][v]).epsilon(1e-5));
   }
+  set_num_threads(0);
+}
+
+TEST_CASE("a chunk's exception reaches the caller, and the team still works after it") {
+  set_num_threads(2);
+  for (int call = 0; call < 50; ++call)
+    CHECK_THROWS_AS(parallel_for(2, 1,
+                                 [&](int64_t lo, int64_t) {
+                                   busy(2'000);
+                                   if (lo == 1) throw std::runtime_error("chunk 1");
+                                 }),
+                    std::runtime_error);
+  std::atomic<int64_t> total{0};
+  parallel_for(1000, 10, [&](int64_t lo, int64_t hi) { total += hi - lo; });
+  CHECK(total.load() == 1000);
+  set_num_threads(0);
+}
+
+TEST_CASE("a loop inside a chunk runs on that chunk's thread, whole") {
+  set_num_threads(2);
+  std::atomic<int64_t> total{0};
+  parallel_for(8, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const std::thread::id outer = std::this_thread::get_id();
+      parallel_for(100, 1, [&](int64_t a, int64_t b) {
+        CHECK(std::this_thread::get_id() == outer);
+        total += b - a;
+      });
+    }
+  });
+  CHECK(total.load() == 800);
   set_num_threads(0);
 }
