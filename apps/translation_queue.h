@@ -3,7 +3,7 @@
 // takes everything that arrived within a short window and decodes it as one batch
 // (apps/translator.h batches by length), then hands each request its answers.
 //
-// Why one decoder thread: the kernels (OpenBLAS, oneTBB, the BCQ lookup tables) already
+// Why one decoder thread: the kernels (OpenBLAS, the BCQ lookup tables, on the thread team) already
 // spread one batch over every core, so two batches decoded at once would only compete for
 // the same cores; batching requests together instead uses them on fewer, fuller matrix
 // products, which is where the throughput is.

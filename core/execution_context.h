@@ -5,7 +5,7 @@
 // scopes below, so an op never changes how a later op runs, a scope ends however its block
 // ends, and two threads can run differently.
 //
-// TBB workers do not inherit a thread_local: parallel_for (core/parallel.h) captures the
+// Other threads do not inherit a thread_local: parallel_for (core/parallel.h) captures the
 // caller's context when it dispatches and installs it on whichever thread runs each block,
 // so a kernel sees the same context on every thread of its loop.
 #include <cstdint>

@@ -46,12 +46,16 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
               static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
-// Below this many multiply-adds one thread is faster than splitting.
-constexpr int64_t kParallelWork = int64_t{1} << 18;
+// Below this many multiply-adds one thread is faster than splitting. It was 2^18 while a
+// split cost a TBB fork-join; on the thread team, batch-1 fp32 decoding (one-row products of
+// 2^16-2^20 multiply-adds) ran at 0.64-0.68 of its 1-thread time with 2^14, 2^15 or 2^16
+// and at 0.93-1.05 with 2^18 (bench_decode, 2026-12-01); bucketed training steps stayed
+// within 3% (bench_train_step).
+constexpr int64_t kParallelWork = int64_t{1} << 15;
 
 // OpenBLAS runs single-threaded (see set_num_threads); parallelism comes from splitting C
-// into panels, one per TBB worker, along its larger dimension. One thread pool for the
-// whole program means BLAS threads never spin while TBB works, or the other way round.
+// into panels, one per thread, along its larger dimension. One set of threads for the
+// whole program means BLAS threads never spin while ours work, or the other way round.
 void gemm_panels(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const int64_t threads = num_threads();

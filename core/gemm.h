@@ -4,7 +4,7 @@
 // A one-row product (M = 1, a decoding step's) runs as cblas_sgemv (core/gemm.cpp says why).
 //
 // How a product runs follows this thread's execution context (core/execution_context.h):
-// the kernel path (panels over the TBB workers, or one BLAS call), the precision (fp32, or
+// the kernel path (panels over the thread team, or one BLAS call), the precision (fp32, or
 // bf16 operands through core/gemm_bf16.h) and the observer, which every gemm() and
 // gemm_bias() call reports to.
 #include <cstdint>

@@ -155,8 +155,8 @@ const Product& product_for(const ProductKey& key) {
   return *slot;
 }
 
-// Runs on the calling thread: oneDNN's OpenMP team is kept at one thread because the TBB
-// workers already split the product into panels (core/parallel.h: one thread pool).
+// Runs on the calling thread: oneDNN's OpenMP team is kept at one thread because the thread
+// team already splits the product into panels (core/parallel.h: one set of threads).
 void run_product(ProductKey key, const uint16_t* a, const uint16_t* b, float* c, const float* bias = nullptr) {
   key.bias = bias != nullptr;
   thread_local bool single_threaded = (omp_set_num_threads(1), true);

@@ -17,8 +17,9 @@ int g_threads = 0;
 
 void set_num_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n == g_threads) return;  // the same team: no threads stopped and started again
   g_threads = n;
-  openblas_set_num_threads(1);  // core/gemm.cpp splits GEMMs over the TBB workers instead
+  openblas_set_num_threads(1);  // core/gemm.cpp splits GEMMs over the thread team instead
   g_tbb_limit.reset();
   g_tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
   g_team.reset();

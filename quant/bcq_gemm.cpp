@@ -365,8 +365,9 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   const IsaKernels kernels = kernels_for(isa);
   const ActivationTables tables(w, n, x, kernels);
   void (*kernel)(const BcqTileArgs&) = kernels.tile;
-  // Tiles are split over threads only in tasks long enough to pay for the hand-off
-  // (core/parallel.h): 4096 x 4096 splits, a decoder's 512 x 128 stays on the caller.
+  // Tiles are split over threads only in chunks long enough to pay for the hand-off
+  // (core/parallel.h): at batch 1 a decoder's 1024 x 128 splits in 2, its 512 x 128 stays
+  // on the caller.
   const int64_t grain = grain_for_cost(kNsPerBlockLookup * static_cast<double>(w.blocks() * w.bits * n));
   // Columns are walked in spans (BcqKernelMatrix::kSpanBlocks) whose tables stay in L1 while
   // every tile of the task streams its signs past them; otherwise each tile re-reads all

@@ -24,7 +24,8 @@
 // Dispatch (the convention of core/README.md, "Fast and reference paths"): bcq_gemm and
 // bcq_gemv run bcq_gemm_reference on the reference kernel path (core/execution_context.h),
 // else the fast kernel for the best ISA of this CPU, picked once at run time
-// (__builtin_cpu_supports), so the default build runs on any x86-64. Rows are split over TBB threads in whole tiles for large shapes; every output is
+// (__builtin_cpu_supports), so the default build runs on any x86-64. Rows are split over the thread team (core/parallel.h) in whole tiles when a call has
+// enough work; every output is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
 //
 // Large batches dequantize instead: from kBcqDequantizeFromRows rows of X on, panels of W

@@ -4,7 +4,8 @@
 // Speed is measured in bench/ (bench_decode's of_one_thread, bench_parallel_for); these
 // tests check what the team must guarantee without timing anything: short loops really
 // reach the helper, and not TBB's workers; results do not depend on the thread count or on
-// which thread ran a chunk; exceptions and nested loops behave.
+// which thread ran a chunk; exceptions, nested loops and loops from two threads at once
+// behave.
 #include <doctest/doctest.h>
 
 #include <tbb/task_scheduler_observer.h>
@@ -141,5 +142,23 @@ TEST_CASE("a loop inside a chunk runs on that chunk's thread, whole") {
     }
   });
   CHECK(total.load() == 800);
+  set_num_threads(0);
+}
+
+TEST_CASE("loops started from two threads at once all run whole (one on the team, one on TBB)") {
+  set_num_threads(2);
+  std::atomic<int64_t> totals[2] = {0, 0};
+  auto caller = [&](int who) {
+    for (int call = 0; call < 300; ++call)
+      parallel_for(64, 4, [&](int64_t lo, int64_t hi) {
+        busy(200);
+        totals[who] += hi - lo;
+      });
+  };
+  std::thread other(caller, 1);
+  caller(0);
+  other.join();
+  CHECK(totals[0].load() == 300 * 64);
+  CHECK(totals[1].load() == 300 * 64);
   set_num_threads(0);
 }
