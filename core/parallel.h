@@ -64,20 +64,20 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   const int64_t chunks =
       team ? std::min<int64_t>(8 * team->threads(), (n + std::max<int64_t>(grain, 1) / 2) / std::max<int64_t>(grain, 1))
            : 1;
-  if (chunks <= 1 || ThreadTeam::inside_part()) {
+  if (chunks <= 1 || ThreadTeam::inside_job()) {
     f(int64_t{0}, n);
     return;
   }
   const ExecutionContext context = execution_context();
   const int64_t chunk = (n + chunks - 1) / chunks;
   std::atomic<int64_t> next{0};
-  auto part = [&](int) {
+  auto work = [&] {
     const ExecutionScope caller(context);
     for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c * chunk < n;
          c = next.fetch_add(1, std::memory_order_relaxed))
       f(c * chunk, std::min(n, (c + 1) * chunk));
   };
-  if (team->try_run(static_cast<int>(std::min<int64_t>(chunks, team->threads())), part)) return;
+  if (team->try_run(work)) return;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
     const ExecutionScope caller(context);
     f(r.begin(), r.end());

@@ -7,16 +7,16 @@
 namespace bcqnmt {
 
 namespace {
-thread_local bool t_inside_part = false;
+thread_local bool t_inside_job = false;
 }  // namespace
 
-bool ThreadTeam::inside_part() { return t_inside_part; }
+bool ThreadTeam::inside_job() { return t_inside_job; }
 
 // One step of a spin-wait: a `pause`, and every kPausesPerYield steps a sched_yield. The
 // yield matters when the scheduler has put the waiting thread on the same core as the one
-// it waits for (seen on the 2-core VM: 2-thread decoding then ran 1.5x slower than on one
-// thread, the waiter holding the core for the rest of its time slice); with a core each,
-// it returns at once.
+// it waits for (seen on the 2-core VM: 2-thread decoding then ran up to 1.5x slower than on
+// one thread, the waiter holding the core for the rest of its time slice); with a core
+// each, it returns at once.
 constexpr int kPausesPerYield = 128;
 void pause(int i) {
   _mm_pause();
@@ -24,7 +24,7 @@ void pause(int i) {
 }
 
 ThreadTeam::ThreadTeam(int helpers) {
-  for (int i = 0; i < helpers; ++i) helpers_.emplace_back([this, i] { helper_loop(i); });
+  for (int i = 0; i < helpers; ++i) helpers_.emplace_back([this] { helper_loop(); });
 }
 
 ThreadTeam::~ThreadTeam() {
@@ -34,32 +34,34 @@ ThreadTeam::~ThreadTeam() {
   for (std::thread& t : helpers_) t.join();
 }
 
-void ThreadTeam::run_part(int index) {
-  t_inside_part = true;
+void ThreadTeam::run_work() {
+  t_inside_job = true;
   try {
-    call_(part_, index);
-    t_inside_part = false;
+    call_(work_);
+    t_inside_job = false;
   } catch (...) {
-    t_inside_part = false;
+    t_inside_job = false;
     const std::lock_guard<std::mutex> lock(error_mutex_);
     if (!error_) error_ = std::current_exception();
   }
 }
 
-bool ThreadTeam::try_run_erased(int parts, PartCall call, void* part) {
+bool ThreadTeam::try_run_erased(WorkCall call, void* work) {
   bool idle = false;
   if (!busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) return false;
   call_ = call;
-  part_ = part;
-  parts_ = parts;
+  work_ = work;
   error_ = nullptr;
-  running_.store(static_cast<int>(helpers_.size()), std::memory_order_relaxed);
+  const uint32_t g = generation_.load(std::memory_order_relaxed) + 1;
+  job_.store(uint64_t{g} << 32);  // open, nobody inside
   // seq_cst with the helpers' sleeping_ increment and generation_ check: either a helper
   // sees the new generation before it sleeps, or this sees it asleep and wakes it.
-  generation_.fetch_add(1);
+  generation_.store(g);
   if (sleeping_.load() > 0) generation_.notify_all();
-  run_part(0);
-  for (int i = 1; running_.load(std::memory_order_acquire) != 0; ++i) pause(i);
+  run_work();
+  // Close the job, then wait for the helpers inside it: all of its work has been claimed.
+  job_.fetch_or(kClosed);
+  for (int i = 1; (job_.load(std::memory_order_acquire) & (kClosed - 1)) != 0; ++i) pause(i);
   const std::exception_ptr error = error_;
   busy_.store(false, std::memory_order_release);
   if (error) std::rethrow_exception(error);
@@ -84,13 +86,19 @@ uint32_t ThreadTeam::wait_for_job(uint32_t seen) {
   return g;
 }
 
-void ThreadTeam::helper_loop(int index) {
+void ThreadTeam::helper_loop() {
   uint32_t seen = 0;
   for (;;) {
     seen = wait_for_job(seen);
     if (stopping_.load()) return;
-    if (index + 1 < parts_) run_part(index + 1);
-    running_.fetch_sub(1, std::memory_order_release);
+    // Join job `seen` if it is still open: one more inside, same generation, not closed.
+    uint64_t state = job_.load();
+    while ((state >> 32) == seen && !(state & kClosed))
+      if (job_.compare_exchange_weak(state, state + 1)) {
+        run_work();
+        job_.fetch_sub(1, std::memory_order_release);
+        break;
+      }
   }
 }
 

@@ -10,8 +10,13 @@
 // last one, so a hand-off while they are awake is a cache line each way; then they sleep
 // (std::atomic::wait, a futex), so an idle program does not hold the cores.
 //
+// The caller never waits for a helper that has not started: a helper joins a job only while
+// it is open, and the caller closes it once its own share is done, then waits only for the
+// helpers that joined. A helper that is asleep, or descheduled on a busy machine, just misses
+// the job, and the caller does all of it (as TBB's caller does when no worker steals).
+//
 // One job at a time: a caller that finds the team busy (another thread's loop, or a loop
-// nested inside a part) gets false from try_run and runs its loop some other way.
+// nested inside a job) gets false from try_run and runs its loop some other way.
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -25,7 +30,7 @@ class ThreadTeam {
  public:
   // How long a helper spins after a job before it sleeps, in ns. Longer than the serial gaps
   // between a decoding step's loops (a few us), short enough that a helper gives its core
-  // back within a fraction of a millisecond once the loops stop.
+  // back soon after the loops stop (30 and 100 us decoded equally fast; bench_decode).
   static constexpr int64_t kSpinNs = 30'000;
 
   explicit ThreadTeam(int helpers);  // threads() = helpers + 1, the caller included
@@ -35,33 +40,39 @@ class ThreadTeam {
 
   int threads() const { return static_cast<int>(helpers_.size()) + 1; }
 
-  // True on a thread while it runs a part of some team's job (the caller's part included).
-  static bool inside_part();
+  // True on a thread while it runs a job's work (the caller's share included).
+  static bool inside_job();
 
-  // Runs part(p) for p in [0, parts), parts <= threads(): p = 0 on the calling thread, p on
-  // helper p - 1, and returns when every part has ended. Returns false, running nothing, when
-  // the team is busy. The first exception a part throws is rethrown here after all parts end.
-  template <class Part>
-  bool try_run(int parts, Part& part) {
-    return try_run_erased(parts, [](void* p, int index) { (*static_cast<Part*>(p))(index); }, &part);
+  // Runs work() on the calling thread and on every helper that joins before the caller's
+  // own work() returns, and returns once all of them have returned. So work() must claim its
+  // share itself (parallel_for claims chunks from a shared counter) and may run on any
+  // number of threads, from 1 to threads(). Returns false, running nothing, when the team is
+  // busy. The first exception any work() throws is rethrown here after all have returned.
+  template <class Work>
+  bool try_run(Work& work) {
+    return try_run_erased([](void* w) { (*static_cast<Work*>(w))(); }, &work);
   }
 
  private:
-  using PartCall = void (*)(void* part, int index);
-  bool try_run_erased(int parts, PartCall call, void* part);
-  void helper_loop(int index);
+  using WorkCall = void (*)(void* work);
+  bool try_run_erased(WorkCall call, void* work);
+  void helper_loop();
   uint32_t wait_for_job(uint32_t seen);
-  void run_part(int index);
+  void run_work();
 
+  // A job's state: its generation in the high 32 bits, kClosed, and the number of helpers
+  // inside it in the low bits. Helpers join with a compare-and-swap that fails once the
+  // generation has moved on or the job is closed.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
   std::atomic<bool> busy_{false};
   std::atomic<uint32_t> generation_{0};  // +1 per job; helpers wait for it to change
-  std::atomic<int> running_{0};          // helpers still in the current job
+  std::atomic<uint64_t> job_{kClosed};
   std::atomic<int> sleeping_{0};         // helpers in wait_for_job's futex wait
   std::atomic<bool> stopping_{false};
-  // The current job, written by its caller before generation_ moves.
-  PartCall call_ = nullptr;
-  void* part_ = nullptr;
-  int parts_ = 0;
+  // The current job, written by its caller before generation_ moves, read only by helpers
+  // that joined it.
+  WorkCall call_ = nullptr;
+  void* work_ = nullptr;
   std::mutex error_mutex_;
   std::exception_ptr error_;
   std::vector<std::thread> helpers_;
