@@ -28,10 +28,12 @@ namespace bcqnmt {
 
 class ThreadTeam {
  public:
-  // How long a helper spins after a job before it sleeps, in ns. Longer than the serial gaps
-  // between a decoding step's loops (a few us), short enough that a helper gives its core
-  // back soon after the loops stop (30 and 100 us decoded equally fast; bench_decode).
-  static constexpr int64_t kSpinNs = 30'000;
+  // How long a helper spins after a job before it sleeps, in ns. A sleeping helper misses
+  // jobs: on this VM a futex wake-up of an idle vCPU took long enough that with 30 us, batch-1
+  // fp32 decoding on 2 threads ran at 0.94-1.01 of its 1-thread time, and at 0.71 with
+  // 300 us (bench_decode, 2026-12-01; 3-bit: 0.79 and 0.80). Short enough that a helper gives
+  // its core back within a fraction of a millisecond once the loops stop.
+  static constexpr int64_t kSpinNs = 300'000;
 
   explicit ThreadTeam(int helpers);  // threads() = helpers + 1, the caller included
   ~ThreadTeam();                     // wakes and joins the helpers
