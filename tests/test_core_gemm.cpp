@@ -47,7 +47,10 @@ double worst_difference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float
     }
   // Padding columns beyond n are never written.
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = n; j < ldc; ++j) CHECK(c[static_cast<size_t>(i * ldc + j)] == c0[static_cast<size_t>(i * ldc + j)]);
+    for (int64_t j = n; j < ldc; ++j) {
+      const auto at = static_cast<size_t>(i * ldc + j);
+      CHECK(c[at] == c0[at]);
+    }
   return worst / (scale + 1.0);
 }
 
