@@ -7,7 +7,7 @@
 // still balances. GEMMs are split into panels over the same threads, each panel a call to
 // a single-threaded OpenBLAS (core/gemm.cpp): with OpenBLAS's own threads, its workers
 // spin-wait between calls and fight ours for the cores; with one set of threads nothing
-// oversubscribes. Two exceptions: a loop inside a chunk runs on the thread that runs the
+// oversubscribes. Two exceptions: a loop inside a team chunk runs on the thread that runs the
 // chunk (nested loops), and a loop started while another thread's loop holds the team
 // (concurrent callers) runs on oneTBB's pool instead, at the same thread count.
 //

@@ -11,7 +11,7 @@ namespace bcqnmt {
 namespace {
 
 constexpr size_t kAlignment = 64;
-constexpr size_t kPooledFrom = size_t{256} << 10;  // below this, malloc's own bins are fine
+constexpr size_t kPooledFrom = size_t{256} << 10;  // below this, blocks are kept per thread (SmallBlocks)
 constexpr size_t kMaxCached = size_t{128} << 20;  // idle blocks kept
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/execution_context.h"
@@ -40,13 +41,16 @@ constexpr double kNsPerMac = 0.022;
 // Buffers of one thread's bcq_gemm calls, kept from call to call: a batch-1 decoding step
 // makes 33 products of 2-30 us, and allocating and freeing their five vectors each time was
 // ~3% of the step (perf). Each call resizes what it uses; nothing is read before written
-// except `tile_out`, which is zero-filled.
+// except `tile_out`, which is zero-filled. `padded_x` and `tile_out` are filled and read with
+// no other bcq_gemm call in between; the tables live through a whole call, so a call nested
+// in one on the same thread gets its own (ActivationTables).
 struct GemmScratch {
   std::vector<float> padded_x;     // integer_tables' x in the padded column space
   std::vector<int16_t> table_shorts;
   std::vector<float> table_steps;
   std::vector<int32_t> table_ints;
   std::vector<float> tile_out;     // a task's outputs, [tiles, n, 16]
+  bool tables_in_use = false;      // by an ActivationTables of a call on this thread
 };
 
 GemmScratch& scratch() {
@@ -258,14 +262,22 @@ IsaKernels kernels_for(BcqIsa isa) {
 class ActivationTables {
  public:
   ActivationTables(const BcqKernelMatrix& w, int64_t n, const float* x, const IsaKernels& kernels)
-      : row_shorts_(w.blocks() * 128), row_ints_(w.blocks() * kernels.table_ints_per_block), groups_(w.groups),
-        shorts_(sized(scratch().table_shorts, n * row_shorts_)), steps_(sized(scratch().table_steps, n * w.groups)),
-        ints_(kernels.widen_tables ? sized(scratch().table_ints, n * row_ints_) : nullptr) {
+      : row_shorts_(w.blocks() * 128), row_ints_(w.blocks() * kernels.table_ints_per_block), groups_(w.groups) {
+    GemmScratch& buffers = acquire_buffers();
+    shorts_ = sized(buffers.table_shorts, n * row_shorts_);
+    steps_ = sized(buffers.table_steps, n * w.groups);
+    ints_ = kernels.widen_tables ? sized(buffers.table_ints, n * row_ints_) : nullptr;
     for (int64_t b = 0; b < n; ++b) {
       integer_tables(w, x + b * w.cols, shorts_ + b * row_shorts_, steps_ + b * groups_);
       if (ints_) kernels.widen_tables(shorts_ + b * row_shorts_, w.blocks(), ints_ + b * row_ints_);
     }
   }
+  ~ActivationTables() {
+    if (!own_buffers_) scratch().tables_in_use = false;
+  }
+  ActivationTables(const ActivationTables&) = delete;
+  ActivationTables& operator=(const ActivationTables&) = delete;
+
   // BcqTileArgs::tables and table_steps of activation row b.
   const void* row(int64_t b) const {
     if (ints_) return ints_ + b * row_ints_;
@@ -274,11 +286,24 @@ class ActivationTables {
   const float* steps(int64_t b) const { return steps_ + b * groups_; }
 
  private:
+  // This thread's GemmScratch, or buffers of its own while an enclosing call on this thread
+  // still uses those (a thread waiting in TBB's fallback loop may run another loop's chunk).
+  GemmScratch& acquire_buffers() {
+    GemmScratch& buffers = scratch();
+    if (!buffers.tables_in_use) {
+      buffers.tables_in_use = true;
+      return buffers;
+    }
+    own_buffers_ = std::make_unique<GemmScratch>();
+    return *own_buffers_;
+  }
+
   int64_t row_shorts_, row_ints_, groups_;
-  // In the calling thread's GemmScratch, which the other threads of the call read.
-  int16_t* shorts_;
-  float* steps_;
-  int32_t* ints_;
+  std::unique_ptr<GemmScratch> own_buffers_;
+  // The tables, which the other threads of the call read.
+  int16_t* shorts_ = nullptr;
+  float* steps_ = nullptr;
+  int32_t* ints_ = nullptr;
 };
 
 // Y [n, rows] = X W^T (+ bias) for n >= kBcqDequantizeFromRows: panels of whole tiles are

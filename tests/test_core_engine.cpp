@@ -48,8 +48,8 @@ TEST_CASE("no-grad guard records nothing; the graph is freed after backward") {
 }
 
 // The execution context is per thread (a scope on one thread changes nothing on another),
-// and parallel_for carries the caller's context into the TBB workers that run its blocks:
-// a thread_local alone would leave the workers on the default context.
+// and parallel_for carries the caller's context into the threads that run its chunks:
+// a thread_local alone would leave them on the default context.
 TEST_CASE("execution context: scoped per thread, and seen by every parallel_for block") {
   set_num_threads(2);
   std::atomic<int> reference_blocks{0}, blocks{0};
