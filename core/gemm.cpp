@@ -50,7 +50,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 // split cost a TBB fork-join; on the thread team, batch-1 fp32 decoding (one-row products of
 // 2^16-2^20 multiply-adds) ran at 0.64-0.68 of its 1-thread time with 2^14, 2^15 or 2^16
 // and at 0.93-1.05 with 2^18 (bench_decode, 2026-12-01); bucketed training steps stayed
-// within 3% (bench_train_step).
+// within 4% (bench_train_step).
 constexpr int64_t kParallelWork = int64_t{1} << 15;
 
 // OpenBLAS runs single-threaded (see set_num_threads); parallelism comes from splitting C

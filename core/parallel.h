@@ -3,7 +3,7 @@
 //
 // Loops run on a team of threads that spin between jobs (core/thread_team.h): the caller
 // and set_num_threads(n) - 1 helpers (default: all cores). Each loop is cut into chunks of
-// at least `grain` items, which the team's threads claim one at a time, so an uneven loop
+// about `grain` items, which the team's threads claim one at a time, so an uneven loop
 // still balances. GEMMs are split into panels over the same threads, each panel a call to
 // a single-threaded OpenBLAS (core/gemm.cpp): with OpenBLAS's own threads, its workers
 // spin-wait between calls and fight ours for the cores; with one set of threads nothing
@@ -44,7 +44,7 @@ constexpr int64_t kElementwiseGrain = 16384;
 // hand-off costs well under a microsecond (bench/bench_parallel_for); through TBB it cost
 // several (the worker's wake-up), which kept every loop of a batch-1 decoding step (1-30 us)
 // on one thread. Kernels whose cost per item is known pass it to grain_for_cost, so a loop
-// is split only into chunks of at least this much work.
+// is split only into chunks of about this much work or more.
 constexpr double kMinTaskNs = 1000.0;
 
 // parallel_for's grain for items that each cost about ns_per_item: about kMinTaskNs of work.
@@ -61,9 +61,8 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   // Equal chunks of about `grain` items or more (n / grain rounded to nearest: a loop of 1.5
   // grains is two chunks), at most 8 per thread: enough to balance uneven chunks or a thread
   // that starts late, few enough that claiming them costs nothing.
-  const int64_t chunks =
-      team ? std::min<int64_t>(8 * team->threads(), (n + std::max<int64_t>(grain, 1) / 2) / std::max<int64_t>(grain, 1))
-           : 1;
+  const int64_t g = std::max<int64_t>(grain, 1);
+  const int64_t chunks = team ? std::min<int64_t>(8 * team->threads(), (n + g / 2) / g) : 1;
   if (chunks <= 1 || ThreadTeam::inside_job()) {
     f(int64_t{0}, n);
     return;
