@@ -41,4 +41,6 @@ GemmPrecisionScope::GemmPrecisionScope(GemmPrecision precision)
 GemmObserverScope::GemmObserverScope(GemmObserver observer)
     : scope_(with(&ExecutionContext::gemm_observer, observer)) {}
 
+SingleThreadScope::SingleThreadScope() : scope_(with(&ExecutionContext::single_thread, true)) {}
+
 }  // namespace bcqnmt

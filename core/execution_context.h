@@ -36,6 +36,9 @@ struct ExecutionContext {
   // Profiling: every gemm() reports to it (bench/bench_train_step.cpp replays the shapes
   // on raw sgemm and sums the times); nullptr: none.
   GemmObserver gemm_observer = nullptr;
+  // Every parallel_for of this thread runs on it alone, not on the thread team
+  // (core/thread_choice.h turns it on for steps that are faster that way).
+  bool single_thread = false;
 };
 
 // This thread's context.
@@ -77,6 +80,14 @@ class GemmPrecisionScope {
 class GemmObserverScope {
  public:
   explicit GemmObserverScope(GemmObserver observer);
+
+ private:
+  ExecutionScope scope_;
+};
+
+class SingleThreadScope {
+ public:
+  SingleThreadScope();
 
  private:
   ExecutionScope scope_;

@@ -7,9 +7,10 @@
 // still balances. GEMMs are split into panels over the same threads, each panel a call to
 // a single-threaded OpenBLAS (core/gemm.cpp): with OpenBLAS's own threads, its workers
 // spin-wait between calls and fight ours for the cores; with one set of threads nothing
-// oversubscribes. Two exceptions: a loop inside a team chunk runs on the thread that runs the
-// chunk (nested loops), and a loop started while another thread's loop holds the team
-// (concurrent callers) runs on oneTBB's pool instead, at the same thread count.
+// oversubscribes. Three exceptions: a loop inside a team chunk runs on the thread that runs the
+// chunk (nested loops), a loop under a SingleThreadScope (core/execution_context.h) runs on
+// its caller, and a loop started while another thread's loop holds the team (concurrent
+// callers) runs on oneTBB's pool instead, at the same thread count.
 //
 // Determinism: every kernel splits work into fixed blocks and reduces each row or block
 // sequentially, so the same seed and the same thread count give bit-identical results,
@@ -63,7 +64,7 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   // that starts late, few enough that claiming them costs nothing.
   const int64_t g = std::max<int64_t>(grain, 1);
   const int64_t chunks = team ? std::min<int64_t>(8 * team->threads(), (n + g / 2) / g) : 1;
-  if (chunks <= 1 || ThreadTeam::inside_job()) {
+  if (chunks <= 1 || ThreadTeam::inside_job() || execution_context().single_thread) {
     f(int64_t{0}, n);
     return;
   }

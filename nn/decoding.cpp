@@ -5,6 +5,7 @@
 #include <functional>
 #include <numeric>
 
+#include "core/thread_choice.h"
 #include "core/vector_math.h"
 #include "nn/error.h"
 
@@ -56,11 +57,17 @@ class EvalScope {
   bool was_training_;
 };
 
+// One decoding step, on the thread team or on this thread alone, whichever `threads` found
+// faster (core/thread_choice.h; the logits are the same either way).
 Tensor step_logits(const Transformer& model, const IndexTensor& tokens, const Variable& encoded,
-                   const AttentionMask& mask, DecoderCache& cache) {
+                   const AttentionMask& mask, DecoderCache& cache, ThreadChoice& threads) {
   const int64_t b = tokens.shape[0];
-  Variable h = model.decoder().forward_step(tokens, encoded, mask, cache);  // [B, 1, D]
-  return model.final_layer().forward(h).value().reshape({b, -1});           // [B, V]
+  Tensor logits;
+  threads.run([&] {
+    Variable h = model.decoder().forward_step(tokens, encoded, mask, cache);  // [B, 1, D]
+    logits = model.final_layer().forward(h).value().reshape({b, -1});         // [B, V]
+  });
+  return logits;
 }
 
 // log p(row[token]) = row[token] - logsumexp(row), with the vectorised exp.
@@ -79,9 +86,10 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   const std::vector<int> limit = output_limits(mask, o);  // per sentence
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
+  ThreadChoice threads;
   for (int step = 0; step <= o.max_length && !active.empty(); ++step) {
     if (o.before_step) o.before_step();
-    const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [rows, V]
+    const Tensor logits = step_logits(model, tokens, encoded, mask, cache, threads);  // [rows, V]
     encoded = Variable();  // the cross-attention caches hold all the decoder reads of it
     const int64_t v = logits.size(1);
     std::vector<int32_t> keep, chosen(active.size());
@@ -316,9 +324,10 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
   std::vector<SentenceBeam> beams;
   for (int limit : output_limits(source_mask, o)) beams.push_back(SentenceBeam{limit, {Hypothesis{{}, 0.0f}}, {0}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
+  ThreadChoice threads;
   for (int step = 0; step <= o.max_length && !batch.sentences.empty(); ++step) {
     if (o.before_step) o.before_step();
-    const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache);  // [rows, V]
+    const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache, threads);  // [rows, V]
     batch.encoded = Variable();  // the cross-attention caches hold all the decoder reads of it
     const int64_t v = logits.size(1);
     std::vector<int32_t> kept;                               // positions of the sentences still searching
@@ -435,9 +444,10 @@ std::vector<std::vector<float>> greedy_logits_cached(const Transformer& model, c
   const Variable encoded = model.encoder().forward(source, mask);
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
+  ThreadChoice threads;
   std::vector<std::vector<float>> out;
   for (int step = 0; step < steps; ++step) {
-    const Tensor logits = step_logits(model, tokens, encoded, mask, cache);  // [B, V]
+    const Tensor logits = step_logits(model, tokens, encoded, mask, cache, threads);  // [B, V]
     const int64_t v = logits.size(1);
     for (int64_t n = 0; n < b; ++n) {
       const float* row = logits.data() + n * v;

@@ -4,8 +4,8 @@
 // Speed is measured in bench/ (bench_decode's of_one_thread, bench_parallel_for); these
 // tests check what the team must guarantee without timing anything: short loops really
 // reach the helper, and not TBB's workers; results do not depend on the thread count or on
-// which thread ran a chunk; exceptions, nested loops and loops from two threads at once
-// behave.
+// which thread ran a chunk, or on whether ThreadChoice ran a step alone; exceptions, nested
+// loops and loops from two threads at once behave.
 #include <doctest/doctest.h>
 
 #include <tbb/task_scheduler_observer.h>
@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/parallel.h"
+#include "core/thread_choice.h"
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
 #include "quant_tiny_model.h"
@@ -84,33 +85,112 @@ TEST_CASE("loops of a few microseconds reach the team's helper on 2 threads, and
 // them: the bits cannot depend on the thread count. fp32 products are split into column
 // panels on 2 threads (core/gemm.cpp), and sgemm sums a panel's edge tiles in another
 // order, so fp32 agrees to rounding.
-TEST_CASE("batch-1 greedy decoding on 1 and 2 threads: the same BCQ logits, fp32 to rounding") {
-  ModelConfig config = test::quant_tiny_config();
-  config.d_model = 128;
-  config.dff = 512;
-  config.num_heads = 8;
-  config.key_dim = 16;
-  config.src_vocab_size = config.tgt_vocab_size = 600;
-  Transformer model(config, 11);
-  QuantizeSettings settings;
-  settings.bits = BitAllocation::uniform(3);
-  settings.solver.method = BcqMethod::greedy;
+namespace {
+
+// The decoding test's models: a tiny fp32 Transformer with the reference model's widths and
+// its 3-bit BCQ twin on the LUT kernels.
+struct DecodingModels {
+  DecodingModels() : model(config(), 11) {
+    QuantizeSettings settings;
+    settings.bits = BitAllocation::uniform(3);
+    settings.solver.method = BcqMethod::greedy;
+    BcqModel::quantize(model, settings).save(dir.path / "model.bcq", model, 0, 0);
+    packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
+  }
+  static ModelConfig config() {
+    ModelConfig c = test::quant_tiny_config();
+    c.d_model = 128;
+    c.dff = 512;
+    c.num_heads = 8;
+    c.key_dim = 16;
+    c.src_vocab_size = c.tgt_vocab_size = 600;
+    return c;
+  }
+  Transformer model;
   test::ScratchDir dir;
-  BcqModel::quantize(model, settings).save(dir.path / "model.bcq", model, 0, 0);
-  const LoadedBcqModel packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
-  const IndexTensor source{{1, 9}, {kStartId, 40, 41, 42, 43, 44, 45, 46, kEndId}};
+  LoadedBcqModel packed;
+  IndexTensor source{{1, 9}, {kStartId, 40, 41, 42, 43, 44, 45, 46, kEndId}};
+};
+
+}  // namespace
+
+// BCQ products are computed per 16-row tile and attention per head, whichever thread runs
+// them: the bits cannot depend on the thread count. fp32 products are split into column
+// panels on 2 threads (core/gemm.cpp), and sgemm sums a panel's edge tiles in another
+// order, so fp32 agrees to rounding.
+TEST_CASE("batch-1 greedy decoding on 1 and 2 threads: the same BCQ logits, fp32 to rounding") {
+  const DecodingModels m;
   set_num_threads(1);
-  const auto bcq_one = greedy_logits_cached(*packed.model, source, 40);
-  const auto fp32_one = greedy_logits_cached(model, source, 40);
+  const auto bcq_one = greedy_logits_cached(*m.packed.model, m.source, 40);
+  const auto fp32_one = greedy_logits_cached(m.model, m.source, 40);
   set_num_threads(2);
   for (int run = 0; run < 3; ++run) {
-    CHECK(greedy_logits_cached(*packed.model, source, 40) == bcq_one);
-    const auto fp32_two = greedy_logits_cached(model, source, 40);
+    CHECK(greedy_logits_cached(*m.packed.model, m.source, 40) == bcq_one);
+    const auto fp32_two = greedy_logits_cached(m.model, m.source, 40);
     REQUIRE(fp32_two.size() == fp32_one.size());
     for (size_t step = 0; step < fp32_one.size(); ++step)
       for (size_t v = 0; v < fp32_one[step].size(); ++v)
         CHECK(fp32_two[step][v] == doctest::Approx(fp32_one[step][v]).epsilon(1e-5));
   }
+  set_num_threads(0);
+}
+
+// ThreadChoice may run any decoding step alone (core/thread_choice.h); that must not change
+// a bit, fp32 included: a loop keeps the split it has on the team and runs its pieces in turn.
+TEST_CASE("under SingleThreadScope loops run on the caller alone, and decoding gives the same bits") {
+  set_num_threads(2);
+  {
+    const SingleThreadScope alone;
+    CHECK(threads_of_short_loops(0.05) == std::set<std::thread::id>{std::this_thread::get_id()});
+  }
+  const DecodingModels m;
+  // On the team, ThreadChoice runs at least the first step and the probe's team steps there.
+  const auto bcq_team = greedy_logits_cached(*m.packed.model, m.source, 40);
+  const auto fp32_team = greedy_logits_cached(m.model, m.source, 40);
+  const SingleThreadScope alone;
+  CHECK(greedy_logits_cached(*m.packed.model, m.source, 40) == bcq_team);
+  CHECK(greedy_logits_cached(m.model, m.source, 40) == fp32_team);
+  set_num_threads(0);
+}
+
+namespace {
+
+// A step that sleeps team_ms on the team and alone_ms under SingleThreadScope, and counts the
+// steps that ran alone.
+struct SleepingStep {
+  double team_ms, alone_ms;
+  int* alone_steps;
+  void operator()() const {
+    const bool alone = execution_context().single_thread;
+    *alone_steps += alone ? 1 : 0;
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(alone ? alone_ms : team_ms));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ThreadChoice runs steps the faster way, keeps the choice, and probes again") {
+  set_num_threads(2);
+  ThreadChoice choice;
+  int alone_steps = 0;
+  choice.run(SleepingStep{30.0, 0.0, &alone_steps});  // the first step is not timed, however slow
+  CHECK(alone_steps == 0);
+  for (int i = 0; i < 2 * ThreadChoice::kProbePairs && !choice.alone(); ++i)
+    choice.run(SleepingStep{4.0, 1.0, &alone_steps});
+  CHECK(choice.alone());
+  alone_steps = 0;
+  for (int i = 0; i < ThreadChoice::kKeptSteps; ++i) choice.run(SleepingStep{0.0, 0.0, &alone_steps});
+  CHECK(alone_steps == ThreadChoice::kKeptSteps);  // kept for kKeptSteps steps
+  // The probe again: now the team is faster.
+  for (int i = 0; i < 2 * ThreadChoice::kProbePairs; ++i) choice.run(SleepingStep{1.0, 4.0, &alone_steps});
+  CHECK_FALSE(choice.alone());
+  alone_steps = 0;
+  for (int i = 0; i < 10; ++i) choice.run(SleepingStep{0.0, 0.0, &alone_steps});
+  CHECK(alone_steps == 0);
+  set_num_threads(1);  // one thread: nothing to choose
+  ThreadChoice single;
+  for (int i = 0; i < 8; ++i) single.run(SleepingStep{0.0, 0.0, &alone_steps});
+  CHECK(alone_steps == 0);
   set_num_threads(0);
 }
 
