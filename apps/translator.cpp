@@ -57,9 +57,11 @@ std::vector<std::vector<ScoredText>> Translator::translate_n_best(const std::vec
       encoded.push_back(encode_source(sentences[i]));
       decoded.push_back(i);
     }
+  DecodeOptions timed = options;
+  if (timed.thread_choice == nullptr) timed.thread_choice = &thread_choice_;
   std::vector<std::vector<ScoredText>> out(sentences.size());
   for (const SourceBatch& batch : batch_by_length(encoded, batch_size)) {
-    const auto outputs = decode_n_best(model_, batch.source, options);
+    const auto outputs = decode_n_best(model_, batch.source, timed);
     for (size_t r = 0; r < batch.sentences.size(); ++r)
       for (const ScoredTranslation& t : outputs[r])
         out[decoded[batch.sentences[r]]].push_back({target_.decode(t.tokens), t.score});

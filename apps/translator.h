@@ -53,6 +53,10 @@ class Translator {
   const Vocabulary& source_;
   const Vocabulary& target_;
   int max_tokens_;
+  // Whether decoding steps run on the thread team or alone, timed across every call (core/
+  // thread_choice.h), so that sentences translated one at a time do not each pay for a probe.
+  // Used when the options name none.
+  mutable ThreadChoice thread_choice_;
 };
 
 }  // namespace bcqnmt

@@ -2,36 +2,44 @@
 
 namespace bcqnmt {
 
-namespace {
-constexpr int kProbeSteps = 2 * ThreadChoice::kProbePairs;
-}  // namespace
-
-// A probe alternates team, alone, team, alone, ...: neighbouring steps cost about the same
-// (a step grows by one cached position), so each pair compares like with like.
-bool ThreadChoice::next_alone() const {
-  if (probed_steps_ >= 0 && probed_steps_ < kProbeSteps) return probed_steps_ % 2 == 1;
+bool ThreadChoice::alone() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
   return alone_;
 }
 
-void ThreadChoice::record(bool alone, double seconds) {
-  if (probed_steps_ < 0) {  // the first step
-    probed_steps_ = 0;
-    return;
+bool ThreadChoice::next_alone(bool timed) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (pairs_ >= kProbePairs) return alone_;
+  if (!timed) {  // not comparable with its neighbours: the pair starts again after it
+    half_ = false;
+    return alone_;
   }
-  if (probed_steps_ >= kProbeSteps) {  // a kept step
-    if (++kept_steps_ >= kKeptSteps) {  // probe again: the machine's state may have changed
-      probed_steps_ = 0;
+  return half_;
+}
+
+void ThreadChoice::record(bool alone, double seconds) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (pairs_ >= kProbePairs) {  // a kept step
+    if (++kept_steps_ >= kKeptSteps) {
+      pairs_ = 0;
+      half_ = false;
       team_seconds_ = alone_seconds_ = 0.0;
     }
     return;
   }
-  (alone ? alone_seconds_ : team_seconds_) += seconds;
-  ++probed_steps_;
-  if (probed_steps_ % 2 == 1) return;  // the pair is not complete
+  if (!alone) {
+    pending_team_ = seconds;
+    half_ = true;
+    return;
+  }
+  half_ = false;
+  team_seconds_ += pending_team_;
+  alone_seconds_ += seconds;
+  ++pairs_;
   const bool clear = alone_seconds_ > kClearRatio * team_seconds_ || team_seconds_ > kClearRatio * alone_seconds_;
-  if (clear || probed_steps_ == kProbeSteps) {
+  if (clear || pairs_ == kProbePairs) {
     alone_ = alone_seconds_ < team_seconds_;
-    probed_steps_ = kProbeSteps;
+    pairs_ = kProbePairs;
     kept_steps_ = 0;
   }
 }

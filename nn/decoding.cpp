@@ -5,7 +5,6 @@
 #include <functional>
 #include <numeric>
 
-#include "core/thread_choice.h"
 #include "core/vector_math.h"
 #include "nn/error.h"
 
@@ -58,15 +57,18 @@ class EvalScope {
 };
 
 // One decoding step, on the thread team or on this thread alone, whichever `threads` found
-// faster (core/thread_choice.h; the logits are the same either way).
+// faster (core/thread_choice.h; the logits are the same either way). The first step of a
+// decode fills the cross-attention caches and is not timed.
 Tensor step_logits(const Transformer& model, const IndexTensor& tokens, const Variable& encoded,
                    const AttentionMask& mask, DecoderCache& cache, ThreadChoice& threads) {
   const int64_t b = tokens.shape[0];
   Tensor logits;
-  threads.run([&] {
-    Variable h = model.decoder().forward_step(tokens, encoded, mask, cache);  // [B, 1, D]
-    logits = model.final_layer().forward(h).value().reshape({b, -1});         // [B, V]
-  });
+  threads.run(
+      [&] {
+        Variable h = model.decoder().forward_step(tokens, encoded, mask, cache);  // [B, 1, D]
+        logits = model.final_layer().forward(h).value().reshape({b, -1});         // [B, V]
+      },
+      /*timed=*/cache.length > 0);
   return logits;
 }
 
@@ -86,7 +88,8 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
   const std::vector<int> limit = output_limits(mask, o);  // per sentence
   IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
   DecoderCache cache;
-  ThreadChoice threads;
+  ThreadChoice own_threads;
+  ThreadChoice& threads = o.thread_choice ? *o.thread_choice : own_threads;
   for (int step = 0; step <= o.max_length && !active.empty(); ++step) {
     if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, encoded, mask, cache, threads);  // [rows, V]
@@ -324,7 +327,8 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
   std::vector<SentenceBeam> beams;
   for (int limit : output_limits(source_mask, o)) beams.push_back(SentenceBeam{limit, {Hypothesis{{}, 0.0f}}, {0}, {}});
   IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
-  ThreadChoice threads;
+  ThreadChoice own_threads;
+  ThreadChoice& threads = o.thread_choice ? *o.thread_choice : own_threads;
   for (int step = 0; step <= o.max_length && !batch.sentences.empty(); ++step) {
     if (o.before_step) o.before_step();
     const Tensor logits = step_logits(model, tokens, batch.encoded, batch.mask, batch.cache, threads);  // [rows, V]

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/thread_choice.h"
 #include "core/token_ids.h"
 #include "nn/transformer.h"
 
@@ -21,6 +22,10 @@ struct DecodeOptions {
   // Called before each decoding step when set; it may throw to abandon the decoding (apps/
   // throws there on SIGINT/SIGTERM, apps/interrupt.h). The model's mode is restored.
   std::function<void()> before_step;
+  // Times the steps on the thread team against the calling thread alone and runs them the
+  // faster way (core/thread_choice.h), across calls when set (apps/ Translator keeps one);
+  // null: each call times its own. The results are the same either way.
+  ThreadChoice* thread_choice = nullptr;
 };
 
 // The most output tokens ([END] excluded) for a source of `source_wordpieces` wordpieces

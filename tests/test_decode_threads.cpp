@@ -173,7 +173,8 @@ TEST_CASE("ThreadChoice runs steps the faster way, keeps the choice, and probes 
   set_num_threads(2);
   ThreadChoice choice;
   int alone_steps = 0;
-  choice.run(SleepingStep{30.0, 0.0, &alone_steps});  // the first step is not timed, however slow
+  // An untimed step (a decoder's first) runs the current choice, the team, however slow.
+  choice.run(SleepingStep{30.0, 0.0, &alone_steps}, /*timed=*/false);
   CHECK(alone_steps == 0);
   for (int i = 0; i < 2 * ThreadChoice::kProbePairs && !choice.alone(); ++i)
     choice.run(SleepingStep{4.0, 1.0, &alone_steps});
@@ -181,7 +182,10 @@ TEST_CASE("ThreadChoice runs steps the faster way, keeps the choice, and probes 
   alone_steps = 0;
   for (int i = 0; i < ThreadChoice::kKeptSteps; ++i) choice.run(SleepingStep{0.0, 0.0, &alone_steps});
   CHECK(alone_steps == ThreadChoice::kKeptSteps);  // kept for kKeptSteps steps
-  // The probe again: now the team is faster.
+  // The probe again, where the team is faster. Its first pair is broken off by an untimed
+  // step: counted, the slow team step (30 ms against 4) would have chosen "alone".
+  choice.run(SleepingStep{30.0, 4.0, &alone_steps});
+  choice.run(SleepingStep{0.0, 0.0, &alone_steps}, /*timed=*/false);
   for (int i = 0; i < 2 * ThreadChoice::kProbePairs; ++i) choice.run(SleepingStep{1.0, 4.0, &alone_steps});
   CHECK_FALSE(choice.alone());
   alone_steps = 0;
