@@ -32,7 +32,9 @@
 
 namespace bcqnmt {
 
-void set_num_threads(int n);  // n <= 0: all cores
+// n <= 0: all cores. CoreError when the system cannot start n threads; the program is then
+// left on one thread.
+void set_num_threads(int n);
 int num_threads();
 
 // The team of set_num_threads' threads; null on one thread.

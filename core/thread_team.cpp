@@ -3,6 +3,10 @@
 #include <immintrin.h>  // _mm_pause
 
 #include <chrono>
+#include <string>
+#include <system_error>
+
+#include "core/error.h"
 
 namespace bcqnmt {
 
@@ -26,10 +30,19 @@ void spin_pause(int i) {
 bool ThreadTeam::inside_job() { return t_inside_job; }
 
 ThreadTeam::ThreadTeam(int helpers) {
-  for (int i = 0; i < helpers; ++i) helpers_.emplace_back([this] { helper_loop(); });
+  try {
+    for (int i = 0; i < helpers; ++i) helpers_.emplace_back([this] { helper_loop(); });
+  } catch (const std::system_error& e) {  // the system's limit on threads or memory: stop those started
+    const size_t started = helpers_.size();
+    stop_helpers();
+    throw CoreError("cannot start a team of " + std::to_string(helpers + 1) + " threads: thread " +
+                    std::to_string(started + 2) + " failed (" + e.what() + ")");
+  }
 }
 
-ThreadTeam::~ThreadTeam() {
+ThreadTeam::~ThreadTeam() { stop_helpers(); }
+
+void ThreadTeam::stop_helpers() {
   stopping_.store(true);
   generation_.fetch_add(1);
   generation_.notify_all();

@@ -35,8 +35,10 @@ class ThreadTeam {
   // its core back within a fraction of a millisecond once the loops stop.
   static constexpr int64_t kSpinNs = 300'000;
 
-  explicit ThreadTeam(int helpers);  // threads() = helpers + 1, the caller included
-  ~ThreadTeam();                     // wakes and joins the helpers
+  // threads() = helpers + 1, the caller included. CoreError, with no thread left running,
+  // when the system cannot start them all (its limit on threads or on memory for stacks).
+  explicit ThreadTeam(int helpers);
+  ~ThreadTeam();  // wakes and joins the helpers
   ThreadTeam(const ThreadTeam&) = delete;
   ThreadTeam& operator=(const ThreadTeam&) = delete;
 
@@ -59,6 +61,7 @@ class ThreadTeam {
   using WorkCall = void (*)(void* work);
   bool try_run_erased(WorkCall call, void* work);
   void helper_loop();
+  void stop_helpers();
   uint32_t wait_for_job(uint32_t seen);
   void run_work();
 

@@ -230,6 +230,22 @@ TEST_CASE("memory running out while training is one line naming the command, not
   CHECK(r.err.find("std::") == std::string::npos);
 }
 
+TEST_CASE("more threads than the system can start is one error line, not an abort") {
+  if (!address_space_can_be_capped()) return;
+  ScratchDir dir;
+  make_run(dir.path / "run");
+  // With 3 GB of address space, the helpers' 8 MB stacks run out after a few hundred threads.
+  // ThreadTeam's constructor destroyed its running threads and std::terminate aborted (exit
+  // 134) before it stopped them and threw.
+  const CommandResult r = run_command("ulimit -v 3000000; " + std::string(BCQNMT_BINARY) + " translate --run " +
+                                      (dir.path / "run").string() + " --threads 5000 < /dev/null");
+  // Two lines: --threads' warning that 5000 is more than this machine's cores, then the error.
+  CHECK(r.status == 1);
+  CHECK(count_lines(r.err) == 2);
+  CHECK_MESSAGE(r.err.find("bcqnmt: error: cannot start a team of 5000 threads: thread ") != std::string::npos,
+                "stderr was: " << r.err);
+}
+
 TEST_CASE("a run directory without the checkpoint a command needs") {
   ScratchDir dir;
   make_run(dir.path / "run");
