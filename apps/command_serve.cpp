@@ -15,12 +15,15 @@
 // Errors are JSON {"error": "..."}: 400 for malformed JSON, wrong types, unknown fields or
 // too many sentences, 413 for a body over --max-request-bytes (httplib refuses it before
 // reading), 405 for GET /translate, 404 for other paths. Requests are batched
-// (apps/translation_queue.h). SIGINT/SIGTERM: stop accepting, finish the requests in flight,
-// exit 130/143 (apps/interrupt.h).
+// (apps/translation_queue.h). SIGINT/SIGTERM: answer every connection already accepted
+// (served or queued for a worker; at most kDrainLimit), stop accepting, exit 130/143
+// (apps/interrupt.h).
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -131,6 +134,31 @@ std::string too_large_message(const ServeOptions& o) {
   return "the body is over " + std::to_string(o.max_request_bytes) + " bytes";
 }
 
+// httplib's thread pool, counting the connections it holds (queued for a worker or being
+// served), so that a stop can wait for them: after httplib's stop(), a queued connection's job
+// returns without reading its request. With 12 clients and 8 workers, 4 got an empty reply.
+class CountingTaskQueue : public httplib::TaskQueue {
+ public:
+  explicit CountingTaskQueue(size_t threads) : pool_(threads) {}
+  void enqueue(std::function<void()> fn) override {
+    held_.fetch_add(1);
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      held_.fetch_sub(1);
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+  int held() const { return held_.load(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::atomic<int> held_{0};
+};
+
+// The longest a stop waits for the connections already accepted. A connection is held while
+// its client sends requests, and for set_keep_alive_timeout (1 s) after the last.
+constexpr auto kDrainLimit = std::chrono::seconds(30);
+
 void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann::json& health, const ServeOptions& o) {
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kWebPage, sizeof kWebPage - 1, "text/html; charset=utf-8");
@@ -203,21 +231,35 @@ int run_serve(const ServeOptions& o, std::ostream& out) {
   server.set_keep_alive_timeout(1);  // an idle browser connection holds a stop up to this long
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on a
   // port in use starts without a word and the kernel splits the connections between them.
-  server.set_socket_options([](socket_t socket) {
+  socket_t listening = INVALID_SOCKET;
+  server.set_socket_options([&listening](socket_t socket) {
     const int yes = 1;
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening = socket;
   });
   add_routes(server, queue, health, o);
   const int port = o.port == 0 ? server.bind_to_any_port(o.host) : (server.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port < 0) throw AppError("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address of this machine)");
+  // httplib listens with a backlog of 5: in a burst of 12 clients, the connections past it lost
+  // their SYN and retried 1 s later (Linux). Listening again only raises the backlog.
+  if (listening != INVALID_SOCKET) ::listen(listening, SOMAXCONN);
   out << "serving " << health["model"].get<std::string>() << " on http://" << o.host << ":" << port
       << "/ (POST /translate, GET /health; Ctrl-C stops)" << std::endl;
 
+  std::atomic<CountingTaskQueue*> tasks{nullptr};  // made by listen, which deletes it when it returns
+  server.new_task_queue = [&tasks] {
+    auto* q = new CountingTaskQueue(CPPHTTPLIB_THREAD_POOL_COUNT);
+    tasks.store(q);
+    return q;
+  };
   std::thread listener([&server] { server.listen_after_bind(); });
   // The signal handler only sets a flag (apps/interrupt.h); this thread acts on it.
   while (!interrupt_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  server.stop();    // stop accepting; httplib's workers finish the requests in flight
-  listener.join();  // returns once they have
+  const auto drain_end = std::chrono::steady_clock::now() + kDrainLimit;
+  for (CountingTaskQueue* q = tasks.load(); q && q->held() > 0 && std::chrono::steady_clock::now() < drain_end;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  server.stop();    // stop accepting; the connections still held are answered first
+  listener.join();  // returns once they are
   queue.stop();
   out << "serve: stopped by signal after finishing the requests in flight" << std::endl;
   throw TrainingInterrupted{};  // main() exits 130 / 143

@@ -168,6 +168,22 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
     CHECK(server.process.out().find("stopped by signal") != std::string::npos);
     CHECK(post(server.port, R"({"text": ["kalo"]})").first == -1);  // no longer listening
   }
+
+  SUBCASE("SIGTERM with more clients than httplib has workers: every accepted client is answered") {
+    // 12 clients, 8 workers (CPPHTTPLIB_THREAD_POOL_COUNT on 2 cores): 4 connections wait in
+    // httplib's queue. httplib's stop() made their jobs return unread: 4 empty replies.
+    std::vector<std::future<std::pair<int, nlohmann::json>>> clients;
+    for (int i = 0; i < 12; ++i)
+      clients.push_back(
+          std::async(std::launch::async, [&] { return post(server.port, R"({"text": ["kalo mine ."]})"); }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all connected, 8 waiting out their window
+    CHECK(server.process.stop(SIGTERM, std::chrono::seconds(20)) == 143);
+    for (auto& c : clients) {
+      const auto [status, answer] = c.get();
+      CHECK(status == 200);
+      if (status == 200) CHECK(answer.at("translations") == nlohmann::json{first_expected});
+    }
+  }
 }
 
 TEST_CASE("serve: Ctrl-C (SIGINT) stops it with 130; a port in use is one error line") {
