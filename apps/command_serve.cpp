@@ -155,8 +155,9 @@ class CountingTaskQueue : public httplib::TaskQueue {
   std::atomic<int> held_{0};
 };
 
-// The longest a stop waits for the connections already accepted. A connection is held while
-// its client sends requests, and for set_keep_alive_timeout (1 s) after the last.
+// The longest a stop waits for the connections already accepted before it stops accepting. A
+// connection is held while its client sends requests, and for set_keep_alive_timeout (1 s)
+// after the last; a worker still reading a slow client's request is waited for after that.
 constexpr auto kDrainLimit = std::chrono::seconds(30);
 
 void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann::json& health, const ServeOptions& o) {
@@ -252,9 +253,16 @@ int run_serve(const ServeOptions& o, std::ostream& out) {
     tasks.store(q);
     return q;
   };
-  std::thread listener([&server] { server.listen_after_bind(); });
+  std::atomic<bool> listen_returned{false};
+  std::thread listener([&] {
+    server.listen_after_bind();
+    listen_returned.store(true);
+  });
   // The signal handler only sets a flag (apps/interrupt.h); this thread acts on it.
   while (!interrupt_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // A stop() before the listener runs does nothing (httplib 0.11), and the join below then
+  // waited for ever: a SIGTERM while the model loaded left the server running.
+  while (!server.is_running() && !listen_returned.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const auto drain_end = std::chrono::steady_clock::now() + kDrainLimit;
   for (CountingTaskQueue* q = tasks.load(); q && q->held() > 0 && std::chrono::steady_clock::now() < drain_end;)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
