@@ -16,8 +16,8 @@
 // too many sentences, 413 for a body over --max-request-bytes (httplib refuses it before
 // reading), 405 for GET /translate, 404 for other paths. Requests are batched
 // (apps/translation_queue.h). SIGINT/SIGTERM: answer every connection already accepted
-// (served or queued for a worker; at most kDrainLimit), stop accepting, exit 130/143
-// (apps/interrupt.h).
+// (served or queued for a worker), waiting up to kDrainLimit for them, stop accepting, exit
+// 130/143 (apps/interrupt.h).
 #include <httplib.h>
 #include <sys/socket.h>
 
