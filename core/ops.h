@@ -79,6 +79,11 @@ Variable attention(const Variable& q, const Variable& k, const Variable& v, cons
 // stored as [B, capacity, H*K], as a decoding cache holds them, without copying them out.
 Tensor attention_prefix(const Tensor& q, const Tensor& k, const Tensor& v, int64_t tk, const AttentionMask& mask,
                         int heads);
+// attention_prefix of heads [h0, h1) only, on the calling thread: writes those heads'
+// columns of out [B, Tq, H*K] and nothing else, each bit-identical to attention_prefix's.
+// For a layer that runs a head's products and its attention as one task.
+void attention_prefix_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_t tk, const AttentionMask& mask,
+                            int heads, int64_t h0, int64_t h1, Tensor& out);
 // The same computation composed of primitive ops (reshape, permute, matmul, softmax,
 // dropout): the plain reference path the fused kernel is tested against.
 Variable attention_reference(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,

@@ -15,6 +15,8 @@ FeedForward::FeedForward(const ModelConfig& c, Rng& rng)
 }
 
 Variable FeedForward::forward(const Variable& x) const {
+  // The same function by slices of the hidden units, on packed kernels (feed_forward_slices.cpp)
+  if (std::optional<Tensor> y = sliced(x.value())) return norm_->forward(add(x, Variable(y->reshape(x.shape()))));
   Variable h = relu(inner_.forward(x));             // [B, T, F]
   if (gate_) h = mul(h, gate_->forward(x));         // [B, T, F]
   Variable y = dropout_.forward(outer_.forward(h));  // [B, T, D]

@@ -16,6 +16,15 @@ Linear::Linear(int64_t in_features, int64_t out_features, GlorotFans fans, Rng& 
   if (bias) bias_ = register_parameter("bias", Tensor::zeros({out_features}));
 }
 
+std::unique_ptr<LinearKernel::SliceInput> LinearKernel::prepare_slice(const float*, int64_t, int64_t, int64_t,
+                                                                      int64_t) const {
+  throw NnError("this layer's packed kernel has no sliced products");
+}
+
+void LinearKernel::apply_slice(const SliceInput&, int64_t, int64_t, float*, int64_t, bool) const {
+  throw NnError("this layer's packed kernel has no sliced products");
+}
+
 void Linear::pack(std::shared_ptr<const LinearKernel> k) {
   weight_.pack(std::move(k));
   pack_parameter("kernel");

@@ -21,6 +21,32 @@ class LinearKernel {
   virtual ~LinearKernel() = default;
   // y [N, out] = x [N, in] W + b
   virtual void apply(const float* x, int64_t n, float* y) const = 0;
+
+  // Slices of the product, run on the calling thread, for a layer that splits a decoding
+  // step's products by attention head and runs each head's share of several of them as one
+  // task (MultiHeadAttention::forward_cached). A kernel may have none (the default); the
+  // layer then uses apply.
+  class SliceInput {
+   public:
+    virtual ~SliceInput() = default;
+  };
+  // Whether prepare_slice takes input features [c0, c1) of n rows, and apply_slice outputs
+  // [o0, o1) (a slice's bounds must suit the kernel's layout).
+  virtual bool has_slice(int64_t n, int64_t c0, int64_t c1, int64_t o0, int64_t o1) const {
+    (void)n, (void)c0, (void)c1, (void)o0, (void)o1;
+    return false;
+  }
+  // Input features [c0, c1) of x [n, ldx] (x points at feature c0 of row 0; it must outlive
+  // the result), prepared for apply_slice of this kernel or of another one taking the same
+  // features (Q, K and V of one input share one). Used and destroyed on the calling thread.
+  // NnError from the default.
+  virtual std::unique_ptr<SliceInput> prepare_slice(const float* x, int64_t n, int64_t ldx, int64_t c0,
+                                                    int64_t c1) const;
+  // y[r, o] (row stride ldy) for o in [o0, o1) = sum over the input's features c of
+  // x[r, c] W[c, o], + b[o] when with_bias; other entries of y are untouched. The sum of the
+  // slices of a row of features may differ from apply's by the kernel's rounding. NnError
+  // from the default.
+  virtual void apply_slice(const SliceInput& x, int64_t o0, int64_t o1, float* y, int64_t ldy, bool with_bias) const;
 };
 
 class Linear : public Module {

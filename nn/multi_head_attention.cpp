@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
+#include "core/execution_context.h"
+#include "core/parallel.h"
 #include "nn/error.h"
 
 namespace bcqnmt {
@@ -47,6 +50,7 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& cont
 
 Variable MultiHeadAttention::forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask,
                                             KvCache& cache, bool grow) const {
+  if (std::optional<Variable> y = step_by_heads(query.value(), context.value(), mask, cache, grow)) return *y;
   if (grow || cache.empty())
     cache.append(key_.forward(context).value(), value_.forward(context).value());  // [C, t, H*K] each
   const Tensor q = query_.forward(query).value();                                   // [B, Tq, H*K]
@@ -61,11 +65,98 @@ Variable MultiHeadAttention::forward_cached(const Variable& query, const Variabl
   if (probability_sink_ != nullptr)
     probability_sink_->push_back(attention_probabilities(grouped, cache.filled_keys(), mask, heads_));
   const Tensor mixed = attention_prefix(grouped, cache.keys, cache.values, cache.length, mask, heads_);
-  return output_.forward(Variable(mixed.reshape({b, tq, q.size(2)})));  // [B, Tq, D]
+  return Variable(output_by_halves(mixed.reshape({b * tq, q.size(2)})).reshape({b, tq, output_.out_features()}));
 }
 
-void KvCache::append(const Tensor& k, const Tensor& v) {
-  const int64_t b = k.size(0), t = k.size(1), width = k.size(2);
+// A decoding step (one query position per row) with Q, K, V and the attention on the thread
+// team as one task per group of heads: the heads' rows of the Q, K and V products (K and V
+// straight into the cache), then their attention. Run as separate parallel loops, a batch-1
+// step of the reference model handed work to the other thread 4 times per attention layer
+// (Q, K, V, attention), each a few microseconds of work: about 0.3 us of hand-off and
+// waiting each time on this project's 2-vCPU machines (docs/performance.md, "Decoding on two
+// threads"). Here it is once, and the task tabulates its input once for the three products.
+// Every row and head is computed as the separate loops compute it, so the output is
+// bit-identical to theirs, on any number of threads. The output projection, which needs
+// every head, follows by halves (output_by_halves). When it applies: steps_by_heads (the BCQ kernels of
+// one bit width, at the batch sizes of the lookup-table path).
+bool MultiHeadAttention::steps_by_heads(int64_t rows, bool grow) const {
+  if (grad_enabled() || kernel_path() == KernelPath::reference || probability_sink_ != nullptr) return false;
+  const LinearKernel* q_kernel = query_.weight_state().kernel();
+  const LinearKernel* k_kernel = key_.weight_state().kernel();
+  const LinearKernel* v_kernel = value_.weight_state().kernel();
+  if (!q_kernel || !k_kernel || !v_kernel) return false;
+  const int64_t d = query_.in_features(), kd = query_.out_features() / heads_;
+  for (int64_t h = 0; h < heads_; ++h)
+    if (!q_kernel->has_slice(rows, 0, d, h * kd, (h + 1) * kd) ||
+        (grow && !(k_kernel->has_slice(rows, 0, d, h * kd, (h + 1) * kd) &&
+                   v_kernel->has_slice(rows, 0, d, h * kd, (h + 1) * kd))))
+      return false;
+  return true;
+}
+
+std::optional<Variable> MultiHeadAttention::step_by_heads(const Tensor& query, const Tensor& context,
+                                                          const AttentionMask& mask, KvCache& cache, bool grow) const {
+  if (query.dim() != 3 || query.size(1) != 1 || query.size(2) != query_.in_features() ||
+      !steps_by_heads(query.size(0), grow))
+    return std::nullopt;
+  const LinearKernel* q_kernel = query_.weight_state().kernel();
+  const LinearKernel* k_kernel = key_.weight_state().kernel();
+  const LinearKernel* v_kernel = value_.weight_state().kernel();
+  const int64_t b = query.size(0), d = query.size(2), width = query_.out_features(), kd = width / heads_;
+  if (!grow && cache.empty())  // cross-attention's first step: its keys and values, once
+    cache.append(key_.forward(Variable(context)).value(), value_.forward(Variable(context)).value());
+  const int64_t c = grow ? b : cache.keys.size(0);
+  if (b % c != 0 || (b != c && mask.causal))
+    throw NnError("attention: " + std::to_string(b) + " query rows cannot share " + std::to_string(c) +
+                  " cached rows" + (mask.causal ? " under a causal mask" : ""));
+  if (grow) cache.reserve(b, 1, width);
+  const int64_t keys = cache.length + (grow ? 1 : 0);
+  const int64_t cache_stride = cache.keys.size(1) * width;  // between rows of the cache
+  Tensor q({c, b / c, width});      // [C, B / C, H*K]: each cached row's queries (attention_prefix)
+  Tensor mixed({c, b / c, width});  // attention outputs, the same layout
+  // One task per thread: a task tabulates its input once for all its heads.
+  parallel_for(heads_, (heads_ + num_threads() - 1) / num_threads(), [&](int64_t h0, int64_t h1) {
+    const std::unique_ptr<LinearKernel::SliceInput> x = q_kernel->prepare_slice(query.data(), b, d, 0, d);
+    // The task's heads are one run of rows of each matrix, read front to back.
+    q_kernel->apply_slice(*x, h0 * kd, h1 * kd, q.data(), width, true);
+    if (grow) {
+      k_kernel->apply_slice(*x, h0 * kd, h1 * kd, cache.keys.data() + cache.length * width, cache_stride, true);
+      v_kernel->apply_slice(*x, h0 * kd, h1 * kd, cache.values.data() + cache.length * width, cache_stride, true);
+    }
+    attention_prefix_heads(q, cache.keys, cache.values, keys, mask, heads_, h0, h1, mixed);
+  });
+  if (grow) cache.length += 1;
+  return Variable(output_by_halves(mixed.reshape({b, width})).reshape({b, 1, output_.out_features()}));
+}
+
+// The output projection of cached attention, [N, H*K] -> [N, D], as two products, of the
+// first and the last half of the heads' outputs, one task each, summed in that order (the
+// bias with the first). Row by row, the 8 tiles of the reference model's 128 x 1024 product
+// split 5 to 3 between the threads (whole chunks of ~1 us), after the calling thread alone
+// had tabulated all 1,024 inputs; by halves, each thread tabulates and multiplies half. The
+// halves are the same on any number of threads, so the bits are too. The whole product
+// without sliced products (dense weights, the reference kernel path) or with one head.
+Tensor MultiHeadAttention::output_by_halves(const Tensor& mixed) const {
+  const int64_t n = mixed.size(0), width = mixed.size(1), out = output_.out_features();
+  const int64_t split = (heads_ + 1) / 2 * (width / heads_);  // the second half's first input
+  const LinearKernel* kernel = output_.weight_state().kernel();
+  if (!kernel || kernel_path() == KernelPath::reference || split == width || !kernel->has_slice(n, 0, split, 0, out) ||
+      !kernel->has_slice(n, split, width, 0, out))
+    return output_.forward(Variable(mixed)).value();
+  std::vector<float> shares(static_cast<size_t>(2 * n * out));  // [2, N, D]
+  parallel_for(2, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t half = h0; half < h1; ++half) {
+      const int64_t c0 = half == 0 ? 0 : split, c1 = half == 0 ? split : width;
+      const std::unique_ptr<LinearKernel::SliceInput> x = kernel->prepare_slice(mixed.data() + c0, n, width, c0, c1);
+      kernel->apply_slice(*x, 0, out, shares.data() + half * n * out, out, /*with_bias=*/half == 0);
+    }
+  });
+  Tensor y({n, out});
+  for (int64_t i = 0; i < n * out; ++i) y.data()[i] = shares[static_cast<size_t>(i)] + shares[static_cast<size_t>(n * out + i)];
+  return y;
+}
+
+void KvCache::reserve(int64_t b, int64_t t, int64_t width) {
   const int64_t capacity = keys.defined() ? keys.size(1) : 0;
   if (length + t > capacity) {
     // The first storage holds 64 positions, more than most outputs need, so most batches
@@ -84,6 +175,11 @@ void KvCache::append(const Tensor& k, const Tensor& v) {
       *store = bigger;
     }
   }
+}
+
+void KvCache::append(const Tensor& k, const Tensor& v) {
+  const int64_t b = k.size(0), t = k.size(1), width = k.size(2);
+  reserve(b, t, width);
   const int64_t stride = keys.size(1) * width;
   for (int64_t n = 0; n < b; ++n) {
     std::copy_n(k.data() + n * t * width, t * width, keys.data() + n * stride + length * width);

@@ -2,6 +2,8 @@
 // Multi-head attention as Keras' MultiHeadAttention(num_heads=H, key_dim=K): Q, K, V
 // project D -> H*K (with bias), the fused attention op mixes values per head, and
 // "attention_output" projects H*K -> D. Dropout acts on the attention probabilities.
+#include <optional>
+
 #include "core/ops.h"
 #include "nn/linear.h"
 #include "nn/model_config.h"
@@ -17,6 +19,10 @@ struct KvCache {
   int64_t length = 0;
   bool empty() const { return length == 0; }
   void append(const Tensor& k, const Tensor& v);  // k, v [B, t, H*K]
+  // Room for t more positions of B rows H*K wide, [length, length + t) (the storage grows
+  // as append's does, keeping the filled positions); the caller writes them, then adds t to
+  // length.
+  void reserve(int64_t b, int64_t t, int64_t width);
   Tensor filled_keys() const;                      // [B, length, H*K], a copy
   // Keeps rows `rows` of the batch, in that order (repeats allowed; at most B of them):
   // [B, ...] -> [rows, ...], in place. Beam search reorders its caches every step: a fresh
@@ -44,6 +50,12 @@ class MultiHeadAttention : public Module {
   Variable forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask, KvCache& cache,
                           bool grow) const;
 
+  // Whether forward_cached runs a step of `rows` query rows, one position each, with each
+  // group of heads' Q, K, V and attention as one task on the thread team (see the .cpp):
+  // with gradients off, on the fast kernel path, no probabilities recorded, and Q, K and V
+  // (K and V only when `grow`: self-attention) on packed kernels with slices of whole heads.
+  bool steps_by_heads(int64_t rows, bool grow) const;
+
   // The recording hook for pictures (`bcqnmt plot`) and health signals
   // (nn/training_health.h): while a sink is set, every forward and forward_cached call also
   // appends its attention probabilities [B, H, Tq, Tk] (without dropout), computed
@@ -57,6 +69,12 @@ class MultiHeadAttention : public Module {
   Linear& output() { return output_; }
 
  private:
+  // forward_cached for one position per row with every head's share of the work as one task
+  // (see the .cpp); nullopt when it does not apply, and nothing is done.
+  std::optional<Variable> step_by_heads(const Tensor& query, const Tensor& context, const AttentionMask& mask,
+                                        KvCache& cache, bool grow) const;
+  Tensor output_by_halves(const Tensor& mixed) const;  // [N, H*K] -> [N, D]
+
   Linear query_, key_, value_, output_;
   int heads_;
   float dropout_rate_;

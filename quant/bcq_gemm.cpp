@@ -64,14 +64,24 @@ T* sized(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
-// x [cols] laid out in the padded column space: each group starts on a block boundary and
-// its padding is zero. xp [padded_cols].
-void padded_activations(const BcqKernelMatrix& w, const float* x, float* xp) {
-  std::fill(xp, xp + w.padded_cols(), 0.0f);
+// The blocks [first, end) of the padded column space that hold columns [c0, c1), a slice
+// bcq_slice_supported accepts (the whole row in a bcq_gemm).
+std::pair<int64_t, int64_t> slice_blocks(const BcqKernelMatrix& w, int64_t c0, int64_t c1) {
+  const int64_t first = c0 / w.group_width * w.blocks_per_group + c0 % w.group_width / kBlockCols;
+  if (c1 == w.cols) return {first, w.blocks()};
+  return {first, (c1 - 1) / w.group_width * w.blocks_per_group + (c1 - 1) % w.group_width / kBlockCols + 1};
+}
+
+// Columns [c0, c1) of x laid out in the padded column space: each group starts on a block
+// boundary; the rest of the slice's blocks is zero. x points at column c0. xp [padded_cols],
+// of which the slice's blocks are written.
+void padded_activations(const BcqKernelMatrix& w, const float* x, int64_t c0, int64_t c1, float* xp) {
+  const auto [first_block, end_block] = slice_blocks(w, c0, c1);
+  std::fill(xp + first_block * kBlockCols, xp + end_block * kBlockCols, 0.0f);
   const int64_t group_stride = w.blocks_per_group * kBlockCols;
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const int64_t g_cols = std::min(w.group_width, w.cols - g * w.group_width);
-    std::copy(x + g * w.group_width, x + g * w.group_width + g_cols, xp + g * group_stride);
+  for (int64_t g = c0 / w.group_width; g * w.group_width < c1; ++g) {
+    const int64_t g0 = std::max(c0, g * w.group_width), g1 = std::min({c1, (g + 1) * w.group_width, w.cols});
+    std::copy(x + (g0 - c0), x + (g1 - c0), xp + g * group_stride + (g0 - g * w.group_width));
   }
 }
 
@@ -93,31 +103,36 @@ TableScale table_scale(float largest) {
 // Where the 16 entries of nibble n (columns 4n..4n+3) of block b start in integer_tables' layout.
 int64_t nibble_offset(int64_t b, int n) { return b * 128 + (n % 4) * 32 + (n / 4) * 16; }
 
-// The integer tables of x [cols] ("Table rounding", quant/bcq_gemm.h), in the AVX-512 layout
-// that the other layouts are widened from: tables [blocks][4][32] int16, row k of a block
-// holding the table of its nibble k (entries 0-15) and of its nibble k + 4 (16-31); entry i of
-// nibble n (columns 4n..4n+3 of the block) is round(sum_j (bit j of i ? +x : -x)[4n + j] / step).
-// steps [groups]: step = largest / kBcqTableLevels, largest the group's largest |entry|.
+// The integer tables of columns [c0, c1) of x ("Table rounding", quant/bcq_gemm.h), in the
+// AVX-512 layout that the other layouts are widened from: tables [blocks][4][32] int16, row k
+// of a block holding the table of its nibble k (entries 0-15) and of its nibble k + 4
+// (16-31); entry i of nibble n (columns 4n..4n+3 of the block) is
+// round(sum_j (bit j of i ? +x : -x)[4n + j] / step). Only the blocks of the slice are
+// written. steps [groups]: step = largest / kBcqTableLevels, largest the largest |entry| of
+// the group's part of the slice (the whole group for a whole product); only the slice's
+// groups are written. x points at column c0 (bcq_slice_supported says which slices there are).
 // Written with SSE2 intrinsics so that every CPU and build computes the same integers: the
 // entries are summed in one fixed order ((x0 +- x1) +- x2) +- x3 and rounded to nearest even
 // by cvtps2dq, with no compiler freedom to fuse the multiply into anything.
-void integer_tables(const BcqKernelMatrix& w, const float* x, int16_t* tables, float* steps) {
+void integer_tables(const BcqKernelMatrix& w, const float* x, int64_t c0, int64_t c1, int16_t* tables, float* steps) {
   float* xp = sized(scratch().padded_x, w.padded_cols());
-  padded_activations(w, x, xp);
-  const int64_t nibbles_per_group = w.blocks_per_group * kBlockCols / 4;
+  padded_activations(w, x, c0, c1, xp);
   const __m128 minus = _mm_set1_ps(-0.0f);
   // Sign flips of entries 4m + r (r = 0..3): bit 0 and bit 1 of r pick +-x0 and +-x1.
   const __m128 flip0 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, 0, INT32_MIN, 0));
   const __m128 flip1 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, INT32_MIN, 0, 0));
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const float* xg = xp + g * nibbles_per_group * 4;
+  const auto [first_block, end_block] = slice_blocks(w, c0, c1);
+  for (int64_t g = first_block / w.blocks_per_group; g * w.blocks_per_group < end_block; ++g) {
+    // The group's nibbles in the slice: 8 per block.
+    const int64_t k0 = std::max(first_block, g * w.blocks_per_group) * 8;
+    const int64_t k1 = std::min(end_block, (g + 1) * w.blocks_per_group) * 8;
     float largest = 0.0f;
-    for (int64_t k = 0; k < nibbles_per_group; ++k) largest = std::max(largest, chunk_magnitude(xg + 4 * k));
+    for (int64_t k = k0; k < k1; ++k) largest = std::max(largest, chunk_magnitude(xp + 4 * k));
     const TableScale scale = table_scale(largest);
     steps[g] = scale.step;
     const __m128 inverse = _mm_set1_ps(scale.inverse);
-    for (int64_t k = 0; k < nibbles_per_group; ++k) {
-      const float* v = xg + 4 * k;
+    for (int64_t k = k0; k < k1; ++k) {
+      const float* v = xp + 4 * k;
       const __m128 pair = _mm_add_ps(_mm_xor_ps(_mm_set1_ps(v[0]), flip0), _mm_xor_ps(_mm_set1_ps(v[1]), flip1));
       __m128i rounded[4];
       for (int m = 0; m < 4; ++m) {  // entries 4m .. 4m + 3: bits 2 and 3 of the entry are those of m
@@ -126,23 +141,24 @@ void integer_tables(const BcqKernelMatrix& w, const float* x, int16_t* tables, f
                                     (m & 2) ? x3 : _mm_xor_ps(x3, minus));
         rounded[m] = _mm_cvtps_epi32(_mm_mul_ps(e, inverse));
       }
-      int16_t* t = tables + nibble_offset(g * w.blocks_per_group + k / 8, static_cast<int>(k % 8));
+      int16_t* t = tables + nibble_offset(k / 8, static_cast<int>(k % 8));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(t), _mm_packs_epi32(rounded[0], rounded[1]));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(t + 8), _mm_packs_epi32(rounded[2], rounded[3]));
     }
   }
 }
 
-// AVX2 layout: int32 [blocks * 8][16], nibbles in column order.
-void widen_tables_avx2(const int16_t* tables, int64_t blocks, int32_t* out) {
-  for (int64_t b = 0; b < blocks; ++b)
+// AVX2 layout: int32 [blocks * 8][16], nibbles in column order; blocks [b0, b1) are written.
+void widen_tables_avx2(const int16_t* tables, int64_t b0, int64_t b1, int32_t* out) {
+  for (int64_t b = b0; b < b1; ++b)
     for (int n = 0; n < 8; ++n) std::copy_n(tables + nibble_offset(b, n), 16, out + (b * 8 + n) * 16);
 }
 
 // Portable layout: int32 byte tables [blocks * 4][256], one per 8 columns, table[v] =
-// nibble_lo[v & 15] + nibble_hi[v >> 4]: one scalar lookup per byte of a sign word.
-void widen_tables_portable(const int16_t* tables, int64_t blocks, int32_t* out) {
-  for (int64_t b = 0; b < blocks; ++b)
+// nibble_lo[v & 15] + nibble_hi[v >> 4]: one scalar lookup per byte of a sign word; blocks
+// [b0, b1) are written.
+void widen_tables_portable(const int16_t* tables, int64_t b0, int64_t b1, int32_t* out) {
+  for (int64_t b = b0; b < b1; ++b)
     for (int j = 0; j < 4; ++j) {
       const int16_t* lo = tables + nibble_offset(b, 2 * j);
       const int16_t* hi = tables + nibble_offset(b, 2 * j + 1);
@@ -242,8 +258,8 @@ struct IsaKernels {
   void (*tile)(const BcqTileArgs&);
   void (*dequantize)(const BcqDequantizeArgs&);
   // Widens integer_tables' int16 layout into the ISA's int32 one (null: the kernel reads it
-  // as it is), of table_ints_per_block int32 per 32-column block.
-  void (*widen_tables)(const int16_t* tables, int64_t blocks, int32_t* out);
+  // as it is), of table_ints_per_block int32 per 32-column block; blocks [b0, b1) of them.
+  void (*widen_tables)(const int16_t* tables, int64_t b0, int64_t b1, int32_t* out);
   int64_t table_ints_per_block;
 };
 
@@ -256,24 +272,30 @@ IsaKernels kernels_for(BcqIsa isa) {
   return {tile_portable, dequantize_tile_portable, widen_tables_portable, 4 * 256};
 }
 
-// The integer tables of every activation row of X [n, cols] in the ISA's layout, and their
-// steps. They cost ~40 SSE operations per 4 columns and row, shared by every row and bit plane
-// of W; the AVX2 and portable layouts are widened from integer_tables' int16 ones.
+// The integer tables of columns [c0, c1) of every activation row of X [n, ldx] in the ISA's
+// layout, and their steps (a whole product: c0 = 0, c1 = cols, ldx = cols). x points at column
+// c0 of row 0. They cost ~40 SSE operations per 4 columns and row, shared by every row and bit
+// plane of W; the AVX2 and portable layouts are widened from integer_tables' int16 ones.
 class ActivationTables {
  public:
-  ActivationTables(const BcqKernelMatrix& w, int64_t n, const float* x, const IsaKernels& kernels)
+  ActivationTables(const BcqKernelMatrix& w, int64_t n, const float* x, int64_t ldx, int64_t c0, int64_t c1,
+                   const IsaKernels& kernels)
       : row_shorts_(w.blocks() * 128), row_ints_(w.blocks() * kernels.table_ints_per_block), groups_(w.groups) {
     GemmScratch& buffers = acquire_buffers();
     shorts_ = sized(buffers.table_shorts, n * row_shorts_);
     steps_ = sized(buffers.table_steps, n * w.groups);
     ints_ = kernels.widen_tables ? sized(buffers.table_ints, n * row_ints_) : nullptr;
+    const auto [b0, b1] = slice_blocks(w, c0, c1);
     for (int64_t b = 0; b < n; ++b) {
-      integer_tables(w, x + b * w.cols, shorts_ + b * row_shorts_, steps_ + b * groups_);
-      if (ints_) kernels.widen_tables(shorts_ + b * row_shorts_, w.blocks(), ints_ + b * row_ints_);
+      integer_tables(w, x + b * ldx, c0, c1, shorts_ + b * row_shorts_, steps_ + b * groups_);
+      if (ints_) kernels.widen_tables(shorts_ + b * row_shorts_, b0, b1, ints_ + b * row_ints_);
     }
   }
   ~ActivationTables() {
-    if (!own_buffers_) scratch().tables_in_use = false;
+    if (own_buffers_)
+      spare_scratch().push_back(std::move(own_buffers_));
+    else
+      scratch().tables_in_use = false;
   }
   ActivationTables(const ActivationTables&) = delete;
   ActivationTables& operator=(const ActivationTables&) = delete;
@@ -286,16 +308,29 @@ class ActivationTables {
   const float* steps(int64_t b) const { return steps_ + b * groups_; }
 
  private:
-  // This thread's GemmScratch, or buffers of its own while an enclosing call on this thread
-  // still uses those (a thread waiting in TBB's fallback loop may run another loop's chunk).
+  // Buffers of this thread's that no other ActivationTables holds: its GemmScratch, or a
+  // spare one while other tables on this thread still use that (a thread waiting in TBB's
+  // fallback loop may run another loop's chunk; a head's task of a decoding step holds the
+  // tables of its input while it makes those of its attention output, BcqSliceInput).
   GemmScratch& acquire_buffers() {
     GemmScratch& buffers = scratch();
     if (!buffers.tables_in_use) {
       buffers.tables_in_use = true;
       return buffers;
     }
-    own_buffers_ = std::make_unique<GemmScratch>();
+    std::vector<std::unique_ptr<GemmScratch>>& spare = spare_scratch();
+    if (spare.empty()) {
+      own_buffers_ = std::make_unique<GemmScratch>();
+    } else {
+      own_buffers_ = std::move(spare.back());
+      spare.pop_back();
+    }
     return *own_buffers_;
+  }
+  // Buffers that ActivationTables of this thread made and returned, for the next ones.
+  static std::vector<std::unique_ptr<GemmScratch>>& spare_scratch() {
+    thread_local std::vector<std::unique_ptr<GemmScratch>> spare;
+    return spare;
   }
 
   int64_t row_shorts_, row_ints_, groups_;
@@ -306,6 +341,54 @@ class ActivationTables {
   int32_t* ints_ = nullptr;
 };
 
+// Y[b, r] (row stride ldy) = the part of X W^T that column blocks [b0, b1) contribute
+// (+ bias[r] when not null), for the rows r in [r0, r1) of tiles [t0, t1), on this thread.
+// Columns are walked in spans (BcqKernelMatrix::kSpanBlocks) whose tables stay in L1 while
+// every tile streams its signs past them; otherwise each tile re-reads all tables from L2 (at
+// 1 bit they are 8x larger than the tile's sign words; 1.4 vs 2.1 ns per 16 x 8 x 1 lookup at
+// 1024 x 4096). The order of the adds depends on neither n nor the tiles, so a batch row
+// gives the same bits as a gemv, and a row the same bits in any task.
+void product_of_tiles(const BcqKernelMatrix& w, const ActivationTables& tables, void (*kernel)(const BcqTileArgs&),
+                      int64_t n, int64_t t0, int64_t t1, int64_t b0, int64_t b1, int64_t r0, int64_t r1, float* y,
+                      int64_t ldy, const float* bias) {
+  std::vector<float>& out = scratch().tile_out;  // [tiles, n, 16]
+  out.assign(static_cast<size_t>((t1 - t0) * n * kTile), 0.0f);
+  const int64_t run_tiles = t1 - t0;
+  for (int64_t sp = b0 / BcqKernelMatrix::kSpanBlocks; sp < w.spans() && w.span_begin(sp) < b1; ++sp) {
+    const int64_t k0 = std::max(b0, w.span_begin(sp)), k1 = std::min(b1, w.span_end(sp));
+    // The tiles' signs in this span are one run, tile after tile, each span_words long, of
+    // which the blocks [k0, k1) are tile_words from `offset` on. Each tile prefetches the
+    // signs `ahead` tiles later in the run (kPrefetchBytes ahead), or wrapped into the run in
+    // the next span when whole spans of equal width are read (null at the end: nothing is
+    // prefetched past the array).
+    const int64_t span_words = (w.span_end(sp) - w.span_begin(sp)) * w.bits * kTile;
+    const int64_t offset = (k0 - w.span_begin(sp)) * w.bits * kTile, tile_words = (k1 - k0) * w.bits * kTile;
+    const uint32_t* run = w.span_signs(sp, t0) + offset;
+    const bool whole_spans = tile_words == span_words && b1 == w.blocks();
+    const uint32_t* next_run = whole_spans && sp + 1 < w.spans() && w.span_end(sp + 1) - k1 == k1 - k0
+                                   ? w.span_signs(sp + 1, t0)
+                                   : nullptr;
+    const int64_t ahead = std::max<int64_t>(1, (kPrefetchBytes / kSignWordBytes + tile_words - 1) / tile_words);
+    for (int64_t i = 0; i < run_tiles; ++i) {
+      const int64_t later = i + ahead;
+      const uint32_t* prefetch = later < run_tiles                       ? run + later * span_words
+                                 : next_run && later < 2 * run_tiles ? next_run + (later - run_tiles) * span_words
+                                                                     : nullptr;
+      for (int64_t b = 0; b < n; ++b)
+        kernel({run + i * span_words, w.tile_alphas(t0 + i), tables.row(b), tables.steps(b), w.blocks_per_group, k0,
+                k1, w.bits, out.data() + (i * n + b) * kTile, b == 0 ? prefetch : nullptr});
+    }
+  }
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t first = std::max(r0, t * kTile), end = std::min({r1, (t + 1) * kTile, w.rows});
+    for (int64_t b = 0; b < n; ++b) {
+      const float* o = out.data() + ((t - t0) * n + b) * kTile;  // o[i]: row 16t + i's output
+      float* yb = y + b * ldy;
+      for (int64_t r = first; r < end; ++r) yb[r] = bias ? o[r - t * kTile] + bias[r] : o[r - t * kTile];
+    }
+  }
+}
+
 // Y [n, rows] = X W^T (+ bias) for n >= kBcqDequantizeFromRows: panels of whole tiles are
 // dequantized (into the padded column space, where X is padded the same way) and multiplied
 // on the calling thread; panels are split over threads by the threading rule.
@@ -313,7 +396,7 @@ void dequantized_product(const BcqKernelMatrix& w, int64_t n, const float* x, fl
                          BcqIsa isa) {
   const int64_t pc = w.padded_cols();
   std::vector<float> xp(static_cast<size_t>(n * pc));
-  for (int64_t b = 0; b < n; ++b) padded_activations(w, x + b * w.cols, xp.data() + b * pc);
+  for (int64_t b = 0; b < n; ++b) padded_activations(w, x + b * w.cols, 0, w.cols, xp.data() + b * pc);
   void (*dequantize)(const BcqDequantizeArgs&) = kernels_for(isa).dequantize;
   const int64_t panel_tiles = std::max<int64_t>(1, kPanelBytes / (kTile * pc * static_cast<int64_t>(sizeof(float))));
   const int64_t panels = (w.tiles + panel_tiles - 1) / panel_tiles;
@@ -388,51 +471,61 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
   }
   if (n >= kBcqDequantizeFromRows) return dequantized_product(w, n, x, y, bias, isa);
   const IsaKernels kernels = kernels_for(isa);
-  const ActivationTables tables(w, n, x, kernels);
+  const ActivationTables tables(w, n, x, w.cols, 0, w.cols, kernels);
   void (*kernel)(const BcqTileArgs&) = kernels.tile;
   // Tiles are split over threads only in chunks long enough to pay for the hand-off
   // (core/parallel.h): at batch 1 a decoder's 1024 x 128 splits in 2, its 512 x 128 stays
   // on the caller.
   const int64_t grain = grain_for_cost(kNsPerBlockLookup * static_cast<double>(w.blocks() * w.bits * n));
-  // Columns are walked in spans (BcqKernelMatrix::kSpanBlocks) whose tables stay in L1 while
-  // every tile of the task streams its signs past them; otherwise each tile re-reads all
-  // tables from L2 (at 1 bit they are 8x larger than the tile's sign words; 1.4 vs 2.1 ns per
-  // 16 x 8 x 1 lookup at 1024 x 4096). The span does not depend on n, so a batch row gives the
-  // same bits as a gemv.
   parallel_for(w.tiles, grain, [&](int64_t t0, int64_t t1) {
-    std::vector<float>& out = scratch().tile_out;  // [tiles, n, 16]
-    out.assign(static_cast<size_t>((t1 - t0) * n * kTile), 0.0f);
-    for (int64_t sp = 0; sp < w.spans(); ++sp) {
-      const int64_t k0 = w.span_begin(sp), k1 = w.span_end(sp);
-      // The task's signs in this span are one contiguous run, tile after tile. Each tile
-      // prefetches the signs `ahead` tiles later in the run (kPrefetchBytes ahead), or wrapped
-      // into the task's run in the next span when that is as wide (null at the end: nothing is
-      // prefetched past the array).
-      const uint32_t* run = w.span_signs(sp, t0);
-      const uint32_t* next_run = sp + 1 < w.spans() && w.span_end(sp + 1) - k1 == k1 - k0 ? w.span_signs(sp + 1, t0)
-                                                                                          : nullptr;
-      const int64_t tile_words = (k1 - k0) * w.bits * kTile, run_tiles = t1 - t0;
-      const int64_t ahead = std::max<int64_t>(1, (kPrefetchBytes / kSignWordBytes + tile_words - 1) / tile_words);
-      for (int64_t i = 0; i < run_tiles; ++i) {
-        const int64_t later = i + ahead;
-        const uint32_t* prefetch = later < run_tiles               ? run + later * tile_words
-                                   : next_run && later < 2 * run_tiles ? next_run + (later - run_tiles) * tile_words
-                                                                       : nullptr;
-        for (int64_t b = 0; b < n; ++b)
-          kernel({run + i * tile_words, w.tile_alphas(t0 + i), tables.row(b), tables.steps(b), w.blocks_per_group, k0,
-                  k1, w.bits, out.data() + (i * n + b) * kTile, b == 0 ? prefetch : nullptr});
-      }
-    }
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t r0 = t * kTile;
-      const int64_t valid = std::min(kTile, w.rows - r0);
-      for (int64_t b = 0; b < n; ++b) {
-        const float* o = out.data() + ((t - t0) * n + b) * kTile;
-        float* yb = y + b * w.rows + r0;
-        for (int64_t i = 0; i < valid; ++i) yb[i] = bias ? o[i] + bias[r0 + i] : o[i];
-      }
-    }
+    product_of_tiles(w, tables, kernel, n, t0, t1, 0, w.blocks(), 0, w.rows, y, w.rows, bias);
   });
+}
+
+bool bcq_slice_supported(const BcqKernelMatrix& w, int64_t c0, int64_t c1) {
+  if (c0 < 0 || c1 > w.cols || c0 >= c1) return false;
+  if (c0 == 0 && c1 == w.cols) return true;
+  auto on_boundary = [&](int64_t c) {  // where a slice may start or end
+    if (c == 0 || c == w.cols || c % w.group_width == 0) return true;
+    return w.groups == 1 && c % kBlockCols == 0;  // inside the one group: on a block boundary
+  };
+  return on_boundary(c0) && on_boundary(c1);
+}
+
+struct BcqSliceInput::Tables {
+  Tables(const BcqKernelMatrix& w, int64_t n, const float* x, int64_t ldx, int64_t c0, int64_t c1, BcqIsa isa)
+      : kernels(kernels_for(isa)), tables(w, n, x, ldx, c0, c1, kernels) {}
+  IsaKernels kernels;
+  ActivationTables tables;
+};
+
+BcqSliceInput::BcqSliceInput(const BcqKernelMatrix& w, int64_t n, const float* x, int64_t ldx, int64_t c0,
+                             int64_t c1, BcqIsa isa)
+    : cols_(w.cols), group_width_(w.group_width), n_(n), c0_(c0), c1_(c1) {
+  if (!bcq_isa_supported(isa)) throw QuantError("BcqSliceInput: " + bcq_isa_unsupported_reason(isa));
+  if (!bcq_slice_supported(w, c0, c1))
+    throw QuantError("BcqSliceInput: columns [" + std::to_string(c0) + ", " + std::to_string(c1) + ") of " +
+                     std::to_string(w.cols) + " in groups of " + std::to_string(w.group_width) + " are not a slice");
+  if (n <= 0 || n >= kBcqDequantizeFromRows)
+    throw QuantError("BcqSliceInput: " + std::to_string(n) + " rows (1 to " +
+                     std::to_string(kBcqDequantizeFromRows - 1) + " take the lookup-table kernels)");
+  tables_ = std::make_unique<Tables>(w, n, x, ldx, c0, c1, isa);
+}
+
+BcqSliceInput::~BcqSliceInput() = default;
+
+void bcq_gemm_slice(const BcqKernelMatrix& w, const BcqSliceInput& x, int64_t r0, int64_t r1, float* y, int64_t ldy,
+                    const float* bias) {
+  if (!x.fits(w))
+    throw QuantError("bcq_gemm_slice: the input was prepared for " + std::to_string(x.cols_) + " columns in groups of " +
+                     std::to_string(x.group_width_) + ", this matrix has " + std::to_string(w.cols) + " in groups of " +
+                     std::to_string(w.group_width));
+  if (r0 < 0 || r0 >= r1 || r1 > w.rows || r0 % kTile != 0 || (r1 % kTile != 0 && r1 != w.rows))
+    throw QuantError("bcq_gemm_slice: rows [" + std::to_string(r0) + ", " + std::to_string(r1) + ") of " +
+                     std::to_string(w.rows) + " do not start and end on a 16-row tile");
+  const auto [b0, b1] = slice_blocks(w, x.c0_, x.c1_);
+  product_of_tiles(w, x.tables_->tables, x.tables_->kernels.tile, x.n_, r0 / kTile, (r1 + kTile - 1) / kTile, b0, b1,
+                   r0, r1, y, ldy, bias);
 }
 
 void bcq_gemv_reference(const BcqMatrix& w, const float* x, float* y, const float* bias) {

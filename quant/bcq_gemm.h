@@ -34,6 +34,7 @@
 // reuses each weight across rows, so it wins once a batch is large (the table at
 // kBcqDequantizeFromRows). Every ISA dequantizes to bit-identical weights.
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "quant/bcq_kernel_matrix.h"
@@ -74,6 +75,50 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
 // The fast kernel for a chosen ISA, whatever the kernel path (tests compare every supported
 // one); QuantError if unsupported.
 void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, const float* bias, BcqIsa isa);
+
+// ---- Slices of a product, on the calling thread -----------------------------------------
+// For a layer that splits a decoding step's products by attention head and runs each head's
+// share of several products as one task (nn/multi_head_attention.cpp): rows [r0, r1) of
+// X W^T, or the part of X W^T that columns [c0, c1) of W contribute.
+//
+// A column slice is tabulated on its own: each table step comes from the slice's part of its
+// group. So a slice is exactly the LUT product of the sub-matrix W[:, c0:c1] (with the whole
+// row as one group when W has one group; bcq_gemm_reference on that sub-matrix gives the same
+// integers), and the sum of a row's slices differs from the whole product by the table
+// rounding only ("Table rounding"). Rows of the whole row (c0 = 0, c1 = cols) are
+// bit-identical to bcq_gemm's.
+//
+// A slice starts and ends at 0, cols or a group boundary; inside a matrix of one group
+// (group_size 0: one alpha set per row) also at any multiple of 32 columns.
+bool bcq_slice_supported(const BcqKernelMatrix& w, int64_t c0, int64_t c1);
+
+// The tables of columns [c0, c1) of X [n, ldx] (x points at column c0 of row 0) for the
+// matrices of w's column layout (cols and group width): Q, K and V of one input share them.
+// 0 < n < kBcqDequantizeFromRows. QuantError for a slice bcq_slice_supported refuses, any other
+// n, or an ISA this CPU lacks. Used and destroyed on the thread that made it (its buffers are
+// that thread's).
+class BcqSliceInput {
+ public:
+  BcqSliceInput(const BcqKernelMatrix& w, int64_t n, const float* x, int64_t ldx, int64_t c0, int64_t c1,
+                BcqIsa isa = bcq_best_isa());
+  ~BcqSliceInput();
+  BcqSliceInput(const BcqSliceInput&) = delete;
+  BcqSliceInput& operator=(const BcqSliceInput&) = delete;
+  bool fits(const BcqKernelMatrix& w) const { return w.cols == cols_ && w.group_width == group_width_; }
+
+ private:
+  friend void bcq_gemm_slice(const BcqKernelMatrix&, const BcqSliceInput&, int64_t, int64_t, float*, int64_t,
+                             const float*);
+  struct Tables;
+  int64_t cols_, group_width_, n_, c0_, c1_;
+  std::unique_ptr<Tables> tables_;
+};
+
+// Y[b, r] (row stride ldy) = sum over the input's columns c of X[b, c] W[r, c] (+ bias[r]
+// when not null), for r in [r0, r1); other entries of Y are untouched. r0 and r1 are multiples
+// of 16 (r1 may be rows). QuantError for other rows or an input that does not fit w.
+void bcq_gemm_slice(const BcqKernelMatrix& w, const BcqSliceInput& x, int64_t r0, int64_t r1, float* y, int64_t ldy,
+                    const float* bias = nullptr);
 
 // Plain references: a loop over rows, bits, groups and columns, on the canonical layout or
 // on the kernels' tiled one (the same loop, so both give bit-identical results).

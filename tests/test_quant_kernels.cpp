@@ -194,6 +194,108 @@ TEST_CASE_TEMPLATE("bcq_gemm on one kernel path with batches up to 16 equals row
   }
 }
 
+namespace {
+
+// Columns [c0, c1) of m as a matrix of their own: the same signs and alphas, in the groups
+// of m that the columns lie in (one group when m has one). What bcq_gemm_slice multiplies by.
+BcqMatrix column_slice(const BcqMatrix& m, int64_t c0, int64_t c1) {
+  const bool one_group = m.groups() == 1;
+  BcqMatrix sub(m.rows, c1 - c0, m.bits, one_group ? 0 : m.group_size);
+  const int64_t g0 = one_group ? 0 : c0 / m.group_width();
+  for (int q = 0; q < m.bits; ++q)
+    for (int64_t r = 0; r < m.rows; ++r) {
+      for (int64_t g = 0; g < sub.groups(); ++g) sub.alpha(q, r, g) = m.alpha(q, r, g0 + g);
+      for (int64_t c = c0; c < c1; ++c)
+        if (m.sign_bit(q, r, c)) sub.sign_row(q, r)[(c - c0) / 64] |= uint64_t{1} << ((c - c0) % 64);
+    }
+  return sub;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("bcq_gemm_slice: whole-row slices give bcq_gemm's bits, a column slice is its sub-matrix's product",
+                   Path, Portable, Avx2, Avx512) {
+  if (!supported(Path::isa)) return;
+  const BcqIsa isa = Path::isa;
+  struct SliceCase {
+    Case shape;
+    std::vector<std::pair<int64_t, int64_t>> columns;  // slices to try
+  };
+  const std::vector<SliceCase> cases{
+      {{128, 1024, 3, 0}, {{0, 128}, {384, 512}, {896, 1024}, {0, 1024}}},   // an attention output's heads
+      {{128, 512, 3, 0}, {{0, 256}, {256, 512}}},                            // a feed-forward's halves
+      {{48, 2100, 2, 0}, {{992, 1056}, {32, 2100}}},                         // across a table span, to the end
+      {{33, 300, 4, 100}, {{0, 100}, {100, 200}, {200, 300}, {100, 300}}},  // whole groups
+      {{17, 250, 3, 100}, {{200, 250}}}};                                    // the short last group
+  for (const SliceCase& k : cases) {
+    const int64_t rows = k.shape.rows, cols = k.shape.cols;
+    const auto w = Rng(7 + rows).normals(rows * cols);
+    const BcqMatrix m = bcq_quantize(w.data(), rows, cols, {k.shape.bits, k.shape.group_size, BcqMethod::greedy, 0});
+    const BcqKernelMatrix km(m);
+    const auto bias = Rng(8).normals(rows);
+    for (int64_t n : {1, 3}) {
+      const auto x = Rng(9 + n).normals(n * cols);
+      CAPTURE(rows);
+      CAPTURE(cols);
+      CAPTURE(n);
+      // Rows [16, 48) (or to the end) of the whole row: bcq_gemm's bits, nothing else written.
+      std::vector<float> whole(n * rows), y(n * rows, -7.0f);
+      bcq_gemm(km, n, x.data(), whole.data(), bias.data(), isa);
+      const int64_t r0 = 16, r1 = std::min<int64_t>(48, rows);
+      const BcqSliceInput all(km, n, x.data(), cols, 0, cols, isa);
+      bcq_gemm_slice(km, all, r0, r1, y.data(), rows, bias.data());
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < rows; ++r)
+          CHECK(y[b * rows + r] == (r >= r0 && r < r1 ? whole[b * rows + r] : -7.0f));
+      for (const auto& [c0, c1] : k.columns) {
+        CAPTURE(c0);
+        CAPTURE(c1);
+        REQUIRE(bcq_slice_supported(km, c0, c1));
+        const BcqMatrix sub = column_slice(m, c0, c1);
+        std::vector<float> x_sub, want(n * rows), got(n * rows), portable(n * rows), scale(n * rows, 0.0f);
+        for (int64_t b = 0; b < n; ++b) x_sub.insert(x_sub.end(), x.begin() + b * cols + c0, x.begin() + b * cols + c1);
+        bcq_gemm_reference(sub, n, x_sub.data(), want.data());
+        const Tensor d = sub.dequantize();
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < c1 - c0; ++c)
+              scale[b * rows + r] += std::abs(d.data()[r * (c1 - c0) + c] * x_sub[b * (c1 - c0) + c]);
+        const BcqSliceInput slice(km, n, x.data() + c0, cols, c0, c1, isa);
+        bcq_gemm_slice(km, slice, 0, rows, got.data(), rows);
+        CHECK(relative_error(got, want, scale) < 1e-5);  // the same integers, summed in another order
+        const BcqSliceInput portable_slice(km, n, x.data() + c0, cols, c0, c1, BcqIsa::portable);
+        bcq_gemm_slice(km, portable_slice, 0, rows, portable.data(), rows);
+        CHECK(got == portable);
+      }
+    }
+  }
+}
+
+TEST_CASE("bcq_gemm_slice refuses slices off the layout, rows off the tiles and inputs of another layout") {
+  const auto w = Rng(3).normals(40 * 300);
+  const BcqMatrix grouped = bcq_quantize(w.data(), 40, 300, {2, 100, BcqMethod::greedy, 0});
+  const BcqMatrix whole_rows = bcq_quantize(w.data(), 40, 300, {2, 0, BcqMethod::greedy, 0});
+  const BcqKernelMatrix kg(grouped), kw(whole_rows);
+  const auto x = Rng(4).normals(300);
+  CHECK_FALSE(bcq_slice_supported(kg, 0, 64));    // inside a group of several
+  CHECK(bcq_slice_supported(kw, 0, 64));          // inside the one group, on a block boundary
+  CHECK_FALSE(bcq_slice_supported(kw, 0, 70));    // not on a block boundary
+  CHECK_FALSE(bcq_slice_supported(kw, 64, 64));   // empty
+  CHECK_FALSE(bcq_slice_supported(kw, 64, 301));  // past the end
+  CHECK_THROWS_WITH_AS(BcqSliceInput(kg, 1, x.data(), 300, 0, 64), doctest::Contains("are not a slice"), QuantError);
+  CHECK_THROWS_WITH_AS(BcqSliceInput(kw, kBcqDequantizeFromRows, x.data(), 300, 0, 300),
+                       doctest::Contains("lookup-table kernels"), QuantError);
+  const BcqSliceInput input(kw, 1, x.data(), 300, 0, 300);
+  std::vector<float> y(40);
+  CHECK_THROWS_WITH_AS(bcq_gemm_slice(kw, input, 8, 24, y.data(), 40), doctest::Contains("16-row tile"), QuantError);
+  CHECK_NOTHROW(bcq_gemm_slice(kw, input, 32, 40, y.data(), 40));  // to the last row
+  const auto w2 = Rng(5).normals(40 * 200);
+  const BcqKernelMatrix narrower(bcq_quantize(w2.data(), 40, 200, {2, 0, BcqMethod::greedy, 0}));
+  CHECK_FALSE(input.fits(narrower));
+  CHECK_THROWS_WITH_AS(bcq_gemm_slice(narrower, input, 0, 40, y.data(), 40), doctest::Contains("prepared for 300"),
+                       QuantError);
+}
+
 TEST_CASE_TEMPLATE("bcq_gemm with large batches (dequantize + sgemm) equals the reference, odd shapes, groups", Path,
                    Portable, Avx2, Avx512) {
   if (!supported(Path::isa)) return;

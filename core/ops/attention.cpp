@@ -237,6 +237,21 @@ Tensor attention_prefix(const Tensor& q, const Tensor& k, const Tensor& v, int64
   return out;
 }
 
+void attention_prefix_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_t tk, const AttentionMask& mask,
+                            int heads, int64_t h0, int64_t h1, Tensor& out) {
+  AttentionShape s = attention_shape(Variable(q), Variable(k), Variable(v), mask, heads);
+  BCQNMT_CHECK(tk >= 0 && tk <= s.tk && h0 >= 0 && h0 <= h1 && h1 <= s.h && out.shape() == q.shape(),
+               "attention_prefix_heads: heads [" + std::to_string(h0) + ", " + std::to_string(h1) + ") of " +
+                   std::to_string(s.h) + ", " + std::to_string(tk) + " keys of " + std::to_string(s.tk) +
+                   ", output " + shape_str(out.shape()) + " for queries " + shape_str(q.shape()));
+  s.tk = tk;
+  std::vector<float> probs(static_cast<size_t>(s.b * s.h * s.tq * s.tk));  // [B, H, Tq, Tk], scratch
+  std::vector<float> unused;
+  for (int64_t b = 0; b < s.b; ++b)
+    for (int64_t h = h0; h < h1; ++h)
+      attend_forward(s, mask, b, h, q.data(), k.data(), v.data(), probs.data(), out.data(), 0, 0.0f, nullptr, unused);
+}
+
 Variable attention_reference(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
                              int heads, float dropout_rate, Rng& rng, bool training) {
   const AttentionShape s = attention_shape(q, k, v, mask, heads);
