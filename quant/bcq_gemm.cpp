@@ -103,6 +103,48 @@ TableScale table_scale(float largest) {
 // Where the 16 entries of nibble n (columns 4n..4n+3) of block b start in integer_tables' layout.
 int64_t nibble_offset(int64_t b, int n) { return b * 128 + (n % 4) * 32 + (n / 4) * 16; }
 
+// The largest chunk_magnitude of nibbles [k0, k1) of xp: a group's table step comes from it.
+// Written with SSE2 intrinsics (with tabulate_sse) so that every CPU and build computes the
+// same integers; the AVX-512 versions (bcq_largest_chunk_avx512, bcq_tabulate_avx512) do the
+// same operations 16 lanes at a time.
+float largest_chunk_sse(const float* xp, int64_t k0, int64_t k1) {
+  float largest = 0.0f;
+  for (int64_t k = k0; k < k1; ++k) largest = std::max(largest, chunk_magnitude(xp + 4 * k));
+  return largest;
+}
+
+// The tables of nibbles [k0, k1) of xp (nibble k: columns 4k..4k+3 of the padded space) in
+// the AVX-512 layout, entry i of nibble k = round(sum_j (bit j of i ? +x : -x)[4k + j] x
+// inverse): the entries are summed in one fixed order ((x0 +- x1) +- x2) +- x3 and rounded to
+// nearest even by cvtps2dq, with no compiler freedom to fuse the multiply into anything.
+void tabulate_sse(const float* xp, int64_t k0, int64_t k1, float inverse_step, int16_t* tables) {
+  const __m128 minus = _mm_set1_ps(-0.0f);
+  // Sign flips of entries 4m + r (r = 0..3): bit 0 and bit 1 of r pick +-x0 and +-x1.
+  const __m128 flip0 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, 0, INT32_MIN, 0));
+  const __m128 flip1 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, INT32_MIN, 0, 0));
+  const __m128 inverse = _mm_set1_ps(inverse_step);
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* v = xp + 4 * k;
+    const __m128 pair = _mm_add_ps(_mm_xor_ps(_mm_set1_ps(v[0]), flip0), _mm_xor_ps(_mm_set1_ps(v[1]), flip1));
+    __m128i rounded[4];
+    for (int m = 0; m < 4; ++m) {  // entries 4m .. 4m + 3: bits 2 and 3 of the entry are those of m
+      const __m128 x2 = _mm_set1_ps(v[2]), x3 = _mm_set1_ps(v[3]);
+      const __m128 e = _mm_add_ps(_mm_add_ps(pair, (m & 1) ? x2 : _mm_xor_ps(x2, minus)),
+                                  (m & 2) ? x3 : _mm_xor_ps(x3, minus));
+      rounded[m] = _mm_cvtps_epi32(_mm_mul_ps(e, inverse));
+    }
+    int16_t* t = tables + nibble_offset(k / 8, static_cast<int>(k % 8));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(t), _mm_packs_epi32(rounded[0], rounded[1]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(t + 8), _mm_packs_epi32(rounded[2], rounded[3]));
+  }
+}
+
+// How an ISA builds the integer tables: the same integers on every one.
+struct TableBuilder {
+  float (*largest_chunk)(const float* xp, int64_t k0, int64_t k1);
+  void (*tabulate)(const float* xp, int64_t k0, int64_t k1, float inverse_step, int16_t* tables);
+};
+
 // The integer tables of columns [c0, c1) of x ("Table rounding", quant/bcq_gemm.h), in the
 // AVX-512 layout that the other layouts are widened from: tables [blocks][4][32] int16, row k
 // of a block holding the table of its nibble k (entries 0-15) and of its nibble k + 4
@@ -111,40 +153,18 @@ int64_t nibble_offset(int64_t b, int n) { return b * 128 + (n % 4) * 32 + (n / 4
 // written. steps [groups]: step = largest / kBcqTableLevels, largest the largest |entry| of
 // the group's part of the slice (the whole group for a whole product); only the slice's
 // groups are written. x points at column c0 (bcq_slice_supported says which slices there are).
-// Written with SSE2 intrinsics so that every CPU and build computes the same integers: the
-// entries are summed in one fixed order ((x0 +- x1) +- x2) +- x3 and rounded to nearest even
-// by cvtps2dq, with no compiler freedom to fuse the multiply into anything.
-void integer_tables(const BcqKernelMatrix& w, const float* x, int64_t c0, int64_t c1, int16_t* tables, float* steps) {
+void integer_tables(const BcqKernelMatrix& w, const float* x, int64_t c0, int64_t c1, const TableBuilder& builder,
+                    int16_t* tables, float* steps) {
   float* xp = sized(scratch().padded_x, w.padded_cols());
   padded_activations(w, x, c0, c1, xp);
-  const __m128 minus = _mm_set1_ps(-0.0f);
-  // Sign flips of entries 4m + r (r = 0..3): bit 0 and bit 1 of r pick +-x0 and +-x1.
-  const __m128 flip0 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, 0, INT32_MIN, 0));
-  const __m128 flip1 = _mm_castsi128_ps(_mm_setr_epi32(INT32_MIN, INT32_MIN, 0, 0));
   const auto [first_block, end_block] = slice_blocks(w, c0, c1);
   for (int64_t g = first_block / w.blocks_per_group; g * w.blocks_per_group < end_block; ++g) {
     // The group's nibbles in the slice: 8 per block.
     const int64_t k0 = std::max(first_block, g * w.blocks_per_group) * 8;
     const int64_t k1 = std::min(end_block, (g + 1) * w.blocks_per_group) * 8;
-    float largest = 0.0f;
-    for (int64_t k = k0; k < k1; ++k) largest = std::max(largest, chunk_magnitude(xp + 4 * k));
-    const TableScale scale = table_scale(largest);
+    const TableScale scale = table_scale(builder.largest_chunk(xp, k0, k1));
     steps[g] = scale.step;
-    const __m128 inverse = _mm_set1_ps(scale.inverse);
-    for (int64_t k = k0; k < k1; ++k) {
-      const float* v = xp + 4 * k;
-      const __m128 pair = _mm_add_ps(_mm_xor_ps(_mm_set1_ps(v[0]), flip0), _mm_xor_ps(_mm_set1_ps(v[1]), flip1));
-      __m128i rounded[4];
-      for (int m = 0; m < 4; ++m) {  // entries 4m .. 4m + 3: bits 2 and 3 of the entry are those of m
-        const __m128 x2 = _mm_set1_ps(v[2]), x3 = _mm_set1_ps(v[3]);
-        const __m128 e = _mm_add_ps(_mm_add_ps(pair, (m & 1) ? x2 : _mm_xor_ps(x2, minus)),
-                                    (m & 2) ? x3 : _mm_xor_ps(x3, minus));
-        rounded[m] = _mm_cvtps_epi32(_mm_mul_ps(e, inverse));
-      }
-      int16_t* t = tables + nibble_offset(k / 8, static_cast<int>(k % 8));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(t), _mm_packs_epi32(rounded[0], rounded[1]));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(t + 8), _mm_packs_epi32(rounded[2], rounded[3]));
-    }
+    builder.tabulate(xp, k0, k1, scale.inverse, tables);
   }
 }
 
@@ -261,15 +281,19 @@ struct IsaKernels {
   // as it is), of table_ints_per_block int32 per 32-column block; blocks [b0, b1) of them.
   void (*widen_tables)(const int16_t* tables, int64_t b0, int64_t b1, int32_t* out);
   int64_t table_ints_per_block;
+  TableBuilder tables;
 };
 
 IsaKernels kernels_for(BcqIsa isa) {
   switch (isa) {
-    case BcqIsa::avx512: return {bcq_tile_avx512, bcq_dequantize_tile_avx512, nullptr, 0};
-    case BcqIsa::avx2: return {bcq_tile_avx2, bcq_dequantize_tile_avx2, widen_tables_avx2, 8 * 16};
+    case BcqIsa::avx512:
+      return {bcq_tile_avx512, bcq_dequantize_tile_avx512, nullptr, 0,
+              {bcq_largest_chunk_avx512, bcq_tabulate_avx512}};
+    case BcqIsa::avx2:
+      return {bcq_tile_avx2, bcq_dequantize_tile_avx2, widen_tables_avx2, 8 * 16, {largest_chunk_sse, tabulate_sse}};
     case BcqIsa::portable: break;
   }
-  return {tile_portable, dequantize_tile_portable, widen_tables_portable, 4 * 256};
+  return {tile_portable, dequantize_tile_portable, widen_tables_portable, 4 * 256, {largest_chunk_sse, tabulate_sse}};
 }
 
 // The integer tables of columns [c0, c1) of every activation row of X [n, ldx] in the ISA's
@@ -287,7 +311,7 @@ class ActivationTables {
     ints_ = kernels.widen_tables ? sized(buffers.table_ints, n * row_ints_) : nullptr;
     const auto [b0, b1] = slice_blocks(w, c0, c1);
     for (int64_t b = 0; b < n; ++b) {
-      integer_tables(w, x + b * ldx, c0, c1, shorts_ + b * row_shorts_, steps_ + b * groups_);
+      integer_tables(w, x + b * ldx, c0, c1, kernels.tables, shorts_ + b * row_shorts_, steps_ + b * groups_);
       if (ints_) kernels.widen_tables(shorts_ + b * row_shorts_, b0, b1, ints_ + b * row_ints_);
     }
   }

@@ -91,6 +91,45 @@ void bcq_dequantize_tile_avx512(const BcqDequantizeArgs& a) {
   }
 }
 
+float bcq_largest_chunk_avx512(const float* xp, int64_t k0, int64_t k1) {
+  __m512 largest = _mm512_setzero_ps();  // lanes 0, 4, 8, 12: the largest of their nibbles
+  for (int64_t k = k0; k < k1; k += 4) {  // 4 nibbles, one per 128-bit lane
+    const __m512 a = _mm512_abs_ps(_mm512_loadu_ps(xp + 4 * k));
+    // Lane 4L gets ((a0 + a1) + a2) + a3 of its nibble, chunk_magnitude's order.
+    const __m512 sum = _mm512_add_ps(
+        _mm512_add_ps(_mm512_add_ps(a, _mm512_permute_ps(a, 0x01)), _mm512_permute_ps(a, 0x02)),
+        _mm512_permute_ps(a, 0x03));
+    largest = _mm512_mask_max_ps(largest, 0x1111, largest, sum);
+  }
+  return _mm512_reduce_max_ps(largest);
+}
+
+void bcq_tabulate_avx512(const float* xp, int64_t k0, int64_t k1, float inverse_step, int16_t* tables) {
+  // Lane i negates x_j where bit j of i is clear.
+  const __m512 flip0 = _mm512_castsi512_ps(_mm512_setr_epi32(INT32_MIN, 0, INT32_MIN, 0, INT32_MIN, 0, INT32_MIN, 0,
+                                                             INT32_MIN, 0, INT32_MIN, 0, INT32_MIN, 0, INT32_MIN, 0));
+  const __m512 flip1 = _mm512_castsi512_ps(_mm512_setr_epi32(INT32_MIN, INT32_MIN, 0, 0, INT32_MIN, INT32_MIN, 0, 0,
+                                                             INT32_MIN, INT32_MIN, 0, 0, INT32_MIN, INT32_MIN, 0, 0));
+  const __m512 flip2 = _mm512_castsi512_ps(_mm512_setr_epi32(INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, 0, 0, 0, 0,
+                                                             INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, 0, 0, 0, 0));
+  const __m512 flip3 = _mm512_castsi512_ps(_mm512_setr_epi32(INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                                                             INT32_MIN, INT32_MIN, INT32_MIN, 0, 0, 0, 0, 0, 0, 0, 0));
+  const __m512 inverse = _mm512_set1_ps(inverse_step);
+  // x in every lane, negated where `flip` has the sign bit (vpxord: AVX512F, unlike vxorps).
+  auto signed_x = [](float x, __m512 flip) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_set1_ps(x)), _mm512_castps_si512(flip)));
+  };
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* v = xp + 4 * k;
+    const __m512 pair = _mm512_add_ps(signed_x(v[0], flip0), signed_x(v[1], flip1));
+    const __m512 entry = _mm512_add_ps(_mm512_add_ps(pair, signed_x(v[2], flip2)), signed_x(v[3], flip3));
+    // Nibble k's 16 entries at its place in [blocks][4][32]: row k % 4, half (k % 8) / 4.
+    int16_t* t = tables + (k / 8) * 128 + (k % 4) * 32 + (k % 8) / 4 * 16;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(t),
+                        _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(entry, inverse))));
+  }
+}
+
 void bcq_tile_avx512(const BcqTileArgs& a) {
   switch (a.bits) {
     case 1: tile<1>(a); break;

@@ -33,6 +33,15 @@ struct BcqTileArgs {
 void bcq_tile_avx512(const BcqTileArgs& a);
 void bcq_tile_avx2(const BcqTileArgs& a);
 
+// The integer tables' two steps (quant/bcq_gemm.cpp, integer_tables), 16 lanes at a time and
+// with the same operations as the SSE2 versions there, so with the same results: the largest
+// chunk magnitude ((|x0| + |x1|) + |x2|) + |x3| of nibbles [k0, k1) of xp, and their tables,
+// entry i of nibble k = cvtps2dq(((+-x0 +- x1) +- x2) +- x3) x inverse_step) (bit j of i
+// picks the sign of x_j) at tables + the nibble's offset in the [blocks][4][32] int16 layout.
+// k0 and k1 are multiples of 8 (whole blocks).
+float bcq_largest_chunk_avx512(const float* xp, int64_t k0, int64_t k1);
+void bcq_tabulate_avx512(const float* xp, int64_t k0, int64_t k1, float inverse_step, int16_t* tables);
+
 // One tile dequantized for the large-batch path: w [16][ld] gets columns
 // [32 * block_begin, 32 * block_end) of the tile's rows, w[i][32b + k] = sum over planes q, in
 // order from 0.0f, of (bit k of sign word (b, q, i) ? +alpha : -alpha), alpha that of
