@@ -1,6 +1,10 @@
 #pragma once
 // The tiny Transformer the whole-model BCQ tests quantize: 2 layers, d_model 16, 2 heads
 // of 8, vocabularies 20 / 24, no dropout (so quantized and dense forwards compare exactly).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "nn/model_config.h"
 
 namespace bcqnmt::test {
@@ -32,5 +36,20 @@ inline ModelConfig quant_tiny_config() {
 // reference kernel paths (whose roundings flip where their fp32 activations differ); fp32
 // rounding alone stayed below 1e-5.
 constexpr double kTableRoundingLogitShare = 2e-3;
+
+// The largest |got - want| over the logits of two decodes ([steps][B * V]), and the largest
+// |want|, which a tolerance is a share of.
+struct LogitGap {
+  double largest_difference = 0.0, largest_logit = 0.0;
+};
+inline LogitGap logit_gap(const std::vector<std::vector<float>>& want, const std::vector<std::vector<float>>& got) {
+  LogitGap gap;
+  for (size_t s = 0; s < want.size() && s < got.size(); ++s)
+    for (size_t i = 0; i < want[s].size() && i < got[s].size(); ++i) {
+      gap.largest_difference = std::max(gap.largest_difference, static_cast<double>(std::fabs(want[s][i] - got[s][i])));
+      gap.largest_logit = std::max(gap.largest_logit, static_cast<double>(std::fabs(want[s][i])));
+    }
+  return gap;
+}
 
 }  // namespace bcqnmt::test

@@ -8,44 +8,19 @@
 // two slices).
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <cmath>
+#include <vector>
 
 #include "core/parallel.h"
 #include "nn/decoding.h"
 #include "quant/bcq_gemm.h"
-#include "quant/bcq_model.h"
-#include "quant_tiny_model.h"
-#include "test_data_files.h"
+#include "reference_width_models.h"
 
 using namespace bcqnmt;
 
 namespace {
 
-ModelConfig reference_widths() {
-  ModelConfig c = test::quant_tiny_config();  // 2 layers, no dropout
-  c.d_model = 128;
-  c.dff = 512;
-  c.num_heads = 8;
-  c.key_dim = 16;
-  c.src_vocab_size = c.tgt_vocab_size = 600;
-  return c;
-}
-
-struct Models {
-  Models() : model(reference_widths(), 3) {
-    QuantizeSettings settings;
-    settings.bits = BitAllocation::uniform(3);
-    settings.solver.method = BcqMethod::greedy;
-    BcqModel::quantize(model, settings).save(dir.path / "model.bcq", model, 0, 0);
-    packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
-    dense = load_bcq_model(dir.path / "model.bcq", /*kernels=*/false);
-    packed.model->eval();
-    dense.model->eval();
-  }
-  Transformer model;
-  test::ScratchDir dir;
-  LoadedBcqModel packed, dense;
+struct Models : test::ReferenceWidthModels {
+  Models() : ReferenceWidthModels(3) {}
   IndexTensor sources{{3, 9},
                       {kStartId, 40, 41, 42, 43, 44, 45, 46, kEndId,   //
                        kStartId, 90, 91, 92, kEndId, 0, 0, 0, 0,       //
@@ -105,12 +80,8 @@ TEST_CASE("the LUT model with attention by heads and the feed-forward by slices 
   const auto want = greedy_logits_cached(*m.dense.model, m.sources, 12);
   const auto got = greedy_logits_cached(*m.packed.model, m.sources, 12);
   REQUIRE(want.size() == got.size());
-  double max_diff = 0.0, max_abs = 0.0;
-  for (size_t s = 0; s < want.size(); ++s)
-    for (size_t i = 0; i < want[s].size(); ++i) {
-      max_diff = std::max(max_diff, static_cast<double>(std::fabs(want[s][i] - got[s][i])));
-      max_abs = std::max(max_abs, static_cast<double>(std::fabs(want[s][i])));
-    }
-  MESSAGE("logits: max |kernels - dense| = " << max_diff << " of max |logit| " << max_abs);  // 2e-4 of it
-  CHECK(max_diff <= 1e-2 * max_abs);
+  const test::LogitGap gap = test::logit_gap(want, got);
+  MESSAGE("logits: max |kernels - dense| = " << gap.largest_difference << " of max |logit| "
+                                             << gap.largest_logit);  // 2e-4 of it
+  CHECK(gap.largest_difference <= 1e-2 * gap.largest_logit);
 }

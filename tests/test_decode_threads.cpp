@@ -21,8 +21,7 @@
 #include "core/thread_choice.h"
 #include "nn/decoding.h"
 #include "quant/bcq_model.h"
-#include "quant_tiny_model.h"
-#include "test_data_files.h"
+#include "reference_width_models.h"
 
 using namespace bcqnmt;
 
@@ -87,28 +86,9 @@ TEST_CASE("loops of a few microseconds reach the team's helper on 2 threads, and
 // order, so fp32 agrees to rounding.
 namespace {
 
-// The decoding test's models: a tiny fp32 Transformer with the reference model's widths and
-// its 3-bit BCQ twin on the LUT kernels.
-struct DecodingModels {
-  DecodingModels() : model(config(), 11) {
-    QuantizeSettings settings;
-    settings.bits = BitAllocation::uniform(3);
-    settings.solver.method = BcqMethod::greedy;
-    BcqModel::quantize(model, settings).save(dir.path / "model.bcq", model, 0, 0);
-    packed = load_bcq_model(dir.path / "model.bcq", /*kernels=*/true);
-  }
-  static ModelConfig config() {
-    ModelConfig c = test::quant_tiny_config();
-    c.d_model = 128;
-    c.dff = 512;
-    c.num_heads = 8;
-    c.key_dim = 16;
-    c.src_vocab_size = c.tgt_vocab_size = 600;
-    return c;
-  }
-  Transformer model;
-  test::ScratchDir dir;
-  LoadedBcqModel packed;
+// The decoding tests' models (fp32 and its 3-bit BCQ twin) and source sentence.
+struct DecodingModels : test::ReferenceWidthModels {
+  DecodingModels() : ReferenceWidthModels(11) {}
   IndexTensor source{{1, 9}, {kStartId, 40, 41, 42, 43, 44, 45, 46, kEndId}};
 };
 

@@ -238,14 +238,9 @@ TEST_CASE("translation from a .bcq file on the LUT kernels matches the fp32 mode
   const auto want = greedy_logits_cached(*dense.model, source, 8);
   const auto got = greedy_logits_cached(*packed.model, source, 8);
   REQUIRE(want.size() == got.size());
-  double max_diff = 0.0, max_abs = 0.0;
-  for (size_t s = 0; s < want.size(); ++s)
-    for (size_t i = 0; i < want[s].size(); ++i) {
-      max_diff = std::max(max_diff, static_cast<double>(std::fabs(want[s][i] - got[s][i])));
-      max_abs = std::max(max_abs, static_cast<double>(std::fabs(want[s][i])));
-    }
-  MESSAGE("logits: max |kernels - dense| = " << max_diff << ", max |logit| = " << max_abs);
-  CHECK(max_diff <= test::kTableRoundingLogitShare * max_abs);
+  const test::LogitGap gap = test::logit_gap(want, got);
+  MESSAGE("logits: max |kernels - dense| = " << gap.largest_difference << ", max |logit| = " << gap.largest_logit);
+  CHECK(gap.largest_difference <= test::kTableRoundingLogitShare * gap.largest_logit);
   DecodeOptions options;
   options.max_length = 12;
   const auto want_ids = translate_batch(*dense.model, source, options);
