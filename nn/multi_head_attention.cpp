@@ -68,17 +68,6 @@ Variable MultiHeadAttention::forward_cached(const Variable& query, const Variabl
   return Variable(output_by_halves(mixed.reshape({b * tq, q.size(2)})).reshape({b, tq, output_.out_features()}));
 }
 
-// A decoding step (one query position per row) with Q, K, V and the attention on the thread
-// team as one task per group of heads: the heads' rows of the Q, K and V products (K and V
-// straight into the cache), then their attention. Run as separate parallel loops, a batch-1
-// step of the reference model handed work to the other thread 4 times per attention layer
-// (Q, K, V, attention), each a few microseconds of work: about 0.3 us of hand-off and
-// waiting each time on this project's 2-vCPU machines (docs/performance.md, "Decoding on two
-// threads"). Here it is once, and the task tabulates its input once for the three products.
-// Every row and head is computed as the separate loops compute it, so the output is
-// bit-identical to theirs, on any number of threads. The output projection, which needs
-// every head, follows by halves (output_by_halves). When it applies: steps_by_heads (the BCQ kernels of
-// one bit width, at the batch sizes of the lookup-table path).
 bool MultiHeadAttention::steps_by_heads(int64_t rows, bool grow) const {
   if (grad_enabled() || kernel_path() == KernelPath::reference || probability_sink_ != nullptr) return false;
   const LinearKernel* q_kernel = query_.weight_state().kernel();
@@ -94,6 +83,17 @@ bool MultiHeadAttention::steps_by_heads(int64_t rows, bool grow) const {
   return true;
 }
 
+// A decoding step (one query position per row) with Q, K, V and the attention on the thread
+// team as one task per group of heads: the heads' rows of the Q, K and V products (K and V
+// straight into the cache), then their attention. Run as separate parallel loops, a batch-1
+// step of the reference model handed work to the other thread 4 times per attention layer
+// (Q, K, V, attention), each a few microseconds of work, and each hand-off and join cost
+// ~0.25 us on this project's 2-vCPU machines (docs/performance.md, "A decoding step in few
+// tasks"). Here it is once, and the task tabulates its input once for the three products.
+// Every row and head is computed as the separate loops compute it, so the output is
+// bit-identical to theirs, on any number of threads. The output projection, which needs
+// every head, follows by halves (output_by_halves). When it applies: steps_by_heads (the BCQ
+// kernels of one bit width, at the batch sizes of the lookup-table path).
 std::optional<Variable> MultiHeadAttention::step_by_heads(const Tensor& query, const Tensor& context,
                                                           const AttentionMask& mask, KvCache& cache, bool grow) const {
   if (query.dim() != 3 || query.size(1) != 1 || query.size(2) != query_.in_features() ||
@@ -140,8 +140,8 @@ Tensor MultiHeadAttention::output_by_halves(const Tensor& mixed) const {
   const int64_t n = mixed.size(0), width = mixed.size(1), out = output_.out_features();
   const int64_t split = (heads_ + 1) / 2 * (width / heads_);  // the second half's first input
   const LinearKernel* kernel = output_.weight_state().kernel();
-  if (!kernel || kernel_path() == KernelPath::reference || split == width || !kernel->has_slice(n, 0, split, 0, out) ||
-      !kernel->has_slice(n, split, width, 0, out))
+  if (!kernel || kernel_path() == KernelPath::reference || split == width ||
+      !kernel->has_slice(n, 0, split, 0, out) || !kernel->has_slice(n, split, width, 0, out))
     return output_.forward(Variable(mixed)).value();
   std::vector<float> shares(static_cast<size_t>(2 * n * out));  // [2, N, D]
   parallel_for(2, 1, [&](int64_t h0, int64_t h1) {
@@ -152,7 +152,8 @@ Tensor MultiHeadAttention::output_by_halves(const Tensor& mixed) const {
     }
   });
   Tensor y({n, out});
-  for (int64_t i = 0; i < n * out; ++i) y.data()[i] = shares[static_cast<size_t>(i)] + shares[static_cast<size_t>(n * out + i)];
+  const float* second = shares.data() + n * out;
+  for (int64_t i = 0; i < n * out; ++i) y.data()[i] = shares[static_cast<size_t>(i)] + second[i];
   return y;
 }
 

@@ -298,8 +298,9 @@ IsaKernels kernels_for(BcqIsa isa) {
 
 // The integer tables of columns [c0, c1) of every activation row of X [n, ldx] in the ISA's
 // layout, and their steps (a whole product: c0 = 0, c1 = cols, ldx = cols). x points at column
-// c0 of row 0. They cost ~40 SSE operations per 4 columns and row, shared by every row and bit
-// plane of W; the AVX2 and portable layouts are widened from integer_tables' int16 ones.
+// c0 of row 0. They cost ~40 SSE (~15 AVX-512) operations per 4 columns and row, shared by
+// every row and bit plane of W; the AVX2 and portable layouts are widened from
+// integer_tables' int16 ones.
 class ActivationTables {
  public:
   ActivationTables(const BcqKernelMatrix& w, int64_t n, const float* x, int64_t ldx, int64_t c0, int64_t c1,
@@ -541,9 +542,9 @@ BcqSliceInput::~BcqSliceInput() = default;
 void bcq_gemm_slice(const BcqKernelMatrix& w, const BcqSliceInput& x, int64_t r0, int64_t r1, float* y, int64_t ldy,
                     const float* bias) {
   if (!x.fits(w))
-    throw QuantError("bcq_gemm_slice: the input was prepared for " + std::to_string(x.cols_) + " columns in groups of " +
-                     std::to_string(x.group_width_) + ", this matrix has " + std::to_string(w.cols) + " in groups of " +
-                     std::to_string(w.group_width));
+    throw QuantError("bcq_gemm_slice: the input was prepared for " + std::to_string(x.cols_) +
+                     " columns in groups of " + std::to_string(x.group_width_) + ", this matrix has " +
+                     std::to_string(w.cols) + " in groups of " + std::to_string(w.group_width));
   if (r0 < 0 || r0 >= r1 || r1 > w.rows || r0 % kTile != 0 || (r1 % kTile != 0 && r1 != w.rows))
     throw QuantError("bcq_gemm_slice: rows [" + std::to_string(r0) + ", " + std::to_string(r1) + ") of " +
                      std::to_string(w.rows) + " do not start and end on a 16-row tile");
