@@ -50,7 +50,7 @@ Variable MultiHeadAttention::forward(const Variable& query, const Variable& cont
 
 Variable MultiHeadAttention::forward_cached(const Variable& query, const Variable& context, const AttentionMask& mask,
                                             KvCache& cache, bool grow) const {
-  if (std::optional<Variable> y = step_by_heads(query.value(), context.value(), mask, cache, grow)) return *y;
+  if (std::optional<Variable> y = step_by_heads(query.value(), context, mask, cache, grow)) return *y;
   if (grow || cache.empty())
     cache.append(key_.forward(context).value(), value_.forward(context).value());  // [C, t, H*K] each
   const Tensor q = query_.forward(query).value();                                   // [B, Tq, H*K]
@@ -94,7 +94,7 @@ bool MultiHeadAttention::steps_by_heads(int64_t rows, bool grow) const {
 // bit-identical to theirs, on any number of threads. The output projection, which needs
 // every head, follows by halves (output_by_halves). When it applies: steps_by_heads (the BCQ
 // kernels of one bit width, at the batch sizes of the lookup-table path).
-std::optional<Variable> MultiHeadAttention::step_by_heads(const Tensor& query, const Tensor& context,
+std::optional<Variable> MultiHeadAttention::step_by_heads(const Tensor& query, const Variable& context,
                                                           const AttentionMask& mask, KvCache& cache, bool grow) const {
   if (query.dim() != 3 || query.size(1) != 1 || query.size(2) != query_.in_features() ||
       !steps_by_heads(query.size(0), grow))
@@ -104,7 +104,7 @@ std::optional<Variable> MultiHeadAttention::step_by_heads(const Tensor& query, c
   const LinearKernel* v_kernel = value_.weight_state().kernel();
   const int64_t b = query.size(0), d = query.size(2), width = query_.out_features(), kd = width / heads_;
   if (!grow && cache.empty())  // cross-attention's first step: its keys and values, once
-    cache.append(key_.forward(Variable(context)).value(), value_.forward(Variable(context)).value());
+    cache.append(key_.forward(context).value(), value_.forward(context).value());
   const int64_t c = grow ? b : cache.keys.size(0);
   if (b % c != 0 || (b != c && mask.causal))
     throw NnError("attention: " + std::to_string(b) + " query rows cannot share " + std::to_string(c) +

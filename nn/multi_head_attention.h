@@ -71,7 +71,7 @@ class MultiHeadAttention : public Module {
  private:
   // forward_cached for one position per row with every head's share of the work as one task
   // (see the .cpp); nullopt when it does not apply, and nothing is done.
-  std::optional<Variable> step_by_heads(const Tensor& query, const Tensor& context, const AttentionMask& mask,
+  std::optional<Variable> step_by_heads(const Tensor& query, const Variable& context, const AttentionMask& mask,
                                         KvCache& cache, bool grow) const;
   Tensor output_by_halves(const Tensor& mixed) const;  // [N, H*K] -> [N, D]
 
