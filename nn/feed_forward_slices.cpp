@@ -25,10 +25,10 @@ bool FeedForward::runs_by_slices(int64_t rows) const {
   return true;
 }
 
-// The sublayer's products for a few rows (a decoding step), on the thread team, one task per
-// group of slices of kSliceUnits hidden units: a slice's rows of Dense_F (and Gate_F), its
-// relu, and its share of Dense_D, the product of Dense_D's input features of the slice with
-// those units. At batch 1 the two products of the reference model were a few microseconds
+// The sublayer's products for a few rows (a decoding step, a short sentence's encoder), on
+// the thread team, one task per group of slices of kSliceUnits hidden units: a slice's rows
+// of Dense_F (and Gate_F), its relu, and its share of Dense_D, the product of Dense_D's input
+// features of the slice with those units. At batch 1 the two products of the reference model were a few microseconds
 // each, too little to hand to another thread one at a time; together they are one hand-off.
 // The shares are summed in slice order (the bias with slice 0's), so the result depends on
 // neither the thread count nor which thread ran which slice; it differs from the whole

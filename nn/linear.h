@@ -22,9 +22,9 @@ class LinearKernel {
   // y [N, out] = x [N, in] W + b
   virtual void apply(const float* x, int64_t n, float* y) const = 0;
 
-  // Slices of the product, run on the calling thread, for a layer that splits a decoding
-  // step's products by attention head and runs each head's share of several of them as one
-  // task (MultiHeadAttention::forward_cached). A kernel may have none (the default); the
+  // Slices of the product, run on the calling thread, for a layer that splits the products of
+  // a few rows into tasks: MultiHeadAttention::forward_cached by heads and halves of the heads,
+  // FeedForward by slices of its hidden units. A kernel may have none (the default); the
   // layer then uses apply.
   class SliceInput {
    public:

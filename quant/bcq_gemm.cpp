@@ -106,7 +106,8 @@ int64_t nibble_offset(int64_t b, int n) { return b * 128 + (n % 4) * 32 + (n / 4
 // The largest chunk_magnitude of nibbles [k0, k1) of xp: a group's table step comes from it.
 // Written with SSE2 intrinsics (with tabulate_sse) so that every CPU and build computes the
 // same integers; the AVX-512 versions (bcq_largest_chunk_avx512, bcq_tabulate_avx512) do the
-// same operations 16 lanes at a time.
+// same operations 16 lanes at a time (for finite activations: with a NaN among them the two
+// may pick different steps, and neither output means anything).
 float largest_chunk_sse(const float* xp, int64_t k0, int64_t k1) {
   float largest = 0.0f;
   for (int64_t k = k0; k < k1; ++k) largest = std::max(largest, chunk_magnitude(xp + 4 * k));
