@@ -55,6 +55,10 @@ inline int64_t grain_for_cost(double ns_per_item) {
   return std::max<int64_t>(1, static_cast<int64_t>(kMinTaskNs / std::max(ns_per_item, 1.0) + 0.5));
 }
 
+// parallel_for's grain for one chunk per thread: for loops whose tasks share work done once per
+// chunk (a layer's tasks of a decoding step tabulate their input once, nn/).
+inline int64_t grain_per_thread(int64_t n) { return (n + num_threads() - 1) / num_threads(); }
+
 // f(begin, end) over [0, n) in chunks of about `grain` items or more; a loop of less than
 // 1.5 grains runs on the caller.
 template <class F>

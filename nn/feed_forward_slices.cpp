@@ -47,7 +47,7 @@ std::optional<Tensor> FeedForward::sliced(const Tensor& x) const {
   std::vector<float> gates(gate ? static_cast<size_t>(n * f) : 0);       // [N, F]
   std::vector<float> shares(static_cast<size_t>(slices * n * out));      // [slices, N, D]
   // One task per thread: a task tabulates x once for all its slices.
-  parallel_for(slices, (slices + num_threads() - 1) / num_threads(), [&](int64_t s0, int64_t s1) {
+  parallel_for(slices, grain_per_thread(slices), [&](int64_t s0, int64_t s1) {
     const int64_t u0 = s0 * kSliceUnits, u1 = std::min(f, s1 * kSliceUnits);
     const std::unique_ptr<LinearKernel::SliceInput> in = inner->prepare_slice(x.data(), n, d, 0, d);
     inner->apply_slice(*in, u0, u1, hidden.data(), f, true);

@@ -115,7 +115,7 @@ std::optional<Variable> MultiHeadAttention::step_by_heads(const Tensor& query, c
   Tensor q({c, b / c, width});      // [C, B / C, H*K]: each cached row's queries (attention_prefix)
   Tensor mixed({c, b / c, width});  // attention outputs, the same layout
   // One task per thread: a task tabulates its input once for all its heads.
-  parallel_for(heads_, (heads_ + num_threads() - 1) / num_threads(), [&](int64_t h0, int64_t h1) {
+  parallel_for(heads_, grain_per_thread(heads_), [&](int64_t h0, int64_t h1) {
     const std::unique_ptr<LinearKernel::SliceInput> x = q_kernel->prepare_slice(query.data(), b, d, 0, d);
     // The task's heads are one run of rows of each matrix, read front to back.
     q_kernel->apply_slice(*x, h0 * kd, h1 * kd, q.data(), width, true);

@@ -495,7 +495,7 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
       for (int64_t r = 0; r < w.rows; ++r) y[b * w.rows + r] = bias ? bias[r] : 0.0f;
     return;
   }
-  if (n >= kBcqDequantizeFromRows) return dequantized_product(w, n, x, y, bias, isa);
+  if (!bcq_lookup_batch(n)) return dequantized_product(w, n, x, y, bias, isa);
   const IsaKernels kernels = kernels_for(isa);
   const ActivationTables tables(w, n, x, w.cols, 0, w.cols, kernels);
   void (*kernel)(const BcqTileArgs&) = kernels.tile;
@@ -518,6 +518,10 @@ bool bcq_slice_supported(const BcqKernelMatrix& w, int64_t c0, int64_t c1) {
   return on_boundary(c0) && on_boundary(c1);
 }
 
+bool bcq_slice_rows_supported(const BcqKernelMatrix& w, int64_t r0, int64_t r1) {
+  return r0 >= 0 && r0 < r1 && r1 <= w.rows && r0 % kTile == 0 && (r1 % kTile == 0 || r1 == w.rows);
+}
+
 struct BcqSliceInput::Tables {
   Tables(const BcqKernelMatrix& w, int64_t n, const float* x, int64_t ldx, int64_t c0, int64_t c1, BcqIsa isa)
       : kernels(kernels_for(isa)), tables(w, n, x, ldx, c0, c1, kernels) {}
@@ -532,7 +536,7 @@ BcqSliceInput::BcqSliceInput(const BcqKernelMatrix& w, int64_t n, const float* x
   if (!bcq_slice_supported(w, c0, c1))
     throw QuantError("BcqSliceInput: columns [" + std::to_string(c0) + ", " + std::to_string(c1) + ") of " +
                      std::to_string(w.cols) + " in groups of " + std::to_string(w.group_width) + " are not a slice");
-  if (n <= 0 || n >= kBcqDequantizeFromRows)
+  if (!bcq_lookup_batch(n))
     throw QuantError("BcqSliceInput: " + std::to_string(n) + " rows (1 to " +
                      std::to_string(kBcqDequantizeFromRows - 1) + " take the lookup-table kernels)");
   tables_ = std::make_unique<Tables>(w, n, x, ldx, c0, c1, isa);
@@ -546,7 +550,7 @@ void bcq_gemm_slice(const BcqKernelMatrix& w, const BcqSliceInput& x, int64_t r0
     throw QuantError("bcq_gemm_slice: the input was prepared for " + std::to_string(x.cols_) +
                      " columns in groups of " + std::to_string(x.group_width_) + ", this matrix has " +
                      std::to_string(w.cols) + " in groups of " + std::to_string(w.group_width));
-  if (r0 < 0 || r0 >= r1 || r1 > w.rows || r0 % kTile != 0 || (r1 % kTile != 0 && r1 != w.rows))
+  if (!bcq_slice_rows_supported(w, r0, r1))
     throw QuantError("bcq_gemm_slice: rows [" + std::to_string(r0) + ", " + std::to_string(r1) + ") of " +
                      std::to_string(w.rows) + " do not start and end on a 16-row tile");
   const auto [b0, b1] = slice_blocks(w, x.c0_, x.c1_);

@@ -91,6 +91,11 @@ void bcq_gemm(const BcqKernelMatrix& w, int64_t n, const float* x, float* y, con
 // A slice starts and ends at 0, cols or a group boundary; inside a matrix of one group
 // (group_size 0: one alpha set per row) also at any multiple of 32 columns.
 bool bcq_slice_supported(const BcqKernelMatrix& w, int64_t c0, int64_t c1);
+// Whether bcq_gemm_slice takes output rows [r0, r1) of w: whole 16-row tiles, r1 may be rows.
+bool bcq_slice_rows_supported(const BcqKernelMatrix& w, int64_t r0, int64_t r1);
+// Whether n rows of X take the lookup-table kernels (1 to kBcqDequantizeFromRows - 1), the
+// batch sizes a BcqSliceInput is made for.
+inline bool bcq_lookup_batch(int64_t n) { return n > 0 && n < kBcqDequantizeFromRows; }
 
 // The tables of columns [c0, c1) of X [n, ldx] (x points at column c0 of row 0) for the
 // matrices of w's column layout (cols and group width): Q, K and V of one input share them.

@@ -25,9 +25,8 @@ struct BcqSlice : LinearKernel::SliceInput {
 }  // namespace
 
 bool BcqLinearKernel::has_slice(int64_t n, int64_t c0, int64_t c1, int64_t o0, int64_t o1) const {
-  const int64_t tile = BcqKernelMatrix::kTileRows;
-  return w_.identity && n > 0 && n < kBcqDequantizeFromRows && bcq_slice_supported(w_.pieces[0], c0, c1) &&
-         o0 >= 0 && o0 < o1 && o1 <= w_.rows && o0 % tile == 0 && (o1 % tile == 0 || o1 == w_.rows);
+  return w_.identity && bcq_lookup_batch(n) && bcq_slice_supported(w_.pieces[0], c0, c1) &&
+         bcq_slice_rows_supported(w_.pieces[0], o0, o1);
 }
 
 std::unique_ptr<LinearKernel::SliceInput> BcqLinearKernel::prepare_slice(const float* x, int64_t n, int64_t ldx,
