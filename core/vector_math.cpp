@@ -1,93 +1,59 @@
 #include "core/vector_math.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+
+#include "core/vector_math_lanes.h"  // compiled here for SSE2, the x86-64 baseline
 
 namespace bcqnmt {
 
 namespace {
 
-// Cephes expf: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by a degree-6 polynomial,
-// then scale by 2^n through the exponent bits. Branch-free (selects, an integer
-// truncation for floor) so that the loops calling it vectorise.
-inline float exp_poly(float x) {
-  const float keep = x >= -87.0f ? 1.0f : 0.0f;
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  // floor(x log2(e) + 1/2) by truncating a positive number (x log2(e) >= -125.6).
-  const float n = static_cast<float>(static_cast<int32_t>(x * 1.44269504088896341f + 128.5f)) - 128.0f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return p * scale * keep;
+constexpr VectorMathKernels kVectorMathSse2 = lane_kernels<16>();
+
+const VectorMathKernels& best_kernels() {
+  static const VectorMathKernels& best = vector_math_kernels(vector_best_isa());
+  return best;
 }
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-float max_of(const float* x, int64_t n) {
-  float acc[16];
-  for (int j = 0; j < 16; ++j) acc[j] = -INFINITY;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
-  float m = -INFINITY;
-  for (int j = 0; j < 16; ++j) m = acc[j] > m ? acc[j] : m;
-  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
-}
-
-namespace {
-// The two variants of exp_shifted as separate loops: a store guarded by `if (out)`
-// inside the loop would stop it vectorising.
-template <bool kStore>
-inline float exp_shifted_loop(const float* x, int64_t n, float shift, float* out) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) {
-      const float e = exp_poly(x[i + j] - shift);
-      if constexpr (kStore) out[i + j] = e;
-      acc[j] += e;
-    }
-  float s = 0.0f;
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  for (; i < n; ++i) {
-    const float e = exp_poly(x[i] - shift);
-    if constexpr (kStore) out[i] = e;
-    s += e;
+bool vector_isa_supported(VectorIsa isa) {
+  switch (isa) {
+    case VectorIsa::sse2: return true;
+    case VectorIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case VectorIsa::avx512:  // x86-64-v4 (vector_math_avx512.cpp): Skylake-SP, Zen 4 and later
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   }
-  return s;
+  return false;
 }
-}  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+VectorIsa vector_best_isa() {
+  static const VectorIsa best = vector_isa_supported(VectorIsa::avx512) ? VectorIsa::avx512
+                                : vector_isa_supported(VectorIsa::avx2) ? VectorIsa::avx2
+                                                                        : VectorIsa::sse2;
+  return best;
+}
+
+std::string vector_isa_name(VectorIsa isa) {
+  return isa == VectorIsa::avx512 ? "avx512" : isa == VectorIsa::avx2 ? "avx2" : "sse2";
+}
+
+const VectorMathKernels& vector_math_kernels(VectorIsa isa) {
+  return isa == VectorIsa::avx512 ? kVectorMathAvx512 : isa == VectorIsa::avx2 ? kVectorMathAvx2 : kVectorMathSse2;
+}
+
+float max_of(const float* x, int64_t n) { return best_kernels().max_of(x, n); }
+
 float exp_shifted(const float* x, int64_t n, float shift, float* out) {
-  return out ? exp_shifted_loop<true>(x, n, shift, out) : exp_shifted_loop<false>(x, n, shift, nullptr);
+  return best_kernels().exp_shifted(x, n, shift, out);
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 int64_t first_above(const float* x, int64_t from, int64_t n, float threshold) {
-  int64_t i = from;
-  for (; i + 16 <= n; i += 16) {
-    int hits = 0;
-    for (int j = 0; j < 16; ++j) hits |= x[i + j] > threshold ? 1 : 0;
-    if (hits) break;
-  }
-  for (; i < n; ++i)
-    if (x[i] > threshold) return i;
-  return n;
+  return best_kernels().first_above(x, from, n, threshold);
 }
 
-float vector_math_exp(float x) { return exp_poly(x); }
+float vector_math_exp(float x) { return exp_lanes<16>(Lanes<16>::F{} + x)[0]; }
 
 bool first_argmax_is(const float* x, int64_t i, float top) {
   return x[i] == top && std::find(x, x + i, top) == x + i;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -120,30 +121,58 @@ TEST_CASE("vectorised exp matches std::exp and underflows to exact zero") {
   MESSAGE("max relative error of vector_math_exp over [-80, 80]: " << worst);
   CHECK(worst < 1e-6f);
   CHECK(vector_math_exp(-1e9f) == 0.0f);
-  std::vector<float> xs{1.0f, 2.0f, -1e9f, 0.5f, 3.0f, -2.0f, 0.0f, 1.5f, 2.5f, -0.5f, 1.0f, 2.0f, 0.1f, 0.2f, 0.3f, 0.4f, 0.7f};
-  std::vector<float> out(xs.size());
-  const float total = exp_shifted(xs.data(), static_cast<int64_t>(xs.size()), max_of(xs.data(), static_cast<int64_t>(xs.size())), out.data());
-  double expected = 0.0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    CHECK(out[i] == doctest::Approx(std::exp(static_cast<double>(xs[i]) - 3.0)).epsilon(1e-6));
-    expected += std::exp(static_cast<double>(xs[i]) - 3.0);
-  }
-  CHECK(total == doctest::Approx(expected).epsilon(1e-6));
-  CHECK(out[2] == 0.0f);
+  CHECK(vector_math_exp(-INFINITY) == 0.0f);
+  CHECK(std::isnan(vector_math_exp(NAN)));
 }
 
-TEST_CASE("first_above finds what a plain scan finds, from any start, at any length") {
-  Rng rng(8);
-  const std::vector<float> xs = rng.normals(100);
-  for (int64_t n : {0, 1, 15, 16, 17, 33, 100})
-    for (int64_t from : {0, 1, 16, 31})
-      for (float threshold : {-10.0f, 0.5f, 1.5f, 2.5f, 10.0f}) {
-        if (from > n) continue;
-        const auto plain = std::find_if(xs.begin() + from, xs.begin() + n, [&](float x) { return x > threshold; });
-        CHECK(first_above(xs.data(), from, n, threshold) == plain - xs.begin());
+// Each ISA's kernels against plain scalar code (std::exp in double, std::max_element,
+// std::find_if), at lengths around every vector and block boundary (4, 8, 16 lanes; first_above
+// tests blocks of 4 vectors), with masked (-1e9, -inf) entries. An ISA this CPU lacks is
+// skipped with a message; docs/testing.md lists which machines cover which.
+TEST_CASE("vector_math kernels of every ISA equal the plain scalar computation") {
+  Rng rng(21);
+  std::vector<float> xs = rng.normals(7010);
+  for (float& x : xs) x *= 4.0f;
+  xs[5] = -1e9f;
+  xs[40] = -INFINITY;
+  for (VectorIsa isa : {VectorIsa::sse2, VectorIsa::avx2, VectorIsa::avx512}) {
+    CAPTURE(vector_isa_name(isa));
+    if (!vector_isa_supported(isa)) {
+      MESSAGE("SKIPPED: the " << vector_isa_name(isa) << " vector_math kernels: this CPU lacks the ISA");
+      continue;
+    }
+    const VectorMathKernels& k = vector_math_kernels(isa);
+    for (int64_t n : {0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129, 7010}) {
+      CAPTURE(n);
+      const float top = n == 0 ? -INFINITY : *std::max_element(xs.begin(), xs.begin() + n);
+      CHECK(k.max_of(xs.data(), n) == top);
+      const float shift = n == 0 ? 0.0f : top;
+      std::vector<float> out(static_cast<size_t>(n) + 1, 123.0f);  // one more: must stay untouched
+      const float total = k.exp_shifted(xs.data(), n, shift, out.data());
+      double expected = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double e = std::exp(static_cast<double>(xs[i]) - shift);
+        expected += e;
+        CHECK(out[i] == doctest::Approx(e).epsilon(1e-6));
       }
-  const std::vector<float> ties(40, 1.0f);
-  CHECK(first_above(ties.data(), 0, 40, 1.0f) == 40);  // strictly above
+      CHECK(out[n] == 123.0f);
+      CHECK(total == doctest::Approx(expected).epsilon(1e-5));
+      CHECK(k.exp_shifted(xs.data(), n, shift, nullptr) == total);  // only sums: the same lanes
+      if (n > 40) CHECK((out[5] == 0.0f && out[40] == 0.0f));
+      std::vector<float> in_place(xs.begin(), xs.begin() + n);
+      CHECK(k.exp_shifted(in_place.data(), n, shift, in_place.data()) == total);
+      CHECK(std::equal(in_place.begin(), in_place.end(), out.begin()));
+      for (int64_t from : {int64_t{0}, int64_t{1}, n / 2})
+        for (float threshold : {-10.0f, 0.0f, 6.0f, 9.0f, 100.0f}) {
+          const auto plain = std::find_if(xs.begin() + from, xs.begin() + n, [&](float x) { return x > threshold; });
+          CHECK(k.first_above(xs.data(), from, n, threshold) == plain - xs.begin());
+        }
+    }
+    const std::vector<float> with_nan{1.0f, NAN, 3.0f, 2.0f};
+    CHECK(k.max_of(with_nan.data(), 4) == 3.0f);  // NaNs are skipped
+    const std::vector<float> ties(70, 1.0f);
+    CHECK(k.first_above(ties.data(), 0, 70, 1.0f) == 70);  // strictly above
+  }
 }
 
 TEST_CASE("attention_prefix reads only the cache's first tk positions and equals the reference path") {
