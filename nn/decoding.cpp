@@ -131,8 +131,11 @@ std::vector<ScoredTranslation> greedy(const Transformer& model, const IndexTenso
 }
 
 // ---- Beam search ------------------------------------------------------------------------
-// Each sentence keeps K rows in the batch; a sentence whose search is over leaves the batch
-// (its encoder states, mask and caches are dropped), as finished sentences leave greedy's.
+// Each sentence keeps K rows in the batch, except at the first step: its one hypothesis (the
+// empty one) has one row, which the caches then fan out to K (K identical rows were 1 / K of
+// the first step's work each; 4% of all rows at K = 4). A sentence whose search is over leaves
+// the batch (its encoder states, mask and caches are dropped), as finished sentences leave
+// greedy's.
 
 struct Hypothesis {
   std::vector<int32_t> tokens;
@@ -142,7 +145,7 @@ struct Hypothesis {
 struct SentenceBeam {
   int limit;                     // output_limit: a live hypothesis of this many tokens gets [END] next
   std::vector<Hypothesis> live;  // at most K, highest log-probability first, all of one length
-  std::vector<int32_t> rows;     // the row (of the sentence's K in the batch) of each live one
+  std::vector<int32_t> rows;     // the row (of the sentence's rows in the batch) of each live one
   std::vector<ScoredTranslation> finished;
 };
 
@@ -169,7 +172,7 @@ ScoredTranslation ended(const std::vector<int32_t>& tokens, float log_probabilit
 }
 
 // Expand: the best `count` continuations of the sentence's live hypotheses, best first.
-// logits holds the sentence's K rows [K, V] (live hypothesis j in row s.rows[j]); the
+// logits holds the sentence's rows [K or 1, V] (live hypothesis j in row s.rows[j]); the
 // log-softmax uses the vectorised exp. Only a row's own best `count` tokens can be among the
 // sentence's best `count`, so each row is scanned once into a short sorted list instead of
 // sorting all K * V continuations. Once the list is full, first_above skips the logits
@@ -228,7 +231,7 @@ std::vector<int32_t> select(SentenceBeam& s, const std::vector<Candidate>& candi
 
 // At the limit: every live hypothesis ends with [END], whatever its probability (fairseq's rule
 // at its max length), so it is ranked against the finished ones on the same terms.
-// logits: the sentence's K rows [K, V].
+// logits: the sentence's rows [K or 1, V].
 void finish_at_limit(SentenceBeam& s, const float* logits, int64_t v, float alpha) {
   for (size_t j = 0; j < s.live.size(); ++j) {
     const float* row = logits + static_cast<int64_t>(s.rows[j]) * v;
@@ -241,10 +244,12 @@ void finish_at_limit(SentenceBeam& s, const float* logits, int64_t v, float alph
 // Places the new live hypotheses, the children of live beams `from`, in the sentence's K
 // rows: each in its parent's row unless a better sibling took it, so the self-attention
 // caches move only for the others (copying every row each step cost a quarter of the time).
-// Returns the row each row's cache comes from (an idle row keeps its own); sets s.rows.
-std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, int64_t k) {
+// The sentence had `width` rows this step (1 at the first, then K). Returns the row each new
+// row's cache comes from (an idle row keeps its own, or row 0 after the first step: it is
+// fed [END] and its outputs are never read); sets s.rows.
+std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, int64_t k, int64_t width) {
   std::vector<int32_t> source(k), rows(from.size(), -1);
-  std::iota(source.begin(), source.end(), 0);
+  for (int64_t j = 0; j < k; ++j) source[j] = static_cast<int32_t>(j < width ? j : 0);
   std::vector<bool> taken(k, false);
   for (size_t i = 0; i < from.size(); ++i)
     if (const int32_t parent = s.rows[from[i]]; !taken[parent]) {
@@ -292,7 +297,8 @@ std::vector<ScoredTranslation> best_of(SentenceBeam& s, const DecodeOptions& o) 
   return out;
 }
 
-// The sentences still searching: K rows each in the decoder's batch, sentence-major, and one
+// The sentences still searching: K rows each in the decoder's batch (1 at the first step),
+// sentence-major, and one
 // row each of the encoder states, the source mask and the cross-attention caches (the K
 // hypotheses of a sentence share them, MultiHeadAttention::forward_cached).
 struct BeamBatch {
@@ -326,7 +332,8 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
   for (int64_t n = 0; n < b; ++n) batch.sentences.push_back(static_cast<int32_t>(n));
   std::vector<SentenceBeam> beams;
   for (int limit : output_limits(source_mask, o)) beams.push_back(SentenceBeam{limit, {Hypothesis{{}, 0.0f}}, {0}, {}});
-  IndexTensor tokens{{b * k, 1}, std::vector<int32_t>(b * k, kStartId)};
+  IndexTensor tokens{{b, 1}, std::vector<int32_t>(b, kStartId)};
+  int64_t width = 1;  // rows per sentence in this step's batch: 1 at the first step, then K
   ThreadChoice own_threads;
   ThreadChoice& threads = o.thread_choice ? *o.thread_choice : own_threads;
   for (int step = 0; step <= o.max_length && !batch.sentences.empty(); ++step) {
@@ -338,11 +345,11 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
     std::vector<std::vector<int32_t>> sources(batch.sentences.size()), inputs(batch.sentences.size());
     for (size_t a = 0; a < batch.sentences.size(); ++a) {
       SentenceBeam& s = beams[batch.sentences[a]];
-      const float* rows = logits.data() + static_cast<int64_t>(a) * k * v;  // the sentence's K rows
+      const float* rows = logits.data() + static_cast<int64_t>(a) * width * v;  // the sentence's rows
       if (static_cast<int>(s.live.front().tokens.size()) == s.limit)
         finish_at_limit(s, rows, v, o.length_alpha);
       else
-        sources[a] = place(s, select(s, expand(s, rows, v, 2 * k), v, k, o.length_alpha), k);
+        sources[a] = place(s, select(s, expand(s, rows, v, 2 * k), v, k, o.length_alpha), k, width);
       if (search_over(s, k, o, stop_early)) continue;
       kept.push_back(static_cast<int32_t>(a));
       inputs[a].assign(k, kEndId);  // idle rows are fed [END]
@@ -354,12 +361,13 @@ std::vector<std::vector<ScoredTranslation>> beam_search(const Transformer& model
     std::vector<int32_t> parents, next;  // per new row: the row its cache comes from, its input token
     for (int32_t a : order)
       for (int64_t j = 0; j < k; ++j) {
-        parents.push_back(static_cast<int32_t>(a * k + sources[a][j]));
+        parents.push_back(static_cast<int32_t>(a * width + sources[a][j]));
         next.push_back(inputs[a][j]);
       }
     // The cross-attention caches hold one row per sentence, so only the self-attention ones
-    // follow the hypotheses.
+    // follow the hypotheses (after the first step, fanning each sentence's row out to K).
     select_cache(batch.cache.self_attention, parents);
+    width = k;
     tokens = IndexTensor{{static_cast<int64_t>(next.size()), 1}, next};
   }
   std::vector<std::vector<ScoredTranslation>> out;

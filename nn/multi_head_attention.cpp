@@ -193,7 +193,14 @@ void KvCache::select_rows(const std::vector<int32_t>& rows) {
   if (!keys.defined()) return;
   const int64_t b = keys.size(0), stride = keys.size(1) * keys.size(2), filled = length * keys.size(2);
   const auto n = static_cast<int64_t>(rows.size());
-  if (n > b) throw NnError("KvCache::select_rows: " + std::to_string(n) + " rows of a batch of " + std::to_string(b));
+  if (n > b) {
+    for (Tensor* store : {&keys, &values}) {
+      Tensor wider({n, store->size(1), store->size(2)});
+      for (int64_t r = 0; r < n; ++r) std::copy_n(store->data() + rows[r] * stride, filled, wider.data() + r * stride);
+      *store = wider;
+    }
+    return;
+  }
   std::vector<int64_t> direct, staged;  // rows whose contents change: copied directly, through scratch_
   std::vector<bool> overwritten(b, false);
   for (int64_t r = 0; r < n; ++r) overwritten[r] = rows[r] != r;

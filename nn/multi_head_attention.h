@@ -24,11 +24,12 @@ struct KvCache {
   // length.
   void reserve(int64_t b, int64_t t, int64_t width);
   Tensor filled_keys() const;                      // [B, length, H*K], a copy
-  // Keeps rows `rows` of the batch, in that order (repeats allowed; at most B of them):
-  // [B, ...] -> [rows, ...], in place. Beam search reorders its caches every step: a fresh
+  // Keeps rows `rows` of the batch, in that order (repeats allowed): [B, ...] -> [rows, ...].
+  // Up to B of them, in place: beam search reorders its caches every step, and a fresh
   // [B, capacity, H*K] copy each time was a quarter of its time in page faults, so only the
   // rows that change are copied, filled positions only, through a scratch buffer kept here.
-  // NnError if rows has more than B entries.
+  // More than B (beam search's first step fans each sentence's row out to its K hypotheses):
+  // new storage, filled positions copied. Each entry must be in [0, B).
   void select_rows(const std::vector<int32_t>& rows);
 
  private:

@@ -173,11 +173,13 @@ TEST_CASE("cached incremental decoding equals recomputing the decoder at every s
   CHECK(model.training());  // decoding restored the mode
 }
 
-TEST_CASE("KvCache::select_rows gathers rows in place for any mapping: repeats, cycles, fewer rows") {
+TEST_CASE("KvCache::select_rows gathers rows for any mapping: repeats, cycles, fewer rows, more rows") {
   Rng rng(41);
   const int64_t b = 6, t = 3, width = 4;
+  // The last two fan rows out (beam search's first step: one row per sentence -> K).
   for (const std::vector<int32_t>& rows : std::vector<std::vector<int32_t>>{
-           {0, 1, 2, 3, 4, 5}, {1, 0, 3, 2, 5, 4}, {1, 2, 3, 4, 5, 0}, {0, 0, 0, 3, 3, 5}, {5, 4}, {2, 2, 1, 0}, {4, 1, 2, 3}}) {
+           {0, 1, 2, 3, 4, 5}, {1, 0, 3, 2, 5, 4}, {1, 2, 3, 4, 5, 0}, {0, 0, 0, 3, 3, 5}, {5, 4}, {2, 2, 1, 0}, {4, 1, 2, 3},
+           {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5}, {5, 0, 1, 2, 3, 4, 5}}) {
     KvCache cache;
     const Tensor k = testing::random_tensor({b, t, width}, rng), v = testing::random_tensor({b, t, width}, rng);
     cache.append(k, v);
