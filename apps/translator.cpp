@@ -48,8 +48,14 @@ std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>
   return batches;
 }
 
+int Translator::batch_sentences(int beam_size) const {
+  const int rows = model_.final_layer().packed() ? kPackedBatchRows : kDenseBatchRows;
+  return std::max(1, rows / std::max(1, beam_size));
+}
+
 std::vector<std::vector<ScoredText>> Translator::translate_n_best(const std::vector<std::string>& sentences,
                                                                   const DecodeOptions& options, int batch_size) const {
+  if (batch_size <= 0) batch_size = batch_sentences(options.beam_size);
   std::vector<std::vector<int32_t>> encoded;
   std::vector<size_t> decoded;  // the input index of each encoded sentence: the non-blank ones
   for (size_t i = 0; i < sentences.size(); ++i)

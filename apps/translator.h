@@ -27,13 +27,24 @@ struct ScoredText {
 class Translator {
  public:
   Translator(const Transformer& model, const Vocabulary& source, const Vocabulary& target, int max_tokens);
-  // Sentences are decoded in length-sorted batches (less padding), answers in input order.
+  // Sentences are decoded in length-sorted batches (less padding) of batch_size sentences
+  // (0: batch_sentences(options.beam_size)), answers in input order.
   std::vector<std::string> translate(const std::vector<std::string>& sentences, const DecodeOptions& options,
-                                     int batch_size = 64) const;
+                                     int batch_size = 0) const;
   // Up to options.n_best translations per sentence, best first, with their scores; none for
   // a blank sentence.
   std::vector<std::vector<ScoredText>> translate_n_best(const std::vector<std::string>& sentences,
-                                                        const DecodeOptions& options, int batch_size = 64) const;
+                                                        const DecodeOptions& options, int batch_size = 0) const;
+  // Sentences per decoding batch by default: kDenseBatchRows hypotheses (decoder rows) for a
+  // model on dense weights, kPackedBatchRows on packed BCQ weights, divided among the beams,
+  // at least one sentence. Why they differ: a step reads every weight once, whatever its
+  // rows. Dense fp32 weights are many megabytes a step, shared by more rows the larger the
+  // batch; packed ones are a tenth of that, and a larger batch then mostly adds what a step
+  // touches besides (each row's caches, 8 KB per position per layer at runs/fast's width) and
+  // the page faults of storage too large to reuse. docs/performance.md ("Decoding batches")
+  // has the measurements.
+  int batch_sentences(int beam_size) const;
+  static constexpr int kDenseBatchRows = 64, kPackedBatchRows = 4;
   // [START] ids [END], cut to max_tokens as in training.
   std::vector<int32_t> encode_source(const std::string& sentence) const;
   // Wordpieces of a sentence before any cut, and how many the model reads (max_tokens - 2,

@@ -1,6 +1,7 @@
 // Translation of a file with a trained run, as `bcqnmt translate -i FILE` does it (length-sorted
-// batches of 64 through Translator): the test split's Portuguese side, fp against the run's
-// quantized model, and beam 4 against greedy, each pair measured in the same run.
+// batches through Translator, of Translator::batch_sentences by default): the test split's
+// Portuguese side, fp against the run's quantized model, and beam 4 against greedy, each pair
+// measured in the same run.
 //   BM_TranslateFile/bcq:0|1   greedy over the file: sentences/s, output tokens/s, ms/sentence
 //   BM_BeamVsGreedy/bcq:0|1    greedy, then beam 4 over the same sentences: beam4_over_greedy
 //                              in wall-clock time (target <= 3, issue 17), and
@@ -8,8 +9,10 @@
 // A trained model is needed (an untrained one never emits [END]): BCQNMT_BENCH_RUN names a run
 // directory (e.g. runs/fast), BCQNMT_BENCH_VARIANT its quantized variant (default: the first
 // in quantized/ that has a model.bcq), BCQNMT_BENCH_LIMIT the first N test sentences (default:
-// all 1,803). The corpus comes from $BCQNMT_DATA as for the app. Without a run or corpus each
-// benchmark says why it skipped. Threads: 1 (the figures are per core).
+// all 1,803), BCQNMT_BENCH_BATCH_ROWS hypotheses per batch instead of the Translator's default
+// (rows / beam sentences, at least 1; docs/performance.md, "Decoding batches", used it).
+// BCQNMT_BENCH_THREADS the threads (default 1: the figures are per core). The corpus comes
+// from $BCQNMT_DATA as for the app. Without a run or corpus each benchmark says why it skipped.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -74,6 +77,11 @@ const Setup& setup() {
   return s;
 }
 
+int bench_threads() {
+  const std::string threads = env("BCQNMT_BENCH_THREADS");
+  return threads.empty() ? 1 : std::max(1, std::stoi(threads));
+}
+
 // The model for benchmark argument `quantized`, or nullptr after telling the state why not.
 const Transformer* model_or_skip(benchmark::State& state, bool quantized) {
   const Setup& s = setup();
@@ -107,7 +115,9 @@ Timing translate_all(const Transformer& model, int beam) {
   options.beam_size = beam;
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = cpu_now();
-  const std::vector<std::string> out = translator.translate(s.sentences, options);
+  const std::string rows = env("BCQNMT_BENCH_BATCH_ROWS");  // "": the Translator's default
+  const int batch = rows.empty() ? 0 : std::max(1, std::stoi(rows) / beam);
+  const std::vector<std::string> out = translator.translate(s.sentences, options, batch);
   Timing t;
   t.cpu_seconds = cpu_now() - cpu_start;
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -117,7 +127,7 @@ Timing translate_all(const Transformer& model, int beam) {
 }
 
 void BM_TranslateFile(benchmark::State& state) {
-  set_num_threads(1);
+  set_num_threads(bench_threads());
   const Transformer* model = model_or_skip(state, state.range(0) == 1);
   if (model == nullptr) return;
   Timing t;
@@ -129,7 +139,7 @@ void BM_TranslateFile(benchmark::State& state) {
 }
 
 void BM_BeamVsGreedy(benchmark::State& state) {
-  set_num_threads(1);
+  set_num_threads(bench_threads());
   const Transformer* model = model_or_skip(state, state.range(0) == 1);
   if (model == nullptr) return;
   Timing greedy, beam;

@@ -52,8 +52,9 @@ enum class BcqIsa { portable, avx2, avx512 };
 //   rows         32          64          128         256
 //   LUT        0.72-1.15   0.98-1.32   1.16-1.41   1.35-1.48
 //   dequant    1.20-1.28   1.12-1.18   0.99-1.18   0.96-1.16
-// Decoding a sentence (1-4 rows) stays on the LUT kernels; evaluate's batches (up to 64
-// sentences) and beam search's (4 rows each) take this path.
+// Translation stays on the LUT kernels (apps/translator.h decodes 4 hypotheses at a time on
+// packed weights, which measured faster than 64 or 256 rows through this path); callers that
+// pass larger batches take it.
 constexpr int64_t kBcqDequantizeFromRows = 64;
 
 // The largest table entry, in steps (see "Table rounding"): four entries are summed in int16

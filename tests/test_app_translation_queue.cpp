@@ -55,3 +55,31 @@ TEST_CASE("TranslationQueue: one batch for a window's requests, mixed options, a
   REQUIRE(map.weights.size() == map.target.size());
   CHECK(map.weights.front().size() == map.source.size());
 }
+
+// The default decoding batch (Translator::batch_sentences): 64 hypotheses on dense weights, 4
+// on packed ones, shared among the beams, never below one sentence. docs/performance.md
+// ("Decoding batches") has the timings behind the two sizes.
+TEST_CASE("Translator: the default batch holds 64 hypotheses on dense weights and 4 on packed ones") {
+  ScratchDir dir;
+  const TinyRun t = make_trained_tiny_run(dir.path);
+  run_bcqnmt_ok("quantize --mode ptq" + t.flags);
+  for (const char* variant : {"fp", "3bit-greedy-ptq"}) {
+    LoadedModel model = load_model(t.run.string(), "", variant);
+    const Experiment& e = model.experiment;
+    const Translator translator(*model.model, e.source_vocab, e.target_vocab, e.training.max_tokens);
+    const bool packed = std::string(variant) != "fp";
+    CAPTURE(variant);
+    CHECK(model.model->final_layer().packed() == packed);
+    const int rows = packed ? Translator::kPackedBatchRows : Translator::kDenseBatchRows;
+    CHECK(rows == (packed ? 4 : 64));
+    CHECK(translator.batch_sentences(1) == rows);
+    CHECK(translator.batch_sentences(4) == rows / 4);
+    CHECK(translator.batch_sentences(64) == 1);
+    // Any batch gives each sentence its own translation: the default and one at a time agree.
+    const std::vector<std::string> sentences{"kalo mine .", "po .", "suta ri po .", "mine .", "kalo suta .",
+                                             "ri po mine .", "suta .", "kalo .", "po mine suta ."};
+    DecodeOptions options;
+    const std::vector<std::string> batched = translator.translate(sentences, options);
+    for (size_t i = 0; i < sentences.size(); ++i) CHECK(batched[i] == translator.translate({sentences[i]}, options, 1).front());
+  }
+}
