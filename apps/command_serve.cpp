@@ -130,6 +130,11 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
+// The 400 for a request without a readable body, whether httplib refuses it before routing
+// or the handler finds nothing to read.
+constexpr const char* kUnreadableRequest =
+    "the request could not be read: POST /translate takes a JSON body {\"text\": [...]} with a Content-Length";
+
 std::string too_large_message(const ServeOptions& o) {
   return "the body is over " + std::to_string(o.max_request_bytes) + " bytes";
 }
@@ -183,7 +188,7 @@ void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann
     });
     if (!whole) {  // httplib set 413 when the body is over the limit
       const bool too_large = res.status == 413;
-      send_json(res, too_large ? 413 : 400, {{"error", too_large ? too_large_message(o) : "the body could not be read"}});
+      send_json(res, too_large ? 413 : 400, {{"error", too_large ? too_large_message(o) : kUnreadableRequest}});
       return;
     }
     TranslationRequest request;
@@ -201,9 +206,13 @@ void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann
   // JSON body too; a handler that threw is a 500 naming the error.
   server.set_error_handler([&o](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string message = res.status == 413 ? too_large_message(o)
-                                : res.status == 404 ? "no such path; the paths: GET /, GET /health, POST /translate"
-                                                    : "HTTP status " + std::to_string(res.status);
+    // 400 before routing: httplib could not read the request, e.g. a POST with neither a
+    // Content-Length nor a chunked body (`curl -X POST` without -d).
+    const std::string message =
+        res.status == 413   ? too_large_message(o)
+        : res.status == 404 ? "no such path; the paths: GET /, GET /health, POST /translate"
+        : res.status == 400 ? kUnreadableRequest
+                            : "HTTP status " + std::to_string(res.status);
     send_json(res, res.status, {{"error", message}});
   });
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {

@@ -6,6 +6,11 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +28,24 @@ std::pair<int, nlohmann::json> post(int port, const std::string& body) {
   const httplib::Result r = client.Post("/translate", body, "application/json");
   if (!r) return {-1, nullptr};
   return {r->status, nlohmann::json::parse(r->body, nullptr, false)};
+}
+
+// Sends `request` as bytes on a fresh connection and returns everything the server sends
+// back until it closes: for requests httplib's client would not send (no Content-Length).
+std::string raw_exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  std::string reply;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) reply.append(buffer, static_cast<size_t>(n));
+  ::close(fd);
+  return reply;
 }
 
 }  // namespace
@@ -154,6 +177,19 @@ TEST_CASE("serve: the JSON API, concurrent clients batched, clean errors, gracef
     const httplib::Result missing = client.Get("/nothing");
     REQUIRE(missing);
     CHECK(missing->status == 404);
+    // Without a body: no Content-Length (httplib refuses the request before routing; the
+    // error used to read "HTTP status 400"), and an empty one.
+    for (const std::string request : {"POST /translate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                      "PUT /translate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"}) {
+      const std::string reply = raw_exchange(server.port, request);
+      INFO(request << reply);
+      CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+      CHECK(reply.find("POST /translate takes a JSON body") != std::string::npos);
+    }
+    const httplib::Result empty = client.Post("/translate", "", "application/json");
+    REQUIRE(empty);
+    CHECK(empty->status == 400);
+    CHECK(nlohmann::json::parse(empty->body).at("error").is_string());
   }
 
   SUBCASE("SIGTERM: the request in flight is answered, then exit 143") {
