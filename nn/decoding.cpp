@@ -245,8 +245,8 @@ void finish_at_limit(SentenceBeam& s, const float* logits, int64_t v, float alph
 // rows: each in its parent's row unless a better sibling took it, so the self-attention
 // caches move only for the others (copying every row each step cost a quarter of the time).
 // The sentence had `width` rows this step (1 at the first, then K). Returns the row each new
-// row's cache comes from (an idle row keeps its own, or row 0 after the first step: it is
-// fed [END] and its outputs are never read); sets s.rows.
+// row's cache comes from; an idle row keeps its own, or takes row 0's after the first step
+// (the only row then): it is fed [END] and its outputs are never read. Sets s.rows.
 std::vector<int32_t> place(SentenceBeam& s, const std::vector<int32_t>& from, int64_t k, int64_t width) {
   std::vector<int32_t> source(k), rows(from.size(), -1);
   for (int64_t j = 0; j < k; ++j) source[j] = static_cast<int32_t>(j < width ? j : 0);
@@ -298,9 +298,9 @@ std::vector<ScoredTranslation> best_of(SentenceBeam& s, const DecodeOptions& o) 
 }
 
 // The sentences still searching: K rows each in the decoder's batch (1 at the first step),
-// sentence-major, and one
-// row each of the encoder states, the source mask and the cross-attention caches (the K
-// hypotheses of a sentence share them, MultiHeadAttention::forward_cached).
+// sentence-major, and one row each of the encoder states, the source mask and the
+// cross-attention caches (the K hypotheses of a sentence share them,
+// MultiHeadAttention::forward_cached).
 struct BeamBatch {
   Variable encoded;  // [sentences, S, D], released once the first step has filled the cross-attention caches
   AttentionMask mask;
