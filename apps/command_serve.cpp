@@ -170,17 +170,32 @@ void add_routes(httplib::Server& server, TranslationQueue& queue, const nlohmann
     res.set_content(kWebPage, sizeof kWebPage - 1, "text/html; charset=utf-8");
   });
   server.Get("/health", [&health](const httplib::Request&, httplib::Response& res) { send_json(res, 200, health); });
-  server.Get("/translate", [](const httplib::Request&, httplib::Response& res) {
+  const auto post_only = [](const httplib::Request&, httplib::Response& res) {
     res.set_header("Allow", "POST");
     send_json(res, 405, {{"error", "translate with POST /translate and a JSON body {\"text\": [...]}"}});
-  });
+  };
+  // As content-reader handlers, the other methods are answered without reading a body first
+  // (a PUT without a length waited out the read timeout, then got 400).
+  const auto post_only_unread = [post_only](const httplib::Request& req, httplib::Response& res,
+                                            const httplib::ContentReader&) { post_only(req, res); };
+  server.Get("/translate", post_only);
+  server.Put("/translate", post_only_unread);
+  server.Patch("/translate", post_only_unread);
+  server.Delete("/translate", post_only_unread);
   // The body is read through a content reader: httplib's own reading refuses a form-encoded
   // body (`curl -d`'s default Content-Type) over 8 KiB with a 413 of its own, a limit compiled
   // into Debian's libcpp-httplib; the one size limit is --max-request-bytes
   // (set_payload_max_length, which applies to content readers too).
-  server.Post("/translate", [&queue, &o](const httplib::Request&, httplib::Response& res,
+  server.Post("/translate", [&queue, &o](const httplib::Request& req, httplib::Response& res,
                                          const httplib::ContentReader& read_body) {
     const auto start = std::chrono::steady_clock::now();
+    // Neither a length nor chunks: HTTP/1.1 gives such a request no body (RFC 9112, 6.3), so
+    // answer now rather than read until httplib's 5 s read timeout.
+    const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    if (!req.has_header("Content-Length") && !chunked) {
+      send_json(res, 400, {{"error", kUnreadableRequest}});
+      return;
+    }
     std::string body;
     const bool whole = read_body([&body](const char* data, size_t length) {
       body.append(data, length);

@@ -130,6 +130,22 @@ inline float exp_shifted_lanes(const float* x, int64_t n, float shift, float* ou
   return s;
 }
 
+// Whether any lane of v is non-zero, by halving: OR the two halves until 16 bytes are left,
+// then two 64-bit words. A loop over the lanes compiled to one extraction per lane.
+template <int B>
+inline bool any_lane(typename Lanes<B>::I v) {
+  if constexpr (B == 16) {
+    uint64_t words[2];
+    std::memcpy(words, &v, sizeof words);
+    return (words[0] | words[1]) != 0;
+  } else {
+    typename Lanes<B / 2>::I low, high;
+    std::memcpy(&low, &v, B / 2);
+    std::memcpy(&high, reinterpret_cast<const char*>(&v) + B / 2, B / 2);
+    return any_lane<B / 2>(low | high);
+  }
+}
+
 template <int B>
 inline int64_t first_above_lanes(const float* x, int64_t from, int64_t n, float threshold) {
   using I = typename Lanes<B>::I;
@@ -138,9 +154,7 @@ inline int64_t first_above_lanes(const float* x, int64_t from, int64_t n, float 
   for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
     const I hits = (load<B>(x + i) > threshold) | (load<B>(x + i + kLanes) > threshold) |
                    (load<B>(x + i + 2 * kLanes) > threshold) | (load<B>(x + i + 3 * kLanes) > threshold);
-    int32_t any = 0;
-    for (int64_t j = 0; j < kLanes; ++j) any |= hits[j];
-    if (any != 0) break;
+    if (any_lane<B>(hits)) break;
   }
   for (; i < n; ++i)
     if (x[i] > threshold) return i;

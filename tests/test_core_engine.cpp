@@ -128,7 +128,7 @@ TEST_CASE("vectorised exp matches std::exp and underflows to exact zero") {
 // Each ISA's kernels against plain scalar code (std::exp in double, std::max_element,
 // std::find_if), at lengths around every vector and block boundary (4, 8, 16 lanes; first_above
 // tests blocks of 4 vectors), with masked (-1e9, -inf) entries. An ISA this CPU lacks is
-// skipped with a message; docs/testing.md lists which machines cover which.
+// skipped with a message (a CPU without AVX-512 skips one of the three).
 TEST_CASE("vector_math kernels of every ISA equal the plain scalar computation") {
   Rng rng(21);
   std::vector<float> xs = rng.normals(7010);
