@@ -12,6 +12,7 @@
 // that holds them, before inlining, so a helper compiled for the default ISA turned an AVX-512
 // compare into 16 scalar ones. Why native widths: a 64-byte vector on AVX2 had its compares
 // lowered to scalar code as well.
+//
 // Every function here has internal linkage, so no vector crosses an ABI boundary: GCC's
 // -Wpsabi note about vector arguments and returns does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
