@@ -41,7 +41,9 @@ struct Setup {
   std::unique_ptr<Transformer> fp, bcq;
   std::string variant;
   std::vector<std::string> sentences;
-  std::string error;  // why the benchmarks skip
+  int threads = 1;     // BCQNMT_BENCH_THREADS
+  int batch_rows = 0;  // BCQNMT_BENCH_BATCH_ROWS; 0: the Translator's default batch
+  std::string error;   // why the benchmarks skip
 };
 
 std::string first_variant(const std::filesystem::path& run) {
@@ -67,6 +69,9 @@ const Setup& setup() {
       s.fp = load_run_model(*s.experiment, "fp");
       if (!s.variant.empty()) s.bcq = load_run_model(*s.experiment, s.variant);
       s.sentences = load_split(resolve_data_dir(""), Split::kTest).source;
+      const std::string threads = env("BCQNMT_BENCH_THREADS"), rows = env("BCQNMT_BENCH_BATCH_ROWS");
+      if (!threads.empty()) s.threads = std::max(1, std::stoi(threads));
+      if (!rows.empty()) s.batch_rows = std::max(1, std::stoi(rows));
       const int64_t limit = env("BCQNMT_BENCH_LIMIT").empty() ? 0 : std::stoll(env("BCQNMT_BENCH_LIMIT"));
       if (limit > 0 && limit < static_cast<int64_t>(s.sentences.size())) s.sentences.resize(limit);
     } catch (const std::exception& e) {
@@ -75,11 +80,6 @@ const Setup& setup() {
     return s;
   }();
   return s;
-}
-
-int bench_threads() {
-  const std::string threads = env("BCQNMT_BENCH_THREADS");
-  return threads.empty() ? 1 : std::max(1, std::stoi(threads));
 }
 
 // The model for benchmark argument `quantized`, or nullptr after telling the state why not.
@@ -115,8 +115,7 @@ Timing translate_all(const Transformer& model, int beam) {
   options.beam_size = beam;
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = cpu_now();
-  const std::string rows = env("BCQNMT_BENCH_BATCH_ROWS");  // "": the Translator's default
-  const int batch = rows.empty() ? 0 : std::max(1, std::stoi(rows) / beam);
+  const int batch = s.batch_rows == 0 ? 0 : std::max(1, s.batch_rows / beam);
   const std::vector<std::string> out = translator.translate(s.sentences, options, batch);
   Timing t;
   t.cpu_seconds = cpu_now() - cpu_start;
@@ -127,9 +126,9 @@ Timing translate_all(const Transformer& model, int beam) {
 }
 
 void BM_TranslateFile(benchmark::State& state) {
-  set_num_threads(bench_threads());
   const Transformer* model = model_or_skip(state, state.range(0) == 1);
   if (model == nullptr) return;
+  set_num_threads(setup().threads);
   Timing t;
   for (auto _ : state) t = translate_all(*model, 1);
   const auto sentences = static_cast<double>(setup().sentences.size());
@@ -139,9 +138,9 @@ void BM_TranslateFile(benchmark::State& state) {
 }
 
 void BM_BeamVsGreedy(benchmark::State& state) {
-  set_num_threads(bench_threads());
   const Transformer* model = model_or_skip(state, state.range(0) == 1);
   if (model == nullptr) return;
+  set_num_threads(setup().threads);
   Timing greedy, beam;
   for (auto _ : state) {
     greedy = translate_all(*model, 1);

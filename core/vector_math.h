@@ -1,7 +1,7 @@
 #pragma once
 // Vectorised row primitives for the softmax family and top-k scans. exp() from libm is
 // scalar and costs ~20 cycles; this one (Cephes' expf polynomial, relative error ~2e-7) runs
-// 16, 8 or 4 lanes at a time. Each kernel is compiled for three ISAs (vector_math.cpp says
+// 16, 8 or 4 lanes at a time. Each kernel is compiled for three ISAs (vector_math_lanes.h says
 // why explicitly) and the best one this CPU runs is picked once, so the default build stays
 // portable. Arguments below -87 give exactly 0, so additive -1e9 masks stay exact zeros.
 #include <cstdint>
