@@ -49,6 +49,8 @@ std::string command_line(const QuantizeOptions& o, const std::string& name) {
   if (o.epochs) c << " --epochs " << *o.epochs;
   if (o.project_every) c << " --project-every " << *o.project_every;
   if (o.distill_weight) c << " --distill " << *o.distill_weight;
+  if (o.lr_schedule) c << " --lr-schedule " << *o.lr_schedule;
+  if (o.learning_rate) c << " --learning-rate " << *o.learning_rate;
   return c.str();
 }
 
@@ -62,8 +64,14 @@ QuantizationConfig resolve_settings(const QuantizeOptions& o, const Quantization
   q.epochs = o.epochs.value_or(q.epochs);
   q.project_every = o.project_every.value_or(q.project_every);
   q.distill_weight = o.distill_weight.value_or(q.distill_weight);
-  if (q.mode == QuantizationMode::ptq && (o.epochs || o.project_every || o.distill_weight))
-    throw UsageError("quantize: --epochs, --project-every and --distill train; --mode ptq does not train");
+  if (o.lr_schedule) q.lr_schedule = learning_rate_shape_names().parse<UsageError>(*o.lr_schedule);
+  q.learning_rate = o.learning_rate.value_or(q.learning_rate);
+  if (q.mode == QuantizationMode::ptq && (o.epochs || o.project_every || o.distill_weight || o.lr_schedule || o.learning_rate))
+    throw UsageError("quantize: --epochs, --project-every, --distill, --lr-schedule and --learning-rate train; --mode ptq "
+                     "does not train");
+  if (o.learning_rate && q.lr_schedule != LearningRateShape::linear_decay)
+    throw UsageError("quantize: --learning-rate is the peak of --lr-schedule linear_decay; the noam schedule takes its "
+                     "rate from the run's d_model and warmup_steps");
   return q;
 }
 
@@ -157,8 +165,10 @@ class QuantizeRun {
     out_ << "quantize: variant \"" << name_ << "\": " << quantization_mode_names().name(q_.mode) << " mode, solver "
          << bcq_method_names().name(q_.solver) << ", "
          << (q_.bits_config.empty() ? std::to_string(q_.bits) + " bits" : "bits from " + q_.bits_config);
-    if (q_.mode != QuantizationMode::ptq) out_ << ", " << q_.epochs << " epochs";
+    if (q_.mode != QuantizationMode::ptq) out_ << ", " << q_.epochs << (q_.epochs == 1 ? " epoch" : " epochs");
     if (q_.distill_weight > 0.0) out_ << ", distillation weight " << q_.distill_weight;
+    if (q_.mode != QuantizationMode::ptq && q_.lr_schedule == LearningRateShape::linear_decay)
+      out_ << ", learning rate " << q_.learning_rate << " decaying linearly to 0";
     out_ << ", from " << pretrained_.string() << "\n";
   }
 
@@ -202,6 +212,7 @@ class QuantizeRun {
     phase.restart = o_.restart;
     phase.validate_every = q_.project_every;
     phase.manifest = manifest_;
+    if (q_.lr_schedule == LearningRateShape::linear_decay) phase.linear_decay = LinearDecay{q_.learning_rate, q_.lr_warmup_steps};
     std::unique_ptr<Transformer> teacher;
     std::unique_ptr<Distillation> distillation;
     if (q_.distill_weight > 0.0) {
@@ -284,6 +295,15 @@ Subcommand add_quantize_command(CLI::App& app) {
                 "Knowledge distillation from the fp32 model: weight of the token-level KL term, 0..1 (default: the "
                 "config's, 0)")
       ->check(number_between(0.0, 1.0));
+  c->add_option("--lr-schedule", o->lr_schedule,
+                "Learning rate of the training modes: noam, pretraining's warm-up and 1/sqrt decay started again "
+                "(the reference); linear_decay, a warm-up to --learning-rate, then linearly to 0 at the last epoch's "
+                "end (default: the config's \"lr_schedule\"; without one, noam)")
+      ->check(CLI::IsMember(learning_rate_shape_names().names()));
+  c->add_option("--learning-rate", o->learning_rate,
+                "Peak learning rate of --lr-schedule linear_decay (default: the config's \"learning_rate\"; without "
+                "one, " + nlohmann::json(QuantizationConfig{}.learning_rate).dump() + ")")
+      ->check(number_between(1e-9, 1.0));
   c->add_flag("--restart", o->restart,
               "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten "
               "(a variant made with other settings is replaced)");

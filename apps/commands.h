@@ -34,6 +34,8 @@ struct QuantizeOptions {  // unset or empty: the config's
   std::optional<std::string> solver, mode;
   std::optional<int64_t> project_every;  // projection mode: steps between projections (0: every epoch)
   std::optional<double> distill_weight;
+  std::optional<std::string> lr_schedule;
+  std::optional<double> learning_rate;  // linear_decay's peak
   bool restart = false;  // start the variant's training from scratch (TrainerPhase::restart)
 };
 int run_quantize(const QuantizeOptions& o, std::ostream& out);

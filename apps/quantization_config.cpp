@@ -15,6 +15,12 @@ const NameTable<QuantizationMode>& quantization_mode_names() {
   return names;
 }
 
+const NameTable<LearningRateShape>& learning_rate_shape_names() {
+  static const NameTable<LearningRateShape> names(
+      "\"lr_schedule\"", {{LearningRateShape::noam, "noam"}, {LearningRateShape::linear_decay, "linear_decay"}});
+  return names;
+}
+
 QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   QuantizationConfig c;
   const JsonFields<AppError> fields(j, c.to_json(), "quantization config");
@@ -27,18 +33,24 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   fields.get("cycles", c.cycles);
   fields.get("group_size", c.group_size);
   fields.get("distill_weight", c.distill_weight);
+  fields.get("lr_schedule", c.lr_schedule, learning_rate_shape_names());
+  fields.get("learning_rate", c.learning_rate);
+  fields.get("lr_warmup_steps", c.lr_warmup_steps);
   if (c.bits < 1 || c.bits > 8) throw AppError("quantization config: \"bits\" must be in 1..8");
   if (c.epochs < 1 || c.cycles < 1 || c.project_every < 0 || c.group_size < 0)
     throw AppError("quantization config: epochs and cycles must be >= 1, project_every and group_size >= 0");
   if (!(c.distill_weight >= 0.0 && c.distill_weight <= 1.0))
     throw AppError("quantization config: \"distill_weight\" must be in 0..1");
+  if (!(c.learning_rate > 0.0 && c.learning_rate <= 1.0) || c.lr_warmup_steps < 0)
+    throw AppError("quantization config: \"learning_rate\" must be in (0, 1] and \"lr_warmup_steps\" >= 0");
   return c;
 }
 
 nlohmann::json QuantizationConfig::to_json() const {
   return {{"bits", bits},     {"bits_config", bits_config},     {"solver", bcq_method_names().name(solver)}, {"mode", quantization_mode_names().name(mode)},
           {"epochs", epochs}, {"project_every", project_every}, {"cycles", cycles}, {"group_size", group_size},
-          {"distill_weight", distill_weight}};
+          {"distill_weight", distill_weight}, {"lr_schedule", learning_rate_shape_names().name(lr_schedule)},
+          {"learning_rate", learning_rate}, {"lr_warmup_steps", lr_warmup_steps}};
 }
 
 }  // namespace bcqnmt

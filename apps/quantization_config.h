@@ -2,7 +2,8 @@
 // The "quantization" object of a config file: quantization-aware training after
 // pretraining. Command-line flags of `bcqnmt quantize` override it.
 //   {"bits": 3, "bits_config": "", "solver": "greedy", "mode": "projection", "epochs": 30,
-//    "project_every": 0, "cycles": 2, "group_size": 0, "distill_weight": 0.0}
+//    "project_every": 0, "cycles": 2, "group_size": 0, "distill_weight": 0.0,
+//    "lr_schedule": "noam", "learning_rate": 0.0005, "lr_warmup_steps": 100}
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,14 @@ namespace bcqnmt {
 enum class QuantizationMode { projection, ste, ptq };
 const NameTable<QuantizationMode>& quantization_mode_names();  // "projection", "ste", "ptq"
 
+// The learning rate of the training modes (optim/learning_rate_schedule.h). noam: pretraining's
+// schedule counted again from step 1 with the run's "warmup_steps", as the reference does
+// (with the fast recipe's 1,600 warm-up steps, three 318-step epochs only ever warm up);
+// linear_decay: up to "learning_rate" over "lr_warmup_steps", then down to 0 at the last step
+// of "epochs" (docs/bcq.md, "Training with quantized weights", has the comparison).
+enum class LearningRateShape { noam, linear_decay };
+const NameTable<LearningRateShape>& learning_rate_shape_names();  // "noam", "linear_decay"
+
 // The solver's settings start from BcqOptions' defaults (quant/bcq_solvers.h), their one owner.
 struct QuantizationConfig {
   int bits = BcqOptions{}.bits;      // every group, unless bits_config names a per-group file
@@ -33,6 +42,9 @@ struct QuantizationConfig {
   // Token-level knowledge distillation from the fp32 model (nn/distillation.h): the weight
   // of the KL term in the loss, 0..1; 0 trains on the labels alone (the reference).
   double distill_weight = 0.0;
+  LearningRateShape lr_schedule = LearningRateShape::noam;
+  double learning_rate = 5e-4;  // linear_decay's peak
+  int lr_warmup_steps = 100;    // linear_decay's warm-up: Adam's moments start from zero
 
   // The solver's options (solver.bits: `bits`; a bit allocation overrides it per group).
   BcqOptions solver_options() const { return {bits, group_size, solver, cycles}; }

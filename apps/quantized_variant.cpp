@@ -18,6 +18,10 @@ namespace bcqnmt {
 nlohmann::json variant_settings(const QuantizationConfig& q) {
   nlohmann::json s = q.to_json();
   s.erase("epochs");
+  // The reference's schedule is the absence of the schedule's keys, as in every settings.json
+  // written before they existed, so those variants still resume.
+  if (q.mode == QuantizationMode::ptq || q.lr_schedule == LearningRateShape::noam)
+    for (const char* key : {"lr_schedule", "learning_rate", "lr_warmup_steps"}) s.erase(key);
   s.erase("bits_config");
   s["bits"] = q.bits_config.empty() ? bit_allocation_to_json(BitAllocation::uniform(q.bits))
                                     : bit_allocation_to_json(load_bit_allocation(q.bits_config));
@@ -32,6 +36,7 @@ std::string default_variant_name(const QuantizationConfig& q) {
     name << std::filesystem::path(q.bits_config).stem().string();
   name << "-" << bcq_method_names().name(q.solver) << "-" << quantization_mode_names().name(q.mode);
   if (q.distill_weight > 0.0) name << "-kd" << q.distill_weight;
+  if (q.mode != QuantizationMode::ptq && q.lr_schedule == LearningRateShape::linear_decay) name << "-linear_decay";
   return name.str();
 }
 

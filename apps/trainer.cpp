@@ -21,7 +21,7 @@
 #include "optim/adam.h"
 #include "optim/checkpoint_keeper.h"
 #include "optim/clip_grad_norm.h"
-#include "optim/noam_schedule.h"
+#include "optim/learning_rate_schedule.h"
 
 namespace bcqnmt {
 
@@ -128,6 +128,18 @@ void warn_if_unhealthy(const ModelHealth& h, int64_t epoch, int64_t step, int64_
     out << kWarningLine << "step " << step << ": cross-attention is nearly uniform over the source (normalised "
         << "entropy " << h.cross_attention_entropy << " > " << kUniformAttentionEntropy
         << ") after warm-up; the decoder is ignoring the source (docs/training.md)\n";
+}
+
+// The steps of epochs 1..`epochs`: a bucketed epoch's batch count varies with its shuffle,
+// so each epoch's plan is counted (a few ms each), the same on every resume.
+int64_t steps_in_epochs(const TrainingConfig& config, const EncodedCorpus& train, int epochs) {
+  const std::unique_ptr<Batcher> batcher = make_batcher(config, train);
+  int64_t steps = 0;
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    batcher->restore({config.seed, epoch, 0});
+    steps += batcher->batches_in_epoch();
+  }
+  return steps;
 }
 
 }  // namespace
@@ -262,6 +274,7 @@ class Trainer::PhaseRun {
       out_ << phase_.name << ": epoch " << progress_.epoch << " of " << phase_.epochs
            << " is done; nothing to train (--epochs N asks for more)\n";
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
+    if (phase_.linear_decay) phase_steps_ = steps_in_epochs(t_.config_, t_.train_, phase_.epochs);
     t_.model_.train();
     last_log_time_ = std::chrono::steady_clock::now();  // tokens/s excludes start-up
     while (!standing().finished(phase_.epochs, t_.config_.patience)) {
@@ -298,6 +311,12 @@ class Trainer::PhaseRun {
 
  private:
   PhaseStanding standing() const { return {progress_.epoch, validations_since_best_}; }
+
+  // The phase's learning rate at `step` (TrainerPhase::linear_decay).
+  double learning_rate_at(int64_t step) const {
+    if (phase_.linear_decay) return linear_decay_learning_rate(step, *phase_.linear_decay, phase_steps_);
+    return noam_learning_rate(step, t_.model_.config().d_model, t_.config_.warmup_steps);
+  }
   bool patience_exhausted() const { return standing().patience_exhausted(t_.config_.patience); }
 
   // Forward and backward of this rank's shard, the gradients summed over the ranks, the
@@ -325,7 +344,7 @@ class Trainer::PhaseRun {
     if (!std::isfinite(loss_value) || !std::isfinite(norm)) stop_on_non_finite(loss_value, norm);
     ++step_;
     log_tokens_ += counts.total;
-    const double learning_rate = noam_learning_rate(step_, t_.model_.config().d_model, t_.config_.warmup_steps);
+    const double learning_rate = learning_rate_at(step_);
     if (group_.is_root() && t_.config_.log_every > 0 && step_ % t_.config_.log_every == 0)
       log_step(loss_value, learning_rate, bar);
     if (t_.config_.clip_norm > 0.0) clip_grad_norm(adam_.parameters(), norm, t_.config_.clip_norm);
@@ -400,8 +419,7 @@ class Trainer::PhaseRun {
     }
     nlohmann::json record{{"phase", phase_.name}, {"kind", "validation"}, {"epoch", progress_.epoch + 1},
                           {"step", step_}, {"seconds", bar.elapsed_seconds()},
-                          {"learning_rate", noam_learning_rate(std::max<int64_t>(step_, 1), t_.model_.config().d_model,
-                                                               t_.config_.warmup_steps)}};
+                          {"learning_rate", learning_rate_at(std::max<int64_t>(step_, 1))}};
     for (const auto& [name, value] : line) record[name] = value;
     append(record);
     warn_if_unhealthy(health, progress_.epoch + 1, step_, t_.config_.warmup_steps, out_);
@@ -474,6 +492,7 @@ class Trainer::PhaseRun {
   const BatchLimits limits_;
   Progress progress_;
   int64_t step_ = 0;
+  int64_t phase_steps_ = 0;  // the phase's length in steps, where the linear decay ends
   std::vector<std::string> epoch_files_;  // the epoch checkpoints the next commit keeps
   int64_t saved_step_ = 0;          // the step of the last checkpoint written or resumed from
   int validations_since_best_ = 0;  // early stopping's count (TrainingConfig::patience)

@@ -17,6 +17,7 @@
 #include "nn/transformer.h"
 #include "optim/checkpoint.h"
 #include "optim/data_parallel.h"
+#include "optim/learning_rate_schedule.h"
 
 namespace bcqnmt {
 
@@ -72,6 +73,11 @@ struct TrainerPhase {
   // The training loss of one batch (e.g. with distillation); unset: the model's masked_loss.
   // Validation always uses masked_loss, so val_loss compares across phases and variants.
   std::function<Variable(const Transformer&, const Batch&, TokenCounts*)> loss;
+  // The learning rate. Unset: the Noam schedule with the config's warmup_steps, counted from
+  // the phase's first step (pretraining; the reference's quantization phase). Set: a linear
+  // decay to 0 at the phase's last step, `epochs` x the batches of an epoch, so a phase
+  // resumed with more epochs stretches its decay from there on.
+  std::optional<LinearDecay> linear_decay;
 };
 
 class Trainer {

@@ -36,7 +36,7 @@
 #include "nn/metrics.h"
 #include "nn/transformer.h"
 #include "optim/adam.h"
-#include "optim/noam_schedule.h"
+#include "optim/learning_rate_schedule.h"
 
 using namespace bcqnmt;
 

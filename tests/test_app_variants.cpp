@@ -4,6 +4,7 @@
 // evaluate / translate / info, and the results table of `bcqnmt report`.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -165,4 +166,50 @@ TEST_CASE("quantize --restart replaces a variant made with other settings; witho
   const auto settings = nlohmann::json::parse(slurp(t.run / "quantized" / "mine" / "settings.json"));
   CHECK(settings.at("bits").at("encoder_ffn") == 2);
   CHECK(run_bcqnmt_ok("info --run " + t.run.string()).out.find("variant mine") != std::string::npos);
+}
+
+// Quantization-aware training's learning rate (apps/quantization_config.h): the reference's
+// Noam warm-up started again, or a linear decay to zero over the phase. The decay must end
+// at the phase's real last step, which on the bucketed batcher varies by epoch, so the test
+// reads the rate of every step from the step logs.
+TEST_CASE("quantize --lr-schedule linear_decay: warm-up, then a line that ends at the phase's last step") {
+  ScratchDir dir;
+  const TinyRun t = make_tiny_run(dir.path, R"("log_every": 1, "batcher": "bucketed", "token_budget": 600)",
+                                  R"("lr_warmup_steps": 5)");
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --epochs 1 --config " + t.config.string() + t.flags);
+  const std::string flags = " --mode ste --bits 2 --epochs 2 --lr-schedule linear_decay --learning-rate 0.002" + t.flags;
+  run_bcqnmt_ok("quantize" + flags);
+  const std::string variant = "2bit-greedy-ste-linear_decay";  // the default name says the schedule
+  std::map<int64_t, double> rate;  // step -> learning rate
+  std::istringstream lines(slurp(t.run / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto r = nlohmann::json::parse(line);
+    if (r.value("variant", "") == variant && r.value("kind", "") == "log") rate[r.at("step")] = r.at("learning_rate");
+  }
+  const int64_t total = static_cast<int64_t>(rate.size()), warmup = 5;
+  REQUIRE(total > 20);
+  REQUIRE(rate.rbegin()->first == total);  // one record per step
+  for (const auto& [step, lr] : rate) {
+    CAPTURE(step);
+    const double expected = step <= warmup ? 0.002 * step / warmup : 0.002 * (total + 1 - step) / (total + 1 - warmup);
+    CHECK(lr == doctest::Approx(expected).epsilon(1e-9));
+  }
+  const auto settings = nlohmann::json::parse(slurp(t.run / "quantized" / variant / "settings.json"));
+  CHECK(settings.at("lr_schedule") == "linear_decay");
+  CHECK(settings.at("learning_rate") == 0.002);
+  // Finished, the same command resumes into nothing rather than into other settings.
+  CHECK(run_bcqnmt_ok("quantize" + flags).out.find("nothing to train") != std::string::npos);
+
+  // The reference's schedule records no schedule keys, as settings written before they
+  // existed, so those variants still resume; --learning-rate without linear_decay is refused.
+  run_bcqnmt_ok("quantize --mode ste --bits 2 --epochs 1" + t.flags);
+  const auto noam = nlohmann::json::parse(slurp(t.run / "quantized" / "2bit-greedy-ste" / "settings.json"));
+  CHECK_FALSE(noam.contains("lr_schedule"));
+  CHECK_FALSE(noam.contains("learning_rate"));
+  const CommandResult refused = run_bcqnmt("quantize --mode ste --bits 2 --learning-rate 0.01 --name other" + t.flags);
+  CHECK(refused.status == 2);
+  CHECK_MESSAGE(refused.err.find("--learning-rate is the peak of --lr-schedule linear_decay") != std::string::npos,
+                refused.err);
+  CHECK_FALSE(std::filesystem::exists(t.run / "quantized" / "other"));
 }

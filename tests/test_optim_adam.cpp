@@ -10,7 +10,7 @@
 #include "optim/adam.h"
 #include "optim/checkpoint_error.h"
 #include "optim/clip_grad_norm.h"
-#include "optim/noam_schedule.h"
+#include "optim/learning_rate_schedule.h"
 
 using namespace bcqnmt;
 
@@ -139,6 +139,21 @@ TEST_CASE("noam_learning_rate gives the formula's values") {
   CHECK(noam_learning_rate(16000, 128, 4000) == doctest::Approx(0.0006987712429686843).epsilon(1e-12));
   CHECK(noam_learning_rate(3999, 128, 4000) < noam_learning_rate(4000, 128, 4000));
   CHECK(noam_learning_rate(4001, 128, 4000) < noam_learning_rate(4000, 128, 4000));
+}
+
+TEST_CASE("linear_decay_learning_rate warms up to the peak, then falls on a line that ends after the last step") {
+  // peak 0.01, warm-up 4, total 10: 0.0025 0.005 0.0075 0.01, then 0.01 * (11 - s) / 7 for s = 5..10.
+  const LinearDecay decay{0.01, 4};
+  const std::vector<double> expected = {0.0, 0.0025, 0.005, 0.0075, 0.01, 0.06 / 7, 0.05 / 7, 0.04 / 7,
+                                        0.03 / 7, 0.02 / 7, 0.01 / 7, 0.0, 0.0};
+  for (int64_t s = 0; s < static_cast<int64_t>(expected.size()); ++s) {
+    CAPTURE(s);
+    CHECK(linear_decay_learning_rate(s, decay, 10) == doctest::Approx(expected[s]).epsilon(1e-12));
+  }
+  // No warm-up: the line starts at the peak at step 0, so the first step takes 10/11 of it.
+  CHECK(linear_decay_learning_rate(1, LinearDecay{0.01, 0}, 10) == doctest::Approx(0.01 * 10 / 11));
+  // A warm-up as long as the phase never decays.
+  CHECK(linear_decay_learning_rate(10, LinearDecay{0.01, 20}, 10) == doctest::Approx(0.005));
 }
 
 TEST_CASE("gradient_norm is the global norm; clip_grad_norm scales all gradients together") {
