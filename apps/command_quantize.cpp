@@ -48,9 +48,11 @@ std::string command_line(const QuantizeOptions& o, const std::string& name) {
   if (o.solver) c << " --solver " << *o.solver;
   if (o.epochs) c << " --epochs " << *o.epochs;
   if (o.project_every) c << " --project-every " << *o.project_every;
-  if (o.distill_weight) c << " --distill " << *o.distill_weight;
+  // Numbers as JSON writes them, the shortest text that reads back as the same double, so
+  // the command resumes the variant whose settings.json holds them.
+  if (o.distill_weight) c << " --distill " << nlohmann::json(*o.distill_weight).dump();
   if (o.lr_schedule) c << " --lr-schedule " << *o.lr_schedule;
-  if (o.learning_rate) c << " --learning-rate " << *o.learning_rate;
+  if (o.learning_rate) c << " --learning-rate " << nlohmann::json(*o.learning_rate).dump();
   return c.str();
 }
 
@@ -72,6 +74,11 @@ QuantizationConfig resolve_settings(const QuantizeOptions& o, const Quantization
   if (o.learning_rate && q.lr_schedule != LearningRateShape::linear_decay)
     throw UsageError("quantize: --learning-rate is the peak of --lr-schedule linear_decay; the noam schedule takes its "
                      "rate from the run's d_model and warmup_steps");
+  try {
+    q.check_learning_rate();
+  } catch (const AppError& e) {
+    throw UsageError(std::string("quantize: ") + e.what());
+  }
   return q;
 }
 
@@ -168,7 +175,8 @@ class QuantizeRun {
     if (q_.mode != QuantizationMode::ptq) out_ << ", " << q_.epochs << (q_.epochs == 1 ? " epoch" : " epochs");
     if (q_.distill_weight > 0.0) out_ << ", distillation weight " << q_.distill_weight;
     if (q_.mode != QuantizationMode::ptq && q_.lr_schedule == LearningRateShape::linear_decay)
-      out_ << ", learning rate " << q_.learning_rate << " decaying linearly to 0";
+      out_ << ", learning rate " << nlohmann::json(q_.learning_rate).dump() << " after " << q_.lr_warmup_steps
+           << " warm-up steps, decaying linearly to 0";
     out_ << ", from " << pretrained_.string() << "\n";
   }
 
@@ -297,13 +305,16 @@ Subcommand add_quantize_command(CLI::App& app) {
       ->check(number_between(0.0, 1.0));
   c->add_option("--lr-schedule", o->lr_schedule,
                 "Learning rate of the training modes: noam, pretraining's warm-up and 1/sqrt decay started again "
-                "(the reference); linear_decay, a warm-up to --learning-rate, then linearly to 0 at the last epoch's "
-                "end (default: the config's \"lr_schedule\"; without one, noam)")
+                "(the reference); linear_decay, a warm-up of the config's \"lr_warmup_steps\" (without one, " +
+                    std::to_string(QuantizationConfig{}.lr_warmup_steps) +
+                    ") to --learning-rate, then a line down to 0 one step after the last epoch's end; resumed with "
+                    "more --epochs, the line is drawn again over the longer phase, so the rate rises (default: the "
+                    "config's \"lr_schedule\"; without one, noam)")
       ->check(CLI::IsMember(learning_rate_shape_names().names()));
   c->add_option("--learning-rate", o->learning_rate,
                 "Peak learning rate of --lr-schedule linear_decay (default: the config's \"learning_rate\"; without "
                 "one, " + nlohmann::json(QuantizationConfig{}.learning_rate).dump() + ")")
-      ->check(number_between(1e-9, 1.0));
+      ->check(number_between(0.0, 1.0));
   c->add_flag("--restart", o->restart,
               "Start the variant's training from scratch instead of resuming; its best model is kept unless beaten "
               "(a variant made with other settings is replaced)");

@@ -13,9 +13,8 @@ std::string describe_json_differences(const nlohmann::json& before, const nlohma
     std::string key = path.substr(path.empty() ? 0 : 1);
     std::replace(key.begin(), key.end(), '/', '.');
     const nlohmann::json::json_pointer at(path);
-    const nlohmann::json old = before.contains(at) ? before.at(at) : nlohmann::json();
-    const nlohmann::json now = after.contains(at) ? after.at(at) : nlohmann::json();
-    differences += (differences.empty() ? "" : ", ") + key + " " + old.dump() + " vs " + now.dump();
+    auto value = [&](const nlohmann::json& j) { return j.contains(at) ? j.at(at).dump() : std::string("(absent)"); };
+    differences += (differences.empty() ? "" : ", ") + key + " " + value(before) + " vs " + value(after);
   }
   return differences;
 }

@@ -35,15 +35,24 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   fields.get("distill_weight", c.distill_weight);
   fields.get("lr_schedule", c.lr_schedule, learning_rate_shape_names());
   fields.get("learning_rate", c.learning_rate);
-  fields.get("lr_warmup_steps", c.lr_warmup_steps);
+  fields.get("lr_warmup_steps", c.lr_warmup_steps, 0);
+  if (c.lr_schedule != LearningRateShape::linear_decay && (j.contains("learning_rate") || j.contains("lr_warmup_steps")))
+    throw AppError("quantization config: \"learning_rate\" and \"lr_warmup_steps\" shape the linear decay, and "
+                   "\"lr_schedule\" is \"noam\", which takes its rate from d_model and warmup_steps: add "
+                   "\"lr_schedule\": \"linear_decay\" or remove them");
   if (c.bits < 1 || c.bits > 8) throw AppError("quantization config: \"bits\" must be in 1..8");
   if (c.epochs < 1 || c.cycles < 1 || c.project_every < 0 || c.group_size < 0)
     throw AppError("quantization config: epochs and cycles must be >= 1, project_every and group_size >= 0");
   if (!(c.distill_weight >= 0.0 && c.distill_weight <= 1.0))
     throw AppError("quantization config: \"distill_weight\" must be in 0..1");
-  if (!(c.learning_rate > 0.0 && c.learning_rate <= 1.0) || c.lr_warmup_steps < 0)
-    throw AppError("quantization config: \"learning_rate\" must be in (0, 1] and \"lr_warmup_steps\" >= 0");
+  c.check_learning_rate();
   return c;
+}
+
+void QuantizationConfig::check_learning_rate() const {
+  if (!(learning_rate > 0.0 && learning_rate <= 1.0))
+    throw AppError("the linear decay's peak (\"learning_rate\", --learning-rate) must be in (0, 1], not " +
+                   nlohmann::json(learning_rate).dump());
 }
 
 nlohmann::json QuantizationConfig::to_json() const {

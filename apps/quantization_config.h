@@ -24,8 +24,9 @@ const NameTable<QuantizationMode>& quantization_mode_names();  // "projection", 
 // The learning rate of the training modes (optim/learning_rate_schedule.h). noam: pretraining's
 // schedule counted again from step 1 with the run's "warmup_steps", as the reference does
 // (with the fast recipe's 1,600 warm-up steps, three 318-step epochs only ever warm up);
-// linear_decay: up to "learning_rate" over "lr_warmup_steps", then down to 0 at the last step
-// of "epochs" (docs/bcq.md, "Training with quantized weights", has the comparison).
+// linear_decay: up to "learning_rate" over "lr_warmup_steps", then down on a line that
+// reaches 0 one step after the last step of "epochs" (docs/bcq.md, "Training with quantized
+// weights", has the comparison). "learning_rate" and "lr_warmup_steps" are errors under noam.
 enum class LearningRateShape { noam, linear_decay };
 const NameTable<LearningRateShape>& learning_rate_shape_names();  // "noam", "linear_decay"
 
@@ -48,6 +49,10 @@ struct QuantizationConfig {
 
   // The solver's options (solver.bits: `bits`; a bit allocation overrides it per group).
   BcqOptions solver_options() const { return {bits, group_size, solver, cycles}; }
+
+  // AppError unless learning_rate is in (0, 1]; from_json checks it, and `quantize` again
+  // after its flags.
+  void check_learning_rate() const;
 
   static QuantizationConfig from_json(const nlohmann::json& j);  // unknown keys are errors
   nlohmann::json to_json() const;

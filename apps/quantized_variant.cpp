@@ -36,7 +36,11 @@ std::string default_variant_name(const QuantizationConfig& q) {
     name << std::filesystem::path(q.bits_config).stem().string();
   name << "-" << bcq_method_names().name(q.solver) << "-" << quantization_mode_names().name(q.mode);
   if (q.distill_weight > 0.0) name << "-kd" << q.distill_weight;
-  if (q.mode != QuantizationMode::ptq && q.lr_schedule == LearningRateShape::linear_decay) name << "-linear_decay";
+  if (q.mode != QuantizationMode::ptq && q.lr_schedule == LearningRateShape::linear_decay) {
+    name << "-linear_decay";  // and the values that differ from the defaults, so each gets its own default name
+    if (q.learning_rate != QuantizationConfig{}.learning_rate) name << "-lr" << nlohmann::json(q.learning_rate).dump();
+    if (q.lr_warmup_steps != QuantizationConfig{}.lr_warmup_steps) name << "-warmup" << q.lr_warmup_steps;
+  }
   return name.str();
 }
 

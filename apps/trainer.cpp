@@ -274,7 +274,13 @@ class Trainer::PhaseRun {
       out_ << phase_.name << ": epoch " << progress_.epoch << " of " << phase_.epochs
            << " is done; nothing to train (--epochs N asks for more)\n";
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
-    if (phase_.linear_decay) phase_steps_ = steps_in_epochs(t_.config_, t_.train_, phase_.epochs);
+    if (phase_.linear_decay) {
+      phase_steps_ = steps_in_epochs(t_.config_, t_.train_, phase_.epochs);
+      if (phase_.linear_decay->warmup_steps >= phase_steps_)
+        out_ << phase_.name << ": warning: the learning rate's warm-up (" << phase_.linear_decay->warmup_steps
+             << " steps) is as long as the phase (" << phase_steps_
+             << " steps), so the rate only rises and never decays; lower \"lr_warmup_steps\" or train more epochs\n";
+    }
     t_.model_.train();
     last_log_time_ = std::chrono::steady_clock::now();  // tokens/s excludes start-up
     while (!standing().finished(phase_.epochs, t_.config_.patience)) {

@@ -175,41 +175,67 @@ TEST_CASE("quantize --restart replaces a variant made with other settings; witho
 TEST_CASE("quantize --lr-schedule linear_decay: warm-up, then a line that ends at the phase's last step") {
   ScratchDir dir;
   const TinyRun t = make_tiny_run(dir.path, R"("log_every": 1, "batcher": "bucketed", "token_budget": 600)",
-                                  R"("lr_warmup_steps": 5)");
+                                  R"("lr_schedule": "linear_decay", "lr_warmup_steps": 5)");
   run_bcqnmt_ok("vocab" + t.flags);
   run_bcqnmt_ok("pretrain --epochs 1 --config " + t.config.string() + t.flags);
-  const std::string flags = " --mode ste --bits 2 --epochs 2 --lr-schedule linear_decay --learning-rate 0.002" + t.flags;
-  run_bcqnmt_ok("quantize" + flags);
-  const std::string variant = "2bit-greedy-ste-linear_decay";  // the default name says the schedule
+  const double peak = 0.00123456789;  // more digits than a stream prints by default
+  const std::string flags = " --mode ste --bits 2 --epochs 2 --lr-schedule linear_decay --learning-rate 0.00123456789";
+  run_bcqnmt_ok("quantize" + flags + t.flags);
+  // The default name says the schedule, and the peak and warm-up where they are not the defaults.
+  const std::string variant = "2bit-greedy-ste-linear_decay-lr0.00123456789-warmup5";
   std::map<int64_t, double> rate;  // step -> learning rate
+  std::string command;             // of the "start" record: what `info` and `report` give back
   std::istringstream lines(slurp(t.run / "metrics.jsonl"));
   for (std::string line; std::getline(lines, line);) {
     const auto r = nlohmann::json::parse(line);
-    if (r.value("variant", "") == variant && r.value("kind", "") == "log") rate[r.at("step")] = r.at("learning_rate");
+    if (r.value("variant", "") != variant) continue;
+    if (r.value("kind", "") == "log") rate[r.at("step")] = r.at("learning_rate");
+    if (r.value("kind", "") == "start") command = r.at("command");
   }
   const int64_t total = static_cast<int64_t>(rate.size()), warmup = 5;
   REQUIRE(total > 20);
   REQUIRE(rate.rbegin()->first == total);  // one record per step
   for (const auto& [step, lr] : rate) {
     CAPTURE(step);
-    const double expected = step <= warmup ? 0.002 * step / warmup : 0.002 * (total + 1 - step) / (total + 1 - warmup);
+    const double expected = step <= warmup ? peak * step / warmup : peak * (total + 1 - step) / (total + 1 - warmup);
     CHECK(lr == doctest::Approx(expected).epsilon(1e-9));
   }
   const auto settings = nlohmann::json::parse(slurp(t.run / "quantized" / variant / "settings.json"));
   CHECK(settings.at("lr_schedule") == "linear_decay");
-  CHECK(settings.at("learning_rate") == 0.002);
-  // Finished, the same command resumes into nothing rather than into other settings.
-  CHECK(run_bcqnmt_ok("quantize" + flags).out.find("nothing to train") != std::string::npos);
+  CHECK(settings.at("learning_rate") == peak);
+  // The recorded command, run again, finds the same settings and resumes into nothing.
+  REQUIRE(command.find(flags) != std::string::npos);
+  CHECK(run_bcqnmt_ok(command.substr(std::string("bcqnmt ").size()) + " --threads 1 --data " + t.data.string())
+            .out.find("nothing to train") != std::string::npos);
 
   // The reference's schedule records no schedule keys, as settings written before they
   // existed, so those variants still resume; --learning-rate without linear_decay is refused.
-  run_bcqnmt_ok("quantize --mode ste --bits 2 --epochs 1" + t.flags);
+  run_bcqnmt_ok("quantize --mode ste --bits 2 --epochs 1 --lr-schedule noam" + t.flags);
   const auto noam = nlohmann::json::parse(slurp(t.run / "quantized" / "2bit-greedy-ste" / "settings.json"));
   CHECK_FALSE(noam.contains("lr_schedule"));
   CHECK_FALSE(noam.contains("learning_rate"));
-  const CommandResult refused = run_bcqnmt("quantize --mode ste --bits 2 --learning-rate 0.01 --name other" + t.flags);
+  const CommandResult refused = run_bcqnmt("quantize --mode ste --bits 2 --lr-schedule noam --learning-rate 0.01 --name other" + t.flags);
   CHECK(refused.status == 2);
   CHECK_MESSAGE(refused.err.find("--learning-rate is the peak of --lr-schedule linear_decay") != std::string::npos,
                 refused.err);
   CHECK_FALSE(std::filesystem::exists(t.run / "quantized" / "other"));
+}
+
+TEST_CASE("the linear decay's keys under the noam schedule, and a warm-up as long as the phase, are said") {
+  ScratchDir dir;
+  {
+    const TinyRun t = make_tiny_run(dir.path / "a", "", R"("learning_rate": 0.001)");
+    run_bcqnmt_ok("vocab" + t.flags);
+    const CommandResult r = run_bcqnmt("pretrain --epochs 1 --config " + t.config.string() + t.flags);
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(r.err.find("add \"lr_schedule\": \"linear_decay\" or remove them") != std::string::npos, r.err);
+  }
+  const TinyRun t = make_tiny_run(dir.path / "b", "", R"("lr_schedule": "linear_decay", "lr_warmup_steps": 1000)");
+  run_bcqnmt_ok("vocab" + t.flags);
+  run_bcqnmt_ok("pretrain --epochs 1 --config " + t.config.string() + t.flags);
+  const std::string out = run_bcqnmt_ok("quantize --mode ste --bits 2 --epochs 1" + t.flags).out;
+  CHECK_MESSAGE(out.find("warning: the learning rate's warm-up (1000 steps) is as long as the phase (19 steps)") !=
+                    std::string::npos,
+                out);
+  CHECK(std::filesystem::exists(t.run / "quantized" / "2bit-greedy-ste-linear_decay-warmup1000" / "model.bcq"));
 }
