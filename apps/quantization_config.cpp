@@ -23,7 +23,9 @@ const NameTable<LearningRateShape>& learning_rate_shape_names() {
 
 QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   QuantizationConfig c;
-  const JsonFields<AppError> fields(j, c.to_json(), "quantization config");
+  QuantizationConfig every_key;  // to_json leaves the linear decay's keys out under noam
+  every_key.lr_schedule = LearningRateShape::linear_decay;
+  const JsonFields<AppError> fields(j, every_key.to_json(), "quantization config");
   fields.get("bits", c.bits);
   fields.get("bits_config", c.bits_config);
   fields.get("solver", c.solver, bcq_method_names());
@@ -56,10 +58,21 @@ void QuantizationConfig::check_learning_rate() const {
 }
 
 nlohmann::json QuantizationConfig::to_json() const {
-  return {{"bits", bits},     {"bits_config", bits_config},     {"solver", bcq_method_names().name(solver)}, {"mode", quantization_mode_names().name(mode)},
-          {"epochs", epochs}, {"project_every", project_every}, {"cycles", cycles}, {"group_size", group_size},
-          {"distill_weight", distill_weight}, {"lr_schedule", learning_rate_shape_names().name(lr_schedule)},
-          {"learning_rate", learning_rate}, {"lr_warmup_steps", lr_warmup_steps}};
+  nlohmann::json j = {{"bits", bits},
+                      {"bits_config", bits_config},
+                      {"solver", bcq_method_names().name(solver)},
+                      {"mode", quantization_mode_names().name(mode)},
+                      {"epochs", epochs},
+                      {"project_every", project_every},
+                      {"cycles", cycles},
+                      {"group_size", group_size},
+                      {"distill_weight", distill_weight},
+                      {"lr_schedule", learning_rate_shape_names().name(lr_schedule)}};
+  if (lr_schedule == LearningRateShape::linear_decay) {
+    j["learning_rate"] = learning_rate;
+    j["lr_warmup_steps"] = lr_warmup_steps;
+  }
+  return j;
 }
 
 }  // namespace bcqnmt

@@ -55,7 +55,7 @@ struct QuantizationConfig {
   void check_learning_rate() const;
 
   static QuantizationConfig from_json(const nlohmann::json& j);  // unknown keys are errors
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const;  // "learning_rate" and "lr_warmup_steps" only under linear_decay
 };
 
 }  // namespace bcqnmt
