@@ -68,9 +68,10 @@ QuantizationConfig resolve_settings(const QuantizeOptions& o, const Quantization
   q.distill_weight = o.distill_weight.value_or(q.distill_weight);
   if (o.lr_schedule) q.lr_schedule = learning_rate_shape_names().parse<UsageError>(*o.lr_schedule);
   q.learning_rate = o.learning_rate.value_or(q.learning_rate);
-  if (q.mode == QuantizationMode::ptq && (o.epochs || o.project_every || o.distill_weight || o.lr_schedule || o.learning_rate))
-    throw UsageError("quantize: --epochs, --project-every, --distill, --lr-schedule and --learning-rate train; --mode ptq "
-                     "does not train");
+  const bool training_flags = o.epochs || o.project_every || o.distill_weight || o.lr_schedule || o.learning_rate;
+  if (q.mode == QuantizationMode::ptq && training_flags)
+    throw UsageError("quantize: --epochs, --project-every, --distill, --lr-schedule and --learning-rate train; "
+                     "--mode ptq does not train");
   if (o.learning_rate && q.lr_schedule != LearningRateShape::linear_decay)
     throw UsageError("quantize: --learning-rate is the peak of --lr-schedule linear_decay; the noam schedule takes its "
                      "rate from the run's d_model and warmup_steps");
@@ -220,7 +221,8 @@ class QuantizeRun {
     phase.restart = o_.restart;
     phase.validate_every = q_.project_every;
     phase.manifest = manifest_;
-    if (q_.lr_schedule == LearningRateShape::linear_decay) phase.linear_decay = LinearDecay{q_.learning_rate, q_.lr_warmup_steps};
+    if (q_.lr_schedule == LearningRateShape::linear_decay)
+      phase.linear_decay = LinearDecay{q_.learning_rate, q_.lr_warmup_steps};
     std::unique_ptr<Transformer> teacher;
     std::unique_ptr<Distillation> distillation;
     if (q_.distill_weight > 0.0) {

@@ -38,7 +38,8 @@ QuantizationConfig QuantizationConfig::from_json(const nlohmann::json& j) {
   fields.get("lr_schedule", c.lr_schedule, learning_rate_shape_names());
   fields.get("learning_rate", c.learning_rate);
   fields.get("lr_warmup_steps", c.lr_warmup_steps, 0);
-  if (c.lr_schedule != LearningRateShape::linear_decay && (j.contains("learning_rate") || j.contains("lr_warmup_steps")))
+  const bool decay_keys = j.contains("learning_rate") || j.contains("lr_warmup_steps");
+  if (c.lr_schedule != LearningRateShape::linear_decay && decay_keys)
     throw AppError("quantization config: \"learning_rate\" and \"lr_warmup_steps\" shape the linear decay, and "
                    "\"lr_schedule\" is \"noam\", which takes its rate from d_model and warmup_steps: add "
                    "\"lr_schedule\": \"linear_decay\" or remove them");

@@ -14,7 +14,8 @@ double noam_learning_rate(int64_t step, int64_t d_model, int64_t warmup) {
 
 double linear_decay_learning_rate(int64_t step, const LinearDecay& decay, int64_t total) {
   if (step <= 0 || step > total) return 0.0;
-  if (step <= decay.warmup_steps) return decay.peak * static_cast<double>(step) / static_cast<double>(decay.warmup_steps);
+  if (step <= decay.warmup_steps)
+    return decay.peak * static_cast<double>(step) / static_cast<double>(decay.warmup_steps);
   return decay.peak * static_cast<double>(total + 1 - step) / static_cast<double>(total + 1 - decay.warmup_steps);
 }
 
