@@ -10,10 +10,33 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/experiment.h"
+#include "apps/quantization_config.h"
+#include "apps/training_config.h"
+#include "nn/model_config.h"
 #include "run_binary.h"
 #include "synthetic_corpus.h"
 
 using namespace bcqnmt::test;
+
+// The configs the README's commands run: a key a change renamed or a value out of range
+// would otherwise show only when a user starts the pipeline.
+TEST_CASE("every run config in configs/ parses") {
+  int run_configs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(BCQNMT_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() != ".json") continue;
+    // A bit allocation (--bits-config) is not a run config.
+    if (!nlohmann::json::parse(slurp(entry.path())).contains("model")) continue;
+    CAPTURE(entry.path().filename().string());
+    const nlohmann::json config = bcqnmt::read_config_file(entry.path().string());
+    const auto object = nlohmann::json::object();
+    CHECK_NOTHROW(bcqnmt::ModelConfig::from_json(config.at("model")));
+    CHECK_NOTHROW(bcqnmt::TrainingConfig::from_json(config.value("training", object)));
+    CHECK_NOTHROW(bcqnmt::QuantizationConfig::from_json(config.value("quantization", object)));
+    ++run_configs;
+  }
+  CHECK(run_configs == 4);  // small, small_bucketed, small_bucketed_bf16, tiny
+}
 
 TEST_CASE("pipeline with a tiny model on 2,000 real training pairs") {
   const std::string data = real_corpus_or_skip();
