@@ -175,7 +175,7 @@ class QuantizeRun {
          << (q_.bits_config.empty() ? std::to_string(q_.bits) + " bits" : "bits from " + q_.bits_config);
     if (q_.mode != QuantizationMode::ptq) out_ << ", " << q_.epochs << (q_.epochs == 1 ? " epoch" : " epochs");
     if (q_.distill_weight > 0.0) out_ << ", distillation weight " << q_.distill_weight;
-    if (q_.mode != QuantizationMode::ptq && q_.lr_schedule == LearningRateShape::linear_decay)
+    if (q_.trains_with_linear_decay())
       out_ << ", learning rate " << nlohmann::json(q_.learning_rate).dump() << " after " << q_.lr_warmup_steps
            << " warm-up steps, decaying linearly to 0";
     out_ << ", from " << pretrained_.string() << "\n";
@@ -221,7 +221,7 @@ class QuantizeRun {
     phase.restart = o_.restart;
     phase.validate_every = q_.project_every;
     phase.manifest = manifest_;
-    if (q_.lr_schedule == LearningRateShape::linear_decay)
+    if (q_.trains_with_linear_decay())
       phase.linear_decay = LinearDecay{q_.learning_rate, q_.lr_warmup_steps};
     std::unique_ptr<Transformer> teacher;
     std::unique_ptr<Distillation> distillation;

@@ -47,6 +47,11 @@ struct QuantizationConfig {
   double learning_rate = 5e-4;  // linear_decay's peak
   int lr_warmup_steps = 100;    // linear_decay's warm-up: Adam's moments start from zero
 
+  // A training mode under linear_decay: the only case the decay's settings apply to.
+  bool trains_with_linear_decay() const {
+    return mode != QuantizationMode::ptq && lr_schedule == LearningRateShape::linear_decay;
+  }
+
   // The solver's options (solver.bits: `bits`; a bit allocation overrides it per group).
   BcqOptions solver_options() const { return {bits, group_size, solver, cycles}; }
 

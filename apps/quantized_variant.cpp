@@ -20,7 +20,7 @@ nlohmann::json variant_settings(const QuantizationConfig& q) {
   s.erase("epochs");
   // The reference's schedule is the absence of the schedule's keys, as in every settings.json
   // written before they existed, so those variants still resume.
-  if (q.mode == QuantizationMode::ptq || q.lr_schedule == LearningRateShape::noam)
+  if (!q.trains_with_linear_decay())
     for (const char* key : {"lr_schedule", "learning_rate", "lr_warmup_steps"}) s.erase(key);
   s.erase("bits_config");
   s["bits"] = q.bits_config.empty() ? bit_allocation_to_json(BitAllocation::uniform(q.bits))
@@ -36,7 +36,7 @@ std::string default_variant_name(const QuantizationConfig& q) {
     name << std::filesystem::path(q.bits_config).stem().string();
   name << "-" << bcq_method_names().name(q.solver) << "-" << quantization_mode_names().name(q.mode);
   if (q.distill_weight > 0.0) name << "-kd" << q.distill_weight;
-  if (q.mode != QuantizationMode::ptq && q.lr_schedule == LearningRateShape::linear_decay) {
+  if (q.trains_with_linear_decay()) {
     name << "-linear_decay";  // and the values that differ from the defaults, so each gets its own default name
     if (q.learning_rate != QuantizationConfig{}.learning_rate) name << "-lr" << nlohmann::json(q.learning_rate).dump();
     if (q.lr_warmup_steps != QuantizationConfig{}.lr_warmup_steps) name << "-warmup" << q.lr_warmup_steps;

@@ -48,9 +48,10 @@ std::vector<SourceBatch> batch_by_length(const std::vector<std::vector<int32_t>>
   return batches;
 }
 
+int Translator::sentences_for_rows(int rows, int beam_size) { return std::max(1, rows / std::max(1, beam_size)); }
+
 int Translator::batch_sentences(int beam_size) const {
-  const int rows = model_.final_layer().packed() ? kPackedBatchRows : kDenseBatchRows;
-  return std::max(1, rows / std::max(1, beam_size));
+  return sentences_for_rows(model_.final_layer().packed() ? kPackedBatchRows : kDenseBatchRows, beam_size);
 }
 
 std::vector<std::vector<ScoredText>> Translator::translate_n_best(const std::vector<std::string>& sentences,

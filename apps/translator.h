@@ -44,6 +44,8 @@ class Translator {
   // the page faults of storage too large to reuse. docs/performance.md ("Decoding batches")
   // has the measurements.
   int batch_sentences(int beam_size) const;
+  // Sentences of beam_size hypotheses each in a batch of `rows` decoder rows, at least one.
+  static int sentences_for_rows(int rows, int beam_size);
   static constexpr int kDenseBatchRows = 64, kPackedBatchRows = 4;
   // [START] ids [END], cut to max_tokens as in training.
   std::vector<int32_t> encode_source(const std::string& sentence) const;

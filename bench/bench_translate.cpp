@@ -10,7 +10,7 @@
 // directory (e.g. runs/fast), BCQNMT_BENCH_VARIANT its quantized variant (default: the first
 // in quantized/ that has a model.bcq), BCQNMT_BENCH_LIMIT the first N test sentences (default:
 // all 1,803), BCQNMT_BENCH_BATCH_ROWS hypotheses per batch instead of the Translator's default
-// (rows / beam sentences, at least 1; docs/performance.md, "Decoding batches", used it).
+// (Translator::sentences_for_rows; docs/performance.md, "Decoding batches", used it).
 // BCQNMT_BENCH_THREADS the threads (default 1: the figures are per core). The corpus comes
 // from $BCQNMT_DATA as for the app. Without a run or corpus each benchmark says why it skipped.
 #include <benchmark/benchmark.h>
@@ -115,7 +115,7 @@ Timing translate_all(const Transformer& model, int beam) {
   options.beam_size = beam;
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = cpu_now();
-  const int batch = s.batch_rows == 0 ? 0 : std::max(1, s.batch_rows / beam);
+  const int batch = s.batch_rows == 0 ? 0 : Translator::sentences_for_rows(s.batch_rows, beam);
   const std::vector<std::string> out = translator.translate(s.sentences, options, batch);
   Timing t;
   t.cpu_seconds = cpu_now() - cpu_start;
