@@ -131,13 +131,13 @@ void warn_if_unhealthy(const ModelHealth& h, int64_t epoch, int64_t step, int64_
 }
 
 // The steps of epochs 1..`epochs`: a bucketed epoch's batch count varies with its shuffle,
-// so each epoch's plan is counted (a few ms each), the same on every resume.
-int64_t steps_in_epochs(const TrainingConfig& config, const EncodedCorpus& train, int epochs) {
-  const std::unique_ptr<Batcher> batcher = make_batcher(config, train);
+// so each epoch's plan is counted (a few ms each), the same on every resume. Leaves `batcher`
+// at the start of its last epoch; callers restore it to where training stands.
+int64_t steps_in_epochs(Batcher& batcher, uint64_t seed, int epochs) {
   int64_t steps = 0;
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-    batcher->restore({config.seed, epoch, 0});
-    steps += batcher->batches_in_epoch();
+    batcher.restore({seed, epoch, 0});
+    steps += batcher.batches_in_epoch();
   }
   return steps;
 }
@@ -275,7 +275,7 @@ class Trainer::PhaseRun {
            << " is done; nothing to train (--epochs N asks for more)\n";
     const std::unique_ptr<Batcher> batcher = make_batcher(t_.config_, t_.train_);
     if (phase_.linear_decay) {
-      phase_steps_ = steps_in_epochs(t_.config_, t_.train_, phase_.epochs);
+      phase_steps_ = steps_in_epochs(*batcher, t_.config_.seed, phase_.epochs);  // restored in the loop below
       if (phase_.linear_decay->warmup_steps >= phase_steps_)
         out_ << phase_.name << ": warning: the learning rate's warm-up (" << phase_.linear_decay->warmup_steps
              << " steps) is as long as the phase (" << phase_steps_
